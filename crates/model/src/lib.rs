@@ -1,1 +1,402 @@
-//! stub
+//! Stage: **model**. Plain data shared by every stage: a [`Run`] holds [`Benchmark`]s, each holds
+//! [`Metric`]s, each holds raw samples. Importers and measuring crates produce it; analyses and
+//! renderers consume it. No I/O happens here.
+//!
+//! The serialised form is the `perflab.result.v1` JSON document (see `docs/result-format.md`).
+//! Values are stored in base units: seconds, bytes, counts, per-second rates.
+//!
+//! ```
+//! use perflab_model::{Benchmark, Metric, Run, RunKind, Unit};
+//! let mut run = Run::new(RunKind::Import);
+//! let mut b = Benchmark::new("Encode").with_param("format", "json");
+//! b.metrics.push(Metric::new("time", Unit::seconds(), vec![1.2e-6, 1.3e-6]));
+//! run.benchmarks.push(b);
+//! let text = run.to_json();
+//! let back = Run::from_json(&text).unwrap();
+//! assert_eq!(back.benchmarks[0].key(), "Encode/format=json");
+//! ```
+
+mod time;
+mod unit;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use time::{format_rfc3339, now_rfc3339};
+pub use unit::{Better, Unit};
+
+/// The schema name written into every result document.
+pub const RESULT_SCHEMA: &str = "perflab.result.v1";
+
+/// What produced a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// An HTTP load test.
+    Load,
+    /// Whole commands timed by perflab.
+    Run,
+    /// A benchmark harness run by perflab.
+    Bench,
+    /// Results read from files.
+    Import,
+    /// A CPU or allocation profile.
+    Profile,
+}
+
+impl RunKind {
+    /// The lowercase name used in JSON and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Load => "load",
+            RunKind::Run => "run",
+            RunKind::Bench => "bench",
+            RunKind::Import => "import",
+            RunKind::Profile => "profile",
+        }
+    }
+}
+
+/// The git state of the working tree a run measured.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitInfo {
+    /// Full commit hash of HEAD.
+    pub commit: String,
+    /// Branch name; absent on a detached HEAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Whether tracked files had uncommitted changes.
+    #[serde(default)]
+    pub dirty: bool,
+}
+
+/// Facts about the machine a run measured on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Host name.
+    #[serde(default)]
+    pub hostname: String,
+    /// Operating system (`linux`, `macos`, …).
+    #[serde(default)]
+    pub os: String,
+    /// CPU architecture (`x86_64`, `aarch64`, …).
+    #[serde(default)]
+    pub arch: String,
+    /// CPU model name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    /// Logical CPUs.
+    #[serde(default)]
+    pub cores: usize,
+    /// Physical memory in bytes, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+}
+
+/// The program that produced the numbers (perflab itself, or the harness it read).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// Tool name (`perflab`, `go test`, `criterion`, …).
+    pub name: String,
+    /// Tool version, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// One measurement session: what was measured, where, when, and the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// Always [`RESULT_SCHEMA`] when written by this version.
+    pub schema: String,
+    /// Unique id (a time-ordered UUID v7).
+    pub id: String,
+    /// What produced the run.
+    pub kind: RunKind,
+    /// RFC 3339 UTC start time.
+    pub started_at: String,
+    /// RFC 3339 UTC end time.
+    #[serde(default)]
+    pub finished_at: String,
+    /// Git state, when the run was made inside a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitInfo>,
+    /// The measuring machine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostInfo>,
+    /// The tool that produced the numbers.
+    #[serde(default)]
+    pub tool: ToolInfo,
+    /// The command line that was measured or run, when there was one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Free-form labels (`ci=true`, `env=staging`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// True when the run was stopped early (Ctrl-C): what it holds was measured, but less of it.
+    #[serde(default)]
+    pub interrupted: bool,
+    /// The results.
+    #[serde(default)]
+    pub benchmarks: Vec<Benchmark>,
+}
+
+/// Errors reading a result document.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModelError {
+    /// The text is not valid JSON or misses a required field.
+    #[error("line {line}, column {column}: {message}")]
+    Json {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What serde said.
+        message: String,
+    },
+    /// The document is a perflab document of another kind or a newer version.
+    #[error("unsupported schema {found:?} (this perflab reads {RESULT_SCHEMA}; is it from a newer perflab?)")]
+    Schema {
+        /// The schema field found.
+        found: String,
+    },
+}
+
+impl Run {
+    /// An empty run of `kind`, started now, with a fresh id and perflab as the tool.
+    pub fn new(kind: RunKind) -> Run {
+        let now = now_rfc3339();
+        Run {
+            schema: RESULT_SCHEMA.to_string(),
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            started_at: now.clone(),
+            finished_at: now,
+            git: None,
+            host: None,
+            tool: ToolInfo {
+                name: "perflab".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            },
+            command: Vec::new(),
+            labels: BTreeMap::new(),
+            interrupted: false,
+            benchmarks: Vec::new(),
+        }
+    }
+
+    /// Pretty JSON of the document, ending in a newline.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("invariant: a Run always serialises");
+        s.push('\n');
+        s
+    }
+
+    /// Parse a result document. Documents without a `schema` field (written before it existed)
+    /// load as v1.
+    ///
+    /// # Errors
+    /// [`ModelError::Json`] with the line and column of bad JSON, [`ModelError::Schema`] for a
+    /// document of another kind or a newer version.
+    pub fn from_json(text: &str) -> Result<Run, ModelError> {
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
+        if let Some(obj) = value.as_object_mut() {
+            match obj.get("schema").and_then(|s| s.as_str()) {
+                None => {
+                    obj.insert("schema".into(), RESULT_SCHEMA.into());
+                }
+                Some(RESULT_SCHEMA) => {}
+                Some(other) => {
+                    return Err(ModelError::Schema {
+                        found: other.to_string(),
+                    })
+                }
+            }
+        }
+        serde_json::from_value(value).map_err(json_error)
+    }
+
+    /// The benchmark with this identity, if any.
+    pub fn benchmark(&self, key: &str) -> Option<&Benchmark> {
+        self.benchmarks.iter().find(|b| b.key() == key)
+    }
+
+    /// Merge repeated benchmarks (same name and params) by appending their metrics' samples, so
+    /// that `-count=10` output becomes one benchmark with ten samples per metric.
+    pub fn coalesce(&mut self) {
+        let mut out: Vec<Benchmark> = Vec::with_capacity(self.benchmarks.len());
+        let mut index: std::collections::HashMap<String, usize> = Default::default();
+        for b in std::mem::take(&mut self.benchmarks) {
+            match index.get(&b.key()) {
+                Some(&i) => out[i].absorb(b),
+                None => {
+                    index.insert(b.key(), out.len());
+                    out.push(b);
+                }
+            }
+        }
+        self.benchmarks = out;
+    }
+}
+
+fn json_error(e: serde_json::Error) -> ModelError {
+    ModelError::Json {
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string().split(" at line ").next().unwrap_or("").to_string(),
+    }
+}
+
+/// One benchmark: a name, its parameters, and what was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Benchmark {
+    /// Name without parameters (`Encode`, `fib/recursive`).
+    pub name: String,
+    /// Parameters that identify a variant (`size=1024`, `backend=kafka`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, String>,
+    /// The metrics.
+    #[serde(default)]
+    pub metrics: Vec<Metric>,
+}
+
+impl Benchmark {
+    /// A benchmark with no params and no metrics.
+    pub fn new(name: impl Into<String>) -> Benchmark {
+        Benchmark {
+            name: name.into(),
+            params: BTreeMap::new(),
+            metrics: Vec::new(),
+        }
+    }
+
+    /// Add a parameter.
+    pub fn with_param(mut self, key: impl Into<String>, value: impl Into<String>) -> Benchmark {
+        self.params.insert(key.into(), value.into());
+        self
+    }
+
+    /// The identity used to match benchmarks across runs: the name, then `/key=value` for each
+    /// parameter in key order.
+    pub fn key(&self) -> String {
+        let mut k = self.name.clone();
+        for (p, v) in &self.params {
+            k.push('/');
+            k.push_str(p);
+            k.push('=');
+            k.push_str(v);
+        }
+        k
+    }
+
+    /// The metric with this name, if any.
+    pub fn metric(&self, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name == name)
+    }
+
+    /// Append `other`'s samples metric by metric (metrics new to `self` are added).
+    pub fn absorb(&mut self, other: Benchmark) {
+        for m in other.metrics {
+            match self
+                .metrics
+                .iter_mut()
+                .find(|x| x.name == m.name && x.unit == m.unit)
+            {
+                Some(x) => x.samples.extend(m.samples),
+                None => self.metrics.push(m),
+            }
+        }
+    }
+}
+
+impl fmt::Display for Benchmark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+/// One measured quantity with every raw sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// `time`, `throughput`, `bytes_per_op`, `allocs_per_op`, `rss`, `p99`, … or the harness's own.
+    pub name: String,
+    /// Unit of the samples, in base units.
+    pub unit: Unit,
+    /// Which direction is an improvement.
+    pub better: Better,
+    /// One value per iteration, run or interval.
+    #[serde(default)]
+    pub samples: Vec<f64>,
+    /// Base64 HDR histogram (V2 deflate) for latency metrics, when one exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+}
+
+impl Metric {
+    /// A metric whose direction follows from its unit.
+    pub fn new(name: impl Into<String>, unit: Unit, samples: Vec<f64>) -> Metric {
+        let better = unit.default_better();
+        Metric {
+            name: name.into(),
+            unit,
+            better,
+            samples,
+            histogram: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json_exactly() {
+        let mut run = Run::new(RunKind::Run);
+        let mut b = Benchmark::new("sleep").with_param("n", "1");
+        b.metrics.push(Metric::new(
+            "time",
+            Unit::seconds(),
+            vec![0.1 + 0.2, 1e-9, 93.19999999999999],
+        ));
+        run.benchmarks.push(b);
+        let back = Run::from_json(&run.to_json()).unwrap();
+        assert_eq!(back, run);
+    }
+
+    #[test]
+    fn documents_without_schema_load_as_v1() {
+        let text = r#"{"id":"x","kind":"import","started_at":"2024-01-01T00:00:00Z",
+            "benchmarks":[{"name":"a","metrics":[{"name":"time","unit":"s","better":"lower","samples":[1]}]}]}"#;
+        let run = Run::from_json(text).unwrap();
+        assert_eq!(run.schema, RESULT_SCHEMA);
+        assert_eq!(run.benchmarks[0].metrics[0].samples, vec![1.0]);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_a_hint() {
+        let err = Run::from_json(r#"{"schema":"perflab.result.v9"}"#).unwrap_err();
+        assert!(err.to_string().contains("newer perflab"), "{err}");
+    }
+
+    #[test]
+    fn bad_json_reports_line_and_column() {
+        let err = Run::from_json("{\n  \"id\": ,\n}").unwrap_err();
+        assert!(err.to_string().starts_with("line 2, column"), "{err}");
+    }
+
+    #[test]
+    fn coalesce_merges_repeated_benchmarks() {
+        let mut run = Run::new(RunKind::Import);
+        for v in [1.0, 2.0] {
+            let mut b = Benchmark::new("X");
+            b.metrics.push(Metric::new("time", Unit::seconds(), vec![v]));
+            run.benchmarks.push(b);
+        }
+        run.coalesce();
+        assert_eq!(run.benchmarks.len(), 1);
+        assert_eq!(run.benchmarks[0].metrics[0].samples, vec![1.0, 2.0]);
+    }
+}
