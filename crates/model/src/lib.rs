@@ -245,7 +245,12 @@ fn json_error(e: serde_json::Error) -> ModelError {
     ModelError::Json {
         line: e.line(),
         column: e.column(),
-        message: e.to_string().split(" at line ").next().unwrap_or("").to_string(),
+        message: e
+            .to_string()
+            .split(" at line ")
+            .next()
+            .unwrap_or("")
+            .to_string(),
     }
 }
 
@@ -392,7 +397,8 @@ mod tests {
         let mut run = Run::new(RunKind::Import);
         for v in [1.0, 2.0] {
             let mut b = Benchmark::new("X");
-            b.metrics.push(Metric::new("time", Unit::seconds(), vec![v]));
+            b.metrics
+                .push(Metric::new("time", Unit::seconds(), vec![v]));
             run.benchmarks.push(b);
         }
         run.coalesce();

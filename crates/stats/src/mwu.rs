@@ -146,7 +146,6 @@ impl UDistribution {
             .sum();
         far as f64 / self.total as f64
     }
-
 }
 
 fn no_ties_distribution(n1: usize, n2: usize) -> std::sync::Arc<UDistribution> {

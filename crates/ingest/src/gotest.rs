@@ -1,0 +1,241 @@
+//! The Go benchmark format (`go test -bench`, and any tool that writes it).
+//!
+//! A result line is `BenchmarkName[-P] ITERATIONS VALUE UNIT [VALUE UNIT]...`; every `-count`
+//! repetition becomes one more sample. Names lose the `Benchmark` prefix; `key=value` parts of a
+//! sub-benchmark name become params (so `--col size` can compare across them), and the GOMAXPROCS
+//! suffix becomes the `procs` param. `pkg:` config lines become a `pkg` param, because the same
+//! benchmark name in two packages is two benchmarks; other `key: value` config lines become
+//! labels. Units are normalised as benchstat does: `ns/…` to seconds, `MB/s` to bytes per second.
+//!
+//! The parser is a single pass over lines without regexes: it must read large logs (hundreds of
+//! MB from many packages and `-count`) at a few hundred MB/s.
+
+use std::collections::{BTreeMap, HashMap};
+
+use perflab_model::{Benchmark, Better, Metric, Unit};
+
+use crate::{Format, IngestError, Parsed};
+
+/// Whether a trimmed line is a benchmark result line (name, then an iteration count).
+pub fn is_result_line(line: &str) -> bool {
+    if !line.starts_with("Benchmark") {
+        return false;
+    }
+    // The format asks for a non-lowercase letter after the prefix, but real tools (bent's size
+    // reports: `Benchmarkk8s_… 1 33871255 total-bytes`) break that; the iteration count
+    // is what tells a result from a log line.
+    let mut fields = line.split_ascii_whitespace();
+    fields.next();
+    fields
+        .next()
+        .is_some_and(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
+struct MetricSlot {
+    name: String,
+    unit: Unit,
+    scale: f64,
+}
+
+/// Parse Go benchmark text.
+///
+/// # Errors
+/// [`IngestError::Syntax`] for a result line whose values or units are malformed (as a
+/// truncated log ends).
+pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
+    let mut benchmarks: Vec<Benchmark> = Vec::new();
+    // (pkg, raw name) → index, so repeated lines never rebuild keys.
+    let mut index: HashMap<(usize, &str), usize> = HashMap::new();
+    let mut units: HashMap<&str, MetricSlot> = HashMap::new();
+    let mut labels = BTreeMap::new();
+    let mut pkgs: Vec<&str> = vec![""];
+    let mut pkg = 0usize;
+
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        if !line.starts_with("Benchmark") {
+            if let Some((key, value)) = config_line(line) {
+                if key == "pkg" {
+                    pkg = match pkgs.iter().position(|p| *p == value) {
+                        Some(p) => p,
+                        None => {
+                            pkgs.push(value);
+                            pkgs.len() - 1
+                        }
+                    };
+                } else {
+                    labels
+                        .entry(key.to_string())
+                        .or_insert_with(|| value.to_string());
+                }
+            }
+            continue;
+        }
+        if !is_result_line(line) {
+            continue;
+        }
+        let mut fields = line.split_ascii_whitespace();
+        let name = fields.next().unwrap_or_default();
+        let _iterations = fields.next();
+        let idx = match index.get(&(pkg, name)) {
+            Some(&idx) => idx,
+            None => {
+                let b = new_benchmark(name, pkgs[pkg]);
+                benchmarks.push(b);
+                index.insert((pkg, name), benchmarks.len() - 1);
+                benchmarks.len() - 1
+            }
+        };
+        let bench = &mut benchmarks[idx];
+        let mut pairs = 0;
+        while let Some(value) = fields.next() {
+            let syntax = |message: String| IngestError::Syntax {
+                source_name: source.into(),
+                line: i + 1,
+                message,
+            };
+            let Some(unit) = fields.next() else {
+                return Err(syntax(format!(
+                    "value {value:?} has no unit (is the file truncated?)"
+                )));
+            };
+            let v: f64 = value
+                .parse()
+                .map_err(|_| syntax(format!("{value:?} is not a number (before unit {unit:?})")))?;
+            let slot = units.entry(unit).or_insert_with(|| normalise_unit(unit));
+            let v = crate::scaled(v, slot.scale);
+            match bench
+                .metrics
+                .iter_mut()
+                .find(|m| m.name == slot.name && m.unit == slot.unit)
+            {
+                Some(m) => m.samples.push(v),
+                None => {
+                    let mut m = Metric::new(slot.name.clone(), slot.unit.clone(), vec![v]);
+                    if slot.unit.as_str() == "B/s" {
+                        m.better = Better::Higher;
+                    }
+                    bench.metrics.push(m);
+                }
+            }
+            pairs += 1;
+        }
+        if pairs == 0 {
+            return Err(IngestError::Syntax {
+                source_name: source.into(),
+                line: i + 1,
+                message: format!("{name}: no values after the iteration count"),
+            });
+        }
+    }
+    let mut parsed = Parsed::new(Format::GoTest, "go test", benchmarks);
+    parsed.labels = labels;
+    Ok(parsed)
+}
+
+/// `key: value` where the key starts lowercase and has no spaces (the Go format's config line).
+fn config_line(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once(':')?;
+    if key.is_empty()
+        || !key.starts_with(|c: char| c.is_lowercase())
+        || key.contains(char::is_whitespace)
+    {
+        return None;
+    }
+    Some((key, value.trim()))
+}
+
+fn new_benchmark(full: &str, pkg: &str) -> Benchmark {
+    let mut name = full.strip_prefix("Benchmark").unwrap_or(full);
+    let mut procs = None;
+    if let Some((head, tail)) = name.rsplit_once('-') {
+        if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
+            procs = Some(tail);
+            name = head;
+        }
+    }
+    let mut parts = Vec::new();
+    let mut b = Benchmark::new("");
+    for part in name.split('/') {
+        match part.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                b.params.insert(k.to_string(), v.to_string());
+            }
+            _ => parts.push(part),
+        }
+    }
+    b.name = parts.join("/");
+    if let Some(p) = procs {
+        b.params.insert("procs".into(), p.into());
+    }
+    if !pkg.is_empty() {
+        b.params.insert("pkg".into(), pkg.into());
+    }
+    b
+}
+
+fn normalise_unit(unit: &str) -> MetricSlot {
+    let slot = |name: &str, unit: &str, scale: f64| MetricSlot {
+        name: name.into(),
+        unit: Unit(unit.into()),
+        scale,
+    };
+    match unit {
+        "ns/op" => slot("time", "s", 1e-9),
+        "sec/op" => slot("time", "s", 1.0),
+        "MB/s" => slot("throughput", "B/s", 1e6),
+        "B/s" => slot("throughput", "B/s", 1.0),
+        "B/op" => slot("bytes_per_op", "B", 1.0),
+        "allocs/op" => slot("allocs_per_op", "count", 1.0),
+        other => {
+            if let Some(rest) = other.strip_prefix("ns/") {
+                let u = format!("s/{rest}");
+                slot(&u, &u, 1e-9)
+            } else if let Some(rest) = other.strip_prefix("MB/") {
+                let u = format!("B/{rest}");
+                slot(&u, &u, 1e6)
+            } else {
+                slot(other, other, 1.0)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_count_and_metric() {
+        let text = "pkg: example.com/x\ncpu: Intel\nBenchmarkA-8 10 100 ns/op 2.5 MB/s 16 B/op 1 allocs/op 3 widgets/op\nBenchmarkA-8 10 110 ns/op 2.0 MB/s 16 B/op 1 allocs/op 4 widgets/op\n";
+        let p = parse(text, "t").unwrap();
+        assert_eq!(p.benchmarks.len(), 1);
+        let b = &p.benchmarks[0];
+        assert_eq!(b.key(), "A/pkg=example.com/x/procs=8");
+        assert_eq!(b.metric("time").unwrap().samples, vec![100e-9, 110e-9]);
+        let thr = b.metric("throughput").unwrap();
+        assert_eq!(thr.samples, vec![2.5e6, 2.0e6]);
+        assert_eq!(thr.better, Better::Higher);
+        assert_eq!(b.metric("widgets/op").unwrap().samples, vec![3.0, 4.0]);
+        assert_eq!(p.labels["cpu"], "Intel");
+    }
+
+    #[test]
+    fn truncated_line_names_the_line() {
+        let err = parse("BenchmarkA 10 100 ns/op\nBenchmarkA 10 100", "f.txt").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "f.txt:2: value \"100\" has no unit (is the file truncated?)"
+        );
+    }
+
+    #[test]
+    fn log_lines_that_look_like_names_are_skipped() {
+        let p = parse(
+            "BenchmarkA\nBenchmarkA some log\nBenchmarkA 1 5 ns/op\nBenchmarking is fun\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.benchmarks.len(), 1);
+    }
+}

@@ -1,0 +1,60 @@
+//! hyperfine `--export-json` (1.x). Each result's `times` are the wall-clock samples in seconds;
+//! `parameters` (from `-P`/`-L`) become params; `memory_usage_byte` (hyperfine ≥ 1.20) becomes
+//! the `rss` metric.
+
+use perflab_model::{Benchmark, Metric, Unit};
+use serde_json::Value;
+
+use crate::{coalesce, field_error, json_error, Format, IngestError, Parsed};
+
+/// Parse hyperfine JSON.
+///
+/// # Errors
+/// JSON errors with line and column; field errors for results without `command` or `times`.
+pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| json_error(source, Format::Hyperfine, e))?;
+    let rows = doc
+        .get("results")
+        .and_then(Value::as_array)
+        .ok_or_else(|| field_error(source, "results", "missing (is this hyperfine JSON?)"))?;
+    let mut out = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let field = |f: &str| format!("results[{i}].{f}");
+        let command = row
+            .get("command")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field_error(source, field("command"), "missing"))?;
+        let times = match row.get("times").and_then(Value::as_array) {
+            Some(t) => t
+                .iter()
+                .map(Value::as_f64)
+                .collect::<Option<Vec<f64>>>()
+                .ok_or_else(|| field_error(source, field("times"), "not a list of numbers"))?,
+            // Exports without raw times still carry the mean.
+            None => vec![row.get("mean").and_then(Value::as_f64).ok_or_else(|| {
+                field_error(
+                    source,
+                    field("mean"),
+                    "missing, and no \"times\" either (is this hyperfine ≥1.0 output?)",
+                )
+            })?],
+        };
+        let mut b = Benchmark::new(command);
+        if let Some(params) = row.get("parameters").and_then(Value::as_object) {
+            for (k, v) in params {
+                let s = v.as_str().map_or_else(|| v.to_string(), str::to_string);
+                b.params.insert(k.clone(), s);
+            }
+        }
+        b.metrics.push(Metric::new("time", Unit::seconds(), times));
+        if let Some(mem) = row.get("memory_usage_byte").and_then(Value::as_array) {
+            let rss: Vec<f64> = mem.iter().filter_map(Value::as_f64).collect();
+            if !rss.is_empty() {
+                b.metrics.push(Metric::new("rss", Unit::bytes(), rss));
+            }
+        }
+        out.push(b);
+    }
+    Ok(Parsed::new(Format::Hyperfine, "hyperfine", coalesce(out)))
+}
