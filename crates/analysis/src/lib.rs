@@ -1,1 +1,649 @@
-//! stub
+//! Stage: **analyse** (policy). Turns model values into decisions: a [`Comparison`] of a base
+//! against a current set of benchmarks, with benchstat's statistics and perflab's regression
+//! gate, and a [`check`] of results against targets.
+//!
+//! The statistics are benchstat's (median, order-statistic CI, Mann-Whitney U; `~` when
+//! p > α). The gate adds what CI needs: a row fails only when its change is in the worse
+//! direction, larger than the change allowed for that metric, and significant after a
+//! multiple-comparison correction across all rows (Holm by default). When samples are too few
+//! for the test ever to reach α, the gate falls back to the threshold alone and says so.
+//!
+//! ```
+//! use perflab_analysis::{compare, CompareOptions, Verdict};
+//! use perflab_model::{Benchmark, Metric, Unit};
+//! let bench = |v: &[f64]| {
+//!     let mut b = Benchmark::new("parse");
+//!     b.metrics.push(Metric::new("time", Unit::seconds(), v.to_vec()));
+//!     vec![b]
+//! };
+//! let base = bench(&[1.0, 1.1, 0.9, 1.0, 1.05, 0.95]);
+//! let current = bench(&[2.0, 2.1, 1.9, 2.0, 2.05, 1.95]);
+//! let c = compare(&base, &current, &CompareOptions::default()).unwrap();
+//! assert_eq!(c.rows[0].verdict, Verdict::Regression);
+//! assert!(!c.gate.passed);
+//! ```
+
+mod check;
+mod glob;
+
+use std::collections::BTreeMap;
+
+use perflab_model::{Benchmark, Better, Unit};
+use perflab_stats as stats;
+use serde::Serialize;
+
+pub use check::{check, Level, LevelOp, Status, Target, TargetResult};
+pub use glob::glob_match;
+
+/// Errors of the analyses.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalysisError {
+    /// Base and current share no benchmark and metric.
+    #[error("no benchmark in common between base ({base}) and current ({current})")]
+    NothingInCommon {
+        /// Some base keys.
+        base: String,
+        /// Some current keys.
+        current: String,
+    },
+    /// A level such as `< 5ms` could not be read.
+    #[error("invalid level {text:?}: {reason}")]
+    Level {
+        /// The text.
+        text: String,
+        /// Why.
+        reason: String,
+    },
+    /// `--col` named a parameter with fewer than two values.
+    #[error("parameter {param:?} has {found} value(s) among the benchmarks; --col needs two or more (params seen: {seen})")]
+    Column {
+        /// The parameter.
+        param: String,
+        /// How many values it has.
+        found: usize,
+        /// Params that exist.
+        seen: String,
+    },
+}
+
+/// Multiple-comparison correction applied before the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Correction {
+    /// Each row on its own.
+    None,
+    /// Holm–Bonferroni (family-wise error rate).
+    #[default]
+    Holm,
+    /// Benjamini–Hochberg (false discovery rate).
+    Bh,
+}
+
+/// An allowed change for a metric, optionally for matching benchmarks only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Glob over benchmark keys; `None` matches all.
+    pub benchmark: Option<String>,
+    /// Metric name; `*` matches all.
+    pub metric: String,
+    /// Largest tolerated change in the worse direction, as a fraction (0.2 = 20%).
+    pub max_change: f64,
+}
+
+/// Options of a comparison.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CompareOptions {
+    /// Significance level α.
+    pub alpha: f64,
+    /// Confidence level of the median intervals.
+    pub confidence_level: f64,
+    /// Correction across rows for the gate.
+    pub correction: Correction,
+    /// Allowed change when no rule matches (fraction).
+    pub default_max_change: f64,
+    /// Per-metric and per-benchmark allowed changes; later rules win among equals, and a rule
+    /// naming benchmarks beats one that does not.
+    pub rules: Vec<Rule>,
+    /// Label of the base side.
+    pub base_label: String,
+    /// Label of the current side.
+    pub current_label: String,
+}
+
+impl Default for CompareOptions {
+    fn default() -> Self {
+        CompareOptions {
+            alpha: 0.05,
+            confidence_level: 0.95,
+            correction: Correction::Holm,
+            default_max_change: 0.10,
+            rules: Vec::new(),
+            base_label: "base".into(),
+            current_label: "current".into(),
+        }
+    }
+}
+
+impl CompareOptions {
+    /// The allowed change for a benchmark key and metric.
+    pub fn max_change(&self, key: &str, metric: &str) -> f64 {
+        let mut best: Option<(bool, f64)> = None;
+        for r in &self.rules {
+            let metric_ok = r.metric == "*" || r.metric == metric;
+            let bench_ok = r.benchmark.as_deref().is_none_or(|g| glob_match(g, key));
+            if metric_ok && bench_ok {
+                let specific = r.benchmark.is_some();
+                if best.is_none_or(|(s, _)| specific || !s) {
+                    best = Some((specific, r.max_change));
+                }
+            }
+        }
+        best.map_or(self.default_max_change, |(_, m)| m)
+    }
+}
+
+/// One side of a comparison row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Side {
+    /// Number of samples.
+    pub n: usize,
+    /// Median, in base units.
+    pub median: f64,
+    /// Lower bound of the median's CI (`null` in JSON when unbounded).
+    #[serde(serialize_with = "finite_or_null")]
+    pub ci_low: f64,
+    /// Upper bound of the median's CI.
+    #[serde(serialize_with = "finite_or_null")]
+    pub ci_high: f64,
+}
+
+fn finite_or_null<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_finite() {
+        s.serialize_f64(*v)
+    } else {
+        s.serialize_none()
+    }
+}
+
+fn opt_finite<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) if x.is_finite() => s.serialize_f64(*x),
+        _ => s.serialize_none(),
+    }
+}
+
+/// What a row says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// No significant change (benchstat's `~`).
+    #[serde(rename = "~")]
+    Same,
+    /// Significant change in the better direction.
+    Improvement,
+    /// Significant change in the worse direction, within what the rules allow.
+    Worse,
+    /// A regression that fails the gate.
+    Regression,
+}
+
+impl Verdict {
+    /// `~`, `improvement`, `worse` or `regression`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Same => "~",
+            Verdict::Improvement => "improvement",
+            Verdict::Worse => "worse",
+            Verdict::Regression => "regression",
+        }
+    }
+}
+
+/// One benchmark × metric comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    /// Benchmark name.
+    pub benchmark: String,
+    /// Benchmark params.
+    pub params: BTreeMap<String, String>,
+    /// Metric name.
+    pub metric: String,
+    /// Unit of medians and bounds.
+    pub unit: Unit,
+    /// Direction of improvement.
+    pub better: Better,
+    /// Base side.
+    pub base: Side,
+    /// Current side.
+    pub current: Side,
+    /// `current / base − 1` (0.05 = +5%); `null` when base is 0 and current is not.
+    #[serde(serialize_with = "opt_finite")]
+    pub change: Option<f64>,
+    /// Two-sided Mann-Whitney U p-value; `null` when there is no test.
+    #[serde(serialize_with = "opt_finite")]
+    pub p_value: Option<f64>,
+    /// p-value after the correction across rows.
+    #[serde(serialize_with = "opt_finite")]
+    pub p_adjusted: Option<f64>,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The allowed change that applied (fraction).
+    pub allowed_change: f64,
+    /// Notes: too few samples, all samples equal, no test.
+    pub warnings: Vec<String>,
+    /// Label of the base column.
+    pub base_label: String,
+    /// Label of the current column.
+    pub current_label: String,
+}
+
+impl Row {
+    /// `name/param=value…`, the benchmark's identity.
+    pub fn key(&self) -> String {
+        let mut b = Benchmark::new(self.benchmark.clone());
+        b.params = self.params.clone();
+        b.key()
+    }
+
+    /// Whether the raw p-value shows a significant change (benchstat prints the delta).
+    pub fn significant(&self) -> bool {
+        !matches!(self.verdict, Verdict::Same)
+    }
+}
+
+/// Geometric-mean summary of one metric across the suite.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Geomean {
+    /// Metric name.
+    pub metric: String,
+    /// Unit.
+    pub unit: Unit,
+    /// Geomean of base medians.
+    #[serde(serialize_with = "opt_finite")]
+    pub base: Option<f64>,
+    /// Geomean of current medians.
+    #[serde(serialize_with = "opt_finite")]
+    pub current: Option<f64>,
+    /// Geomean of the per-row ratios, minus one.
+    #[serde(serialize_with = "opt_finite")]
+    pub change: Option<f64>,
+    /// Rows it summarises.
+    pub rows: usize,
+    /// Why it is missing or partial.
+    pub warnings: Vec<String>,
+}
+
+/// The gate's decision.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Gate {
+    /// True when no row regressed.
+    pub passed: bool,
+    /// Number of regressing rows.
+    pub regressions: usize,
+}
+
+/// A full comparison.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Always `perflab.compare.v1`.
+    pub schema: &'static str,
+    /// Significance level used.
+    pub alpha: f64,
+    /// Confidence level of the intervals.
+    pub confidence_level: f64,
+    /// Correction used for the gate.
+    pub correction: Correction,
+    /// One row per benchmark and metric present on both sides.
+    pub rows: Vec<Row>,
+    /// One row per metric (and column pair).
+    pub geomean: Vec<Geomean>,
+    /// Benchmarks or metrics present on one side only.
+    pub warnings: Vec<String>,
+    /// The gate.
+    pub gate: Gate,
+}
+
+/// The JSON schema name of comparisons.
+pub const COMPARE_SCHEMA: &str = "perflab.compare.v1";
+
+fn side(samples: &[f64], confidence_level: f64) -> (Side, stats::Summary) {
+    let s = stats::summarize(samples, confidence_level);
+    (
+        Side {
+            n: s.n,
+            median: s.center,
+            ci_low: s.ci_low,
+            ci_high: s.ci_high,
+        },
+        s,
+    )
+}
+
+/// Compare `current` against `base`, matching benchmarks by identity and metrics by name.
+///
+/// # Errors
+/// [`AnalysisError::NothingInCommon`] when no benchmark and metric is on both sides.
+pub fn compare(
+    base: &[Benchmark],
+    current: &[Benchmark],
+    opts: &CompareOptions,
+) -> Result<Comparison, AnalysisError> {
+    compare_many(
+        &[(base, current, &opts.base_label, &opts.current_label)],
+        opts,
+    )
+}
+
+type Pair<'a> = (&'a [Benchmark], &'a [Benchmark], &'a String, &'a String);
+
+fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison, AnalysisError> {
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    let mut geomean = Vec::new();
+    for &(base, current, base_label, current_label) in pairs {
+        let start = rows.len();
+        let cur_index: BTreeMap<String, &Benchmark> =
+            current.iter().map(|b| (b.key(), b)).collect();
+        let base_keys: std::collections::HashSet<String> =
+            base.iter().map(Benchmark::key).collect();
+        for b in base {
+            let key = b.key();
+            let Some(c) = cur_index.get(&key) else {
+                warnings.push(format!("{key}: only in {base_label}"));
+                continue;
+            };
+            for m in &b.metrics {
+                let Some(cm) = c
+                    .metrics
+                    .iter()
+                    .find(|x| x.name == m.name && x.unit == m.unit)
+                else {
+                    warnings.push(format!("{key}: metric {} only in {base_label}", m.name));
+                    continue;
+                };
+                if m.samples.is_empty() || cm.samples.is_empty() {
+                    warnings.push(format!("{key}: metric {} has no samples", m.name));
+                    continue;
+                }
+                rows.push(compare_metric(
+                    b,
+                    m,
+                    &cm.samples,
+                    &key,
+                    opts,
+                    base_label,
+                    current_label,
+                ));
+            }
+        }
+        for c in current {
+            if !base_keys.contains(&c.key()) {
+                warnings.push(format!("{}: only in {current_label}", c.key()));
+            }
+        }
+        geomean.extend(geomeans(&rows[start..], base.len().max(current.len())));
+    }
+    if rows.is_empty() {
+        let keys = |set: &[Benchmark]| {
+            let mut k: Vec<String> = set.iter().take(3).map(Benchmark::key).collect();
+            if set.len() > 3 {
+                k.push(format!("… {} in all", set.len()));
+            }
+            if k.is_empty() {
+                "none".to_string()
+            } else {
+                k.join(", ")
+            }
+        };
+        let (b, c) = pairs.first().map_or((&[][..], &[][..]), |p| (p.0, p.1));
+        return Err(AnalysisError::NothingInCommon {
+            base: keys(b),
+            current: keys(c),
+        });
+    }
+    apply_gate(&mut rows, opts);
+    let regressions = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Regression)
+        .count();
+    Ok(Comparison {
+        schema: COMPARE_SCHEMA,
+        alpha: opts.alpha,
+        confidence_level: opts.confidence_level,
+        correction: opts.correction,
+        rows,
+        geomean,
+        warnings,
+        gate: Gate {
+            passed: regressions == 0,
+            regressions,
+        },
+    })
+}
+
+fn compare_metric(
+    b: &Benchmark,
+    m: &perflab_model::Metric,
+    cur_samples: &[f64],
+    key: &str,
+    opts: &CompareOptions,
+    base_label: &str,
+    current_label: &str,
+) -> Row {
+    let (base_side, bs) = side(&m.samples, opts.confidence_level);
+    let (cur_side, cs) = side(cur_samples, opts.confidence_level);
+    let mut warnings = Vec::new();
+    for s in [&bs, &cs] {
+        if let Some(n) = s.need_for_ci {
+            let w = format!(
+                "need >= {n} samples for confidence interval at level {}",
+                opts.confidence_level
+            );
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
+    let change = if base_side.median == 0.0 {
+        (cur_side.median == 0.0).then_some(0.0)
+    } else {
+        Some(cur_side.median / base_side.median - 1.0)
+    };
+    let testable = stats::min_p_value(base_side.n, cur_side.n) <= opts.alpha;
+    let p_value = match stats::mann_whitney_u(&m.samples, cur_samples) {
+        Ok(t) => {
+            if t.all_equal {
+                warnings.push("all samples are equal".into());
+            }
+            Some(t.p_value)
+        }
+        Err(_) => None,
+    };
+    if !testable {
+        let need = (1..100)
+            .find(|&k| stats::min_p_value(k, k) <= opts.alpha)
+            .unwrap_or(0);
+        warnings.push(format!(
+            "need >= {need} samples to detect a difference at alpha level {}; gated on the allowed change alone",
+            opts.alpha
+        ));
+    }
+    let row_key = key.to_string();
+    Row {
+        benchmark: b.name.clone(),
+        params: b.params.clone(),
+        metric: m.name.clone(),
+        unit: m.unit.clone(),
+        better: m.better,
+        base: base_side,
+        current: cur_side,
+        change,
+        p_value,
+        p_adjusted: None,
+        verdict: Verdict::Same,
+        allowed_change: opts.max_change(&row_key, &m.name),
+        warnings,
+        base_label: base_label.to_string(),
+        current_label: current_label.to_string(),
+    }
+}
+
+fn apply_gate(rows: &mut [Row], opts: &CompareOptions) {
+    // Only rows with a real test enter the correction.
+    let testable: Vec<bool> = rows
+        .iter()
+        .map(|r| stats::min_p_value(r.base.n, r.current.n) <= opts.alpha)
+        .collect();
+    let raw: Vec<f64> = rows
+        .iter()
+        .zip(&testable)
+        .map(|(r, &t)| {
+            if t {
+                r.p_value.unwrap_or(f64::NAN)
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let adjusted = match opts.correction {
+        Correction::None => raw.clone(),
+        Correction::Holm => stats::holm(&raw),
+        Correction::Bh => stats::benjamini_hochberg(&raw),
+    };
+    for (i, row) in rows.iter_mut().enumerate() {
+        let worse = match (row.change, row.better) {
+            (Some(c), Better::Lower) => c > 0.0,
+            (Some(c), Better::Higher) => c < 0.0,
+            // From zero to something: worse when lower is better.
+            (None, b) => b == Better::Lower,
+        };
+        let magnitude = row.change.map_or(f64::INFINITY, f64::abs);
+        let beyond = magnitude > row.allowed_change;
+        if testable[i] {
+            row.p_adjusted = Some(adjusted[i]);
+            let significant = raw[i] <= opts.alpha;
+            let gate_significant = adjusted[i] <= opts.alpha;
+            row.verdict = if !significant {
+                Verdict::Same
+            } else if !worse {
+                Verdict::Improvement
+            } else if beyond && gate_significant {
+                Verdict::Regression
+            } else {
+                Verdict::Worse
+            };
+        } else {
+            row.verdict = if !beyond || magnitude == 0.0 {
+                Verdict::Same
+            } else if worse {
+                Verdict::Regression
+            } else {
+                Verdict::Improvement
+            };
+        }
+    }
+}
+
+fn geomeans(rows: &[Row], _suite: usize) -> Vec<Geomean> {
+    let mut by_metric: BTreeMap<(String, Unit), Vec<&Row>> = BTreeMap::new();
+    for r in rows {
+        by_metric
+            .entry((r.metric.clone(), r.unit.clone()))
+            .or_default()
+            .push(r);
+    }
+    let mut out = Vec::new();
+    for ((metric, unit), rs) in by_metric {
+        if rs.len() < 2 {
+            continue;
+        }
+        let base: Vec<f64> = rs.iter().map(|r| r.base.median).collect();
+        let cur: Vec<f64> = rs.iter().map(|r| r.current.median).collect();
+        let ratios: Vec<f64> = rs
+            .iter()
+            .map(|r| match r.change {
+                // 0 → 0 is no change (benchstat's ratio 1).
+                Some(c) => c + 1.0,
+                None => f64::NAN,
+            })
+            .collect();
+        let mut warnings = Vec::new();
+        let (gb, gc) = (stats::geomean(&base), stats::geomean(&cur));
+        if gb.is_none() || gc.is_none() {
+            warnings.push("summaries must be > 0 to compute geomean".into());
+        }
+        out.push(Geomean {
+            metric,
+            unit,
+            base: gb,
+            current: gc,
+            change: stats::geomean(&ratios).map(|g| g - 1.0),
+            rows: rs.len(),
+            warnings,
+        });
+    }
+    out
+}
+
+/// Compare across the values of one parameter in a single set (benchstat's `-col`): the first
+/// value seen is the base, every other value is compared against it.
+///
+/// # Errors
+/// [`AnalysisError::Column`] when the parameter has fewer than two values;
+/// [`AnalysisError::NothingInCommon`] when no benchmark exists for two values.
+pub fn compare_by_param(
+    benchmarks: &[Benchmark],
+    param: &str,
+    opts: &CompareOptions,
+) -> Result<Comparison, AnalysisError> {
+    let mut values: Vec<String> = Vec::new();
+    for b in benchmarks {
+        if let Some(v) = b.params.get(param) {
+            if !values.contains(v) {
+                values.push(v.clone());
+            }
+        }
+    }
+    if values.len() < 2 {
+        let mut seen: Vec<&String> = benchmarks.iter().flat_map(|b| b.params.keys()).collect();
+        seen.sort();
+        seen.dedup();
+        return Err(AnalysisError::Column {
+            param: param.into(),
+            found: values.len(),
+            seen: if seen.is_empty() {
+                "none".into()
+            } else {
+                seen.iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        });
+    }
+    let column = |v: &str| -> Vec<Benchmark> {
+        benchmarks
+            .iter()
+            .filter(|b| b.params.get(param).map(String::as_str) == Some(v))
+            .map(|b| {
+                let mut b = b.clone();
+                b.params.remove(param);
+                b
+            })
+            .collect()
+    };
+    let base = column(&values[0]);
+    let labels: Vec<String> = values.iter().map(|v| format!("{param}={v}")).collect();
+    let others: Vec<Vec<Benchmark>> = values[1..].iter().map(|v| column(v)).collect();
+    let pairs: Vec<Pair<'_>> = others
+        .iter()
+        .zip(&labels[1..])
+        .map(|(o, l)| (&base[..], &o[..], &labels[0], l))
+        .collect();
+    compare_many(&pairs, opts)
+}
+
+#[cfg(test)]
+mod tests;

@@ -173,12 +173,29 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// benchstat's `± x%`: the larger relative distance from the centre to a bound, in percent.
-    /// Infinite when a bound is; NaN when the centre is zero.
+    /// benchstat's `± x%`; see [`pct_range`].
     pub fn pct_range(&self) -> f64 {
-        let up = self.ci_high / self.center - 1.0;
-        let down = 1.0 - self.ci_low / self.center;
-        100.0 * up.max(down)
+        pct_range(self.center, self.ci_low, self.ci_high)
+    }
+}
+
+/// benchstat's `± x%`: the larger relative distance from the centre to a bound, in percent.
+/// Infinite when a bound is; 0 when centre and bounds are all zero.
+///
+/// The result is snapped to 1e-9 so that a value that is exactly 2.5% in decimal stays 2.5
+/// after unit conversion (78 ns / 80 ns computed in seconds is 2.5000000000000018%), and rounds
+/// the way benchstat's does.
+pub fn pct_range(center: f64, ci_low: f64, ci_high: f64) -> f64 {
+    if center == 0.0 && ci_low == 0.0 && ci_high == 0.0 {
+        return 0.0;
+    }
+    let up = ci_high / center - 1.0;
+    let down = 1.0 - ci_low / center;
+    let x = 100.0 * up.max(down);
+    if x.is_finite() {
+        (x * 1e9).round() / 1e9
+    } else {
+        x
     }
 }
 

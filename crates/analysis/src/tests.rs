@@ -1,0 +1,211 @@
+use super::*;
+use perflab_model::Metric;
+
+fn set(name: &str, metric: &str, unit: Unit, samples: &[f64]) -> Vec<Benchmark> {
+    let mut b = Benchmark::new(name);
+    b.metrics.push(Metric::new(metric, unit, samples.to_vec()));
+    vec![b]
+}
+
+fn time(samples: &[f64]) -> Vec<Benchmark> {
+    set("x", "time", Unit::seconds(), samples)
+}
+
+const BASE: [f64; 8] = [1.00, 1.01, 0.99, 1.02, 0.98, 1.00, 1.01, 0.99];
+
+#[test]
+fn significant_small_change_is_worse_not_regression() {
+    let cur: Vec<f64> = BASE.iter().map(|v| v * 1.05).collect();
+    let c = compare(&time(&BASE), &time(&cur), &CompareOptions::default()).unwrap();
+    assert_eq!(c.rows[0].verdict, Verdict::Worse);
+    assert!(c.gate.passed);
+}
+
+#[test]
+fn large_significant_slowdown_fails_the_gate() {
+    let cur: Vec<f64> = BASE.iter().map(|v| v * 1.5).collect();
+    let c = compare(&time(&BASE), &time(&cur), &CompareOptions::default()).unwrap();
+    let r = &c.rows[0];
+    assert_eq!(r.verdict, Verdict::Regression);
+    assert!((r.change.unwrap() - 0.5).abs() < 1e-12);
+    assert_eq!(c.gate.regressions, 1);
+}
+
+#[test]
+fn throughput_drop_is_a_regression_and_rise_an_improvement() {
+    let t = |f: f64| -> Vec<Benchmark> {
+        let s: Vec<f64> = BASE.iter().map(|v| v * f * 1e6).collect();
+        set("x", "throughput", Unit::bytes_per_sec(), &s)
+    };
+    let opts = CompareOptions::default();
+    assert_eq!(
+        compare(&t(1.0), &t(0.5), &opts).unwrap().rows[0].verdict,
+        Verdict::Regression
+    );
+    assert_eq!(
+        compare(&t(1.0), &t(1.5), &opts).unwrap().rows[0].verdict,
+        Verdict::Improvement
+    );
+}
+
+#[test]
+fn rules_raise_the_allowed_change_per_metric_and_benchmark() {
+    let mut opts = CompareOptions::default();
+    opts.rules.push(Rule {
+        benchmark: None,
+        metric: "time".into(),
+        max_change: 0.6,
+    });
+    let cur: Vec<f64> = BASE.iter().map(|v| v * 1.5).collect();
+    let c = compare(&time(&BASE), &time(&cur), &opts).unwrap();
+    assert_eq!(c.rows[0].verdict, Verdict::Worse);
+    assert_eq!(c.rows[0].allowed_change, 0.6);
+    opts.rules.push(Rule {
+        benchmark: Some("x*".into()),
+        metric: "time".into(),
+        max_change: 0.2,
+    });
+    opts.rules.push(Rule {
+        benchmark: None,
+        metric: "time".into(),
+        max_change: 0.9,
+    });
+    assert_eq!(
+        opts.max_change("x", "time"),
+        0.2,
+        "a benchmark rule beats a metric rule"
+    );
+    assert_eq!(opts.max_change("y", "time"), 0.9);
+    assert_eq!(opts.max_change("y", "rss"), 0.10);
+}
+
+#[test]
+fn one_sample_a_side_gates_on_the_threshold_alone_and_says_so() {
+    let c = compare(&time(&[1.0]), &time(&[1.3]), &CompareOptions::default()).unwrap();
+    let r = &c.rows[0];
+    assert_eq!(r.verdict, Verdict::Regression);
+    assert!(r.p_adjusted.is_none());
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("gated on the allowed change alone")),
+        "{:?}",
+        r.warnings
+    );
+    let c = compare(&time(&[1.0]), &time(&[1.05]), &CompareOptions::default()).unwrap();
+    assert_eq!(c.rows[0].verdict, Verdict::Same);
+}
+
+#[test]
+fn holm_correction_can_turn_a_regression_into_worse() {
+    // Twenty rows, one barely significant slowdown: after Holm it no longer fails the gate.
+    let mut base = Vec::new();
+    let mut cur = Vec::new();
+    for i in 0..20 {
+        let mut b = Benchmark::new(format!("b{i}"));
+        b.metrics.push(Metric::new(
+            "time",
+            Unit::seconds(),
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        ));
+        base.push(b.clone());
+        if i == 0 {
+            b.metrics[0].samples = vec![4.5, 5.5, 6.5, 7.5, 8.5, 9.5];
+        }
+        cur.push(b);
+    }
+    let mut opts = CompareOptions {
+        correction: Correction::None,
+        ..CompareOptions::default()
+    };
+    let c = compare(&base, &cur, &opts).unwrap();
+    assert!(c.rows[0].p_value.unwrap() <= 0.05);
+    assert_eq!(c.rows[0].verdict, Verdict::Regression);
+    opts.correction = Correction::Holm;
+    let c = compare(&base, &cur, &opts).unwrap();
+    assert_eq!(c.rows[0].verdict, Verdict::Worse);
+    assert!(c.gate.passed);
+}
+
+#[test]
+fn disjoint_sets_are_an_error_and_partial_ones_a_warning() {
+    let a = time(&BASE);
+    let b = set("y", "time", Unit::seconds(), &BASE);
+    let err = compare(&a, &b, &CompareOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no benchmark in common between base (x) and current (y)"
+    );
+    let mut both = a.clone();
+    both.extend(b);
+    let c = compare(&both, &a, &CompareOptions::default()).unwrap();
+    assert_eq!(c.warnings, vec!["y: only in base".to_string()]);
+}
+
+#[test]
+fn compare_by_param_uses_the_first_value_as_base() {
+    let mut all = Vec::new();
+    for (backend, f) in [("memory", 1.0), ("kafka", 3.0)] {
+        for op in ["get", "put"] {
+            let mut b = Benchmark::new(op).with_param("backend", backend);
+            let s: Vec<f64> = BASE.iter().map(|v| v * f).collect();
+            b.metrics.push(Metric::new("time", Unit::seconds(), s));
+            all.push(b);
+        }
+    }
+    let c = compare_by_param(&all, "backend", &CompareOptions::default()).unwrap();
+    assert_eq!(c.rows.len(), 2);
+    assert_eq!(c.rows[0].base_label, "backend=memory");
+    assert_eq!(c.rows[0].current_label, "backend=kafka");
+    assert!((c.geomean[0].change.unwrap() - 2.0).abs() < 1e-9);
+    let err = compare_by_param(&all, "nope", &CompareOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("params seen: backend"), "{err}");
+}
+
+#[test]
+fn levels_parse_units() {
+    let l = Level::parse("< 5ms").unwrap();
+    assert_eq!((l.op, l.value), (LevelOp::Lt, 0.005));
+    assert_eq!(Level::parse(">10k/s").unwrap().value, 10_000.0);
+    assert_eq!(Level::parse("> 12.5k req/s").unwrap().value, 12_500.0);
+    assert_eq!(Level::parse("<= 1 MiB").unwrap().value, 1_048_576.0);
+    assert_eq!(Level::parse("< 8").unwrap().value, 8.0);
+    assert_eq!(Level::parse("< 250us").unwrap().value, 250e-6);
+    assert!(Level::parse("5ms")
+        .unwrap_err()
+        .to_string()
+        .contains("start with <"));
+    assert!(Level::parse("< 5 parsecs").is_err());
+}
+
+#[test]
+fn check_reports_pass_warn_fail_and_unmatched() {
+    let benches = time(&[0.004, 0.006, 0.007]);
+    let target = |t: &str, c: Option<&str>| Target {
+        benchmark: "*".into(),
+        metric: "time".into(),
+        target: Level::parse(t).unwrap(),
+        critical: c.map(|c| Level::parse(c).unwrap()),
+    };
+    let (r, un) = check(
+        &benches,
+        &[
+            target("< 10ms", None),
+            target("< 5ms", Some("< 10ms")),
+            target("< 5ms", Some("< 6ms")),
+        ],
+    );
+    assert!(un.is_empty());
+    let st: Vec<Status> = r.iter().map(|x| x.status).collect();
+    assert_eq!(st, vec![Status::Pass, Status::Warn, Status::Fail]);
+    assert_eq!(r[0].value, 0.006);
+    let (_, un) = check(
+        &benches,
+        &[Target {
+            metric: "p99".into(),
+            ..target("< 5ms", None)
+        }],
+    );
+    assert_eq!(un.len(), 1);
+    assert!(un[0].contains("metrics here: time"), "{}", un[0]);
+}
