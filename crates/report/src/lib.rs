@@ -1,1 +1,593 @@
-//! stub
+//! Stage: **output**. Renders runs, comparisons and target checks as bytes: aligned terminal
+//! text, Markdown for pull-request comments, CSV and JSON. Every renderer is a pure function from
+//! model and analysis values to a `String`, so each format is tested by comparing strings, and
+//! nothing here prints.
+//!
+//! ```
+//! use perflab_analysis::{compare, CompareOptions};
+//! use perflab_model::{Benchmark, Metric, Unit};
+//! let set = |f: f64| {
+//!     let mut b = Benchmark::new("parse");
+//!     let s = [1.0, 1.1, 0.9, 1.0, 1.05, 0.95].map(|v| v * f * 1e-3);
+//!     b.metrics.push(Metric::new("time", Unit::seconds(), s.to_vec()));
+//!     vec![b]
+//! };
+//! let c = compare(&set(1.0), &set(2.0), &CompareOptions::default()).unwrap();
+//! let md = perflab_report::compare_markdown(&c);
+//! assert!(md.contains("| parse | 1.00ms ± 10% | 2.00ms ± 10% | +100.00% ❌ | 0.002 |"));
+//! ```
+
+mod table;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use perflab_analysis::{Comparison, Row, Status, TargetResult, Verdict};
+use perflab_model::{Benchmark, Run, Unit};
+use serde::Serialize;
+
+pub use table::Table;
+
+/// A median with its interval as benchstat prints it: `1.72µs ± 1%` (`± ∞` when unbounded).
+pub fn median_pm(unit: &Unit, median: f64, ci_low: f64, ci_high: f64) -> String {
+    let pct = perflab_stats::pct_range(median, ci_low, ci_high);
+    let pct = if pct.is_infinite() {
+        "∞".to_string()
+    } else if pct.is_nan() {
+        "?".to_string()
+    } else {
+        format!("{pct:.0}%")
+    };
+    format!("{} ± {pct}", unit.format(median))
+}
+
+fn change_text(r: &Row) -> String {
+    match (r.verdict, r.change) {
+        (Verdict::Same, _) => "~".into(),
+        (_, Some(c)) => format!("{:+.2}%", c * 100.0),
+        (_, None) => "?".into(),
+    }
+}
+
+fn p_text(r: &Row) -> String {
+    match r.p_value {
+        Some(p) => format!("{p:.3}"),
+        None => "-".into(),
+    }
+}
+
+fn verdict_mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Same => "",
+        Verdict::Improvement => "✅",
+        Verdict::Worse => "⚠️",
+        Verdict::Regression => "❌",
+    }
+}
+
+/// Rows grouped into tables: one per metric, unit and pair of columns, in first-seen order.
+fn groups(c: &Comparison) -> Vec<Vec<&Row>> {
+    let mut order: Vec<(String, Unit, String, String)> = Vec::new();
+    let mut map: BTreeMap<(String, Unit, String, String), Vec<&Row>> = BTreeMap::new();
+    for r in &c.rows {
+        let k = (
+            r.metric.clone(),
+            r.unit.clone(),
+            r.base_label.clone(),
+            r.current_label.clone(),
+        );
+        if !map.contains_key(&k) {
+            order.push(k.clone());
+        }
+        map.entry(k).or_default().push(r);
+    }
+    order
+        .into_iter()
+        .filter_map(|k| map.remove(&k))
+        .collect()
+}
+
+/// Params equal in every row of a table: printed once above it instead of in every name.
+fn common_params(rows: &[&Row]) -> BTreeMap<String, String> {
+    let mut common = rows.first().map(|r| r.params.clone()).unwrap_or_default();
+    for r in rows {
+        common.retain(|k, v| r.params.get(k) == Some(v));
+    }
+    if rows.len() < 2 {
+        // With one row nothing is shared; keep its name whole.
+        common.clear();
+    }
+    common
+}
+
+fn display_name(r: &Row, common: &BTreeMap<String, String>) -> String {
+    let mut b = Benchmark::new(r.benchmark.clone());
+    b.params = r
+        .params
+        .iter()
+        .filter(|(k, _)| !common.contains_key(*k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let k = b.key();
+    if k.is_empty() {
+        "(all)".into()
+    } else {
+        k
+    }
+}
+
+fn describe_common(common: &BTreeMap<String, String>) -> Option<String> {
+    (!common.is_empty()).then(|| {
+        common
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
+
+/// Footnotes: each distinct warning gets a number, rows refer to it.
+struct Notes(Vec<String>);
+
+impl Notes {
+    fn mark(&mut self, warnings: &[String]) -> String {
+        let mut marks = Vec::new();
+        for w in warnings {
+            let i = match self.0.iter().position(|x| x == w) {
+                Some(i) => i,
+                None => {
+                    self.0.push(w.clone());
+                    self.0.len() - 1
+                }
+            };
+            marks.push(superscript(i + 1));
+        }
+        marks.join("")
+    }
+}
+
+fn superscript(n: usize) -> String {
+    const D: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    n.to_string()
+        .bytes()
+        .map(|b| D[usize::from(b - b'0')])
+        .collect()
+}
+
+/// Terminal table of a comparison, one block per metric.
+pub fn compare_text(c: &Comparison) -> String {
+    let mut out = String::new();
+    let mut notes = Notes(Vec::new());
+    for rows in groups(c) {
+        let first = rows[0];
+        let common = common_params(&rows);
+        let _ = writeln!(
+            out,
+            "{} ({}, {} is better){}",
+            first.metric,
+            first.unit,
+            first.better.as_str(),
+            describe_common(&common).map_or(String::new(), |s| format!("  [{s}]"))
+        );
+        let mut t = Table::new(vec![
+            "benchmark".into(),
+            first.base_label.clone(),
+            first.current_label.clone(),
+            "change".into(),
+            "p".into(),
+            "n".into(),
+            "verdict".into(),
+        ]);
+        for r in &rows {
+            let n = if r.base.n == r.current.n {
+                r.base.n.to_string()
+            } else {
+                format!("{}+{}", r.base.n, r.current.n)
+            };
+            t.row(vec![
+                display_name(r, &common),
+                median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
+                median_pm(&r.unit, r.current.median, r.current.ci_low, r.current.ci_high),
+                change_text(r),
+                p_text(r),
+                n,
+                format!("{}{}", r.verdict.as_str(), notes.mark(&r.warnings)),
+            ]);
+        }
+        if let Some(g) = c.geomean.iter().find(|g| {
+            g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows
+        }) {
+            let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
+            t.row(vec![
+                "geomean".into(),
+                fmt(g.base),
+                fmt(g.current),
+                g.change
+                    .map_or("-".into(), |c| format!("{:+.2}%", c * 100.0)),
+                String::new(),
+                String::new(),
+                notes.mark(&g.warnings),
+            ]);
+        }
+        out.push_str(&t.render_text());
+        out.push('\n');
+    }
+    for (i, n) in notes.0.iter().enumerate() {
+        let _ = writeln!(out, "{} {n}", superscript(i + 1));
+    }
+    for w in &c.warnings {
+        let _ = writeln!(out, "note: {w}");
+    }
+    out.push_str(&gate_line(c));
+    out
+}
+
+fn gate_line(c: &Comparison) -> String {
+    if c.gate.passed {
+        format!(
+            "gate: passed ({} rows, α={}, {} correction)\n",
+            c.rows.len(),
+            c.alpha,
+            correction_name(c)
+        )
+    } else {
+        let names: Vec<String> = c
+            .rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Regression)
+            .map(|r| format!("{} {} {}", r.key(), r.metric, change_text(r)))
+            .collect();
+        format!(
+            "gate: FAILED: {} regression(s): {}\n",
+            c.gate.regressions,
+            names.join(", ")
+        )
+    }
+}
+
+fn correction_name(c: &Comparison) -> &'static str {
+    match c.correction {
+        perflab_analysis::Correction::None => "no",
+        perflab_analysis::Correction::Holm => "Holm",
+        perflab_analysis::Correction::Bh => "Benjamini-Hochberg",
+    }
+}
+
+/// Markdown tables of a comparison, ready for a pull-request comment.
+pub fn compare_markdown(c: &Comparison) -> String {
+    let mut out = String::new();
+    let mut notes = Notes(Vec::new());
+    for rows in groups(c) {
+        let first = rows[0];
+        let common = common_params(&rows);
+        let _ = writeln!(
+            out,
+            "**{}** ({}, {} is better){}\n",
+            first.metric,
+            first.unit,
+            first.better.as_str(),
+            describe_common(&common).map_or(String::new(), |s| format!(" · `{s}`"))
+        );
+        out.push_str(&markdown_rows(&rows, &common, &mut notes));
+        if let Some(g) = c.geomean.iter().find(|g| {
+            g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows
+        }) {
+            let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
+            let _ = writeln!(
+                out,
+                "| **geomean** | {} | {} | {} | |",
+                fmt(g.base),
+                fmt(g.current),
+                g.change
+                    .map_or("-".into(), |c| format!("{:+.2}%", c * 100.0))
+            );
+        }
+        out.push('\n');
+    }
+    for (i, n) in notes.0.iter().enumerate() {
+        let _ = writeln!(out, "{} {n}  ", superscript(i + 1));
+    }
+    if !notes.0.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&gate_line(c).replace("gate: FAILED", "**gate: FAILED**"));
+    out
+}
+
+fn markdown_rows(rows: &[&Row], common: &BTreeMap<String, String>, notes: &mut Notes) -> String {
+    let mut out = String::new();
+    let first = rows[0];
+    let _ = writeln!(
+        out,
+        "| benchmark | {} | {} | change | p |\n|---|---:|---:|---:|---:|",
+        first.base_label, first.current_label
+    );
+    for r in rows {
+        let mark = verdict_mark(r.verdict);
+        let change = if mark.is_empty() {
+            change_text(r)
+        } else {
+            format!("{} {mark}", change_text(r))
+        };
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {} |",
+            display_name(r, common),
+            notes.mark(&r.warnings),
+            median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
+            median_pm(&r.unit, r.current.median, r.current.ci_low, r.current.ci_high),
+            change,
+            p_text(r),
+        );
+    }
+    out
+}
+
+/// The comparison as `perflab.compare.v1` JSON.
+pub fn compare_json(c: &Comparison) -> String {
+    let mut s = serde_json::to_string_pretty(c).expect("invariant: a comparison serialises");
+    s.push('\n');
+    s
+}
+
+/// One CSV line per row, full precision, base units.
+pub fn compare_csv(c: &Comparison) -> String {
+    let mut out = String::from(
+        "benchmark,params,metric,unit,better,base_label,base_n,base_median,base_ci_low,base_ci_high,current_label,current_n,current_median,current_ci_low,current_ci_high,change,p_value,p_adjusted,verdict\n",
+    );
+    let num = |v: f64| if v.is_finite() { v.to_string() } else { String::new() };
+    let opt = |v: Option<f64>| v.map_or(String::new(), num);
+    for r in &c.rows {
+        let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let fields = [
+            r.benchmark.clone(),
+            params.join(";"),
+            r.metric.clone(),
+            r.unit.to_string(),
+            r.better.as_str().into(),
+            r.base_label.clone(),
+            r.base.n.to_string(),
+            num(r.base.median),
+            num(r.base.ci_low),
+            num(r.base.ci_high),
+            r.current_label.clone(),
+            r.current.n.to_string(),
+            num(r.current.median),
+            num(r.current.ci_low),
+            num(r.current.ci_high),
+            opt(r.change),
+            opt(r.p_value),
+            opt(r.p_adjusted),
+            r.verdict.as_str().into(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Terminal table of a run's results: each benchmark and metric with median ± CI, range, n.
+pub fn run_text(run: &Run) -> String {
+    let mut t = Table::new(vec![
+        "benchmark".into(),
+        "metric".into(),
+        "median ± CI".into(),
+        "min … max".into(),
+        "n".into(),
+    ]);
+    for b in &run.benchmarks {
+        for m in &b.metrics {
+            let s = perflab_stats::summarize(&m.samples, 0.95);
+            let (lo, hi) = m
+                .samples
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, z), &v| (a.min(v), z.max(v)));
+            t.row(vec![
+                b.key(),
+                m.name.clone(),
+                median_pm(&m.unit, s.center, s.ci_low, s.ci_high),
+                format!("{} … {}", m.unit.format(lo), m.unit.format(hi)),
+                m.samples.len().to_string(),
+            ]);
+        }
+    }
+    let mut out = t.render_text();
+    if run.interrupted {
+        out.push_str("note: interrupted: these results are partial\n");
+    }
+    out
+}
+
+/// Terminal table of target checks.
+pub fn check_text(results: &[TargetResult]) -> String {
+    let mut t = Table::new(vec![
+        "benchmark".into(),
+        "metric".into(),
+        "value".into(),
+        "target".into(),
+        "critical".into(),
+        "status".into(),
+    ]);
+    for r in results {
+        t.row(vec![
+            r.benchmark.clone(),
+            r.metric.clone(),
+            r.unit.format(r.value),
+            r.target.clone(),
+            r.critical.clone().unwrap_or_else(|| "-".into()),
+            format!("{} {}", r.status.emoji(), status_name(r.status)),
+        ]);
+    }
+    t.render_text()
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "pass",
+        Status::Warn => "warn",
+        Status::Fail => "fail",
+    }
+}
+
+/// Everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportInput<'a> {
+    /// The run reported on.
+    pub run: &'a Run,
+    /// Targets checked against it (empty when none are configured).
+    pub targets: Vec<TargetResult>,
+    /// Comparison with an earlier run, with a description of what it is.
+    pub comparison: Option<(String, Comparison)>,
+}
+
+/// The seeds' Markdown report: header, summary against targets, significant changes first,
+/// then the full comparison folded under `<details>`.
+pub fn report_markdown(input: &ReportInput<'_>) -> String {
+    let run = input.run;
+    let mut out = String::from("# 📊 Benchmark Report\n\n");
+    let _ = writeln!(out, "**Date**: {}  ", run.started_at);
+    if let Some(g) = &run.git {
+        let short: String = g.commit.chars().take(12).collect();
+        let _ = writeln!(
+            out,
+            "**Commit**: {short}{}  ",
+            if g.dirty { " (dirty)" } else { "" }
+        );
+        if let Some(b) = &g.branch {
+            let _ = writeln!(out, "**Branch**: {b}  ");
+        }
+    }
+    let _ = writeln!(out, "**Run**: `{}` ({})  ", run.id, run.kind.as_str());
+    if let Some(h) = &run.host {
+        let _ = writeln!(
+            out,
+            "**Host**: {} · {} {} · {} cores{}  ",
+            h.hostname,
+            h.os,
+            h.arch,
+            h.cores,
+            h.cpu.as_deref().map_or(String::new(), |c| format!(" · {c}"))
+        );
+    }
+    if run.interrupted {
+        out.push_str("\n> ⚠️ This run was interrupted: its results are partial.\n");
+    }
+    out.push_str("\n## 🎯 Summary\n\n");
+    if input.targets.is_empty() {
+        out.push_str("No targets are configured (add `[[target]]` entries to `perflab.toml`).\n\n");
+        let mut t = Table::new(vec!["Benchmark".into(), "Metric".into(), "Median".into(), "n".into()]);
+        for b in &run.benchmarks {
+            for m in &b.metrics {
+                let s = perflab_stats::summarize(&m.samples, 0.95);
+                t.row(vec![
+                    b.key(),
+                    m.name.clone(),
+                    median_pm(&m.unit, s.center, s.ci_low, s.ci_high),
+                    m.samples.len().to_string(),
+                ]);
+            }
+        }
+        out.push_str(&t.render_markdown());
+    } else {
+        let mut t = Table::new(vec![
+            "Benchmark".into(),
+            "Metric".into(),
+            "Value".into(),
+            "Target".into(),
+            "Status".into(),
+        ]);
+        for r in &input.targets {
+            let target = match &r.critical {
+                Some(c) => format!("{} (critical {c})", r.target),
+                None => r.target.clone(),
+            };
+            t.row(vec![
+                r.benchmark.clone(),
+                r.metric.clone(),
+                r.unit.format(r.value),
+                target,
+                r.status.emoji().into(),
+            ]);
+        }
+        out.push_str(&t.render_markdown());
+    }
+    match &input.comparison {
+        None => out.push_str("\n## 📈 Comparison\n\nNo earlier run to compare with.\n"),
+        Some((what, c)) => {
+            let _ = writeln!(out, "\n## 📈 Comparison with {what}\n");
+            let significant: Vec<&Row> = c.rows.iter().filter(|r| r.significant()).collect();
+            if significant.is_empty() {
+                out.push_str("No significant changes.\n\n");
+            } else {
+                let mut sorted = significant.clone();
+                // Regressions first, then by size of change.
+                sorted.sort_by(|a, b| {
+                    let rank = |r: &Row| match r.verdict {
+                        Verdict::Regression => 0,
+                        Verdict::Worse => 1,
+                        _ => 2,
+                    };
+                    rank(a).cmp(&rank(b)).then(
+                        b.change
+                            .unwrap_or(0.0)
+                            .abs()
+                            .total_cmp(&a.change.unwrap_or(0.0).abs()),
+                    )
+                });
+                let _ = writeln!(
+                    out,
+                    "| Benchmark | Metric | {} | {} | Delta | p |\n|---|---|---:|---:|---:|---:|",
+                    sorted[0].base_label, sorted[0].current_label
+                );
+                for r in sorted {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} {} | {} |",
+                        r.key(),
+                        r.metric,
+                        r.unit.format(r.base.median),
+                        r.unit.format(r.current.median),
+                        change_text(r),
+                        verdict_mark(r.verdict),
+                        p_text(r)
+                    );
+                }
+                out.push('\n');
+            }
+            out.push_str(&gate_line(c).replace("gate: FAILED", "**gate: FAILED**"));
+            let _ = writeln!(
+                out,
+                "\n<details><summary>All {} comparisons</summary>\n\n{}\n</details>",
+                c.rows.len(),
+                compare_markdown(c)
+            );
+        }
+    }
+    out
+}
+
+/// The report as JSON (`perflab.report.v1`).
+pub fn report_json(input: &ReportInput<'_>) -> String {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        #[serde(flatten)]
+        input: &'a ReportInput<'a>,
+    }
+    let mut s = serde_json::to_string_pretty(&Doc {
+        schema: "perflab.report.v1",
+        input,
+    })
+    .expect("invariant: a report serialises");
+    s.push('\n');
+    s
+}
