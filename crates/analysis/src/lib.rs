@@ -93,7 +93,6 @@ pub struct Rule {
 
 /// Options of a comparison.
 #[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
 pub struct CompareOptions {
     /// Significance level α.
     pub alpha: f64,

@@ -78,7 +78,6 @@ pub struct RunSummary {
 
 /// Filters for [`Store::list_runs`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct RunFilter {
     /// Only runs on this branch.
     pub branch: Option<String>,

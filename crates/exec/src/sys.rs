@@ -1,0 +1,139 @@
+//! The real executor: spawn, then reap with `wait4` to read the child's resource usage.
+//!
+//! `std::process::Child::wait` discards the rusage the kernel hands back, and reading
+//! `RUSAGE_CHILDREN` afterwards gives a running maximum for peak RSS rather than this run's, so
+//! the one `unsafe` call of the project is here, kept to the FFI call itself.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{split_words, ExecError, Executor, Launch, Measurement};
+
+/// Runs commands on this machine.
+#[derive(Debug, Default)]
+pub struct SystemExecutor;
+
+impl Executor for SystemExecutor {
+    fn execute(
+        &mut self,
+        command: &str,
+        launch: &Launch,
+        show_output: bool,
+    ) -> Result<Measurement, ExecError> {
+        let mut cmd = match launch {
+            Launch::Direct => {
+                let words = split_words(command).map_err(|reason| ExecError::Parse {
+                    command: command.into(),
+                    reason,
+                })?;
+                let mut c = Command::new(&words[0]);
+                c.args(&words[1..]);
+                c
+            }
+            Launch::Shell(shell) => {
+                let mut c = Command::new(shell);
+                c.arg("-c").arg(command);
+                c
+            }
+        };
+        cmd.stdin(Stdio::null());
+        if !show_output {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        let program = match launch {
+            Launch::Direct => split_words(command)
+                .ok()
+                .and_then(|w| w.into_iter().next())
+                .unwrap_or_default(),
+            Launch::Shell(s) => s.clone(),
+        };
+        let start = Instant::now();
+        let child = cmd
+            .spawn()
+            .map_err(|error| ExecError::Spawn { program, error })?;
+        let (status, usage) = wait4(child.id()).map_err(|error| ExecError::Wait {
+            command: command.into(),
+            error,
+        })?;
+        let wall = start.elapsed();
+        let exit_code = if libc::WIFEXITED(status) {
+            Some(libc::WEXITSTATUS(status))
+        } else {
+            None
+        };
+        Ok(Measurement {
+            wall,
+            user: tv(usage.ru_utime),
+            sys: tv(usage.ru_stime),
+            max_rss_bytes: rss_bytes(usage.ru_maxrss),
+            exit_code,
+            signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+        })
+    }
+}
+
+fn tv(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+}
+
+/// Linux reports `ru_maxrss` in KiB, macOS in bytes.
+fn rss_bytes(v: libc::c_long) -> u64 {
+    let v = v.max(0) as u64;
+    if cfg!(target_os = "macos") {
+        v
+    } else {
+        v * 1024
+    }
+}
+
+#[allow(unsafe_code)]
+fn wait4(pid: u32) -> std::io::Result<(libc::c_int, libc::rusage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are to live, writable locals of the right types; `pid` is our
+        // own child, not yet reaped.
+        let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+        if r >= 0 {
+            return Ok((status, usage));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_a_real_process() {
+        let mut e = SystemExecutor;
+        let m = e.execute("sh -c 'exit 0'", &Launch::Direct, false).unwrap();
+        assert_eq!(m.exit_code, Some(0));
+        assert!(m.max_rss_bytes > 0);
+        let m = e.execute("exit 4", &Launch::Shell("sh".into()), false).unwrap();
+        assert_eq!(m.exit_code, Some(4));
+    }
+
+    #[test]
+    fn signals_are_reported() {
+        let mut e = SystemExecutor;
+        let m = e
+            .execute("kill -9 $$", &Launch::Shell("sh".into()), false)
+            .unwrap();
+        assert_eq!((m.exit_code, m.signal), (None, Some(9)));
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error() {
+        let mut e = SystemExecutor;
+        let err = e
+            .execute("no-such-program-perflab", &Launch::Direct, false)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cannot start \"no-such-program-perflab\""));
+    }
+}

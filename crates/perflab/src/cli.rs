@@ -1,0 +1,308 @@
+//! The command line, as clap definitions. Flags shared by several commands (`--out`, `--json`,
+//! `--no-store`, `--format`) are spelled the same everywhere.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A performance lab in one binary: time commands, run benchmark harnesses, compare with
+/// statistics, check targets, keep a history, report.
+#[derive(Debug, Parser)]
+#[command(name = "perflab", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 ok, 1 a performance gate failed, 2 usage, input or runtime error.\n\
+Examples:\n  perflab run 'sleep 0.1' 'sleep 0.2'\n  perflab bench -- go test -bench . -count 10\n  \
+perflab compare main HEAD-results.json\n  perflab check\n  perflab report --format markdown")]
+pub(crate) struct Cli {
+    /// The history database (default: .perflab/history.db at the repository root).
+    #[arg(long, global = true, value_name = "PATH", env = "PERFLAB_STORE")]
+    pub(crate) store: Option<PathBuf>,
+    /// The config file (default: perflab.toml at the repository root, if present).
+    #[arg(long, global = true, value_name = "PATH", env = "PERFLAB_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Time whole commands, hyperfine style.
+    #[command(
+        long_about = "Time whole commands, hyperfine style: warm-up runs, a run count or a minimum \
+time, wall/user/sys time and peak RSS per run. Each COMMAND is one command line; it is split into \
+words and run without a shell unless --shell is given. Every command after the first is compared \
+with the first.",
+        after_help = "Examples:\n  perflab run 'sleep 0.01' 'sleep 0.02'\n  perflab run --warmup 3 --runs 20 -- './parse big.json'\n  \
+perflab run -P threads 1 4 'app --threads {threads}'\n  perflab run -L backend kafka,memory 'broker --backend {backend}'"
+    )]
+    Run(RunArgs),
+    /// Run a benchmark harness and read its results.
+    #[command(
+        long_about = "Run a benchmark harness (go test -bench, cargo bench, criterion, Google \
+Benchmark, pytest-benchmark, hyperfine) and read its standard output into perflab's model. The \
+format is detected unless --format names it.",
+        after_help = "Examples:\n  perflab bench -- go test -run '^$' -bench . -benchmem -count 10 ./...\n  \
+perflab bench -- cargo bench\n  perflab bench --format gbench -- ./bench --benchmark_format=json"
+    )]
+    Bench(BenchArgs),
+    /// Read result files written by a harness (or by perflab).
+    #[command(after_help = "Examples:\n  perflab import bench.txt\n  perflab import --format criterion-dir target/criterion")]
+    Import(ImportArgs),
+    /// Compare two sets of results with statistics (benchstat style) and gate on regressions.
+    #[command(
+        long_about = "Compare BASE with CURRENT: per benchmark and metric, the median and its 95% \
+confidence interval on each side, the change, the Mann-Whitney U p-value and a verdict. A row is a \
+regression when its change is in the worse direction, larger than the allowed change (default 10%, \
+per metric in perflab.toml) and significant after a Holm correction; then the exit code is 1. \
+BASE and CURRENT are each a result file of any supported format, a stored run id (or prefix), a \
+baseline name, or a branch name (its latest run). With one input and --col PARAM, the values of \
+that parameter are compared instead (the first value seen is the base).",
+        after_help = "Examples:\n  perflab compare old.txt new.txt\n  perflab compare main current.json --format markdown\n  \
+perflab compare results.json --col backend\n  perflab compare main HEAD --filter 'Search*' --max-change 5%"
+    )]
+    Compare(CompareArgs),
+    /// Check results against the targets in perflab.toml.
+    #[command(after_help = "Targets look like:\n  [[target]]\n  benchmark = \"Search*\"\n  metric = \"p99\"\n  target = \"< 5ms\"\n  critical = \"< 10ms\"\n\nExamples:\n  perflab check\n  perflab check results.json --strict")]
+    Check(CheckArgs),
+    /// Write a Markdown or JSON report of a run: targets, comparison, significant changes.
+    Report(ReportArgs),
+    /// List the runs in the history.
+    Log(LogArgs),
+    /// Name a run as a baseline, list or delete baselines.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// A self-contained demo: time two workloads, compare them, check a target, report.
+    Demo(DemoArgs),
+    /// Burn CPU for a while (a deterministic workload for demos and tests).
+    #[command(hide = true)]
+    Spin(SpinArgs),
+}
+
+/// Where results go.
+#[derive(Debug, Args)]
+pub(crate) struct ResultOutput {
+    /// Write the result document (perflab.result.v1 JSON) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Print the result document on stdout instead of the summary.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Do not record the run in the history.
+    #[arg(long)]
+    pub(crate) no_store: bool,
+    /// Attach a label to the run (repeatable), e.g. --label env=ci.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) label: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Commands to time (each one argument; quote commands with spaces).
+    #[arg(required = true, value_name = "COMMAND")]
+    pub(crate) commands: Vec<String>,
+    /// Runs before measuring, not recorded.
+    #[arg(short, long, default_value_t = 0, value_name = "NUM")]
+    pub(crate) warmup: usize,
+    /// Exact number of runs (default: as many as fit in --min-time, at least --min-runs).
+    #[arg(short, long, value_name = "NUM")]
+    pub(crate) runs: Option<usize>,
+    /// Fewest runs when the count is time-based.
+    #[arg(short = 'm', long, default_value_t = 10, value_name = "NUM")]
+    pub(crate) min_runs: usize,
+    /// Most runs when the count is time-based.
+    #[arg(short = 'M', long, value_name = "NUM")]
+    pub(crate) max_runs: Option<usize>,
+    /// Keep running for at least this long, e.g. 3s, 500ms.
+    #[arg(long, default_value = "3s", value_name = "DURATION")]
+    pub(crate) min_time: String,
+    /// Command to run before every run (not timed).
+    #[arg(short, long, value_name = "CMD")]
+    pub(crate) prepare: Option<String>,
+    /// Sweep an integer parameter: NAME FROM TO; {NAME} in commands is replaced.
+    #[arg(short = 'P', long, num_args = 3, value_names = ["NAME", "FROM", "TO"])]
+    pub(crate) parameter_scan: Option<Vec<String>>,
+    /// Step of --parameter-scan.
+    #[arg(short = 'D', long, default_value_t = 1, value_name = "NUM")]
+    pub(crate) parameter_step_size: i64,
+    /// A parameter with a list of values: NAME a,b,c (repeatable).
+    #[arg(short = 'L', long, num_args = 2, value_names = ["NAME", "VALUES"], action = clap::ArgAction::Append)]
+    pub(crate) parameter_list: Vec<String>,
+    /// Run commands through a shell (default: no shell). Optionally name it.
+    #[arg(short = 'S', long, num_args = 0..=1, default_missing_value = "sh", value_name = "SHELL")]
+    pub(crate) shell: Option<String>,
+    /// Time commands that exit non-zero instead of stopping.
+    #[arg(short, long)]
+    pub(crate) ignore_failure: bool,
+    /// Let the commands' output through (it is discarded by default).
+    #[arg(long)]
+    pub(crate) show_output: bool,
+    /// Name a command in the output (repeatable, in order).
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub(crate) command_name: Vec<String>,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// The harness's output format (default: detected).
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
+    /// Print the harness's output to stderr as it runs.
+    #[arg(long)]
+    pub(crate) show_output: bool,
+    /// The harness command and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// Result files (or a criterion directory).
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    /// Their format (default: detected per file).
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub(crate) format: Option<String>,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompareFormat {
+    Text,
+    Json,
+    Markdown,
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CorrectionArg {
+    None,
+    Holm,
+    Bh,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The base: a file, run id, baseline name or branch.
+    #[arg(value_name = "BASE")]
+    pub(crate) base: String,
+    /// The current results (omit with --col).
+    #[arg(value_name = "CURRENT")]
+    pub(crate) current: Option<String>,
+    /// Compare across the values of this benchmark parameter in one input.
+    #[arg(long, value_name = "PARAM")]
+    pub(crate) col: Option<String>,
+    /// Show only these params in row names (others are still part of the identity).
+    #[arg(long, value_name = "PARAM,...", value_delimiter = ',')]
+    pub(crate) row: Vec<String>,
+    /// Keep benchmarks whose name matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) filter: Vec<String>,
+    /// Keep only these metrics (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) metric: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+    pub(crate) format: CompareFormat,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+    /// Significance level.
+    #[arg(long, value_name = "ALPHA")]
+    pub(crate) alpha: Option<f64>,
+    /// Confidence level of the intervals.
+    #[arg(long, value_name = "LEVEL")]
+    pub(crate) confidence: Option<f64>,
+    /// Multiple-comparison correction for the gate.
+    #[arg(long, value_enum)]
+    pub(crate) correction: Option<CorrectionArg>,
+    /// Allowed change for every metric without a rule, e.g. 5%.
+    #[arg(long, value_name = "PCT")]
+    pub(crate) max_change: Option<String>,
+    /// Read inputs in this format (default: detected).
+    #[arg(long, short = 'f', value_name = "FORMAT")]
+    pub(crate) input_format: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The results: a file, run id, baseline or branch (default: the latest run).
+    #[arg(value_name = "RESULT")]
+    pub(crate) result: Option<String>,
+    /// Fail (exit 1) on warnings too.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The run: a file, run id, baseline or branch (default: the latest run).
+    #[arg(value_name = "RUN")]
+    pub(crate) run: Option<String>,
+    /// Compare with this instead of the previous run on the same branch.
+    #[arg(long, value_name = "BASE")]
+    pub(crate) baseline: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub(crate) format: ReportFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Only runs on this branch.
+    #[arg(long)]
+    pub(crate) branch: Option<String>,
+    /// How many runs to show.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub(crate) limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BaselineCommand {
+    /// Name a run (default: the latest) as a baseline.
+    Save {
+        /// Baseline name.
+        name: String,
+        /// Run id or prefix (default: the latest run).
+        run: Option<String>,
+    },
+    /// List baselines.
+    List,
+    /// Delete a baseline (the run stays in the history).
+    Delete {
+        /// Baseline name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Runs per workload.
+    #[arg(long, default_value_t = 15)]
+    pub(crate) runs: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SpinArgs {
+    /// Units of work (each a fixed number of hash rounds).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) work: u64,
+}

@@ -1,0 +1,44 @@
+//! `perflab check [RESULT]`: targets from perflab.toml.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use perflab_analysis::{check, Status};
+
+use crate::cli::CheckArgs;
+use crate::config::Config;
+use crate::{context, output, Outcome};
+
+pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+    if config.targets.is_empty() {
+        match &config.path {
+            None => bail!("no perflab.toml here and no --config: nothing to check (add [[target]] entries, see `perflab check --help`)"),
+            Some(p) => bail!("{}: no [[target]] entries: nothing to check", p.display()),
+        }
+    }
+    let resolved = match &args.result {
+        Some(r) => context::resolve(r, store, None)?,
+        None => context::latest(store)?,
+    };
+    let (results, unmatched) = check(&resolved.run.benchmarks, &config.targets);
+    if let Some(first) = unmatched.first() {
+        bail!("{first} in {}", resolved.label);
+    }
+    if args.json {
+        let doc = serde_json::json!({
+            "schema": "perflab.check.v1",
+            "run": resolved.run.id,
+            "results": results,
+        });
+        output::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    } else {
+        output::print(&perflab_report::check_text(&results))?;
+    }
+    let fail = results.iter().any(|r| r.status == Status::Fail);
+    let warn = results.iter().any(|r| r.status == Status::Warn);
+    Ok(if fail || (args.strict && warn) {
+        Outcome::GateFailed
+    } else {
+        Outcome::Ok
+    })
+}

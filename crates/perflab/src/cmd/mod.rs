@@ -1,0 +1,97 @@
+//! One module per subcommand; each only wires library stages together.
+
+mod baseline;
+mod bench;
+mod check;
+mod compare;
+mod demo;
+mod import;
+mod log;
+mod report;
+mod run;
+mod spin;
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use perflab_model::Run;
+use perflab_store::Store as _;
+
+use crate::cli::{Cli, Command, ResultOutput};
+use crate::{config, context, output, Outcome};
+
+/// Run the chosen subcommand.
+pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
+    let store = cli.store.as_deref();
+    let config_path = cli.config.as_deref();
+    let config = || config::load(config_path, &context::project_root());
+    match cli.command {
+        Command::Run(a) => run::run(a, store),
+        Command::Bench(a) => bench::run(a, store),
+        Command::Import(a) => import::run(a, store),
+        Command::Compare(a) => compare::run(a, store, &config()?),
+        Command::Check(a) => check::run(a, store, &config()?),
+        Command::Report(a) => report::run(a, store, &config()?),
+        Command::Log(a) => log::run(a, store),
+        Command::Baseline(a) => baseline::run(a, store),
+        Command::Demo(a) => demo::run(a),
+        Command::Spin(a) => spin::run(a),
+    }
+}
+
+/// Parse `--label k=v` flags.
+fn labels(flags: &[String]) -> Result<Vec<(String, String)>> {
+    flags
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("--label {l:?}: write it as KEY=VALUE"),
+        })
+        .collect()
+}
+
+/// The end of every measuring command: stamp the run, write `--out` atomically, record it in the
+/// history, and print the JSON document or the human summary.
+fn finish_run(
+    mut run: Run,
+    out: &ResultOutput,
+    store: Option<&Path>,
+    summary: impl FnOnce(&Run) -> String,
+) -> Result<()> {
+    for (k, v) in labels(&out.label)? {
+        run.labels.insert(k, v);
+    }
+    run.finished_at = perflab_model::now_rfc3339();
+    if let Some(path) = &out.out {
+        output::write_atomic(path, run.to_json().as_bytes())?;
+    }
+    if !out.no_store {
+        let mut s = context::open_store(store)?;
+        s.save_run(&run).context("cannot record the run in the history")?;
+    }
+    if out.json {
+        output::print(&run.to_json())?;
+    } else {
+        output::print(&summary(&run))?;
+        if !out.no_store {
+            eprintln!("recorded run {}", run.id);
+        }
+    }
+    if run.interrupted {
+        bail!("interrupted: partial results were kept (run {})", run.id);
+    }
+    Ok(())
+}
+
+/// Install the Ctrl-C handler once; the flag tells measuring loops to stop and keep their data.
+fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::OnceLock;
+    static FLAG: AtomicBool = AtomicBool::new(false);
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // If a handler cannot be installed, Ctrl-C simply kills perflab as usual.
+        let _ = ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst));
+    });
+    &FLAG
+}

@@ -1,0 +1,78 @@
+//! `perflab report [RUN]`: the seeds' Markdown report.
+
+use std::path::Path;
+
+use anyhow::Result;
+use perflab_analysis::{check, compare};
+use perflab_report::ReportInput;
+use perflab_store::{RunFilter, Store as _};
+
+use crate::cli::{ReportArgs, ReportFormat};
+use crate::config::Config;
+use crate::{context, output, Outcome};
+
+pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+    let current = match &args.run {
+        Some(r) => context::resolve(r, store, None)?,
+        None => context::latest(store)?,
+    };
+    let base = match &args.baseline {
+        Some(b) => Some(context::resolve(b, store, None)?),
+        None => previous(&current.run, store)?,
+    };
+    let (targets, _unmatched) = check(&current.run.benchmarks, &config.targets);
+    let mut opts = config.compare.clone();
+    let comparison = match base {
+        Some(b) => {
+            opts.base_label = b.label.clone();
+            opts.current_label = current.label.clone();
+            compare(&b.run.benchmarks, &current.run.benchmarks, &opts)
+                .ok()
+                .map(|c| (b.label, c))
+        }
+        None => None,
+    };
+    let gate_failed = comparison.as_ref().is_some_and(|(_, c)| !c.gate.passed)
+        || targets
+            .iter()
+            .any(|t| t.status == perflab_analysis::Status::Fail);
+    let input = ReportInput {
+        run: &current.run,
+        targets,
+        comparison,
+    };
+    let text = match args.format {
+        ReportFormat::Markdown => perflab_report::report_markdown(&input),
+        ReportFormat::Json => perflab_report::report_json(&input),
+    };
+    match &args.output {
+        Some(p) => output::write_atomic(p, text.as_bytes())?,
+        None => output::print(&text)?,
+    }
+    Ok(if gate_failed {
+        Outcome::GateFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// The run recorded before this one on the same branch, of the same kind, if the history has it.
+fn previous(run: &perflab_model::Run, store: Option<&Path>) -> Result<Option<context::Resolved>> {
+    let s = context::open_store(store)?;
+    if s.run(&run.id)?.is_none() {
+        return Ok(None);
+    }
+    let list = s.list_runs(&RunFilter {
+        branch: run.git.as_ref().and_then(|g| g.branch.clone()),
+        kind: Some(run.kind.as_str().into()),
+        before: Some(run.id.clone()),
+        limit: 1,
+    })?;
+    let Some(p) = list.first() else {
+        return Ok(None);
+    };
+    Ok(s.run(&p.id)?.map(|r| context::Resolved {
+        label: format!("previous run {}", context::short_id(&r.id)),
+        run: r,
+    }))
+}

@@ -1,0 +1,252 @@
+//! `perflab.toml`: comparison settings, allowed changes per metric and benchmark, and targets.
+//!
+//! ```toml
+//! [compare]
+//! alpha = 0.05
+//! confidence = 0.95
+//! correction = "holm"      # none | holm | bh
+//! max_change = "10%"       # for metrics without a rule
+//!
+//! [max_change]             # per metric
+//! p99 = "20%"
+//! throughput = "10%"
+//! rss = "30%"
+//!
+//! [[rule]]                 # per benchmark (glob) and metric
+//! benchmark = "Search*"
+//! metric = "time"
+//! max_change = "5%"
+//!
+//! [[target]]
+//! benchmark = "Search*"
+//! metric = "p99"
+//! target = "< 5ms"
+//! critical = "< 10ms"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context as _, Result};
+use perflab_analysis::{CompareOptions, Correction, Level, Rule, Target};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    compare: CompareSection,
+    #[serde(default)]
+    max_change: BTreeMap<String, String>,
+    #[serde(default)]
+    rule: Vec<RuleEntry>,
+    #[serde(default)]
+    target: Vec<TargetEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareSection {
+    alpha: Option<f64>,
+    confidence: Option<f64>,
+    correction: Option<String>,
+    max_change: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    benchmark: Option<String>,
+    #[serde(default = "star")]
+    metric: String,
+    max_change: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetEntry {
+    #[serde(default = "star")]
+    benchmark: String,
+    metric: String,
+    target: String,
+    critical: Option<String>,
+}
+
+fn star() -> String {
+    "*".into()
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Config {
+    /// Where it was read from (None: no file).
+    pub(crate) path: Option<PathBuf>,
+    /// Comparison settings and rules.
+    pub(crate) compare: CompareOptions,
+    /// Targets for `check` and `report`.
+    pub(crate) targets: Vec<Target>,
+}
+
+/// Parse `10%`, `+20%`, `-10%` or `0.1` into a fraction (the sign is ignored: the allowed change
+/// always applies in the metric's worse direction).
+pub(crate) fn parse_pct(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let (num, scale) = match t.strip_suffix('%') {
+        Some(n) => (n, 0.01),
+        None => (t, 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .trim_start_matches('+')
+        .parse()
+        .with_context(|| format!("invalid percentage {s:?} (write it like 10%)"))?;
+    let v = (v * scale).abs();
+    if !v.is_finite() {
+        bail!("invalid percentage {s:?}");
+    }
+    Ok(v)
+}
+
+/// Load `explicit`, or `perflab.toml` at `root` when it exists; no file gives the defaults.
+pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let p = root.join("perflab.toml");
+            if !p.exists() {
+                return Ok(Config::default());
+            }
+            p
+        }
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let file: File = toml::from_str(&text).map_err(|e| {
+        let loc = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!(":{line}")
+            })
+            .unwrap_or_default();
+        anyhow::anyhow!("{}{loc}: {}", path.display(), e.message().trim())
+    })?;
+    let at = |what: String| format!("{}: {what}", path.display());
+    let mut compare = CompareOptions::default();
+    if let Some(a) = file.compare.alpha {
+        if !(0.0..1.0).contains(&a) || a == 0.0 {
+            bail!(at(format!("compare.alpha = {a} must be between 0 and 1")));
+        }
+        compare.alpha = a;
+    }
+    if let Some(c) = file.compare.confidence {
+        if !(0.0..1.0).contains(&c) || c == 0.0 {
+            bail!(at(format!("compare.confidence = {c} must be between 0 and 1")));
+        }
+        compare.confidence_level = c;
+    }
+    if let Some(c) = &file.compare.correction {
+        compare.correction = match c.as_str() {
+            "none" => Correction::None,
+            "holm" => Correction::Holm,
+            "bh" => Correction::Bh,
+            other => bail!(at(format!(
+                "compare.correction = {other:?}: use none, holm or bh"
+            ))),
+        };
+    }
+    if let Some(m) = &file.compare.max_change {
+        compare.default_max_change =
+            parse_pct(m).with_context(|| at("compare.max_change".into()))?;
+    }
+    for (metric, v) in &file.max_change {
+        compare.rules.push(Rule {
+            benchmark: None,
+            metric: metric.clone(),
+            max_change: parse_pct(v).with_context(|| at(format!("max_change.{metric}")))?,
+        });
+    }
+    for (i, r) in file.rule.iter().enumerate() {
+        compare.rules.push(Rule {
+            benchmark: r.benchmark.clone(),
+            metric: r.metric.clone(),
+            max_change: parse_pct(&r.max_change)
+                .with_context(|| at(format!("rule[{i}].max_change")))?,
+        });
+    }
+    let mut targets = Vec::new();
+    for (i, t) in file.target.iter().enumerate() {
+        let level = |s: &str, field: &str| {
+            Level::parse(s).with_context(|| at(format!("target[{i}].{field}")))
+        };
+        let target = level(&t.target, "target")?;
+        let critical = t
+            .critical
+            .as_deref()
+            .map(|c| level(c, "critical"))
+            .transpose()?;
+        if let Some(c) = &critical {
+            let same_side = matches!(
+                (target.op, c.op),
+                (
+                    perflab_analysis::LevelOp::Lt | perflab_analysis::LevelOp::Le,
+                    perflab_analysis::LevelOp::Lt | perflab_analysis::LevelOp::Le
+                ) | (
+                    perflab_analysis::LevelOp::Gt | perflab_analysis::LevelOp::Ge,
+                    perflab_analysis::LevelOp::Gt | perflab_analysis::LevelOp::Ge
+                )
+            );
+            if !same_side {
+                bail!(at(format!(
+                    "target[{i}]: target {:?} and critical {:?} point in different directions",
+                    t.target,
+                    t.critical.as_deref().unwrap_or("")
+                )));
+            }
+        }
+        targets.push(Target {
+            benchmark: t.benchmark.clone(),
+            metric: t.metric.clone(),
+            target,
+            critical,
+        });
+    }
+    Ok(Config {
+        path: Some(path),
+        compare,
+        targets,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_pct("10%").unwrap(), 0.1);
+        assert_eq!(parse_pct("+20%").unwrap(), 0.2);
+        assert_eq!(parse_pct("-10%").unwrap(), 0.1);
+        assert_eq!(parse_pct("0.3").unwrap(), 0.3);
+        assert!(parse_pct("ten").is_err());
+    }
+
+    #[test]
+    fn broken_toml_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("perflab.toml");
+        std::fs::write(&p, "[compare]\nalpha = 0.05\nbogus = = 1\n").unwrap();
+        let e = load(Some(&p), dir.path()).unwrap_err().to_string();
+        assert!(e.contains("perflab.toml:3: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("perflab.toml");
+        std::fs::write(&p, "[[target]]\nmetric = \"p99\"\ntraget = \"< 5ms\"\n").unwrap();
+        let e = format!("{:#}", load(Some(&p), dir.path()).unwrap_err());
+        assert!(e.contains("unknown field `traget`"), "{e}");
+    }
+}

@@ -1,0 +1,200 @@
+//! Facts about where perflab runs (repository, git state, host) and the history store, and the
+//! resolution of a user's reference (file, run id, baseline, branch) to a set of results.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _, Result};
+use perflab_ingest::Format;
+use perflab_model::{GitInfo, HostInfo, Run};
+use perflab_store::{RunFilter, SqliteStore, Store};
+
+/// The repository root, or the current directory outside a repository.
+pub(crate) fn project_root() -> PathBuf {
+    git(&["rev-parse", "--show-toplevel"])
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+/// The git state of the working tree, when inside a repository with a commit.
+pub(crate) fn git_info() -> Option<GitInfo> {
+    let commit = git(&["rev-parse", "HEAD"])?;
+    let branch = git(&["rev-parse", "--abbrev-ref", "HEAD"]).filter(|b| b != "HEAD");
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    Some(GitInfo {
+        commit,
+        branch,
+        dirty,
+    })
+}
+
+/// Facts about this machine.
+pub(crate) fn host_info() -> HostInfo {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let hostname = read("/proc/sys/kernel/hostname")
+        .or_else(|| read("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let cpu = read("/proc/cpuinfo").and_then(|c| {
+        c.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    let memory_bytes = read("/proc/meminfo").and_then(|m| {
+        m.lines()
+            .find(|l| l.starts_with("MemTotal:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    HostInfo {
+        hostname,
+        os: std::env::consts::OS.into(),
+        arch: std::env::consts::ARCH.into(),
+        cpu,
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_bytes,
+    }
+}
+
+/// Fill in git and host facts of a new run.
+pub(crate) fn stamp(run: &mut Run) {
+    run.git = git_info();
+    run.host = Some(host_info());
+}
+
+/// Open the history at `explicit` or `.perflab/history.db` under the project root.
+pub(crate) fn open_store(explicit: Option<&Path>) -> Result<SqliteStore> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => project_root().join(".perflab").join("history.db"),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the history directory {}", dir.display()))?;
+    }
+    SqliteStore::open(&path).with_context(|| format!("{}", path.display()))
+}
+
+/// What a reference resolved to.
+pub(crate) struct Resolved {
+    /// The results.
+    pub(crate) run: Run,
+    /// How to call it in output (`old.txt`, `baseline main`, `run 0192…`).
+    pub(crate) label: String,
+}
+
+/// Parse a `--format` value.
+pub(crate) fn parse_format(name: Option<&str>) -> Result<Option<Format>> {
+    match name {
+        None => Ok(None),
+        Some(n) => match Format::from_name(n) {
+            Some(f) => Ok(Some(f)),
+            None => bail!(
+                "unknown format {n:?} (known: {})",
+                Format::ALL.map(Format::name).join(", ")
+            ),
+        },
+    }
+}
+
+/// Read a result file into a run.
+pub(crate) fn run_from_file(path: &Path, format: Option<Format>) -> Result<Run> {
+    let parsed = perflab_ingest::parse_path(path, format)?;
+    Ok(match parsed.run {
+        Some(run) => *run,
+        None => {
+            let mut run = Run::new(perflab_model::RunKind::Import);
+            run.tool = parsed.tool;
+            run.labels = parsed.labels;
+            run.benchmarks = parsed.benchmarks;
+            run
+        }
+    })
+}
+
+/// Resolve a reference: an existing file first, then a run id (or unique prefix), a baseline
+/// name, a branch name (its latest run).
+pub(crate) fn resolve(
+    reference: &str,
+    store_path: Option<&Path>,
+    format: Option<Format>,
+) -> Result<Resolved> {
+    let path = Path::new(reference);
+    if path.exists() {
+        let label = path
+            .file_name()
+            .map_or(reference.to_string(), |n| n.to_string_lossy().into_owned());
+        return Ok(Resolved {
+            run: run_from_file(path, format)?,
+            label,
+        });
+    }
+    let store = open_store(store_path)?;
+    if let Some(run) = store.baseline(reference)? {
+        return Ok(Resolved {
+            run,
+            label: reference.to_string(),
+        });
+    }
+    if reference.len() >= 4 {
+        if let Some(run) = store.run(reference)? {
+            let label = format!("run {}", short_id(&run.id));
+            return Ok(Resolved { run, label });
+        }
+    }
+    let latest = store.list_runs(&RunFilter {
+        branch: Some(reference.to_string()),
+        limit: 1,
+        ..RunFilter::default()
+    })?;
+    if let Some(s) = latest.first() {
+        let run = store.run(&s.id)?.context("run vanished from the history")?;
+        return Ok(Resolved {
+            run,
+            label: reference.to_string(),
+        });
+    }
+    bail!("{reference:?} is not a file, a stored run id, a baseline or a branch with runs (see `perflab log` and `perflab baseline list`)")
+}
+
+/// The latest run in the history.
+pub(crate) fn latest(store_path: Option<&Path>) -> Result<Resolved> {
+    let store = open_store(store_path)?;
+    let runs = store.list_runs(&RunFilter {
+        limit: 1,
+        ..RunFilter::default()
+    })?;
+    let Some(s) = runs.first() else {
+        bail!("the history is empty: record a run first (perflab run, bench or import), or name a result file");
+    };
+    let run = store.run(&s.id)?.context("run vanished from the history")?;
+    Ok(Resolved {
+        label: format!("run {}", short_id(&run.id)),
+        run,
+    })
+}
+
+/// The first characters of a run id, enough to name it.
+pub(crate) fn short_id(id: &str) -> String {
+    id.chars().take(13).collect()
+}
