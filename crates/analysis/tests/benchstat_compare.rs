@@ -120,9 +120,11 @@ fn pct_range(r: &perflab_analysis::Side) -> String {
 fn check(old: &str, new: &str, stdout: &str, alpha: f64, confidence: f64) -> usize {
     let base = parse_path(&data(old), None).unwrap().benchmarks;
     let cur = parse_path(&data(new), None).unwrap().benchmarks;
-    let mut opts = CompareOptions::default();
-    opts.alpha = alpha;
-    opts.confidence_level = confidence;
+    let opts = CompareOptions {
+        alpha,
+        confidence_level: confidence,
+        ..CompareOptions::default()
+    };
     let c = compare(&base, &cur, &opts).unwrap();
     let expected = parse_stdout(&std::fs::read_to_string(data(stdout)).unwrap());
     let mut checked = 0;

@@ -46,7 +46,9 @@ pub enum ExecError {
         error: std::io::Error,
     },
     /// The command exited with a non-zero status.
-    #[error("command {command:?} exited with status {code} (use --ignore-failure to time it anyway)")]
+    #[error(
+        "command {command:?} exited with status {code} (use --ignore-failure to time it anyway)"
+    )]
     Failed {
         /// The command.
         command: String,
@@ -142,8 +144,12 @@ pub trait Executor {
     ///
     /// # Errors
     /// Spawn and wait errors; a non-zero exit is *not* an error here (see [`Measurement`]).
-    fn execute(&mut self, command: &str, launch: &Launch, show_output: bool)
-        -> Result<Measurement, ExecError>;
+    fn execute(
+        &mut self,
+        command: &str,
+        launch: &Launch,
+        show_output: bool,
+    ) -> Result<Measurement, ExecError>;
 }
 
 /// Options of [`benchmark`].
@@ -389,10 +395,7 @@ pub fn split_words(line: &str) -> Result<Vec<String>, String> {
 
 /// Expand `-P name from to [step]` and `-L name a,b,c` into every combination of values, in
 /// order (the last parameter varies fastest).
-pub fn expand_params(
-    templates: &[String],
-    params: &[(String, Vec<String>)],
-) -> Vec<CommandSpec> {
+pub fn expand_params(templates: &[String], params: &[(String, Vec<String>)]) -> Vec<CommandSpec> {
     let mut out: Vec<CommandSpec> = templates.iter().map(CommandSpec::new).collect();
     for (name, values) in params {
         out = out
@@ -420,7 +423,11 @@ mod tests {
     impl Executor for Fake {
         fn execute(&mut self, c: &str, _: &Launch, _: bool) -> Result<Measurement, ExecError> {
             self.calls.push(c.to_string());
-            let ms = self.walls_ms.get(self.calls.len() - 1).copied().unwrap_or(1);
+            let ms = self
+                .walls_ms
+                .get(self.calls.len() - 1)
+                .copied()
+                .unwrap_or(1);
             Ok(Measurement {
                 wall: Duration::from_millis(ms),
                 user: Duration::ZERO,

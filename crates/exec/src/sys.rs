@@ -115,7 +115,9 @@ mod tests {
         let m = e.execute("sh -c 'exit 0'", &Launch::Direct, false).unwrap();
         assert_eq!(m.exit_code, Some(0));
         assert!(m.max_rss_bytes > 0);
-        let m = e.execute("exit 4", &Launch::Shell("sh".into()), false).unwrap();
+        let m = e
+            .execute("exit 4", &Launch::Shell("sh".into()), false)
+            .unwrap();
         assert_eq!(m.exit_code, Some(4));
     }
 
@@ -134,6 +136,8 @@ mod tests {
         let err = e
             .execute("no-such-program-perflab", &Launch::Direct, false)
             .unwrap_err();
-        assert!(err.to_string().starts_with("cannot start \"no-such-program-perflab\""));
+        assert!(err
+            .to_string()
+            .starts_with("cannot start \"no-such-program-perflab\""));
     }
 }

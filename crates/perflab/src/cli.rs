@@ -9,9 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// statistics, check targets, keep a history, report.
 #[derive(Debug, Parser)]
 #[command(name = "perflab", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 a performance gate failed, 2 usage, input or runtime error.\n\
+#[command(
+    after_help = "Exit codes: 0 ok, 1 a performance gate failed, 2 usage, input or runtime error.\n\
 Examples:\n  perflab run 'sleep 0.1' 'sleep 0.2'\n  perflab bench -- go test -bench . -count 10\n  \
-perflab compare main HEAD-results.json\n  perflab check\n  perflab report --format markdown")]
+perflab compare main HEAD-results.json\n  perflab check\n  perflab report --format markdown"
+)]
 pub(crate) struct Cli {
     /// The history database (default: .perflab/history.db at the repository root).
     #[arg(long, global = true, value_name = "PATH", env = "PERFLAB_STORE")]
@@ -45,7 +47,9 @@ perflab bench -- cargo bench\n  perflab bench --format gbench -- ./bench --bench
     )]
     Bench(BenchArgs),
     /// Read result files written by a harness (or by perflab).
-    #[command(after_help = "Examples:\n  perflab import bench.txt\n  perflab import --format criterion-dir target/criterion")]
+    #[command(
+        after_help = "Examples:\n  perflab import bench.txt\n  perflab import --format criterion-dir target/criterion"
+    )]
     Import(ImportArgs),
     /// Compare two sets of results with statistics (benchstat style) and gate on regressions.
     #[command(
@@ -61,7 +65,9 @@ perflab compare results.json --col backend\n  perflab compare main HEAD --filter
     )]
     Compare(CompareArgs),
     /// Check results against the targets in perflab.toml.
-    #[command(after_help = "Targets look like:\n  [[target]]\n  benchmark = \"Search*\"\n  metric = \"p99\"\n  target = \"< 5ms\"\n  critical = \"< 10ms\"\n\nExamples:\n  perflab check\n  perflab check results.json --strict")]
+    #[command(
+        after_help = "Targets look like:\n  [[target]]\n  benchmark = \"Search*\"\n  metric = \"p99\"\n  target = \"< 5ms\"\n  critical = \"< 10ms\"\n\nExamples:\n  perflab check\n  perflab check results.json --strict"
+    )]
     Check(CheckArgs),
     /// Write a Markdown or JSON report of a run: targets, comparison, significant changes.
     Report(ReportArgs),

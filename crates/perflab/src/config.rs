@@ -119,8 +119,7 @@ pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
             p
         }
     };
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
     let file: File = toml::from_str(&text).map_err(|e| {
         let loc = e
             .span()
@@ -129,7 +128,8 @@ pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
                 format!(":{line}")
             })
             .unwrap_or_default();
-        anyhow::anyhow!("{}{loc}: {}", path.display(), e.message().trim())
+        let message = e.message().trim().replace('\n', ", ");
+        anyhow::anyhow!("{}{loc}: {message}", path.display())
     })?;
     let at = |what: String| format!("{}: {what}", path.display());
     let mut compare = CompareOptions::default();
@@ -141,7 +141,9 @@ pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
     }
     if let Some(c) = file.compare.confidence {
         if !(0.0..1.0).contains(&c) || c == 0.0 {
-            bail!(at(format!("compare.confidence = {c} must be between 0 and 1")));
+            bail!(at(format!(
+                "compare.confidence = {c} must be between 0 and 1"
+            )));
         }
         compare.confidence_level = c;
     }

@@ -81,10 +81,7 @@ fn groups(c: &Comparison) -> Vec<Vec<&Row>> {
         }
         map.entry(k).or_default().push(r);
     }
-    order
-        .into_iter()
-        .filter_map(|k| map.remove(&k))
-        .collect()
+    order.into_iter().filter_map(|k| map.remove(&k)).collect()
 }
 
 /// Params equal in every row of a table: printed once above it instead of in every name.
@@ -187,16 +184,23 @@ pub fn compare_text(c: &Comparison) -> String {
             t.row(vec![
                 display_name(r, &common),
                 median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
-                median_pm(&r.unit, r.current.median, r.current.ci_low, r.current.ci_high),
+                median_pm(
+                    &r.unit,
+                    r.current.median,
+                    r.current.ci_low,
+                    r.current.ci_high,
+                ),
                 change_text(r),
                 p_text(r),
                 n,
                 format!("{}{}", r.verdict.as_str(), notes.mark(&r.warnings)),
             ]);
         }
-        if let Some(g) = c.geomean.iter().find(|g| {
-            g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows
-        }) {
+        if let Some(g) = c
+            .geomean
+            .iter()
+            .find(|g| g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows)
+        {
             let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
             t.row(vec![
                 "geomean".into(),
@@ -269,9 +273,11 @@ pub fn compare_markdown(c: &Comparison) -> String {
             describe_common(&common).map_or(String::new(), |s| format!(" · `{s}`"))
         );
         out.push_str(&markdown_rows(&rows, &common, &mut notes));
-        if let Some(g) = c.geomean.iter().find(|g| {
-            g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows
-        }) {
+        if let Some(g) = c
+            .geomean
+            .iter()
+            .find(|g| g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows)
+        {
             let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
             let _ = writeln!(
                 out,
@@ -315,7 +321,12 @@ fn markdown_rows(rows: &[&Row], common: &BTreeMap<String, String>, notes: &mut N
             display_name(r, common),
             notes.mark(&r.warnings),
             median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
-            median_pm(&r.unit, r.current.median, r.current.ci_low, r.current.ci_high),
+            median_pm(
+                &r.unit,
+                r.current.median,
+                r.current.ci_low,
+                r.current.ci_high
+            ),
             change,
             p_text(r),
         );
@@ -335,7 +346,13 @@ pub fn compare_csv(c: &Comparison) -> String {
     let mut out = String::from(
         "benchmark,params,metric,unit,better,base_label,base_n,base_median,base_ci_low,base_ci_high,current_label,current_n,current_median,current_ci_low,current_ci_high,change,p_value,p_adjusted,verdict\n",
     );
-    let num = |v: f64| if v.is_finite() { v.to_string() } else { String::new() };
+    let num = |v: f64| {
+        if v.is_finite() {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
     let opt = |v: Option<f64>| v.map_or(String::new(), num);
     for r in &c.rows {
         let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -390,7 +407,9 @@ pub fn run_text(run: &Run) -> String {
             let (lo, hi) = m
                 .samples
                 .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, z), &v| (a.min(v), z.max(v)));
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, z), &v| {
+                    (a.min(v), z.max(v))
+                });
             t.row(vec![
                 b.key(),
                 m.name.clone(),
@@ -475,7 +494,9 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
             h.os,
             h.arch,
             h.cores,
-            h.cpu.as_deref().map_or(String::new(), |c| format!(" · {c}"))
+            h.cpu
+                .as_deref()
+                .map_or(String::new(), |c| format!(" · {c}"))
         );
     }
     if run.interrupted {
@@ -484,7 +505,12 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
     out.push_str("\n## 🎯 Summary\n\n");
     if input.targets.is_empty() {
         out.push_str("No targets are configured (add `[[target]]` entries to `perflab.toml`).\n\n");
-        let mut t = Table::new(vec!["Benchmark".into(), "Metric".into(), "Median".into(), "n".into()]);
+        let mut t = Table::new(vec![
+            "Benchmark".into(),
+            "Metric".into(),
+            "Median".into(),
+            "n".into(),
+        ]);
         for b in &run.benchmarks {
             for m in &b.metrics {
                 let s = perflab_stats::summarize(&m.samples, 0.95);

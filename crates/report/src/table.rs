@@ -64,7 +64,11 @@ impl Table {
         let esc = |s: &str| s.replace('|', "\\|");
         let mut out = format!(
             "| {} |\n|{}|\n",
-            self.header.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "),
+            self.header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | "),
             self.header
                 .iter()
                 .enumerate()

@@ -217,7 +217,9 @@ impl Store for SqliteStore {
             .conn
             .prepare("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")?;
         let rows: Vec<(String, String)> = stmt
-            .query_map(params![id_or_prefix, pattern], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map(params![id_or_prefix, pattern], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<Result<_, _>>()?;
         if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
             return Self::parse(id, doc).map(Some);
@@ -252,7 +254,11 @@ impl Store for SqliteStore {
              ORDER BY started_at DESC, id DESC
              LIMIT ?5",
         )?;
-        let limit = if filter.limit == 0 { -1 } else { filter.limit as i64 };
+        let limit = if filter.limit == 0 {
+            -1
+        } else {
+            filter.limit as i64
+        };
         let rows: Vec<(String, String)> = stmt
             .query_map(
                 params![
@@ -406,7 +412,10 @@ mod tests {
         s.save_run(&r).unwrap();
         s.save_baseline("main", &r.id).unwrap();
         assert_eq!(s.baselines().unwrap(), vec![("main".into(), r.id.clone())]);
-        assert_eq!(s.list_runs(&RunFilter::default()).unwrap()[0].baselines, vec!["main"]);
+        assert_eq!(
+            s.list_runs(&RunFilter::default()).unwrap()[0].baselines,
+            vec!["main"]
+        );
         assert!(s.delete_baseline("main").unwrap());
         assert!(s.baseline("main").unwrap().is_none());
     }

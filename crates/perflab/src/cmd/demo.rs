@@ -23,7 +23,10 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
     let stop = super::interrupt_flag();
     let mut runs = Vec::new();
     for (label, work) in [("baseline", 60u64), ("candidate", 90)] {
-        eprintln!("demo: timing the {label} workload ({work} units of work, {} runs)…", args.runs);
+        eprintln!(
+            "demo: timing the {label} workload ({work} units of work, {} runs)…",
+            args.runs
+        );
         let cmd = format!("'{exe}' spin --work {work}");
         let out = benchmark(&mut SystemExecutor, &cmd, &opts, stop, &mut |_| {})?;
         let mut b = Benchmark::new("spin");
@@ -32,11 +35,6 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
             Unit::seconds(),
             out.runs.iter().map(|m| m.wall.as_secs_f64()).collect(),
         ));
-        b.metrics.push(Metric::new(
-            "rss",
-            Unit::bytes(),
-            out.runs.iter().map(|m| m.max_rss_bytes as f64).collect(),
-        ));
         let mut run = Run::new(RunKind::Run);
         context::stamp(&mut run);
         run.command = vec![cmd];
@@ -44,9 +42,11 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
         run.benchmarks.push(b);
         runs.push(run);
     }
-    let mut opts = CompareOptions::default();
-    opts.base_label = "baseline".into();
-    opts.current_label = "candidate".into();
+    let opts = CompareOptions {
+        base_label: "baseline".into(),
+        current_label: "candidate".into(),
+        ..CompareOptions::default()
+    };
     let c = compare(&runs[0].benchmarks, &runs[1].benchmarks, &opts)?;
     // A target the candidate should meet with room to spare: twice the baseline's median.
     let base_median = c.rows[0].base.median;
@@ -66,7 +66,11 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
     eprintln!(
         "demo: the candidate does 1.5× the work of the baseline, so the gate is expected to \
 flag it as a regression ({}).",
-        if c.gate.passed { "it did not: the machine is very noisy" } else { "it did" }
+        if c.gate.passed {
+            "it did not: the machine is very noisy"
+        } else {
+            "it did"
+        }
     );
     Ok(Outcome::Ok)
 }

@@ -36,9 +36,17 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let mut t = Table::new(
-        ["run", "kind", "started", "commit", "branch", "benchmarks", "baselines"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "run",
+            "kind",
+            "started",
+            "commit",
+            "branch",
+            "benchmarks",
+            "baselines",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     for r in runs {
         let commit = r.commit.as_deref().map_or("-".to_string(), |c| {
@@ -50,7 +58,11 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
             }
         });
         t.row(vec![
-            format!("{}{}", r.id, if r.interrupted { " (interrupted)" } else { "" }),
+            format!(
+                "{}{}",
+                r.id,
+                if r.interrupted { " (interrupted)" } else { "" }
+            ),
             r.kind,
             r.started_at,
             commit,

@@ -67,7 +67,8 @@ fn finish_run(
     }
     if !out.no_store {
         let mut s = context::open_store(store)?;
-        s.save_run(&run).context("cannot record the run in the history")?;
+        s.save_run(&run)
+            .context("cannot record the run in the history")?;
     }
     if out.json {
         output::print(&run.to_json())?;

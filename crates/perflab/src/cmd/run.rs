@@ -26,9 +26,9 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration> {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(rest.len());
         let (num, tail) = rest.split_at(n_end);
-        let value: f64 = num
-            .parse()
-            .with_context(|| format!("invalid duration {s:?} (write it like 3s, 500ms or 1m30s)"))?;
+        let value: f64 = num.parse().with_context(|| {
+            format!("invalid duration {s:?} (write it like 3s, 500ms or 1m30s)")
+        })?;
         let u_end = tail
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(tail.len());
@@ -99,7 +99,6 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
         },
         ignore_failure: args.ignore_failure,
         show_output: args.show_output,
-        ..RunOptions::default()
     };
     if args.runs == Some(0) {
         bail!("--runs must be at least 1");
@@ -117,7 +116,9 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
     run.command = std::env::args().collect();
     // The kernel charges a child with the memory it had before exec, which for a spawned
     // child is perflab's own: measure that floor once so tiny commands are not misreported.
-    if let Ok(m) = perflab_exec::Executor::execute(&mut SystemExecutor, "true", &Launch::Direct, false) {
+    if let Ok(m) =
+        perflab_exec::Executor::execute(&mut SystemExecutor, "true", &Launch::Direct, false)
+    {
         run.labels
             .insert("rss_floor_bytes".into(), m.max_rss_bytes.to_string());
     }
@@ -169,12 +170,20 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
                 Unit::seconds(),
                 col(&|m| m.sys.as_secs_f64()),
             ));
-            b.metrics.push(Metric::new(
-                "rss",
-                Unit::bytes(),
-                col(&|m| m.max_rss_bytes as f64),
-            ));
-            notes.push(warnings(&b, &opts));
+            let rss = col(&|m| m.max_rss_bytes as f64);
+            let floor = rss_floor();
+            let rss_median = stats::quantile(&stats::sorted(&rss), 0.5);
+            let mut w = warnings(&b, &opts);
+            if rss_median > floor * 1.05 {
+                b.metrics.push(Metric::new("rss", Unit::bytes(), rss));
+            } else {
+                w.push(format!(
+                    "peak RSS not recorded: it is at perflab's measurement floor ({}), so the \
+command's own peak is smaller than perflab can see",
+                    Unit::bytes().format(floor)
+                ));
+            }
+            notes.push(w);
             run.benchmarks.push(b);
         }
         if outcome.interrupted {
@@ -184,6 +193,14 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
     }
     super::finish_run(run, &args.output, store, |run| summary(run, &notes))?;
     Ok(Outcome::Ok)
+}
+
+/// The peak RSS the kernel reports for a trivial child. A spawned child is charged with the
+/// memory it had before `exec`, which (vfork) is perflab's own, so peaks below this are not the
+/// command's and are not recorded.
+fn rss_floor() -> f64 {
+    perflab_exec::Executor::execute(&mut SystemExecutor, "true", &Launch::Direct, false)
+        .map_or(0.0, |m| m.max_rss_bytes as f64)
 }
 
 /// hyperfine's warnings: outliers, a slow first run.
@@ -231,10 +248,7 @@ fn summary(run: &Run, notes: &[Vec<String>]) -> String {
                     t.unit.format(s.ci_high)
                 )
             } else {
-                format!(
-                    "[need >= {} runs for a CI]",
-                    s.need_for_ci.unwrap_or(6)
-                )
+                format!("[need >= {} runs for a CI]", s.need_for_ci.unwrap_or(6))
             };
             let _ = writeln!(
                 out,
@@ -255,23 +269,9 @@ fn summary(run: &Run, notes: &[Vec<String>]) -> String {
                 m.unit.format(stats::quantile(&s, 0.5))
             })
         };
-        if let (Some(u), Some(s), Some(r)) = (med("user_time"), med("sys_time"), med("rss")) {
-            let floor: Option<f64> = run
-                .labels
-                .get("rss_floor_bytes")
-                .and_then(|f| f.parse().ok());
-            let rss_median = b
-                .metric("rss")
-                .map(|m| stats::quantile(&stats::sorted(&m.samples), 0.5))
-                .unwrap_or(0.0);
-            let note = match floor {
-                Some(f) if rss_median <= f * 1.05 => format!(
-                    " (at perflab's floor of {}: the command's own peak may be lower)",
-                    Unit::bytes().format(f)
-                ),
-                _ => String::new(),
-            };
-            let _ = writeln!(out, "  User: {u}, System: {s}, Peak RSS: {r}{note} (medians)");
+        if let (Some(u), Some(s)) = (med("user_time"), med("sys_time")) {
+            let rss = med("rss").map_or(String::new(), |r| format!(", Peak RSS: {r}"));
+            let _ = writeln!(out, "  User: {u}, System: {s}{rss} (medians)");
         }
         for n in notes.get(i).into_iter().flatten() {
             let _ = writeln!(out, "  Warning: {n}");
@@ -289,7 +289,9 @@ fn summary(run: &Run, notes: &[Vec<String>]) -> String {
 
 fn minmax(v: &[f64]) -> (f64, f64) {
     v.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        })
 }
 
 /// "A ran 1.84× faster than B (p=0.000)", each command against the first.
@@ -298,7 +300,12 @@ fn relative(run: &Run) -> String {
     let first = &run.benchmarks[0];
     let only_time = |b: &Benchmark| -> Benchmark {
         let mut x = Benchmark::new("cmd");
-        x.metrics = b.metrics.iter().filter(|m| m.name == "time").cloned().collect();
+        x.metrics = b
+            .metrics
+            .iter()
+            .filter(|m| m.name == "time")
+            .cloned()
+            .collect();
         x
     };
     let base = vec![only_time(first)];
@@ -313,7 +320,11 @@ fn relative(run: &Run) -> String {
         let p = r
             .p_value
             .map_or(String::from("no test"), |p| format!("p={p:.3}"));
+        let testable = stats::min_p_value(r.base.n, r.current.n) <= 0.05;
         let line = match r.verdict {
+            _ if !testable => format!(
+                "{ratio:.2}× the reference's time (too few runs for a significance test: use --runs 4 or more)"
+            ),
             Verdict::Same => format!("no significant difference ({ratio:.2}×, {p})"),
             _ if ratio >= 1.0 => format!("{ratio:.2}× slower ({p})"),
             _ => format!("{:.2}× faster ({p})", 1.0 / ratio),

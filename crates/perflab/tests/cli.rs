@@ -1,0 +1,729 @@
+//! End-to-end behaviour of the `perflab` binary: outputs, exact error lines, exit codes, files
+//! and history left behind.
+
+mod common;
+
+use common::{data, json, stderr, Lab};
+use predicates::prelude::*;
+
+// ---------- run ----------
+
+#[test]
+fn run_times_commands_and_records_samples() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "run",
+            "--runs",
+            "4",
+            "--json",
+            "sh -c 'exit 0'",
+            "sleep 0.02",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["schema"], "perflab.result.v1");
+    assert_eq!(doc["kind"], "run");
+    let benches = doc["benchmarks"].as_array().unwrap();
+    assert_eq!(benches.len(), 2);
+    let names: Vec<&str> = benches[0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["time", "user_time", "sys_time"],
+        "sh is below the RSS floor"
+    );
+    let sleep: Vec<f64> = benches[1]["metrics"][0]["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(sleep.len(), 4);
+    assert!(sleep.iter().all(|&s| s >= 0.02), "{sleep:?}");
+    // Recorded in the history.
+    lab.cmd()
+        .args(["log"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(doc["id"].as_str().unwrap()));
+}
+
+#[test]
+fn run_summary_says_which_is_faster_only_when_significant() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args([
+            "run",
+            "--runs",
+            "8",
+            "--no-store",
+            "sleep 0.01",
+            "sleep 0.05",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Benchmark 1: sleep 0.01"))
+        .stdout(predicate::str::is_match(r"sleep 0\.05: [0-9.]+× slower \(p=0\.000\)").unwrap());
+}
+
+#[test]
+fn run_fails_when_command_fails() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["run", "--runs", "2", "--no-store", "false"])
+        .assert()
+        .code(2)
+        .stderr("error: command \"false\" exited with status 1 (use --ignore-failure to time it anyway)\n");
+    lab.cmd()
+        .args(["run", "--runs", "2", "--no-store", "-i", "false"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn run_reports_killed_commands() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args([
+            "run",
+            "--runs",
+            "2",
+            "--no-store",
+            "--shell",
+            "--",
+            "kill -9 $$",
+        ])
+        .assert()
+        .code(2)
+        .stderr("error: command \"kill -9 $$\" was killed by signal 9\n");
+}
+
+#[test]
+fn run_reports_missing_programs() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["run", "--runs", "1", "--no-store", "no-such-program-xyz"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: cannot start \"no-such-program-xyz\": No such file",
+        ));
+}
+
+#[test]
+fn run_parameter_sweeps_become_params() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "run",
+            "--runs",
+            "2",
+            "--no-store",
+            "--json",
+            "-P",
+            "n",
+            "1",
+            "3",
+            "sleep 0.00{n}",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let params: Vec<&str> = doc["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["params"]["n"].as_str().unwrap())
+        .collect();
+    assert_eq!(params, ["1", "2", "3"]);
+    let out = lab
+        .cmd()
+        .args([
+            "run",
+            "--runs",
+            "1",
+            "--no-store",
+            "--json",
+            "-L",
+            "x",
+            "a,b",
+            "-L",
+            "y",
+            "1,2",
+            "echo {x}{y}",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(json(&out.stdout)["benchmarks"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn run_writes_out_file_atomically_and_prepare_runs_first() {
+    let lab = Lab::new();
+    let marker = lab.path("prepared");
+    let out_file = lab.path("result.json");
+    lab.cmd()
+        .args([
+            "run",
+            "--runs",
+            "2",
+            "--no-store",
+            "--prepare",
+            &format!("touch {}", marker.display()),
+            "--out",
+            out_file.to_str().unwrap(),
+            &format!("test -e {}", marker.display()),
+        ])
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(
+        doc["benchmarks"][0]["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn run_rejects_bad_durations() {
+    Lab::new()
+        .cmd()
+        .args(["run", "--min-time", "3 parsecs", "true"])
+        .assert()
+        .code(2)
+        .stderr(
+            "error: invalid duration \"3 parsecs\": unknown unit \" parsecs\" (use ms, s, m, h)\n",
+        );
+}
+
+// ---------- import / bench ----------
+
+#[test]
+fn import_records_and_writes_the_model() {
+    let lab = Lab::new();
+    let out_file = lab.path("r.json");
+    lab.cmd()
+        .args([
+            "import",
+            &data("old.txt"),
+            "--out",
+            out_file.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Encode/format=json"));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(doc["kind"], "import");
+    assert_eq!(doc["tool"]["name"], "go test");
+    assert_eq!(
+        doc["benchmarks"][0]["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    let log = lab.cmd().args(["log", "--json"]).output().unwrap();
+    assert_eq!(json(&log.stdout).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn import_of_a_truncated_file_fails_with_file_and_line_and_leaves_nothing() {
+    let lab = Lab::new();
+    let bad = lab.write("bad.txt", "BenchmarkA-8 100 5 ns/op\nBenchmarkA-8 100 5");
+    let out_file = lab.path("r.json");
+    lab.cmd()
+        .args([
+            "import",
+            bad.to_str().unwrap(),
+            "--out",
+            out_file.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(format!(
+            "error: {}:2: value \"5\" has no unit (is the file truncated?)\n",
+            bad.display()
+        ));
+    assert!(!out_file.exists());
+    let log = lab.cmd().args(["log", "--json"]).output().unwrap();
+    assert_eq!(json(&log.stdout).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn import_rejects_unknown_formats() {
+    let lab = Lab::new();
+    let f = lab.write("notes.txt", "hello\n");
+    lab.cmd()
+        .args(["import", f.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "unknown result format (name one with --format: gotest",
+        ));
+    lab.cmd()
+        .args(["import", "--format", "nope", f.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: unknown format \"nope\" (known: gotest,",
+        ));
+}
+
+#[test]
+fn bench_reads_a_harness_output() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "bench",
+            "--json",
+            "--no-store",
+            "--",
+            "cat",
+            &data("new.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["kind"], "bench");
+    assert_eq!(doc["command"][0], "cat");
+    assert_eq!(doc["benchmarks"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bench_fails_when_the_harness_fails() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args([
+            "bench",
+            "--no-store",
+            "--",
+            "sh",
+            "-c",
+            "echo boom >&2; exit 3",
+        ])
+        .assert()
+        .code(2)
+        .stderr("error: sh -c echo boom >&2; exit 3 exited with exit status: 3 (stderr: boom)\n");
+}
+
+// ---------- compare ----------
+
+#[test]
+fn compare_files_like_benchstat() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["compare", &data("old.txt"), &data("new.txt")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Encode/format=json  1.72µs ± 1%  1.42µs ± 1%  -17.20%  0.000  10  improvement",
+        ))
+        .stdout(predicate::str::contains("geomean"))
+        .stdout(predicate::str::contains("-8.94%"));
+}
+
+#[test]
+fn compare_json_has_the_documented_shape() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            &data("old.txt"),
+            &data("new.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc = json(&out.stdout);
+    assert_eq!(doc["schema"], "perflab.compare.v1");
+    let row = &doc["rows"][0];
+    for k in [
+        "benchmark",
+        "params",
+        "metric",
+        "unit",
+        "better",
+        "base",
+        "current",
+        "change",
+        "p_value",
+        "verdict",
+    ] {
+        assert!(row.get(k).is_some(), "missing {k}");
+    }
+    for k in ["n", "median", "ci_low", "ci_high"] {
+        assert!(row["base"].get(k).is_some(), "missing base.{k}");
+    }
+    assert_eq!(row["unit"], "s");
+    assert_eq!(row["verdict"], "improvement");
+    assert!((row["base"]["median"].as_f64().unwrap() - 1.718e-6).abs() < 1e-15);
+    assert_eq!(doc["gate"]["passed"], true);
+    assert_eq!(doc["gate"]["regressions"], 0);
+    assert!(doc["geomean"].as_array().unwrap().len() == 1);
+}
+
+#[test]
+fn compare_fails_the_gate_on_a_regression() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["compare", &data("codec-base.txt"), &data("codec-slow.txt")])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "gate: FAILED: 1 regression(s): Decode/pkg=example.com/codec/procs=8 time +",
+        ));
+    // Allowing 60% for time lets it pass.
+    let cfg = lab.write("perflab.toml", "[max_change]\ntime = \"60%\"\n");
+    lab.cmd()
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "compare",
+            &data("codec-base.txt"),
+            &data("codec-slow.txt"),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("worse"));
+}
+
+#[test]
+fn compare_markdown_and_csv() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args([
+            "compare",
+            "--format",
+            "markdown",
+            &data("codec-base.txt"),
+            &data("codec-slow.txt"),
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "| benchmark | codec-base.txt | codec-slow.txt | change | p |",
+        ))
+        .stdout(predicate::str::contains("❌"));
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            "--format",
+            "csv",
+            &data("old.txt"),
+            &data("new.txt"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("benchmark,params,metric,unit,better,"));
+    assert_eq!(lines.len(), 3);
+}
+
+#[test]
+fn compare_by_column() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["compare", &data("backends.txt"), "--col", "backend"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("backend=memory"))
+        .stdout(predicate::str::contains("backend=kafka"));
+    lab.cmd()
+        .args(["compare", &data("backends.txt"), "--col", "size"])
+        .assert()
+        .code(2)
+        .stderr("error: parameter \"size\" has 0 value(s) among the benchmarks; --col needs two or more (params seen: backend, procs)\n");
+}
+
+#[test]
+fn compare_errors_are_one_line() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["compare", "nope-base", &data("new.txt")])
+        .assert()
+        .code(2)
+        .stderr("error: \"nope-base\" is not a file, a stored run id, a baseline or a branch with runs (see `perflab log` and `perflab baseline list`)\n");
+    lab.cmd()
+        .args(["compare", &data("old.txt"), &data("codec-base.txt")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: no benchmark in common between base",
+        ));
+    lab.cmd()
+        .args([
+            "compare",
+            &data("old.txt"),
+            &data("new.txt"),
+            "--filter",
+            "Nothing*",
+        ])
+        .assert()
+        .code(2)
+        .stderr("error: nothing left to compare after --filter/--metric\n");
+}
+
+#[test]
+fn compare_with_filter_and_metric() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            "--filter",
+            "Encode*",
+            "--metric",
+            "allocs_per_op",
+            &data("codec-base.txt"),
+            &data("codec-slow.txt"),
+        ])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    let rows = doc["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["metric"], "allocs_per_op");
+    assert_eq!(rows[0]["verdict"], "~");
+}
+
+// ---------- baselines, log, history references ----------
+
+#[test]
+fn baselines_name_runs_for_compare() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args(["import", "--json", &data("codec-base.txt")])
+        .output()
+        .unwrap();
+    let id = json(&out.stdout)["id"].as_str().unwrap().to_string();
+    lab.cmd()
+        .args(["baseline", "save", "main"])
+        .assert()
+        .success()
+        .stdout(format!("baseline main -> run {id}\n"));
+    lab.cmd()
+        .args(["baseline", "list"])
+        .assert()
+        .success()
+        .stdout(format!("main\t{id}\n"));
+    lab.cmd()
+        .args(["compare", "main", &data("codec-slow.txt")])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("main"));
+    // A run id prefix works too.
+    lab.cmd()
+        .args(["compare", &id[..13], &data("codec-base.txt")])
+        .assert()
+        .success();
+    lab.cmd()
+        .args(["baseline", "delete", "main"])
+        .assert()
+        .success();
+    lab.cmd()
+        .args(["baseline", "delete", "main"])
+        .assert()
+        .code(2)
+        .stderr("error: no baseline named \"main\" (see perflab baseline list)\n");
+    lab.cmd()
+        .args(["baseline", "save", "x", "0000nope"])
+        .assert()
+        .code(2)
+        .stderr("error: no run \"0000nope\" in the history (see `perflab log`)\n");
+}
+
+#[test]
+fn empty_history_is_said_plainly() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["log"])
+        .assert()
+        .success()
+        .stdout("no runs recorded yet (perflab run, bench and import record them)\n");
+    lab.cmd()
+        .args(["baseline", "save", "main"])
+        .assert()
+        .code(2)
+        .stderr("error: the history is empty: record a run first (perflab run, bench or import), or name a result file\n");
+}
+
+// ---------- check ----------
+
+const TARGETS: &str = r#"
+[[target]]
+benchmark = "Encode*"
+metric = "time"
+target = "< 2us"
+
+[[target]]
+benchmark = "Decode*"
+metric = "time"
+target = "< 1.5us"
+critical = "< 5us"
+"#;
+
+#[test]
+fn check_passes_warns_and_fails() {
+    let lab = Lab::new();
+    lab.write("perflab.toml", TARGETS);
+    lab.cmd()
+        .args(["check", &data("codec-base.txt")])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("✅ pass"))
+        .stdout(predicate::str::contains("⚠️ warn"));
+    lab.cmd()
+        .args(["check", "--strict", &data("codec-base.txt")])
+        .assert()
+        .code(1);
+    lab.write("perflab.toml", &TARGETS.replace("< 5us", "< 2.5us"));
+    lab.cmd()
+        .args(["check", &data("codec-slow.txt")])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("❌ fail"));
+    let out = lab
+        .cmd()
+        .args(["check", "--json", &data("codec-base.txt")])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    assert_eq!(doc["results"][0]["status"], "pass");
+    assert_eq!(doc["results"][1]["status"], "warn");
+}
+
+#[test]
+fn check_without_targets_or_with_bad_config_is_an_error() {
+    let lab = Lab::new();
+    lab.cmd()
+        .args(["check", &data("old.txt")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: no perflab.toml here and no --config: nothing to check",
+        ));
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nmetric = \"time\"\ntarget = \"< 5ms\n",
+    );
+    lab.cmd()
+        .args(["check", &data("old.txt")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::is_match(r"^error: .*perflab\.toml:3: .*\n$").unwrap());
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nmetric = \"p99\"\ntarget = \"< 5ms\"\n",
+    );
+    lab.cmd()
+        .args(["check", &data("old.txt")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "target * p99 matches no benchmark with that metric (metrics here: time)",
+        ));
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nmetric = \"time\"\ntarget = \"5ms\"\n",
+    );
+    lab.cmd()
+        .args(["check", &data("old.txt")])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "target[0].target: invalid level \"5ms\": start with <, <=, > or >=",
+        ));
+}
+
+// ---------- report ----------
+
+#[test]
+fn report_compares_with_the_previous_run_and_checks_targets() {
+    let lab = Lab::new();
+    lab.write("perflab.toml", TARGETS);
+    lab.cmd()
+        .args(["import", &data("codec-base.txt")])
+        .assert()
+        .success();
+    lab.cmd()
+        .args(["import", &data("codec-slow.txt")])
+        .assert()
+        .success();
+    let out = lab.cmd().args(["report"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the regression fails the report's gate"
+    );
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.starts_with("# 📊 Benchmark Report\n"), "{md}");
+    assert!(md.contains("## 🎯 Summary"));
+    assert!(md.contains("| Encode/pkg=example.com/codec/procs=8 | time |"));
+    assert!(md.contains("## 📈 Comparison with previous run"));
+    assert!(md.contains("❌"));
+    assert!(md.contains("<details><summary>All 6 comparisons</summary>"));
+    let json_out = lab
+        .cmd()
+        .args(["report", "--format", "json"])
+        .output()
+        .unwrap();
+    let doc = json(&json_out.stdout);
+    assert_eq!(doc["schema"], "perflab.report.v1");
+    assert_eq!(doc["comparison"][1]["gate"]["passed"], false);
+}
+
+#[test]
+fn help_has_examples() {
+    Lab::new()
+        .cmd()
+        .args(["compare", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+}
+
+#[test]
+fn broken_pipe_exits_quietly() {
+    let lab = Lab::new();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "'{}' compare --format csv '{}' '{}' | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}",
+            assert_cmd::cargo::cargo_bin("perflab").display(),
+            data("old.txt"),
+            data("new.txt")
+        ))
+        .env("PERFLAB_STORE", lab.path("h.db"))
+        .output()
+        .unwrap();
+    assert!(stderr(&out).is_empty(), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "0",
+        "perflab's exit code"
+    );
+}
