@@ -55,9 +55,11 @@ pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Whether `tool` runs (`go version`, `hyperfine --version`).
 pub fn have(tool: &str) -> bool {
+    let arg = if tool == "go" { "version" } else { "--version" };
     std::process::Command::new(tool)
-        .arg("--version")
+        .arg(arg)
         .output()
         .is_ok_and(|o| o.status.success())
 }

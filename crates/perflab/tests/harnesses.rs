@@ -1,0 +1,152 @@
+//! perflab driving real harnesses end to end: the Go toolchain, hyperfine and pytest-benchmark
+//! (installed by `.ci/run`). A test whose tool is missing says so on stderr and checks nothing
+//! else; CI has them all.
+
+mod common;
+
+use common::{have, json, stderr, Lab};
+
+fn samples(metric: &serde_json::Value) -> usize {
+    metric["samples"].as_array().map_or(0, Vec::len)
+}
+
+#[test]
+fn go_test_bench_with_count_benchmem_subbenchmarks_and_custom_metrics() {
+    if !have("go") {
+        eprintln!("skipped: go is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    lab.write("go.mod", "module example.com/sum\n\ngo 1.18\n");
+    lab.write(
+        "sum_test.go",
+        r#"package sum
+
+import (
+	"fmt"
+	"testing"
+)
+
+var sink []int
+
+func BenchmarkSum(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("size=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				s := make([]int, n)
+				for j := range s {
+					s[j] = j
+				}
+				sink = s
+			}
+			b.ReportMetric(float64(n)/2, "widgets/op")
+		})
+	}
+}
+"#,
+    );
+    let out = lab
+        .cmd()
+        .env("GOCACHE", lab.path("gocache"))
+        .env("GOPATH", lab.path("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .args([
+            "bench", "--json", "--no-store", "--", "go", "test", "-run", "^$", "-bench", ".",
+            "-benchmem", "-benchtime", "2000x", "-count", "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["tool"]["name"], "go test");
+    let benches = doc["benchmarks"].as_array().unwrap();
+    assert_eq!(benches.len(), 2, "{benches:?}");
+    for b in benches {
+        assert_eq!(b["name"], "Sum");
+        assert_eq!(b["params"]["pkg"], "example.com/sum");
+        assert!(b["params"]["procs"].is_string());
+        let metrics = b["metrics"].as_array().unwrap();
+        let names: Vec<&str> = metrics.iter().map(|m| m["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["time", "widgets/op", "bytes_per_op", "allocs_per_op"]);
+        assert!(metrics.iter().all(|m| samples(m) == 3));
+    }
+    assert_eq!(benches[0]["params"]["size"], "10");
+    assert_eq!(benches[0]["metrics"][1]["samples"][0], 5.0);
+    assert_eq!(benches[1]["metrics"][3]["samples"][0], 1.0, "one allocation per op");
+    // The byte count is the real one: 1000 ints of 8 bytes.
+    assert_eq!(benches[1]["metrics"][2]["samples"][0], 8192.0);
+}
+
+#[test]
+fn hyperfine_json_imports_and_compares() {
+    if !have("hyperfine") {
+        eprintln!("skipped: hyperfine is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let status = std::process::Command::new("hyperfine")
+        .current_dir(lab.dir.path())
+        .args([
+            "--runs", "5", "--style", "none", "-N", "--export-json", "h.json", "sleep 0.01",
+            "sleep 0.03",
+        ])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", stderr(&status));
+    let out = lab
+        .cmd()
+        .args(["import", "--json", "--no-store", "h.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["tool"]["name"], "hyperfine");
+    let b = &doc["benchmarks"][1];
+    assert_eq!(b["name"], "sleep 0.03");
+    assert_eq!(samples(&b["metrics"][0]), 5);
+    assert!(b["metrics"][0]["samples"][0].as_f64().unwrap() >= 0.03);
+    // Same file on both sides: nothing changes, the gate passes.
+    lab.cmd()
+        .args(["compare", "h.json", "h.json"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn pytest_benchmark_json_keeps_every_round() {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import pytest_benchmark"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        eprintln!("skipped: pytest-benchmark is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    lab.write(
+        "test_fib.py",
+        "def fib(n):\n    return n if n < 2 else fib(n - 1) + fib(n - 2)\n\n\
+def test_fib(benchmark):\n    assert benchmark(fib, 12) == 144\n",
+    );
+    let out = std::process::Command::new("python3")
+        .current_dir(lab.dir.path())
+        .args([
+            "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-json", "b.json",
+            "--benchmark-min-rounds", "7", "--benchmark-max-time", "0.05", "test_fib.py",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = lab
+        .cmd()
+        .args(["import", "--json", "--no-store", "b.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["tool"]["name"], "pytest-benchmark");
+    assert_eq!(doc["benchmarks"][0]["name"], "test_fib");
+    assert!(samples(&doc["benchmarks"][0]["metrics"][0]) >= 7);
+}
