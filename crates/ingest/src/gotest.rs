@@ -31,6 +31,38 @@ pub fn is_result_line(line: &str) -> bool {
         .is_some_and(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// FxHash (rustc's hasher): the keys are short names from one trusted file, so the DoS
+/// resistance of SipHash buys nothing and costs a third of the parse time.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(buf));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+}
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type BuildFx = std::hash::BuildHasherDefault<Fx>;
+
 struct MetricSlot {
     name: String,
     unit: Unit,
@@ -44,9 +76,13 @@ struct MetricSlot {
 /// truncated log ends).
 pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
     let mut benchmarks: Vec<Benchmark> = Vec::new();
+    // Per benchmark, which unit slot each of its metrics holds (parallel to `benchmarks`), so
+    // a repeated line costs integer compares, not string compares.
+    let mut slots_of: Vec<Vec<u32>> = Vec::new();
     // (pkg, raw name) → index, so repeated lines never rebuild keys.
-    let mut index: HashMap<(usize, &str), usize> = HashMap::new();
-    let mut units: HashMap<&str, MetricSlot> = HashMap::new();
+    let mut index: HashMap<(usize, &str), usize, BuildFx> = HashMap::default();
+    let mut unit_index: HashMap<&str, u32, BuildFx> = HashMap::default();
+    let mut units: Vec<MetricSlot> = Vec::new();
     let mut labels = BTreeMap::new();
     let mut pkgs: Vec<&str> = vec![""];
     let mut pkg = 0usize;
@@ -71,22 +107,26 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
             }
             continue;
         }
-        if !is_result_line(line) {
-            continue;
-        }
         let mut fields = line.split_ascii_whitespace();
         let name = fields.next().unwrap_or_default();
-        let _iterations = fields.next();
+        // The iteration count tells a result line from a log line that starts with a name.
+        if !fields
+            .next()
+            .is_some_and(|f| f.bytes().all(|b| b.is_ascii_digit()))
+        {
+            continue;
+        }
         let idx = match index.get(&(pkg, name)) {
             Some(&idx) => idx,
             None => {
-                let b = new_benchmark(name, pkgs[pkg]);
-                benchmarks.push(b);
+                benchmarks.push(new_benchmark(name, pkgs[pkg]));
+                slots_of.push(Vec::new());
                 index.insert((pkg, name), benchmarks.len() - 1);
                 benchmarks.len() - 1
             }
         };
         let bench = &mut benchmarks[idx];
+        let bench_slots = &mut slots_of[idx];
         let mut pairs = 0;
         while let Some(value) = fields.next() {
             let syntax = |message: String| IngestError::Syntax {
@@ -102,20 +142,29 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
             let v: f64 = value
                 .parse()
                 .map_err(|_| syntax(format!("{value:?} is not a number (before unit {unit:?})")))?;
-            let slot = units.entry(unit).or_insert_with(|| normalise_unit(unit));
-            let v = crate::scaled(v, slot.scale);
-            match bench
-                .metrics
-                .iter_mut()
-                .find(|m| m.name == slot.name && m.unit == slot.unit)
-            {
-                Some(m) => m.samples.push(v),
+            let slot_id = match unit_index.get(unit) {
+                Some(&s) => s,
                 None => {
-                    let mut m = Metric::new(slot.name.clone(), slot.unit.clone(), vec![v]);
+                    units.push(normalise_unit(unit));
+                    let id = (units.len() - 1) as u32;
+                    unit_index.insert(unit, id);
+                    id
+                }
+            };
+            let slot = &units[slot_id as usize];
+            let v = crate::scaled(v, slot.scale);
+            match bench_slots.iter().position(|&s| s == slot_id) {
+                Some(m) => bench.metrics[m].samples.push(v),
+                None => {
+                    // Room for a typical -count without regrowing.
+                    let mut samples = Vec::with_capacity(16);
+                    samples.push(v);
+                    let mut m = Metric::new(slot.name.clone(), slot.unit.clone(), samples);
                     if slot.unit.as_str() == "B/s" {
                         m.better = Better::Higher;
                     }
                     bench.metrics.push(m);
+                    bench_slots.push(slot_id);
                 }
             }
             pairs += 1;

@@ -53,8 +53,21 @@ func BenchmarkSum(b *testing.B) {
         .env("GOFLAGS", "-mod=mod")
         .env("GOTOOLCHAIN", "local")
         .args([
-            "bench", "--json", "--no-store", "--", "go", "test", "-run", "^$", "-bench", ".",
-            "-benchmem", "-benchtime", "2000x", "-count", "3",
+            "bench",
+            "--json",
+            "--no-store",
+            "--",
+            "go",
+            "test",
+            "-run",
+            "^$",
+            "-bench",
+            ".",
+            "-benchmem",
+            "-benchtime",
+            "2000x",
+            "-count",
+            "3",
         ])
         .output()
         .unwrap();
@@ -68,13 +81,22 @@ func BenchmarkSum(b *testing.B) {
         assert_eq!(b["params"]["pkg"], "example.com/sum");
         assert!(b["params"]["procs"].is_string());
         let metrics = b["metrics"].as_array().unwrap();
-        let names: Vec<&str> = metrics.iter().map(|m| m["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["time", "widgets/op", "bytes_per_op", "allocs_per_op"]);
+        let names: Vec<&str> = metrics
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["time", "widgets/op", "bytes_per_op", "allocs_per_op"]
+        );
         assert!(metrics.iter().all(|m| samples(m) == 3));
     }
     assert_eq!(benches[0]["params"]["size"], "10");
     assert_eq!(benches[0]["metrics"][1]["samples"][0], 5.0);
-    assert_eq!(benches[1]["metrics"][3]["samples"][0], 1.0, "one allocation per op");
+    assert_eq!(
+        benches[1]["metrics"][3]["samples"][0], 1.0,
+        "one allocation per op"
+    );
     // The byte count is the real one: 1000 ints of 8 bytes.
     assert_eq!(benches[1]["metrics"][2]["samples"][0], 8192.0);
 }
@@ -89,7 +111,14 @@ fn hyperfine_json_imports_and_compares() {
     let status = std::process::Command::new("hyperfine")
         .current_dir(lab.dir.path())
         .args([
-            "--runs", "5", "--style", "none", "-N", "--export-json", "h.json", "sleep 0.01",
+            "--runs",
+            "5",
+            "--style",
+            "none",
+            "-N",
+            "--export-json",
+            "h.json",
+            "sleep 0.01",
             "sleep 0.03",
         ])
         .output()
@@ -133,12 +162,26 @@ def test_fib(benchmark):\n    assert benchmark(fib, 12) == 144\n",
     let out = std::process::Command::new("python3")
         .current_dir(lab.dir.path())
         .args([
-            "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-json", "b.json",
-            "--benchmark-min-rounds", "7", "--benchmark-max-time", "0.05", "test_fib.py",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-json",
+            "b.json",
+            "--benchmark-min-rounds",
+            "7",
+            "--benchmark-max-time",
+            "0.05",
+            "test_fib.py",
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = lab
         .cmd()
         .args(["import", "--json", "--no-store", "b.json"])
