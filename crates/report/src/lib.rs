@@ -49,10 +49,11 @@ fn change_text(r: &Row) -> String {
     }
 }
 
+/// The raw p-value, or `-` where no test could decide (too few samples: the row's note says so).
 fn p_text(r: &Row) -> String {
-    match r.p_value {
-        Some(p) => format!("{p:.3}"),
-        None => "-".into(),
+    match (r.p_value, r.p_adjusted) {
+        (Some(p), Some(_)) => format!("{p:.3}"),
+        _ => "-".into(),
     }
 }
 

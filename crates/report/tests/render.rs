@@ -1,0 +1,137 @@
+//! Every renderer on a fixed model, compared with reviewed golden files in `tests/golden/`.
+//! A missing golden file fails; write it with `PERFLAB_BLESS=1` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use perflab_analysis::{check, compare, CompareOptions, Level, Target};
+use perflab_model::{GitInfo, HostInfo, Run, RunKind};
+use perflab_report::{
+    compare_csv, compare_json, compare_markdown, compare_text, report_json, report_markdown,
+    run_text, ReportInput,
+};
+
+fn golden(name: &str, actual: &str) {
+    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("PERFLAB_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing golden file {} (PERFLAB_BLESS=1, then review)",
+            path.display()
+        )
+    });
+    assert_eq!(actual, want, "{name} differs from its golden file");
+}
+
+fn fixture(text: &str, id: &str) -> Run {
+    let parsed = perflab_ingest::parse_text(text, None, "fixture").unwrap();
+    let mut run = Run::new(RunKind::Import);
+    run.id = id.into();
+    run.started_at = "2024-01-15T09:30:00.000Z".into();
+    run.finished_at = run.started_at.clone();
+    run.git = Some(GitInfo {
+        commit: "abc1234def5678".into(),
+        branch: Some("main".into()),
+        dirty: false,
+    });
+    run.host = Some(HostInfo {
+        hostname: "ci".into(),
+        os: "linux".into(),
+        arch: "x86_64".into(),
+        cpu: None,
+        cores: 2,
+        memory_bytes: None,
+    });
+    run.benchmarks = parsed.benchmarks;
+    run
+}
+
+const BASE: &str = "pkg: example.com/svc
+BenchmarkSearch/size=10-8 1000 1000 ns/op 64 B/op 2 allocs/op
+BenchmarkSearch/size=10-8 1000 1010 ns/op 64 B/op 2 allocs/op
+BenchmarkSearch/size=10-8 1000 990 ns/op 64 B/op 2 allocs/op
+BenchmarkSearch/size=10-8 1000 1005 ns/op 64 B/op 2 allocs/op
+BenchmarkSearch/size=10-8 1000 995 ns/op 64 B/op 2 allocs/op
+BenchmarkSearch/size=10-8 1000 1002 ns/op 64 B/op 2 allocs/op
+BenchmarkSearch/size=1000-8 100 50000 ns/op 4096 B/op 3 allocs/op
+BenchmarkSearch/size=1000-8 100 50500 ns/op 4096 B/op 3 allocs/op
+BenchmarkSearch/size=1000-8 100 49500 ns/op 4096 B/op 3 allocs/op
+BenchmarkSearch/size=1000-8 100 50200 ns/op 4096 B/op 3 allocs/op
+BenchmarkSearch/size=1000-8 100 49800 ns/op 4096 B/op 3 allocs/op
+BenchmarkSearch/size=1000-8 100 50100 ns/op 4096 B/op 3 allocs/op
+BenchmarkOnce-8 1 7000 ns/op
+";
+
+fn current() -> String {
+    BASE.replace("50000 ns", "75000 ns")
+        .replace("50500 ns", "75500 ns")
+        .replace("49500 ns", "74500 ns")
+        .replace("50200 ns", "75200 ns")
+        .replace("49800 ns", "74800 ns")
+        .replace("50100 ns", "75100 ns")
+        .replace("4096 B/op 3", "2048 B/op 3")
+        .replace("1 7000 ns/op", "1 9000 ns/op")
+}
+
+fn comparison() -> perflab_analysis::Comparison {
+    let base = fixture(BASE, "run-base");
+    let cur = fixture(&current(), "run-current");
+    let opts = CompareOptions {
+        base_label: "main".into(),
+        current_label: "pr".into(),
+        ..CompareOptions::default()
+    };
+    compare(&base.benchmarks, &cur.benchmarks, &opts).unwrap()
+}
+
+#[test]
+fn compare_renderings() {
+    let c = comparison();
+    golden("compare.txt", &compare_text(&c));
+    golden("compare.md", &compare_markdown(&c));
+    golden("compare.csv", &compare_csv(&c));
+    golden("compare.json", &compare_json(&c));
+}
+
+#[test]
+fn run_rendering() {
+    golden("run.txt", &run_text(&fixture(BASE, "run-base")));
+}
+
+#[test]
+fn report_renderings() {
+    let cur = fixture(&current(), "run-current");
+    let targets = vec![
+        Target {
+            benchmark: "Search*".into(),
+            metric: "time".into(),
+            target: Level::parse("< 60us").unwrap(),
+            critical: Some(Level::parse("< 100us").unwrap()),
+        },
+        Target {
+            benchmark: "*".into(),
+            metric: "allocs_per_op".into(),
+            target: Level::parse("< 10").unwrap(),
+            critical: None,
+        },
+    ];
+    let (results, unmatched) = check(&cur.benchmarks, &targets);
+    assert!(unmatched.is_empty());
+    let input = ReportInput {
+        run: &cur,
+        targets: results,
+        comparison: Some(("baseline main".into(), comparison())),
+    };
+    golden("report.md", &report_markdown(&input));
+    golden("report.json", &report_json(&input));
+    let empty = ReportInput {
+        run: &cur,
+        targets: vec![],
+        comparison: None,
+    };
+    golden("report-no-targets.md", &report_markdown(&empty));
+}
