@@ -727,3 +727,50 @@ fn broken_pipe_exits_quietly() {
         "perflab's exit code"
     );
 }
+
+// ---------- Ctrl-C ----------
+
+#[test]
+fn interrupt_keeps_what_was_measured() {
+    let lab = Lab::new();
+    let out_file = lab.path("partial.json");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .current_dir(lab.dir.path())
+        .env("PERFLAB_STORE", lab.path("history.db"))
+        .args([
+            "run",
+            "--runs",
+            "1000",
+            "--out",
+            out_file.to_str().unwrap(),
+            "sleep 0.02",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: interrupted: partial results were kept (run "),
+        "{err}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(doc["interrupted"], true);
+    let n = doc["benchmarks"][0]["metrics"][0]["samples"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!((1..1000).contains(&n), "{n} runs kept");
+    let log = lab.cmd().args(["log", "--json"]).output().unwrap();
+    assert_eq!(json(&log.stdout)[0]["interrupted"], true);
+}
