@@ -83,7 +83,9 @@ pub(crate) fn stamp(run: &mut Run) {
 }
 
 /// Open the history at `explicit` or `.perflab/history.db` under the project root.
-pub(crate) fn open_store(explicit: Option<&Path>) -> Result<SqliteStore> {
+/// Callers get the `Store` trait only, so another back end (PostgreSQL) can be chosen here
+/// without touching them.
+pub(crate) fn open_store(explicit: Option<&Path>) -> Result<Box<dyn Store>> {
     let path = match explicit {
         Some(p) => p.to_path_buf(),
         None => project_root().join(".perflab").join("history.db"),
@@ -92,7 +94,8 @@ pub(crate) fn open_store(explicit: Option<&Path>) -> Result<SqliteStore> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the history directory {}", dir.display()))?;
     }
-    SqliteStore::open(&path).with_context(|| format!("{}", path.display()))
+    let store = SqliteStore::open(&path).with_context(|| format!("{}", path.display()))?;
+    Ok(Box::new(store))
 }
 
 /// What a reference resolved to.

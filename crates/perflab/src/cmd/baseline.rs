@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use perflab_store::Store as _;
 
 use crate::cli::BaselineCommand;
 use crate::{context, output, Outcome};

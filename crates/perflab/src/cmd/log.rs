@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use perflab_report::Table;
-use perflab_store::{RunFilter, Store as _};
+use perflab_store::RunFilter;
 
 use crate::cli::LogArgs;
 use crate::{context, output, Outcome};

@@ -15,7 +15,6 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use perflab_model::Run;
-use perflab_store::Store as _;
 
 use crate::cli::{Cli, Command, ResultOutput};
 use crate::{config, context, output, Outcome};

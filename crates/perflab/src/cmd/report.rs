@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use perflab_analysis::{check, compare};
 use perflab_report::ReportInput;
-use perflab_store::{RunFilter, Store as _};
+use perflab_store::RunFilter;
 
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::Config;
