@@ -16,6 +16,7 @@
 //! assert_eq!(back.benchmarks[0].key(), "Encode/format=json");
 //! ```
 
+pub mod load;
 mod time;
 mod unit;
 
@@ -24,7 +25,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use time::{format_rfc3339, now_rfc3339};
+pub use time::{format_rfc3339, now_rfc3339, parse_duration};
 pub use unit::{Better, Unit};
 
 /// The schema name written into every result document.
@@ -140,6 +141,9 @@ pub struct Run {
     /// The results.
     #[serde(default)]
     pub benchmarks: Vec<Benchmark>,
+    /// Load-test details (kind `load` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<load::LoadSummary>,
 }
 
 /// Errors reading a result document.
@@ -184,6 +188,7 @@ impl Run {
             labels: BTreeMap::new(),
             interrupted: false,
             benchmarks: Vec::new(),
+            load: None,
         }
     }
 

@@ -38,9 +38,65 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Parse a human duration: `3s`, `500ms`, `1m30s`, `2.5s`, `100us`, `250µs`, `1h`; a bare
+/// number is seconds.
+///
+/// # Errors
+/// A message naming the text and the units that are understood.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let mut total = 0.0f64;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let n_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(n_end);
+        let value: f64 = num
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?} (write it like 3s, 500ms or 1m30s)"))?;
+        let u_end = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(u_end);
+        let factor = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" | "" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h)"
+                ))
+            }
+        };
+        total += value * factor;
+        rest = next;
+    }
+    if !total.is_finite() || total > 1e9 {
+        return Err(format!("invalid duration {s:?}: too long"));
+    }
+    Ok(std::time::Duration::from_secs_f64(total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2").unwrap(), Duration::from_secs(2));
+        assert!(parse_duration("3 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
 
     #[test]
     fn known_instants() {

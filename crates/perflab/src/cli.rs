@@ -76,8 +76,27 @@ perflab compare results.json --col backend\n  perflab compare main HEAD --filter
     /// Name a run as a baseline, list or delete baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// HTTP load test: open (arrival rate) or closed (virtual users) model, HDR latency.
+    #[command(
+        long_about = "HTTP load test. Closed model (default): -c virtual users, each sending back \
+to back on its own keep-alive connection; latency is the service time. Open model (--rate): \
+requests are due on a fixed (or Poisson) schedule whatever the server does, and latency runs from \
+each request's intended send time, so stalls are not hidden (coordinated omission corrected). \
+Stages ramp VUs or the rate linearly. Failed requests are counted by kind, not fatal.",
+        after_help = "Examples:\n  perflab load http://127.0.0.1:8080/ -c 64 -d 30s\n  \
+perflab load http://127.0.0.1:8080/search --rate 1000/s -d 1m --threshold 'p99<5ms'\n  \
+perflab load http://127.0.0.1:8080/ --stages '30s:50,1m:100,30s:200,30s:0'\n  \
+perflab load --scenario-file load.toml --rate 500/s --warmup 10s\n  \
+perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json"
+    )]
+    Load(LoadArgs),
+    /// Merge the results of load-test segments into one run (histograms merge exactly).
+    Merge(MergeArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
     Demo(DemoArgs),
+    /// A small HTTP server for demos, tests and speed comparisons.
+    #[command(hide = true)]
+    Testserver(TestserverArgs),
     /// Burn CPU for a while (a deterministic workload for demos and tests).
     #[command(hide = true)]
     Spin(SpinArgs),
@@ -311,4 +330,110 @@ pub(crate) struct SpinArgs {
     /// Units of work (each a fixed number of hash rounds).
     #[arg(long, default_value_t = 100)]
     pub(crate) work: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// Target URL (http://host:port/path); not needed with --scenario-file.
+    #[arg(value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
+    pub(crate) method: String,
+    /// Header 'Name: value' (repeatable; templates allowed).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub(crate) headers: Vec<String>,
+    /// Request body, or @FILE to read it from a file (templates allowed).
+    #[arg(long, value_name = "BODY")]
+    pub(crate) body: Option<String>,
+    /// Scenarios, weights, templates and checks from a TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) scenario_file: Option<PathBuf>,
+    /// Virtual users (closed model).
+    #[arg(short = 'c', long = "vus", value_name = "NUM")]
+    pub(crate) vus: Option<usize>,
+    /// Pause after each response (closed model).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) think_time: Option<String>,
+    /// Arrival rate, e.g. 1000/s (open model).
+    #[arg(long, value_name = "RATE")]
+    pub(crate) rate: Option<String>,
+    /// Arrivals: fixed intervals or poisson.
+    #[arg(long, default_value = "fixed", value_parser = ["fixed", "poisson"])]
+    pub(crate) arrival: String,
+    /// Connections in the open model's pool.
+    #[arg(long, default_value_t = 64, value_name = "NUM")]
+    pub(crate) max_connections: usize,
+    /// Requests that may wait for a connection before new ones are dropped (open model).
+    #[arg(long, default_value_t = 100_000, value_name = "NUM")]
+    pub(crate) max_queue: usize,
+    /// Ramp VUs or rate: 'DURATION:TARGET,...', e.g. '30s:50,1m:100,30s:0'.
+    #[arg(long, value_name = "STAGES")]
+    pub(crate) stages: Option<String>,
+    /// Test length (without stages).
+    #[arg(short = 'd', long, default_value = "10s", value_name = "DURATION")]
+    pub(crate) duration: String,
+    /// Stop after this many requests.
+    #[arg(short = 'n', long, value_name = "NUM")]
+    pub(crate) requests: Option<u64>,
+    /// Run this long first, excluded from the results.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub(crate) warmup: String,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub(crate) timeout: String,
+    /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
+    #[arg(long, value_name = "EXPR")]
+    pub(crate) threshold: Vec<String>,
+    /// Stop as soon as a threshold fails.
+    #[arg(long)]
+    pub(crate) abort_on_fail: bool,
+    /// Exit 1 when the achieved rate is more than 1% short of the target (open model).
+    #[arg(long)]
+    pub(crate) fail_on_shortfall: bool,
+    /// Expect this status on every response (a check; repeatable as a scenario file's checks).
+    #[arg(long, value_name = "CODE")]
+    pub(crate) check_status: Option<u16>,
+    /// Run part I of N of the load (I/N), for running segments on several machines.
+    #[arg(long, default_value = "1/1", value_name = "I/N")]
+    pub(crate) segment: String,
+    /// Sample this process's CPU and memory during the test.
+    #[arg(long, value_name = "PID")]
+    pub(crate) watch_pid: Option<u32>,
+    /// Start this command (through sh) before the test, watch it, stop it after.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) spawn: Option<String>,
+    /// With --spawn: wait until 127.0.0.1:PORT accepts connections.
+    #[arg(long, value_name = "PORT")]
+    pub(crate) wait_port: Option<u16>,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MergeArgs {
+    /// Result documents of load segments.
+    #[arg(required = true, value_name = "FILE")]
+    pub(crate) files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestserverArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub(crate) addr: String,
+    /// Runtime threads.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) threads: usize,
+    /// Stall every this often, e.g. 5s.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) stall_every: Option<String>,
+    /// For this long, e.g. 1s.
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub(crate) stall_for: String,
+    /// Size of /big in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub(crate) body_size: usize,
 }

@@ -6,10 +6,13 @@ mod check;
 mod compare;
 mod demo;
 mod import;
+mod load;
 mod log;
+mod merge;
 mod report;
 mod run;
 mod spin;
+mod testserver;
 
 use std::path::Path;
 
@@ -33,7 +36,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Report(a) => report::run(a, store, &config()?),
         Command::Log(a) => log::run(a, store),
         Command::Baseline(a) => baseline::run(a, store),
+        Command::Load(a) => load::run(a, store),
+        Command::Merge(a) => merge::run(a, store),
         Command::Demo(a) => demo::run(a),
+        Command::Testserver(a) => testserver::run(a),
         Command::Spin(a) => spin::run(a),
     }
 }

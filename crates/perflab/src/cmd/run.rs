@@ -14,38 +14,9 @@ use perflab_stats as stats;
 use crate::cli::RunArgs;
 use crate::Outcome;
 
-/// Parse `3s`, `500ms`, `1m30s`, `2.5s`, `100us`.
+/// Parse a duration flag, with anyhow context.
 pub(crate) fn parse_duration(s: &str) -> Result<Duration> {
-    let mut total = 0.0f64;
-    let mut rest = s.trim();
-    if rest.is_empty() {
-        bail!("empty duration");
-    }
-    while !rest.is_empty() {
-        let n_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let (num, tail) = rest.split_at(n_end);
-        let value: f64 = num.parse().with_context(|| {
-            format!("invalid duration {s:?} (write it like 3s, 500ms or 1m30s)")
-        })?;
-        let u_end = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(u_end);
-        let factor = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" | "" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => bail!("invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h)"),
-        };
-        total += value * factor;
-        rest = next;
-    }
-    Ok(Duration::from_secs_f64(total))
+    perflab_model::parse_duration(s).map_err(|e| anyhow::anyhow!(e))
 }
 
 fn sweep(args: &RunArgs) -> Result<Vec<(String, Vec<String>)>> {

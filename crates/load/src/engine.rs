@@ -1,0 +1,799 @@
+//! The engine: workers that own keep-alive connections, a scheduler for the open model, and a
+//! collector that turns shards into the per-second series once a second.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use perflab_model::load::{LoadSummary, Percentiles, SecondPoint};
+
+use crate::options::{level_at, Check, LoadOptions, Model};
+use crate::record::{percentiles, summarize, ErrorKind, Outcome, Recorder};
+use crate::template::{RenderContext, Rng};
+use crate::threshold::Threshold;
+use crate::LoadError;
+
+/// A snapshot for the live progress line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Progress {
+    /// Time since the start (warm-up included).
+    pub elapsed: Duration,
+    /// Planned length (warm-up included).
+    pub total: Duration,
+    /// Requests completed so far (measured part).
+    pub requests: u64,
+    /// Requests in the last second.
+    pub rps: f64,
+    /// 99th percentile of the last second (seconds).
+    pub p99: f64,
+    /// Failed requests so far.
+    pub errors: u64,
+    /// Still warming up.
+    pub warming_up: bool,
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Duration or request count reached.
+    Completed,
+    /// The stop flag was set (Ctrl-C).
+    Interrupted,
+    /// A threshold failed with `abort_on_fail`.
+    Aborted,
+}
+
+struct Shared {
+    opts: LoadOptions,
+    recorder: Recorder,
+    stop: AtomicBool,
+    start: Instant,
+    warmup_end: Instant,
+    sent: AtomicU64,
+    completed: AtomicU64,
+    active_vus: AtomicUsize,
+    seq: AtomicU64,
+    weights: Vec<u32>,
+    weight_total: u32,
+}
+
+impl Shared {
+    fn pick_scenario(&self, rng: &mut Rng) -> usize {
+        if self.weights.len() == 1 {
+            return 0;
+        }
+        let mut r = (rng.next_u64() % u64::from(self.weight_total)) as u32;
+        for (i, w) in self.weights.iter().enumerate() {
+            if r < *w {
+                return i;
+            }
+            r -= w;
+        }
+        0
+    }
+
+    fn over_budget(&self) -> bool {
+        self.opts
+            .max_requests
+            .is_some_and(|m| self.sent.load(Ordering::Relaxed) >= m)
+    }
+}
+
+/// A worker's connections (one per target authority) and buffers.
+struct Worker {
+    id: usize,
+    rng: Rng,
+    conns: Vec<Option<http1::SendRequest<Full<Bytes>>>>,
+    authorities: Vec<String>,
+    url_buf: String,
+    body_buf: String,
+    header_buf: String,
+}
+
+impl Worker {
+    fn new(id: usize, shared: &Shared) -> Worker {
+        let mut authorities: Vec<String> = Vec::new();
+        for s in &shared.opts.scenarios {
+            if !authorities.contains(&s.authority) {
+                authorities.push(s.authority.clone());
+            }
+        }
+        Worker {
+            id,
+            rng: Rng::new(0x5EED ^ (id as u64 + 1).wrapping_mul(0x1000_0000_01B3)),
+            conns: authorities.iter().map(|_| None).collect(),
+            authorities,
+            url_buf: String::new(),
+            body_buf: String::new(),
+            header_buf: String::new(),
+        }
+    }
+
+    /// Send one request of `scenario`; `intended` is the open model's scheduled time.
+    async fn request(&mut self, shared: &Shared, scenario: usize, intended: Option<Instant>) {
+        let sc = &shared.opts.scenarios[scenario];
+        let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
+        self.url_buf.clear();
+        self.body_buf.clear();
+        let mut ctx = RenderContext {
+            seq,
+            rng: &mut self.rng,
+            csv: sc.csv.as_ref(),
+        };
+        sc.url.render(&mut ctx, &mut self.url_buf);
+        if let Some(b) = &sc.body {
+            b.render(&mut ctx, &mut self.body_buf);
+        }
+        let mut builder = hyper::Request::builder()
+            .method(sc.method.clone())
+            .uri(self.url_buf.as_str())
+            .header(hyper::header::HOST, sc.authority.as_str());
+        for (name, t) in &sc.headers {
+            self.header_buf.clear();
+            t.render(&mut ctx, &mut self.header_buf);
+            builder = builder.header(name, self.header_buf.as_str());
+        }
+        let bytes_out = self.body_buf.len() as u64;
+        let body = Full::new(Bytes::copy_from_slice(self.body_buf.as_bytes()));
+        let auth = self
+            .authorities
+            .iter()
+            .position(|a| *a == sc.authority)
+            .unwrap_or(0);
+        let send_start = Instant::now();
+        let mut outcome = Outcome {
+            scenario,
+            latency_ns: 0,
+            service_ns: 0,
+            lag_ns: intended.map_or(0, |i| {
+                send_start.saturating_duration_since(i).as_nanos() as u64
+            }),
+            status: None,
+            error: None,
+            bytes_in: 0,
+            bytes_out,
+            checks_passed: 0,
+        };
+        let req = match builder.body(body) {
+            Ok(r) => r,
+            Err(_) => {
+                outcome.error = Some(ErrorKind::Protocol);
+                return self.finish(shared, outcome, intended, send_start, &[]);
+            }
+        };
+        let keep = sc.checks.iter().any(Check::needs_body);
+        let result = tokio::time::timeout(
+            shared.opts.timeout,
+            exchange(
+                &mut self.conns[auth],
+                &self.authorities[auth],
+                req,
+                keep,
+                shared.opts.max_body_kept,
+            ),
+        )
+        .await;
+        let kept = match result {
+            Ok(Ok((status, bytes_in, kept))) => {
+                outcome.status = Some(status);
+                outcome.bytes_in = bytes_in;
+                kept
+            }
+            Ok(Err(kind)) => {
+                self.conns[auth] = None;
+                outcome.error = Some(kind);
+                Vec::new()
+            }
+            Err(_) => {
+                // A timed-out HTTP/1 connection is mid-response: it cannot be reused.
+                self.conns[auth] = None;
+                outcome.error = Some(ErrorKind::Timeout);
+                Vec::new()
+            }
+        };
+        self.finish(shared, outcome, intended, send_start, &kept);
+    }
+
+    fn finish(
+        &self,
+        shared: &Shared,
+        mut o: Outcome,
+        intended: Option<Instant>,
+        send_start: Instant,
+        body: &[u8],
+    ) {
+        let done = Instant::now();
+        o.service_ns = done.duration_since(send_start).as_nanos() as u64;
+        o.latency_ns = match intended {
+            Some(i) => done.saturating_duration_since(i).as_nanos() as u64,
+            None => o.service_ns,
+        };
+        // Warm-up: measured by when the request was due (open) or sent (closed).
+        if intended.unwrap_or(send_start) < shared.warmup_end {
+            return;
+        }
+        let sc = &shared.opts.scenarios[o.scenario];
+        for (i, c) in sc.checks.iter().enumerate() {
+            let ok = match c {
+                Check::Status(s) => o.status == Some(*s),
+                Check::BodyContains(t) => o.error.is_none() && memfind(body, t.as_bytes()),
+                Check::JsonField(path) => json_has(body, path),
+                Check::LatencyUnder(d) => o.error.is_none() && o.latency_ns < d.as_nanos() as u64,
+            };
+            o.checks_passed |= u64::from(ok) << i;
+        }
+        shared.completed.fetch_add(1, Ordering::Relaxed);
+        shared.recorder.record(self.id, &o);
+    }
+}
+
+fn memfind(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn json_has(body: &[u8], path: &str) -> bool {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    for part in path.split('.') {
+        v = match v {
+            serde_json::Value::Object(mut m) => match m.remove(part) {
+                Some(x) => x,
+                None => return false,
+            },
+            serde_json::Value::Array(mut a) => match part.parse::<usize>() {
+                Ok(i) if i < a.len() => a.swap_remove(i),
+                _ => return false,
+            },
+            _ => return false,
+        };
+    }
+    true
+}
+
+fn classify_io(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => ErrorKind::ConnectRefused,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+            ErrorKind::Reset
+        }
+        K::TimedOut => ErrorKind::Timeout,
+        K::InvalidData => ErrorKind::Protocol,
+        _ => ErrorKind::Other,
+    }
+}
+
+fn classify_hyper(e: &hyper::Error) -> ErrorKind {
+    if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
+        return ErrorKind::Protocol;
+    }
+    if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        return ErrorKind::Reset;
+    }
+    if e.is_timeout() {
+        return ErrorKind::Timeout;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return classify_io(io);
+        }
+        src = s.source();
+    }
+    ErrorKind::Other
+}
+
+/// Send on the connection (connecting first if needed) and read the whole response, counting
+/// its bytes and keeping at most `max_kept` of them for checks.
+async fn exchange(
+    conn: &mut Option<http1::SendRequest<Full<Bytes>>>,
+    authority: &str,
+    req: hyper::Request<Full<Bytes>>,
+    keep: bool,
+    max_kept: usize,
+) -> Result<(u16, u64, Vec<u8>), ErrorKind> {
+    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+        let tcp =
+            tokio::net::TcpStream::connect(authority)
+                .await
+                .map_err(|e| match classify_io(&e) {
+                    ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
+                    _ => ErrorKind::Connect,
+                })?;
+        let _ = tcp.set_nodelay(true);
+        let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|e| classify_hyper(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        *conn = Some(sender);
+    }
+    let sender = conn.as_mut().ok_or(ErrorKind::Other)?;
+    sender.ready().await.map_err(|e| classify_hyper(&e))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| classify_hyper(&e))?;
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    let mut n = 0u64;
+    let mut kept = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| classify_hyper(&e))?;
+        if let Some(data) = frame.data_ref() {
+            n += data.len() as u64;
+            if keep && kept.len() < max_kept {
+                let take = (max_kept - kept.len()).min(data.len());
+                kept.extend_from_slice(&data[..take]);
+            }
+        }
+    }
+    Ok((status, n, kept))
+}
+
+/// CPU seconds this process has used (Linux `/proc/self/stat`; USER_HZ is 100 there).
+pub fn process_cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(p) => format!("/proc/{p}/stat"),
+        None => "/proc/self/stat".into(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Resident set size of a process in bytes (`/proc/PID/status` VmRSS).
+pub fn process_rss_bytes(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Run the load test. `stop` ends it early (Ctrl-C); `watch_pid` samples a target process.
+///
+/// # Errors
+/// A runtime that cannot start; nothing about the target (its failures are data).
+pub fn run(
+    opts: LoadOptions,
+    thresholds: &[Threshold],
+    stop: &AtomicBool,
+    watch_pid: Option<u32>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(LoadSummary, Ending), LoadError> {
+    if opts.scenarios.is_empty() {
+        return Err(LoadError::Config {
+            message: "no scenario to run".into(),
+        });
+    }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| LoadError::Runtime(e.to_string()))?;
+    runtime.block_on(run_async(opts, thresholds, stop, watch_pid, progress))
+}
+
+async fn run_async(
+    opts: LoadOptions,
+    thresholds: &[Threshold],
+    stop_flag: &AtomicBool,
+    watch_pid: Option<u32>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(LoadSummary, Ending), LoadError> {
+    let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
+    let start = Instant::now();
+    let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight.max(1)).collect();
+    let shared = Arc::new(Shared {
+        recorder: Recorder::new(16, &checks),
+        stop: AtomicBool::new(false),
+        start,
+        warmup_end: start + opts.warmup,
+        sent: AtomicU64::new(0),
+        completed: AtomicU64::new(0),
+        active_vus: AtomicUsize::new(0),
+        seq: AtomicU64::new(0),
+        weight_total: weights.iter().sum(),
+        weights,
+        opts,
+    });
+    let opts = &shared.opts;
+    let total = opts.warmup + opts.total_duration();
+    let deadline = start + total;
+    let cpu_start = process_cpu_seconds(None).unwrap_or(0.0);
+    let mut handles = Vec::new();
+    let mut target_rate = None;
+    match &opts.model {
+        Model::Closed { vus, think_time } => {
+            let peak = opts
+                .stages
+                .iter()
+                .map(|s| s.target.ceil() as usize)
+                .chain([*vus])
+                .max()
+                .unwrap_or(*vus);
+            let peak = opts.segment_share(peak);
+            shared
+                .active_vus
+                .store(opts.segment_share(*vus), Ordering::SeqCst);
+            for id in 0..peak {
+                let sh = shared.clone();
+                let think = *think_time;
+                handles.push(tokio::spawn(async move { closed_vu(sh, id, think).await }));
+            }
+        }
+        Model::Open {
+            rate,
+            poisson,
+            max_connections,
+            max_queue,
+        } => {
+            let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, usize)>((*max_queue).max(1));
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            for id in 0..(*max_connections).max(1) {
+                let sh = shared.clone();
+                let rx = rx.clone();
+                handles.push(tokio::spawn(async move { open_worker(sh, id, rx).await }));
+            }
+            let sh = shared.clone();
+            let (rate, poisson) = (*rate, *poisson);
+            target_rate = Some(mean_rate(rate, opts));
+            // The schedule runs on its own thread: the OS sleeps to tens of microseconds where
+            // tokio's timer rounds to milliseconds, and every millisecond of late sending would
+            // be charged to the server as latency.
+            let thread = std::thread::Builder::new()
+                .name("perflab-schedule".into())
+                .spawn(move || schedule(&sh, &tx, rate, poisson))
+                .map_err(|e| LoadError::Runtime(e.to_string()))?;
+            handles.push(tokio::task::spawn_blocking(move || {
+                thread.join().unwrap_or(0)
+            }));
+        }
+    }
+    let dropped = Arc::new(AtomicU64::new(0));
+    // The scheduler counts drops through `sent` vs. queue results; see `schedule`.
+    let mut series = Vec::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut ending = Ending::Completed;
+    let mut total_errors = 0u64;
+    let mut measured_requests = 0u64;
+    let rss_start = watch_pid.and_then(process_rss_bytes).unwrap_or(0);
+    let mut rss_peak = rss_start;
+    let mut target_cpu_start = None;
+    loop {
+        let now_deadline = tokio::time::Instant::from_std(deadline);
+        let wait_stop = async {
+            while !stop_flag.load(Ordering::Relaxed) && !shared.over_budget() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = tokio::time::sleep_until(now_deadline) => {}
+            _ = wait_stop => {}
+        }
+        let now = Instant::now();
+        if target_cpu_start.is_none() && now >= shared.warmup_end {
+            target_cpu_start = Some(
+                watch_pid
+                    .and_then(|p| process_cpu_seconds(Some(p)))
+                    .unwrap_or(0.0),
+            );
+        }
+        if let Some(pid) = watch_pid {
+            rss_peak = rss_peak.max(process_rss_bytes(pid).unwrap_or(0));
+        }
+        let (requests, errors, hist) = shared.recorder.drain_second();
+        let warming = now < shared.warmup_end;
+        if !warming || requests > 0 {
+            total_errors += errors;
+            measured_requests += requests;
+            let t = now.saturating_duration_since(shared.warmup_end).as_secs();
+            series.push(SecondPoint {
+                t,
+                requests,
+                errors,
+                p50: if hist.is_empty() {
+                    0.0
+                } else {
+                    hist.value_at_quantile(0.5) as f64 / 1e9
+                },
+                p99: if hist.is_empty() {
+                    0.0
+                } else {
+                    hist.value_at_quantile(0.99) as f64 / 1e9
+                },
+            });
+        }
+        progress(&Progress {
+            elapsed: now.duration_since(start),
+            total,
+            requests: measured_requests,
+            rps: requests as f64,
+            p99: series.last().map_or(0.0, |p| p.p99),
+            errors: total_errors,
+            warming_up: warming,
+        });
+        if stop_flag.load(Ordering::Relaxed) {
+            ending = Ending::Interrupted;
+            break;
+        }
+        if now >= deadline || shared.over_budget() {
+            break;
+        }
+        if opts.abort_on_fail && !warming && !thresholds.is_empty() {
+            let summary = build_summary(&shared, now, &series, 0, None, 0.0);
+            if thresholds.iter().any(|t| {
+                let s = scenario_for(&summary, t);
+                !t.evaluate(s).passed
+            }) {
+                ending = Ending::Aborted;
+                break;
+            }
+        }
+    }
+    shared.stop.store(true, Ordering::SeqCst);
+    let end = Instant::now();
+    // Let in-flight requests finish (bounded by their timeout), then stop stragglers.
+    let grace = shared.opts.timeout + Duration::from_millis(200);
+    let mut drops = 0;
+    for h in handles {
+        match tokio::time::timeout(grace, h).await {
+            Ok(Ok(d)) => drops += d,
+            Ok(Err(_)) => {}
+            Err(_) => {}
+        }
+    }
+    dropped.fetch_add(drops, Ordering::Relaxed);
+    let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
+    if tail_requests > 0 {
+        series.push(SecondPoint {
+            t: end.saturating_duration_since(shared.warmup_end).as_secs() + 1,
+            requests: tail_requests,
+            errors: tail_errors,
+            p50: tail_hist.value_at_quantile(0.5) as f64 / 1e9,
+            p99: tail_hist.value_at_quantile(0.99) as f64 / 1e9,
+        });
+    }
+    let cpu = process_cpu_seconds(None).unwrap_or(0.0) - cpu_start;
+    let mut summary = build_summary(
+        &shared,
+        end,
+        &series,
+        dropped.load(Ordering::Relaxed),
+        target_rate,
+        cpu,
+    );
+    if let Some(pid) = watch_pid {
+        let cpu_end = process_cpu_seconds(Some(pid)).unwrap_or(0.0);
+        let used = cpu_end - target_cpu_start.unwrap_or(cpu_end);
+        let requests = summary.scenarios.get("all").map_or(0, |s| s.requests);
+        let rss_end = process_rss_bytes(pid).unwrap_or(0);
+        summary.target_process = Some(perflab_model::load::ProcessSummary {
+            pid,
+            cpu_seconds: used,
+            cpu_seconds_per_request: if requests > 0 {
+                used / requests as f64
+            } else {
+                0.0
+            },
+            rss_start_bytes: rss_start,
+            rss_end_bytes: rss_end,
+            rss_peak_bytes: rss_peak.max(rss_end),
+        });
+    }
+    summary.thresholds = thresholds
+        .iter()
+        .map(|t| t.evaluate(scenario_for(&summary, t)))
+        .collect();
+    Ok((summary, ending))
+}
+
+fn scenario_for<'a>(s: &'a LoadSummary, t: &Threshold) -> &'a perflab_model::load::ScenarioSummary {
+    static EMPTY: std::sync::OnceLock<perflab_model::load::ScenarioSummary> =
+        std::sync::OnceLock::new();
+    let name = t.scenario.as_deref().unwrap_or("all");
+    s.scenarios
+        .get(name)
+        .unwrap_or_else(|| EMPTY.get_or_init(Default::default))
+}
+
+fn mean_rate(rate: f64, opts: &LoadOptions) -> f64 {
+    if opts.stages.is_empty() {
+        return opts.segment_rate(rate);
+    }
+    let total = opts.total_duration().as_secs_f64();
+    let steps = 1000;
+    let mean = (0..steps)
+        .map(|i| level_at(rate, &opts.stages, (i as f64 + 0.5) / steps as f64 * total))
+        .sum::<f64>()
+        / steps as f64;
+    opts.segment_rate(mean)
+}
+
+fn build_summary(
+    shared: &Shared,
+    now: Instant,
+    series: &[SecondPoint],
+    dropped: u64,
+    target_rate: Option<f64>,
+    cpu: f64,
+) -> LoadSummary {
+    let opts = &shared.opts;
+    let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
+    let (totals, lag) = shared.recorder.totals(&checks);
+    let measured = now
+        .saturating_duration_since(shared.warmup_end)
+        .as_secs_f64();
+    let mut scenarios = std::collections::BTreeMap::new();
+    let mut all = crate::record::ScenarioStats::new(0);
+    for (sc, t) in opts.scenarios.iter().zip(&totals) {
+        let names: Vec<String> = sc.checks.iter().map(Check::describe).collect();
+        scenarios.insert(sc.name.clone(), summarize(t, &names, measured));
+        let mut t_no_checks = crate::record::ScenarioStats::new(0);
+        t_no_checks.merge(t);
+        all.merge(&t_no_checks);
+    }
+    let mut all_summary = summarize(&all, &[], measured);
+    all_summary.checks = scenarios
+        .values()
+        .flat_map(|s| s.checks.iter().cloned())
+        .collect();
+    let sent_measured = all.requests;
+    scenarios.insert("all".into(), all_summary);
+    let _ = series;
+    LoadSummary {
+        model: match opts.model {
+            Model::Closed { .. } => "closed".into(),
+            Model::Open { .. } => "open".into(),
+        },
+        latency_is: match opts.model {
+            Model::Closed { .. } => "service_time".into(),
+            Model::Open { .. } => "response_time".into(),
+        },
+        target_rate,
+        achieved_rate: if measured > 0.0 {
+            sent_measured as f64 / measured
+        } else {
+            0.0
+        },
+        dropped,
+        send_lag: if lag.is_empty() {
+            Percentiles::default()
+        } else {
+            percentiles(&lag)
+        },
+        generator_cpu_seconds: cpu,
+        measured_seconds: measured,
+        segment: (opts.segment.1 > 1).then(|| format!("{}/{}", opts.segment.0, opts.segment.1)),
+        scenarios,
+        series: series.to_vec(),
+        thresholds: Vec::new(),
+        target_process: None,
+    }
+}
+
+async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration) -> u64 {
+    let mut w = Worker::new(id, &shared);
+    loop {
+        if shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
+            return 0;
+        }
+        let elapsed = shared.start.elapsed().as_secs_f64();
+        let since_warm = elapsed - shared.opts.warmup.as_secs_f64();
+        let active = if shared.opts.stages.is_empty() || since_warm < 0.0 {
+            shared.active_vus.load(Ordering::Relaxed)
+        } else {
+            let Model::Closed { vus, .. } = shared.opts.model else {
+                return 0;
+            };
+            let level = level_at(vus as f64, &shared.opts.stages, since_warm).round() as usize;
+            shared.opts.segment_share(level)
+        };
+        if id >= active {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            continue;
+        }
+        shared.sent.fetch_add(1, Ordering::Relaxed);
+        let scenario = shared.pick_scenario(&mut w.rng);
+        w.request(&shared, scenario, None).await;
+        if !think.is_zero() {
+            tokio::time::sleep(think).await;
+        }
+    }
+}
+
+async fn open_worker(
+    shared: Arc<Shared>,
+    id: usize,
+    rx: Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(Instant, usize)>>>,
+) -> u64 {
+    let mut w = Worker::new(id, &shared);
+    loop {
+        let job = {
+            let mut guard = rx.lock().await;
+            guard.recv().await
+        };
+        let Some((intended, scenario)) = job else {
+            return 0;
+        };
+        if shared.stop.load(Ordering::Relaxed) {
+            return 0;
+        }
+        w.request(&shared, scenario, Some(intended)).await;
+    }
+}
+
+/// Generate intended send times and queue them; returns how many were dropped.
+fn schedule(
+    shared: &Shared,
+    tx: &tokio::sync::mpsc::Sender<(Instant, usize)>,
+    base_rate: f64,
+    poisson: bool,
+) -> u64 {
+    let opts = &shared.opts;
+    let mut rng = Rng::new(0xA11CE);
+    let warm = opts.warmup.as_secs_f64();
+    let end = warm + opts.total_duration().as_secs_f64();
+    let rate_at = |t: f64| -> f64 {
+        let r = if t < warm || opts.stages.is_empty() {
+            base_rate
+        } else {
+            level_at(base_rate, &opts.stages, t - warm)
+        };
+        opts.segment_rate(r)
+    };
+    let mut t = 0.0f64;
+    let mut dropped = 0u64;
+    loop {
+        let rate = rate_at(t);
+        if rate <= 0.0 {
+            t += 0.01;
+        } else {
+            let gap = if poisson {
+                -(1.0 - rng.next_f64()).ln() / rate
+            } else {
+                1.0 / rate
+            };
+            let intended = shared.start + Duration::from_secs_f64(t);
+            let now = Instant::now();
+            if intended > now {
+                // Bounded so that a stop is noticed within 50 ms even at very low rates.
+                std::thread::sleep((intended - now).min(Duration::from_millis(50)));
+                if Instant::now() < intended {
+                    continue;
+                }
+            }
+            if shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
+                return dropped;
+            }
+            let scenario = shared.pick_scenario(&mut rng);
+            shared.sent.fetch_add(1, Ordering::Relaxed);
+            match tx.try_send((intended, scenario)) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    if intended >= shared.warmup_end {
+                        dropped += 1;
+                    }
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return dropped,
+            }
+            t += gap;
+        }
+        if t >= end || shared.stop.load(Ordering::Relaxed) {
+            return dropped;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Merging the results of segments (`--segment i/n`) run at the same time on several machines:
+//! counts add, rates add, histograms add without loss, so percentiles of the merge are exactly
+//! those of one big run.
+
+use std::collections::BTreeMap;
+
+use perflab_model::load::{LoadSummary, ScenarioSummary, SecondPoint};
+
+use crate::record::{decode_histogram, encode_histogram, new_histogram, percentiles};
+use crate::LoadError;
+
+fn merge_scenario(
+    a: &mut ScenarioSummary,
+    b: &ScenarioSummary,
+    seconds: f64,
+) -> Result<(), LoadError> {
+    let mut lat = if a.latency_histogram.is_empty() {
+        new_histogram()
+    } else {
+        decode_histogram(&a.latency_histogram).map_err(LoadError::Merge)?
+    };
+    let mut svc = if a.service_time_histogram.is_empty() {
+        new_histogram()
+    } else {
+        decode_histogram(&a.service_time_histogram).map_err(LoadError::Merge)?
+    };
+    if !b.latency_histogram.is_empty() {
+        let h = decode_histogram(&b.latency_histogram).map_err(LoadError::Merge)?;
+        lat.add(&h)
+            .map_err(|e| LoadError::Merge(format!("{e:?}")))?;
+    }
+    if !b.service_time_histogram.is_empty() {
+        let h = decode_histogram(&b.service_time_histogram).map_err(LoadError::Merge)?;
+        svc.add(&h)
+            .map_err(|e| LoadError::Merge(format!("{e:?}")))?;
+    }
+    let failed = a.error_rate * a.requests as f64 + b.error_rate * b.requests as f64;
+    a.requests += b.requests;
+    for (k, v) in &b.errors {
+        *a.errors.entry(k.clone()).or_default() += v;
+    }
+    for (k, v) in &b.status {
+        *a.status.entry(k.clone()).or_default() += v;
+    }
+    a.bytes_in += b.bytes_in;
+    a.bytes_out += b.bytes_out;
+    for c in &b.checks {
+        match a.checks.iter_mut().find(|x| x.name == c.name) {
+            Some(x) => {
+                x.passed += c.passed;
+                x.total += c.total;
+            }
+            None => a.checks.push(c.clone()),
+        }
+    }
+    a.error_rate = if a.requests > 0 {
+        (failed / a.requests as f64 * 1e12).round() / 1e12
+    } else {
+        0.0
+    };
+    a.rps = if seconds > 0.0 {
+        a.requests as f64 / seconds
+    } else {
+        0.0
+    };
+    a.latency = percentiles(&lat);
+    a.service_time = percentiles(&svc);
+    a.latency_histogram = encode_histogram(&lat);
+    a.service_time_histogram = encode_histogram(&svc);
+    Ok(())
+}
+
+/// Merge segment summaries into one.
+///
+/// # Errors
+/// Mixed load models, or histograms that do not decode.
+pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
+    let first = parts
+        .first()
+        .ok_or_else(|| LoadError::Merge("nothing to merge".into()))?;
+    if parts.iter().any(|p| p.model != first.model) {
+        return Err(LoadError::Merge(
+            "cannot merge open-model and closed-model results".into(),
+        ));
+    }
+    // Segments run side by side: the merged test lasted as long as the longest segment.
+    let seconds = parts.iter().map(|p| p.measured_seconds).fold(0.0, f64::max);
+    let mut out = LoadSummary {
+        model: first.model.clone(),
+        latency_is: first.latency_is.clone(),
+        target_rate: None,
+        achieved_rate: 0.0,
+        dropped: 0,
+        send_lag: first.send_lag,
+        generator_cpu_seconds: 0.0,
+        measured_seconds: seconds,
+        segment: None,
+        scenarios: BTreeMap::new(),
+        series: Vec::new(),
+        thresholds: Vec::new(),
+        target_process: None,
+    };
+    let mut series: BTreeMap<u64, SecondPoint> = BTreeMap::new();
+    for p in parts {
+        out.target_rate = match (out.target_rate, p.target_rate) {
+            (None, x) => x,
+            (Some(a), Some(b)) => Some(a + b),
+            (a, None) => a,
+        };
+        out.achieved_rate += p.achieved_rate;
+        out.dropped += p.dropped;
+        out.generator_cpu_seconds += p.generator_cpu_seconds;
+        out.send_lag.max = out.send_lag.max.max(p.send_lag.max);
+        for (name, s) in &p.scenarios {
+            let entry = out.scenarios.entry(name.clone()).or_default();
+            merge_scenario(entry, s, seconds)?;
+        }
+        for pt in &p.series {
+            let e = series.entry(pt.t).or_insert(SecondPoint {
+                t: pt.t,
+                ..SecondPoint::default()
+            });
+            e.requests += pt.requests;
+            e.errors += pt.errors;
+            // Per-second percentiles do not add: the merge keeps the worst segment's value.
+            e.p50 = e.p50.max(pt.p50);
+            e.p99 = e.p99.max(pt.p99);
+        }
+    }
+    out.series = series.into_values().collect();
+    Ok(out)
+}

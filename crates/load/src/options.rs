@@ -1,0 +1,275 @@
+//! What a load test does: the load model, its stages, the scenarios and their requests.
+
+use std::time::Duration;
+
+use crate::template::{CsvData, Template};
+use crate::LoadError;
+
+/// How load is generated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Model {
+    /// Virtual users, each sending back to back on its own keep-alive connection.
+    Closed {
+        /// Virtual users (the peak when stages ramp).
+        vus: usize,
+        /// Pause after each response.
+        think_time: Duration,
+    },
+    /// A fixed arrival rate: every request has an intended send time.
+    Open {
+        /// Requests per second (the first stage's start when stages ramp).
+        rate: f64,
+        /// Fixed intervals or Poisson arrivals.
+        poisson: bool,
+        /// Connections in the pool.
+        max_connections: usize,
+        /// Requests allowed to wait for a connection before new ones are dropped.
+        max_queue: usize,
+    },
+}
+
+/// One stage: ramp linearly to `target` (VUs or requests per second) over `duration`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// Length of the stage.
+    pub duration: Duration,
+    /// Level reached at its end.
+    pub target: f64,
+}
+
+/// Parse `30s:50,1m:100,30s:0`.
+///
+/// # Errors
+/// A malformed stage, named.
+pub fn parse_stages(text: &str) -> Result<Vec<Stage>, LoadError> {
+    text.split(',')
+        .map(|part| {
+            let err = |m: String| LoadError::Config {
+                message: format!("stage {part:?}: {m} (write stages like 30s:50,1m:100)"),
+            };
+            let (d, t) = part
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| err("missing ':'".into()))?;
+            let duration = perflab_model::parse_duration(d).map_err(err)?;
+            let target: f64 = t
+                .trim()
+                .trim_end_matches("/s")
+                .parse()
+                .map_err(|_| err(format!("{t:?} is not a number")))?;
+            if !(target >= 0.0 && target.is_finite()) {
+                return Err(err("target must be 0 or more".into()));
+            }
+            Ok(Stage { duration, target })
+        })
+        .collect()
+}
+
+/// The level (VUs or rate) at `t` seconds into staged load starting from `start`.
+pub fn level_at(start: f64, stages: &[Stage], t: f64) -> f64 {
+    let mut from = start;
+    let mut elapsed = 0.0;
+    for s in stages {
+        let d = s.duration.as_secs_f64();
+        if t < elapsed + d {
+            let f = if d > 0.0 { (t - elapsed) / d } else { 1.0 };
+            return from + (s.target - from) * f;
+        }
+        elapsed += d;
+        from = s.target;
+    }
+    from
+}
+
+/// A check on every response of a scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Check {
+    /// The status code equals this.
+    Status(u16),
+    /// The body contains this text.
+    BodyContains(String),
+    /// The body is JSON with a value at this dotted path (`results.0.id`).
+    JsonField(String),
+    /// The response took less than this.
+    LatencyUnder(Duration),
+}
+
+impl Check {
+    /// A short name for reports: `status == 200`, `body contains "ok"`.
+    pub fn describe(&self) -> String {
+        match self {
+            Check::Status(s) => format!("status == {s}"),
+            Check::BodyContains(t) => format!("body contains {t:?}"),
+            Check::JsonField(p) => format!("json field {p}"),
+            Check::LatencyUnder(d) => format!("latency < {d:?}"),
+        }
+    }
+
+    /// Whether this check needs the body kept.
+    pub fn needs_body(&self) -> bool {
+        matches!(self, Check::BodyContains(_) | Check::JsonField(_))
+    }
+}
+
+/// One kind of request, with its share of the traffic.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name used in reports and thresholds (`search`).
+    pub name: String,
+    /// Relative weight (60 and 40 give a 60/40 mix).
+    pub weight: u32,
+    /// HTTP method.
+    pub method: hyper::Method,
+    /// URL template (scheme, host and port fixed; path and query may be templated).
+    pub url: Template,
+    /// Host and port to connect to.
+    pub authority: String,
+    /// Header templates.
+    pub headers: Vec<(hyper::header::HeaderName, Template)>,
+    /// Body template, if any.
+    pub body: Option<Template>,
+    /// Checks on every response.
+    pub checks: Vec<Check>,
+    /// CSV rows for `csv.*` generators.
+    pub csv: Option<CsvData>,
+}
+
+/// Split `http://host:port/path?q` into (authority, path-and-query). Only `http` for now.
+///
+/// # Errors
+/// Another scheme, or no host.
+pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
+    let rest = if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else if url.starts_with("https://") {
+        return Err(LoadError::Config {
+            message: format!("{url}: https is not supported yet (use http://; TLS is planned)"),
+        });
+    } else {
+        return Err(LoadError::Config {
+            message: format!("{url}: the URL must start with http://"),
+        });
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() {
+        return Err(LoadError::Config {
+            message: format!("{url}: no host"),
+        });
+    }
+    let authority = if authority.contains(':') && !authority.ends_with(']') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, path.to_string()))
+}
+
+/// Everything a load test needs.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Load model.
+    pub model: Model,
+    /// Stages; empty means constant load for `duration`.
+    pub stages: Vec<Stage>,
+    /// Test length when there are no stages.
+    pub duration: Duration,
+    /// Stop after this many requests (sent), if set.
+    pub max_requests: Option<u64>,
+    /// Leading time excluded from the results.
+    pub warmup: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Scenarios (at least one).
+    pub scenarios: Vec<Scenario>,
+    /// Run one part of the load: (index, count), 1-based index.
+    pub segment: (usize, usize),
+    /// Evaluate thresholds every second and stop at the first failure.
+    pub abort_on_fail: bool,
+    /// Read at most this many body bytes for checks (the rest is counted, not kept).
+    pub max_body_kept: usize,
+}
+
+impl LoadOptions {
+    /// Total planned length: the stages' sum, or `duration`.
+    pub fn total_duration(&self) -> Duration {
+        if self.stages.is_empty() {
+            self.duration
+        } else {
+            self.stages.iter().map(|s| s.duration).sum()
+        }
+    }
+
+    /// This segment's share of `n` things (VUs): an even split, remainder to the first ones.
+    pub fn segment_share(&self, n: usize) -> usize {
+        let (i, k) = self.segment;
+        n / k + usize::from(i <= n % k)
+    }
+
+    /// This segment's share of a rate.
+    pub fn segment_rate(&self, rate: f64) -> f64 {
+        rate / self.segment.1 as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_parse_and_interpolate() {
+        let s = parse_stages("10s:50, 10s:100,5s:0").unwrap();
+        assert_eq!(s.len(), 3);
+        assert_eq!(level_at(0.0, &s, 5.0), 25.0);
+        assert_eq!(level_at(0.0, &s, 15.0), 75.0);
+        assert_eq!(level_at(0.0, &s, 22.5), 50.0);
+        assert_eq!(level_at(0.0, &s, 99.0), 0.0);
+        let e = parse_stages("10s-50").unwrap_err();
+        assert!(e.to_string().contains("missing ':'"), "{e}");
+    }
+
+    #[test]
+    fn urls_split() {
+        assert_eq!(
+            split_url("http://127.0.0.1:8080/a?b=1").unwrap(),
+            ("127.0.0.1:8080".to_string(), "/a?b=1".to_string())
+        );
+        assert_eq!(
+            split_url("http://localhost").unwrap(),
+            ("localhost:80".to_string(), "/".to_string())
+        );
+        assert!(split_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn segments_split_evenly() {
+        let mut o = test_options();
+        let total: usize = (1..=3)
+            .map(|i| {
+                o.segment = (i, 3);
+                o.segment_share(10)
+            })
+            .sum();
+        assert_eq!(total, 10);
+    }
+
+    fn test_options() -> LoadOptions {
+        LoadOptions {
+            model: Model::Closed {
+                vus: 1,
+                think_time: Duration::ZERO,
+            },
+            stages: vec![],
+            duration: Duration::from_secs(1),
+            max_requests: None,
+            warmup: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+            scenarios: vec![],
+            segment: (1, 1),
+            abort_on_fail: false,
+            max_body_kept: 65536,
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Recording without slowing the hot path: a few shards of statistics, each behind a mutex that
+//! workers hold for a handful of nanoseconds per response, and HDR histograms whose size does not
+//! grow with the number of requests. A collector drains the per-second part of each shard once a
+//! second, so memory stays flat however long the test runs.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use perflab_model::load::{CheckSummary, Percentiles, ScenarioSummary};
+
+/// Largest latency the histograms hold: one hour, in nanoseconds.
+const MAX_NS: u64 = 3_600_000_000_000;
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// The connection was refused.
+    ConnectRefused,
+    /// Connecting failed otherwise (unreachable, DNS).
+    Connect,
+    /// No complete response within the timeout.
+    Timeout,
+    /// The connection was reset or closed mid-request.
+    Reset,
+    /// The response was not valid HTTP.
+    Protocol,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// Every kind, in report order.
+    pub const ALL: [ErrorKind; 6] = [
+        ErrorKind::ConnectRefused,
+        ErrorKind::Connect,
+        ErrorKind::Timeout,
+        ErrorKind::Reset,
+        ErrorKind::Protocol,
+        ErrorKind::Other,
+    ];
+
+    /// The snake_case name used in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::ConnectRefused => "connect_refused",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Reset => "reset",
+            ErrorKind::Protocol => "protocol",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+pub(crate) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, 3).expect("invariant: static histogram bounds are valid")
+}
+
+/// Totals of one scenario.
+pub(crate) struct ScenarioStats {
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) service: Histogram<u64>,
+    pub(crate) requests: u64,
+    pub(crate) failed: u64,
+    pub(crate) errors: [u64; 6],
+    pub(crate) status: BTreeMap<u16, u64>,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) checks: Vec<(u64, u64)>,
+}
+
+impl ScenarioStats {
+    pub(crate) fn new(checks: usize) -> ScenarioStats {
+        ScenarioStats {
+            latency: new_histogram(),
+            service: new_histogram(),
+            requests: 0,
+            failed: 0,
+            errors: [0; 6],
+            status: BTreeMap::new(),
+            bytes_in: 0,
+            bytes_out: 0,
+            checks: vec![(0, 0); checks],
+        }
+    }
+
+    pub(crate) fn merge(&mut self, o: &ScenarioStats) {
+        // Same bounds on both sides: adding cannot fail.
+        let _ = self.latency.add(&o.latency);
+        let _ = self.service.add(&o.service);
+        self.requests += o.requests;
+        self.failed += o.failed;
+        for (a, b) in self.errors.iter_mut().zip(o.errors) {
+            *a += b;
+        }
+        for (k, v) in &o.status {
+            *self.status.entry(*k).or_default() += v;
+        }
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+        for (a, b) in self.checks.iter_mut().zip(&o.checks) {
+            a.0 += b.0;
+            a.1 += b.1;
+        }
+    }
+}
+
+/// What one second saw.
+pub(crate) struct SecondStats {
+    pub(crate) latency: Histogram<u64>,
+    pub(crate) requests: u64,
+    pub(crate) errors: u64,
+}
+
+impl SecondStats {
+    fn new() -> SecondStats {
+        SecondStats {
+            // Two significant digits are plenty for a plot, and keep the shard small.
+            latency: Histogram::new_with_bounds(1, MAX_NS, 2)
+                .expect("invariant: static histogram bounds are valid"),
+            requests: 0,
+            errors: 0,
+        }
+    }
+}
+
+/// One shard: totals per scenario, the current second, the send lag.
+pub(crate) struct Shard {
+    pub(crate) scenarios: Vec<ScenarioStats>,
+    pub(crate) second: SecondStats,
+    pub(crate) lag: Histogram<u64>,
+}
+
+/// One response (or failure) to record.
+pub(crate) struct Outcome {
+    pub(crate) scenario: usize,
+    pub(crate) latency_ns: u64,
+    pub(crate) service_ns: u64,
+    pub(crate) lag_ns: u64,
+    pub(crate) status: Option<u16>,
+    pub(crate) error: Option<ErrorKind>,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) checks_passed: u64,
+}
+
+/// All shards.
+pub(crate) struct Recorder {
+    shards: Vec<Mutex<Shard>>,
+}
+
+impl Recorder {
+    pub(crate) fn new(shards: usize, checks_per_scenario: &[usize]) -> Recorder {
+        Recorder {
+            shards: (0..shards.max(1))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        scenarios: checks_per_scenario
+                            .iter()
+                            .map(|&c| ScenarioStats::new(c))
+                            .collect(),
+                        second: SecondStats::new(),
+                        lag: new_histogram(),
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    pub(crate) fn record(&self, worker: usize, o: &Outcome) {
+        let mut shard = match self.shards[worker % self.shards.len()].lock() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let failed = o.error.is_some() || o.status.is_some_and(|s| s >= 400);
+        let s = &mut shard.scenarios[o.scenario];
+        s.requests += 1;
+        s.latency.saturating_record(o.latency_ns.max(1));
+        if o.error.is_none() {
+            s.service.saturating_record(o.service_ns.max(1));
+        }
+        if let Some(code) = o.status {
+            *s.status.entry(code).or_default() += 1;
+        }
+        if let Some(k) = o.error {
+            s.errors[ErrorKind::ALL.iter().position(|x| *x == k).unwrap_or(5)] += 1;
+        }
+        s.failed += u64::from(failed);
+        s.bytes_in += o.bytes_in;
+        s.bytes_out += o.bytes_out;
+        for (i, c) in s.checks.iter_mut().enumerate() {
+            c.1 += 1;
+            c.0 += (o.checks_passed >> i) & 1;
+        }
+        shard.second.requests += 1;
+        shard.second.errors += u64::from(failed);
+        shard.second.latency.saturating_record(o.latency_ns.max(1));
+        shard.lag.saturating_record(o.lag_ns.max(1));
+    }
+
+    /// Take every shard's current second, merged.
+    pub(crate) fn drain_second(&self) -> (u64, u64, Histogram<u64>) {
+        let mut merged = SecondStats::new();
+        for shard in &self.shards {
+            let mut s = match shard.lock() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            let cur = std::mem::replace(&mut s.second, SecondStats::new());
+            drop(s);
+            merged.requests += cur.requests;
+            merged.errors += cur.errors;
+            let _ = merged.latency.add(&cur.latency);
+        }
+        (merged.requests, merged.errors, merged.latency)
+    }
+
+    /// Totals per scenario (and the send lag), merged across shards.
+    pub(crate) fn totals(
+        &self,
+        checks_per_scenario: &[usize],
+    ) -> (Vec<ScenarioStats>, Histogram<u64>) {
+        let mut out: Vec<ScenarioStats> = checks_per_scenario
+            .iter()
+            .map(|&c| ScenarioStats::new(c))
+            .collect();
+        let mut lag = new_histogram();
+        for shard in &self.shards {
+            let s = match shard.lock() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            for (o, x) in out.iter_mut().zip(&s.scenarios) {
+                o.merge(x);
+            }
+            let _ = lag.add(&s.lag);
+        }
+        (out, lag)
+    }
+}
+
+/// Percentiles of a histogram of nanoseconds, in seconds.
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    let q = |p: f64| h.value_at_quantile(p) as f64 / 1e9;
+    Percentiles {
+        p50: q(0.50),
+        p90: q(0.90),
+        p95: q(0.95),
+        p99: q(0.99),
+        p99_9: q(0.999),
+        max: h.max() as f64 / 1e9,
+        mean: h.mean() / 1e9,
+    }
+}
+
+/// Base64 of the V2-deflate serialisation.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    if V2DeflateSerializer::new().serialize(h, &mut buf).is_err() {
+        return String::new();
+    }
+    base64::engine::general_purpose::STANDARD.encode(buf)
+}
+
+/// Decode [`encode_histogram`]'s output.
+///
+/// # Errors
+/// Invalid base64 or histogram data.
+pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram does not decode: {e:?}"))
+}
+
+/// Turn totals into the summary the model carries.
+pub(crate) fn summarize(
+    s: &ScenarioStats,
+    check_names: &[String],
+    measured_seconds: f64,
+) -> ScenarioSummary {
+    ScenarioSummary {
+        requests: s.requests,
+        errors: ErrorKind::ALL
+            .iter()
+            .zip(s.errors)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.name().to_string(), n))
+            .collect(),
+        status: s.status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        rps: if measured_seconds > 0.0 {
+            s.requests as f64 / measured_seconds
+        } else {
+            0.0
+        },
+        error_rate: if s.requests > 0 {
+            s.failed as f64 / s.requests as f64
+        } else {
+            0.0
+        },
+        latency: percentiles(&s.latency),
+        service_time: percentiles(&s.service),
+        bytes_in: s.bytes_in,
+        bytes_out: s.bytes_out,
+        checks: check_names
+            .iter()
+            .zip(&s.checks)
+            .map(|(n, c)| CheckSummary {
+                name: n.clone(),
+                passed: c.0,
+                total: c.1,
+            })
+            .collect(),
+        latency_histogram: encode_histogram(&s.latency),
+        service_time_histogram: encode_histogram(&s.service),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_round_trip_through_base64() {
+        let mut h = new_histogram();
+        for v in [1_000u64, 2_000, 5_000_000, 1_000_000_000] {
+            h.record(v).unwrap();
+        }
+        let back = decode_histogram(&encode_histogram(&h)).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.max(), h.max());
+        assert!(decode_histogram("not base64!").is_err());
+    }
+
+    #[test]
+    fn percentiles_are_within_a_tenth_of_a_percent_of_exact() {
+        let mut h = new_histogram();
+        let mut exact: Vec<u64> = (1..=100_000u64)
+            .map(|i| i * 7919 % 1_000_003 + 50_000)
+            .collect();
+        for v in &exact {
+            h.record(*v).unwrap();
+        }
+        exact.sort_unstable();
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            let rank = ((q * exact.len() as f64).ceil() as usize).max(1) - 1;
+            let want = exact[rank] as f64;
+            let got = h.value_at_quantile(q) as f64;
+            assert!(
+                ((got - want) / want).abs() < 0.001,
+                "q={q}: {got} vs {want}"
+            );
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! A small, fast HTTP/1.1 server for demos, tests and the speed comparison: it answers from
+//! memory, and can stall on a schedule (every `stall_every`, for `stall_for`) to show what
+//! coordinated omission hides.
+//!
+//! Routes: `/` → `ok`, `/json` → a small JSON document, `/status/NNN` → that status,
+//! `/big` → `body_size` bytes, anything else → 404.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// How the server behaves.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Stall every this often (from start).
+    pub stall_every: Option<Duration>,
+    /// For this long each time.
+    pub stall_for: Duration,
+    /// Size of `/big`.
+    pub body_size: usize,
+}
+
+struct State {
+    opts: ServerOptions,
+    start: Instant,
+    big: Bytes,
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    if let Some(every) = state.opts.stall_every {
+        let every_ns = every.as_nanos().max(1);
+        let phase = state.start.elapsed().as_nanos() % every_ns;
+        let stall_ns = state.opts.stall_for.as_nanos();
+        if phase < stall_ns {
+            tokio::time::sleep(Duration::from_nanos((stall_ns - phase) as u64)).await;
+        }
+    }
+    let path = req.uri().path();
+    let (status, body) = if path == "/" {
+        (StatusCode::OK, Bytes::from_static(b"ok\n"))
+    } else if path == "/json" {
+        (
+            StatusCode::OK,
+            Bytes::from_static(b"{\"results\":[{\"id\":1,\"score\":0.98}],\"took_ms\":1}"),
+        )
+    } else if path == "/big" {
+        (StatusCode::OK, state.big.clone())
+    } else if let Some(code) = path.strip_prefix("/status/") {
+        let code = code
+            .parse::<u16>()
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        (code, Bytes::from_static(b"status\n"))
+    } else {
+        (StatusCode::NOT_FOUND, Bytes::from_static(b"not found\n"))
+    };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+/// Serve on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) {
+    let state = Arc::new(State {
+        big: Bytes::from(vec![b'x'; opts.body_size]),
+        opts,
+        start: Instant::now(),
+    });
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let svc = service_fn(move |req| handle(state.clone(), req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+/// Run the server on `addr` with `threads` runtime threads, blocking; calls `ready` with the
+/// bound address first (port 0 picks a free one).
+///
+/// # Errors
+/// The address cannot be bound.
+pub fn run_blocking(
+    addr: SocketAddr,
+    threads: usize,
+    opts: ServerOptions,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        ready(listener.local_addr()?);
+        serve(listener, opts).await;
+        Ok(())
+    })
+}

@@ -1,0 +1,359 @@
+//! Request templates: text with `{{generator}}` placeholders, compiled once into segments and
+//! rendered per request into a reused buffer, so rendering stays far off the hot path's
+//! critical cost (see the `render` benchmark).
+//!
+//! Generators: `seq` (a per-run sequence number), `rand_int(a,b)`, `rand_float(a,b)`,
+//! `random_floats(n,a,b)` (a JSON array), `uuid` (v4), `env.NAME` (read once at compile time),
+//! `csv.COLUMN` (the rows of the scenario's CSV file, in turn).
+
+use std::fmt::Write as _;
+
+use crate::LoadError;
+
+/// A small, fast PRNG (xorshift64*): one per worker, no locking, reproducible per seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (0 is replaced: xorshift needs a non-zero state).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Literal(String),
+    Seq,
+    RandInt(i64, i64),
+    RandFloat(f64, f64),
+    RandomFloats(usize, f64, f64),
+    Uuid,
+    Csv(usize),
+}
+
+/// Rows of a CSV file shared by a scenario's templates.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CsvData {
+    /// Column names from the header.
+    pub columns: Vec<String>,
+    /// The rows.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl CsvData {
+    /// Parse simple CSV (a header line, comma-separated, double quotes for fields with commas).
+    ///
+    /// # Errors
+    /// An empty file, or a row with a different number of fields than the header.
+    pub fn parse(text: &str, source: &str) -> Result<CsvData, LoadError> {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header = lines.next().ok_or_else(|| LoadError::Config {
+            message: format!("{source}: empty CSV file (it needs a header line)"),
+        })?;
+        let columns = split_csv(header);
+        let mut rows = Vec::new();
+        for (i, line) in lines.enumerate() {
+            let row = split_csv(line);
+            if row.len() != columns.len() {
+                return Err(LoadError::Config {
+                    message: format!(
+                        "{source}:{}: {} fields, the header has {}",
+                        i + 2,
+                        row.len(),
+                        columns.len()
+                    ),
+                });
+            }
+            rows.push(row);
+        }
+        if rows.is_empty() {
+            return Err(LoadError::Config {
+                message: format!("{source}: no rows after the header"),
+            });
+        }
+        Ok(CsvData { columns, rows })
+    }
+}
+
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// A compiled template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    segments: Vec<Segment>,
+}
+
+/// What a render may draw on.
+pub struct RenderContext<'a> {
+    /// The request's sequence number.
+    pub seq: u64,
+    /// The worker's random generator.
+    pub rng: &'a mut Rng,
+    /// CSV rows, if the scenario has them.
+    pub csv: Option<&'a CsvData>,
+}
+
+impl Template {
+    /// Compile `text`; `csv` resolves `csv.COLUMN` names.
+    ///
+    /// # Errors
+    /// An unclosed `{{`, an unknown generator, bad arguments, a missing environment variable or
+    /// CSV column: each named with its position.
+    pub fn compile(text: &str, csv: Option<&CsvData>, what: &str) -> Result<Template, LoadError> {
+        let err = |m: String| LoadError::Config {
+            message: format!("{what}: {m}"),
+        };
+        let mut segments = Vec::new();
+        let mut rest = text;
+        let mut offset = 0;
+        while let Some(start) = rest.find("{{") {
+            if start > 0 {
+                segments.push(Segment::Literal(rest[..start].to_string()));
+            }
+            let after = &rest[start + 2..];
+            let end = after
+                .find("}}")
+                .ok_or_else(|| err(format!("unclosed {{{{ at byte {}", offset + start)))?;
+            let expr = after[..end].trim();
+            segments.push(
+                parse_generator(expr, csv)
+                    .map_err(|m| err(format!("{{{{{expr}}}}} at byte {}: {m}", offset + start)))?,
+            );
+            let consumed = start + 2 + end + 2;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Literal(rest.to_string()));
+        }
+        Ok(Template { segments })
+    }
+
+    /// Whether the template is plain text (rendered once, reused for every request).
+    pub fn is_static(&self) -> bool {
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
+    }
+
+    /// Append the rendering to `out`.
+    pub fn render(&self, ctx: &mut RenderContext<'_>, out: &mut String) {
+        for s in &self.segments {
+            match s {
+                Segment::Literal(l) => out.push_str(l),
+                Segment::Seq => {
+                    let _ = write!(out, "{}", ctx.seq);
+                }
+                Segment::RandInt(a, b) => {
+                    let span = (b - a + 1) as u64;
+                    let _ = write!(out, "{}", a + (ctx.rng.next_u64() % span) as i64);
+                }
+                Segment::RandFloat(a, b) => {
+                    let _ = write!(out, "{}", a + (b - a) * ctx.rng.next_f64());
+                }
+                Segment::RandomFloats(n, a, b) => {
+                    out.push('[');
+                    for i in 0..*n {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let v = a + (b - a) * ctx.rng.next_f64();
+                        // Six decimals keep bodies compact; enough for test vectors.
+                        let _ = write!(out, "{v:.6}");
+                    }
+                    out.push(']');
+                }
+                Segment::Uuid => {
+                    let hi = ctx.rng.next_u64();
+                    let lo = ctx.rng.next_u64();
+                    let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x4000;
+                    let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+                    let _ = write!(
+                        out,
+                        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                        hi >> 32,
+                        (hi >> 16) & 0xFFFF,
+                        hi & 0xFFFF,
+                        lo >> 48,
+                        lo & 0xFFFF_FFFF_FFFF
+                    );
+                }
+                Segment::Csv(col) => {
+                    if let Some(csv) = ctx.csv {
+                        let row = &csv.rows[(ctx.seq as usize) % csv.rows.len()];
+                        out.push_str(&row[*col]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn args<const N: usize>(inner: &str) -> Result<[f64; N], String> {
+    let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+    if parts.len() != N {
+        return Err(format!("expected {N} arguments, got {}", parts.len()));
+    }
+    let mut out = [0.0; N];
+    for (o, p) in out.iter_mut().zip(&parts) {
+        *o = p.parse().map_err(|_| format!("{p:?} is not a number"))?;
+    }
+    Ok(out)
+}
+
+fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, String> {
+    if expr == "seq" {
+        return Ok(Segment::Seq);
+    }
+    if expr == "uuid" {
+        return Ok(Segment::Uuid);
+    }
+    if let Some(name) = expr.strip_prefix("env.") {
+        return std::env::var(name)
+            .map(Segment::Literal)
+            .map_err(|_| format!("environment variable {name} is not set"));
+    }
+    if let Some(col) = expr.strip_prefix("csv.") {
+        let csv = csv.ok_or("csv.* needs a csv file in the scenario")?;
+        return csv
+            .columns
+            .iter()
+            .position(|c| c == col)
+            .map(Segment::Csv)
+            .ok_or_else(|| format!("no column {col:?} (columns: {})", csv.columns.join(", ")));
+    }
+    let (name, inner) = expr
+        .split_once('(')
+        .and_then(|(n, r)| r.strip_suffix(')').map(|i| (n.trim(), i)))
+        .ok_or("unknown generator (use seq, uuid, rand_int(a,b), rand_float(a,b), random_floats(n,a,b), env.NAME, csv.COLUMN)")?;
+    match name {
+        "rand_int" => {
+            let [a, b] = args::<2>(inner)?;
+            if a.fract() != 0.0 || b.fract() != 0.0 || b < a {
+                return Err("rand_int needs integers a <= b".into());
+            }
+            Ok(Segment::RandInt(a as i64, b as i64))
+        }
+        "rand_float" => {
+            let [a, b] = args::<2>(inner)?;
+            Ok(Segment::RandFloat(a, b))
+        }
+        "random_floats" => {
+            let [n, a, b] = args::<3>(inner)?;
+            if n < 0.0 || n.fract() != 0.0 || n > 1e6 {
+                return Err("random_floats needs a count between 0 and 1000000".into());
+            }
+            Ok(Segment::RandomFloats(n as usize, a, b))
+        }
+        other => Err(format!("unknown generator {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(t: &Template, seq: u64) -> String {
+        let mut rng = Rng::new(1);
+        let mut out = String::new();
+        t.render(
+            &mut RenderContext {
+                seq,
+                rng: &mut rng,
+                csv: None,
+            },
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn generators_render() {
+        let t = Template::compile("/item/{{seq}}?n={{rand_int(1,3)}}", None, "url").unwrap();
+        let s = render(&t, 42);
+        assert!(s.starts_with("/item/42?n="), "{s}");
+        let n: i64 = s.rsplit('=').next().unwrap().parse().unwrap();
+        assert!((1..=3).contains(&n));
+        let t = Template::compile("{{random_floats(512,-1,1)}}", None, "body").unwrap();
+        let v: Vec<f64> = serde_json::from_str(&render(&t, 0)).unwrap();
+        assert_eq!(v.len(), 512);
+        assert!(v.iter().all(|x| (-1.0..1.0).contains(x)));
+        let t = Template::compile("{{uuid}}", None, "h").unwrap();
+        let u = render(&t, 0);
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(Template::compile("plain", None, "x").unwrap().is_static());
+    }
+
+    #[test]
+    fn csv_rows_in_turn() {
+        let csv = CsvData::parse("id,name\n1,a\n2,\"b,c\"\n", "users.csv").unwrap();
+        let t = Template::compile("{{csv.name}}", Some(&csv), "body").unwrap();
+        let mut rng = Rng::new(1);
+        let mut out = String::new();
+        for seq in 0..3 {
+            t.render(
+                &mut RenderContext {
+                    seq,
+                    rng: &mut rng,
+                    csv: Some(&csv),
+                },
+                &mut out,
+            );
+            out.push('|');
+        }
+        assert_eq!(out, "a|b,c|a|");
+        let e = CsvData::parse("a,b\n1\n", "f.csv").unwrap_err();
+        assert_eq!(e.to_string(), "f.csv:2: 1 fields, the header has 2");
+    }
+
+    #[test]
+    fn bad_templates_say_where() {
+        let e = Template::compile("/x/{{nope}}", None, "url").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("url: {{nope}} at byte 3: unknown generator"),
+            "{e}"
+        );
+        let e = Template::compile("/x/{{seq", None, "url").unwrap_err();
+        assert_eq!(e.to_string(), "url: unclosed {{ at byte 3");
+        let e = Template::compile("{{env.PERFLAB_SURELY_UNSET}}", None, "h").unwrap_err();
+        assert!(e.to_string().contains("PERFLAB_SURELY_UNSET is not set"));
+        let e = Template::compile("{{rand_int(5,1)}}", None, "b").unwrap_err();
+        assert!(e.to_string().contains("a <= b"));
+    }
+}

@@ -1,0 +1,249 @@
+//! k6-style thresholds: `p99<5ms`, `error_rate<0.01`, `rps>10000`, `search.p99<5ms`. A name
+//! that matches no metric or scenario is an error, never a silent pass.
+
+use perflab_model::load::{ScenarioSummary, ThresholdResult};
+
+use crate::LoadError;
+
+/// A parsed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// As written.
+    pub expression: String,
+    /// Scenario name, or `None` for `all`.
+    pub scenario: Option<String>,
+    /// Metric name.
+    pub metric: String,
+    /// `<`, `<=`, `>`, `>=`.
+    pub op: String,
+    /// Bound in base units.
+    pub value: f64,
+}
+
+/// The metrics a threshold may name.
+pub const METRICS: [&str; 13] = [
+    "p50",
+    "p90",
+    "p95",
+    "p99",
+    "p99.9",
+    "p99_9",
+    "p99.99",
+    "max",
+    "mean",
+    "error_rate",
+    "rps",
+    "checks",
+    "requests",
+];
+
+impl Threshold {
+    /// Parse one threshold; `scenarios` are the names that exist.
+    ///
+    /// # Errors
+    /// Bad syntax, an unknown metric or an unknown scenario.
+    pub fn parse(text: &str, scenarios: &[String]) -> Result<Threshold, LoadError> {
+        let err = |m: String| LoadError::Config {
+            message: format!("threshold {text:?}: {m}"),
+        };
+        let t = text.trim();
+        let pos = t
+            .find(['<', '>'])
+            .ok_or_else(|| err("expected <, <=, > or >= (e.g. p99<5ms)".into()))?;
+        let (lhs, rest) = t.split_at(pos);
+        let (op, rhs) = if let Some(r) = rest.strip_prefix("<=") {
+            ("<=", r)
+        } else if let Some(r) = rest.strip_prefix(">=") {
+            (">=", r)
+        } else {
+            (&rest[..1], &rest[1..])
+        };
+        let lhs = lhs.trim();
+        // `search.p99` names a scenario, but `p99.9` is a metric.
+        let (scenario, metric) = match lhs.rsplit_once('.') {
+            Some((s, m)) if !METRICS.contains(&lhs) && !s.is_empty() => {
+                (Some(s.to_string()), m.to_string())
+            }
+            _ => (None, lhs.to_string()),
+        };
+        let (scenario, metric) = match (&scenario, METRICS.contains(&metric.as_str())) {
+            // `search.p99.9`: the split above took `9`; retry with the metric's own dot.
+            (Some(s), false) => match s.rsplit_once('.') {
+                Some((sc, m)) if METRICS.contains(&format!("{m}.{metric}").as_str()) => {
+                    (Some(sc.to_string()), format!("{m}.{metric}"))
+                }
+                _ => (scenario.clone(), metric),
+            },
+            _ => (scenario, metric),
+        };
+        if !METRICS.contains(&metric.as_str()) {
+            return Err(err(format!(
+                "unknown metric {metric:?} (use {})",
+                METRICS.join(", ")
+            )));
+        }
+        if let Some(s) = &scenario {
+            if s != "all" && !scenarios.contains(s) {
+                return Err(err(format!(
+                    "unknown scenario {s:?} (scenarios: {})",
+                    scenarios.join(", ")
+                )));
+            }
+        }
+        let value = parse_value(rhs.trim(), &metric).map_err(err)?;
+        Ok(Threshold {
+            expression: t.to_string(),
+            scenario: scenario.filter(|s| s != "all"),
+            metric,
+            op: op.to_string(),
+            value,
+        })
+    }
+
+    /// The observed value in a summary.
+    pub fn observe(&self, s: &ScenarioSummary) -> f64 {
+        let l = &s.latency;
+        match self.metric.as_str() {
+            "p50" => l.p50,
+            "p90" => l.p90,
+            "p95" => l.p95,
+            "p99" => l.p99,
+            "p99.9" | "p99_9" => l.p99_9,
+            "p99.99" => decode_quantile(s, 0.9999).unwrap_or(l.max),
+            "max" => l.max,
+            "mean" => l.mean,
+            "error_rate" => s.error_rate,
+            "rps" => s.rps,
+            "requests" => s.requests as f64,
+            "checks" => {
+                let (p, t) = s
+                    .checks
+                    .iter()
+                    .fold((0, 0), |(p, t), c| (p + c.passed, t + c.total));
+                if t == 0 {
+                    1.0
+                } else {
+                    p as f64 / t as f64
+                }
+            }
+            _ => f64::NAN,
+        }
+    }
+
+    /// Evaluate against a summary.
+    pub fn evaluate(&self, s: &ScenarioSummary) -> ThresholdResult {
+        let v = self.observe(s);
+        let passed = match self.op.as_str() {
+            "<" => v < self.value,
+            "<=" => v <= self.value,
+            ">" => v > self.value,
+            _ => v >= self.value,
+        };
+        ThresholdResult {
+            expression: self.expression.clone(),
+            observed: v,
+            passed,
+        }
+    }
+}
+
+fn decode_quantile(s: &ScenarioSummary, q: f64) -> Option<f64> {
+    let h = crate::record::decode_histogram(&s.latency_histogram).ok()?;
+    Some(h.value_at_quantile(q) as f64 / 1e9)
+}
+
+fn parse_value(text: &str, metric: &str) -> Result<f64, String> {
+    let latency = metric.starts_with('p') || metric == "max" || metric == "mean";
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (num, unit) = text.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number with an optional unit"))?;
+    let unit = unit.trim();
+    if latency {
+        let factor = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" | "" => 1e-3, // k6 reads bare latency numbers as milliseconds
+            "s" => 1.0,
+            _ => return Err(format!("unknown time unit {unit:?} (use ns, us, ms, s)")),
+        };
+        Ok(v * factor)
+    } else {
+        match unit {
+            "" => Ok(v),
+            "%" => Ok(v / 100.0),
+            "k" | "k/s" => Ok(v * 1e3),
+            "/s" => Ok(v),
+            _ => Err(format!("unknown unit {unit:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        vec!["search".into(), "insert".into()]
+    }
+
+    #[test]
+    fn parses_k6_style_thresholds() {
+        let t = Threshold::parse("p99<5ms", &names()).unwrap();
+        assert_eq!(
+            (
+                t.scenario.as_deref(),
+                t.metric.as_str(),
+                t.op.as_str(),
+                t.value
+            ),
+            (None, "p99", "<", 0.005)
+        );
+        let t = Threshold::parse("search.p99.9<=20ms", &names()).unwrap();
+        assert_eq!(
+            (t.scenario.as_deref(), t.metric.as_str()),
+            (Some("search"), "p99.9")
+        );
+        let t = Threshold::parse("p99.9<1s", &names()).unwrap();
+        assert_eq!(
+            (t.scenario, t.metric.as_str(), t.value),
+            (None, "p99.9", 1.0)
+        );
+        let t = Threshold::parse("rps>10k", &names()).unwrap();
+        assert_eq!(t.value, 10_000.0);
+        let t = Threshold::parse("error_rate<1%", &names()).unwrap();
+        assert_eq!(t.value, 0.01);
+        assert_eq!(Threshold::parse("p(99)<5", &names()).is_err(), true);
+    }
+
+    #[test]
+    fn unknown_names_are_errors() {
+        let e = Threshold::parse("p98<5ms", &names()).unwrap_err();
+        assert!(e.to_string().contains("unknown metric \"p98\""), "{e}");
+        let e = Threshold::parse("serch.p99<5ms", &names()).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("unknown scenario \"serch\" (scenarios: search, insert)"),
+            "{e}"
+        );
+        let e = Threshold::parse("p99 5ms", &names()).unwrap_err();
+        assert!(e.to_string().contains("expected <"), "{e}");
+    }
+
+    #[test]
+    fn evaluates() {
+        let mut s = ScenarioSummary::default();
+        s.latency.p99 = 0.004;
+        s.error_rate = 0.02;
+        let ok = Threshold::parse("p99<5ms", &[]).unwrap().evaluate(&s);
+        assert!(ok.passed);
+        let bad = Threshold::parse("error_rate<0.01", &[])
+            .unwrap()
+            .evaluate(&s);
+        assert!(!bad.passed);
+        assert_eq!(bad.observed, 0.02);
+    }
+}

@@ -1,0 +1,148 @@
+//! The summary a load test adds to its run: per scenario and for `all`, counts, rates and
+//! latency percentiles, with the HDR histograms that let segments merge exactly.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Latency percentiles in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p99_9: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Arithmetic mean.
+    pub mean: f64,
+}
+
+/// One check's pass rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    /// What was checked (`status == 200`).
+    pub name: String,
+    /// Responses that passed.
+    pub passed: u64,
+    /// Responses checked.
+    pub total: u64,
+}
+
+/// Results of one scenario (or of `all`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioSummary {
+    /// Requests completed (with a response or an error) after warm-up.
+    pub requests: u64,
+    /// Failed requests by kind (`connect_refused`, `timeout`, `reset`, `protocol`, …).
+    pub errors: BTreeMap<String, u64>,
+    /// Responses by status code.
+    pub status: BTreeMap<String, u64>,
+    /// Completed requests per second of measured time.
+    pub rps: f64,
+    /// Errors (failed requests and non-2xx/3xx responses) over requests.
+    pub error_rate: f64,
+    /// Response time: from the intended send time in the open model (coordinated omission
+    /// corrected), from the actual send in the closed model.
+    pub latency: Percentiles,
+    /// Service time: from the actual send to the end of the response.
+    pub service_time: Percentiles,
+    /// Response bytes received (headers excluded).
+    pub bytes_in: u64,
+    /// Request bytes sent (bodies).
+    pub bytes_out: u64,
+    /// Checks and their pass counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckSummary>,
+    /// Base64 HDR histogram (V2 + deflate) of `latency` in nanoseconds.
+    #[serde(default)]
+    pub latency_histogram: String,
+    /// Base64 HDR histogram of `service_time` in nanoseconds.
+    #[serde(default)]
+    pub service_time_histogram: String,
+}
+
+/// One second of the test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondPoint {
+    /// Seconds since the measured part of the test began.
+    pub t: u64,
+    /// Requests completed in that second.
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Median response time in that second (seconds).
+    pub p50: f64,
+    /// 99th percentile in that second (seconds).
+    pub p99: f64,
+}
+
+/// A threshold and its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThresholdResult {
+    /// As written: `p99<5ms`, `search.error_rate<0.01`.
+    pub expression: String,
+    /// The observed value, in base units.
+    pub observed: f64,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// What a load run adds to its [`crate::Run`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadSummary {
+    /// `open` or `closed`.
+    pub model: String,
+    /// Which latency the `latency` fields are: `response_time` (open) or `service_time`.
+    pub latency_is: String,
+    /// Requests per second asked for (open model; the mean over stages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rate: Option<f64>,
+    /// Requests per second actually sent.
+    pub achieved_rate: f64,
+    /// Requests not sent because the queue for connections was full.
+    pub dropped: u64,
+    /// How late requests were sent against their intended time (seconds).
+    #[serde(default)]
+    pub send_lag: Percentiles,
+    /// CPU seconds perflab itself used.
+    pub generator_cpu_seconds: f64,
+    /// Measured seconds (warm-up excluded).
+    pub measured_seconds: f64,
+    /// Segment `i/n` this run was, if not the whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<String>,
+    /// Per scenario, and `all`.
+    pub scenarios: BTreeMap<String, ScenarioSummary>,
+    /// The per-second series.
+    pub series: Vec<SecondPoint>,
+    /// Thresholds and their outcomes.
+    #[serde(default)]
+    pub thresholds: Vec<ThresholdResult>,
+    /// The watched target process, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_process: Option<ProcessSummary>,
+}
+
+/// CPU and memory of the process under test during the load.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessSummary {
+    /// Process id.
+    pub pid: u32,
+    /// CPU seconds used during the measured part.
+    pub cpu_seconds: f64,
+    /// CPU seconds per completed request.
+    pub cpu_seconds_per_request: f64,
+    /// Resident set at the start (bytes).
+    pub rss_start_bytes: u64,
+    /// Resident set at the end (bytes).
+    pub rss_end_bytes: u64,
+    /// Largest resident set seen (bytes).
+    pub rss_peak_bytes: u64,
+}

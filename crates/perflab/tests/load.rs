@@ -1,0 +1,587 @@
+//! `perflab load` against real servers on loopback: perflab's own test server, and raw TCP
+//! servers that refuse, reset, hang or answer garbage. Every test is bounded in time and count.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{json, stderr, Lab};
+use predicates::prelude::*;
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server(args: &[&str]) -> Server {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .arg("testserver")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().trim_start_matches("listening on ").to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    Server { child, url }
+}
+
+fn summary(doc: &serde_json::Value) -> &serde_json::Value {
+    &doc["load"]["scenarios"]["all"]
+}
+
+#[test]
+fn closed_model_records_latency_status_and_a_run() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/", s.url),
+            "-c",
+            "4",
+            "-d",
+            "1s",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["kind"], "load");
+    assert_eq!(doc["load"]["model"], "closed");
+    assert_eq!(doc["load"]["latency_is"], "service_time");
+    let all = summary(&doc);
+    let n = all["requests"].as_u64().unwrap();
+    assert!(n > 100, "{n} requests");
+    assert_eq!(all["status"]["200"].as_u64().unwrap(), n);
+    assert_eq!(all["error_rate"], 0.0);
+    for k in ["p50", "p90", "p95", "p99", "p99_9", "max", "mean"] {
+        let v = all["latency"][k].as_f64().unwrap();
+        assert!(v > 0.0 && v < 1.0, "{k} = {v}");
+    }
+    assert!(all["latency"]["p50"].as_f64() <= all["latency"]["p99"].as_f64());
+    assert_eq!(
+        all["bytes_in"].as_u64().unwrap(),
+        3 * n,
+        "each body is 'ok\\n'"
+    );
+    // The model view for compare/check: metrics per scenario.
+    let names: Vec<&str> = doc["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["all", "default"]);
+    lab.cmd()
+        .args(["log"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("load"));
+}
+
+#[test]
+fn open_model_holds_the_rate_and_reports_service_time_beside() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/json", s.url),
+            "--rate",
+            "400/s",
+            "-d",
+            "2s",
+            "--json",
+            "--no-store",
+            "--max-connections",
+            "4",
+            "--check-status",
+            "200",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let load = &doc["load"];
+    assert_eq!(load["model"], "open");
+    assert_eq!(load["latency_is"], "response_time");
+    assert_eq!(load["target_rate"], 400.0);
+    let achieved = load["achieved_rate"].as_f64().unwrap();
+    assert!(
+        (achieved - 400.0).abs() / 400.0 < 0.05,
+        "achieved {achieved}"
+    );
+    let n = summary(&doc)["requests"].as_u64().unwrap();
+    assert!((760..=840).contains(&n), "{n} requests for 2 s at 400/s");
+    let all = summary(&doc);
+    assert!(all["service_time"]["p50"].as_f64() <= all["latency"]["p50"].as_f64());
+    let check = &doc["load"]["scenarios"]["default"]["checks"][0];
+    assert_eq!(check["name"], "status == 200");
+    assert_eq!(check["passed"], check["total"]);
+}
+
+#[test]
+fn coordinated_omission_is_corrected_under_stalls() {
+    // The server stalls 1 s every 5 s. At a fixed arrival rate, requests due during a stall
+    // wait for it to end: P(latency > x) = (1 - x) / 5, so p90 = 0.5 s and p99 = 0.95 s,
+    // while the service time of requests actually sent stays small.
+    let s = server(&["--stall-every", "5s", "--stall-for", "1s", "--threads", "2"]);
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/", s.url),
+            "--rate",
+            "200/s",
+            "-d",
+            "10s",
+            "--json",
+            "--no-store",
+            "--max-connections",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let all = summary(&doc);
+    let p90 = all["latency"]["p90"].as_f64().unwrap();
+    let p99 = all["latency"]["p99"].as_f64().unwrap();
+    assert!((p90 - 0.5).abs() / 0.5 < 0.10, "p90 {p90}");
+    assert!((p99 - 0.95).abs() / 0.95 < 0.10, "p99 {p99}");
+    let service_p90 = all["service_time"]["p90"].as_f64().unwrap();
+    assert!(service_p90 < 0.05, "service p90 {service_p90}");
+}
+
+#[test]
+fn thresholds_gate_and_unknown_names_are_errors() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let url = format!("{}/", s.url);
+    lab.cmd()
+        .args([
+            "load",
+            &url,
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "--no-store",
+            "--threshold",
+            "p99<1ns",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("threshold ✗ p99<1ns"));
+    lab.cmd()
+        .args([
+            "load",
+            &url,
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "--no-store",
+            "--threshold",
+            "p99<10s",
+            "--threshold",
+            "error_rate<0.01",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("threshold ✓ p99<10s"));
+    lab.cmd()
+        .args(["load", &url, "-d", "1s", "--threshold", "p98<5ms"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "error: threshold \"p98<5ms\": unknown metric \"p98\"",
+        ));
+    lab.cmd()
+        .args(["load", &url, "-d", "1s", "--threshold", "search.p99<5ms"])
+        .assert()
+        .code(2)
+        .stderr("error: threshold \"search.p99<5ms\": unknown scenario \"search\" (scenarios: default)\n");
+}
+
+#[test]
+fn abort_on_fail_stops_early() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/status/500", s.url),
+            "-c",
+            "2",
+            "-d",
+            "30s",
+            "--json",
+            "--no-store",
+            "--threshold",
+            "error_rate<0.01",
+            "--abort-on-fail",
+        ])
+        .timeout(Duration::from_secs(15))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out.stdout);
+    assert!(doc["load"]["measured_seconds"].as_f64().unwrap() < 5.0);
+    assert_eq!(summary(&doc)["error_rate"], 1.0);
+}
+
+#[test]
+fn refused_connections_are_counted_not_fatal() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/"),
+            "-c",
+            "2",
+            "-n",
+            "50",
+            "-d",
+            "5s",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = &json(&out.stdout)["load"]["scenarios"]["all"];
+    assert!(
+        all["errors"]["connect_refused"].as_u64().unwrap() >= 40,
+        "{all}"
+    );
+    assert_eq!(all["error_rate"], 1.0);
+}
+
+/// A raw server that does `behave` with every connection, for faults hyper servers won't make.
+fn raw_server(behave: fn(std::net::TcpStream)) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(10_000).flatten() {
+            std::thread::spawn(move || behave(s));
+        }
+    });
+    format!("http://{addr}/")
+}
+
+fn read_request(s: &mut std::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.read(&mut buf);
+}
+
+#[test]
+fn resets_timeouts_and_garbage_are_counted_by_kind() {
+    let lab = Lab::new();
+    type Behaviour = fn(std::net::TcpStream);
+    let cases: [(Behaviour, &str); 3] = [
+        (
+            |mut s| {
+                read_request(&mut s);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial");
+                // Dropped mid-body: the client sees the connection end early.
+            },
+            "reset",
+        ),
+        (
+            |mut s| {
+                read_request(&mut s);
+                std::thread::sleep(Duration::from_secs(3));
+            },
+            "timeout",
+        ),
+        (
+            |mut s| {
+                read_request(&mut s);
+                let _ = s.write_all(b"this is not http\r\n\r\n");
+                std::thread::sleep(Duration::from_millis(200));
+            },
+            "protocol",
+        ),
+    ];
+    for (behave, kind) in cases {
+        let url = raw_server(behave);
+        let out = lab
+            .cmd()
+            .args([
+                "load",
+                &url,
+                "-c",
+                "2",
+                "-n",
+                "6",
+                "-d",
+                "10s",
+                "--timeout",
+                "300ms",
+                "--json",
+                "--no-store",
+            ])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{kind}: {}", stderr(&out));
+        let all = &json(&out.stdout)["load"]["scenarios"]["all"];
+        assert!(
+            all["errors"][kind].as_u64().unwrap_or(0) >= 1,
+            "{kind}: {all}"
+        );
+    }
+}
+
+#[test]
+fn large_responses_are_counted_not_kept() {
+    let s = server(&["--body-size", "104857600"]);
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/big", s.url),
+            "-c",
+            "1",
+            "-n",
+            "3",
+            "-d",
+            "30s",
+            "--json",
+            "--no-store",
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = &json(&out.stdout)["load"]["scenarios"]["all"];
+    assert_eq!(all["bytes_in"].as_u64().unwrap(), 3 * 104_857_600);
+}
+
+#[test]
+fn scenario_file_with_weights_templates_and_checks() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    lab.write("users.csv", "id,name\n1,ann\n2,bob\n");
+    let file = lab.write(
+        "load.toml",
+        &format!(
+            r#"
+thresholds = ["search.p99<10s", "checks>0.99"]
+
+[[scenario]]
+name = "search"
+weight = 60
+method = "POST"
+url = "{url}/json?q={{{{rand_int(1,100)}}}}"
+headers = {{ "X-API-Key" = "k", "X-Request-Id" = "{{{{uuid}}}}" }}
+body = '{{"embedding": {{{{random_floats(512,-1,1)}}}}, "user": "{{{{csv.name}}}}"}}'
+csv = "users.csv"
+[[scenario.check]]
+status = 200
+json_field = "results.0.id"
+body_contains = "score"
+latency_under = "5s"
+
+[[scenario]]
+name = "health"
+weight = 40
+url = "{url}/"
+[[scenario.check]]
+status = 200
+"#,
+            url = s.url
+        ),
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "-c",
+            "4",
+            "-n",
+            "1000",
+            "-d",
+            "10s",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let sc = &doc["load"]["scenarios"];
+    let search = sc["search"]["requests"].as_u64().unwrap() as f64;
+    let health = sc["health"]["requests"].as_u64().unwrap() as f64;
+    let share = search / (search + health);
+    assert!((share - 0.6).abs() < 0.06, "search share {share}");
+    assert!(
+        sc["search"]["bytes_out"].as_u64().unwrap() as f64 / search > 4000.0,
+        "512 floats per body"
+    );
+    for c in sc["search"]["checks"].as_array().unwrap() {
+        assert_eq!(c["passed"], c["total"], "{c}");
+    }
+    assert_eq!(sc["search"]["checks"].as_array().unwrap().len(), 4);
+    let th = doc["load"]["thresholds"].as_array().unwrap();
+    assert_eq!(th.len(), 2);
+    assert!(th.iter().all(|t| t["passed"] == true));
+}
+
+#[test]
+fn bad_scenario_files_and_templates_are_one_line_errors() {
+    let lab = Lab::new();
+    let f = lab.write(
+        "bad.toml",
+        "[[scenario]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/{{nope}}\"\n",
+    );
+    lab.cmd()
+        .args(["load", "--scenario-file", f.to_str().unwrap(), "-d", "1s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::is_match(r"^error: .*bad\.toml: scenario a: url: \{\{nope\}\} at byte 1: unknown generator.*\n$").unwrap());
+    let f = lab.write("bad2.toml", "[[scenario]]\nname = \"a\"\nurl = 5\n");
+    lab.cmd()
+        .args(["load", "--scenario-file", f.to_str().unwrap(), "-d", "1s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::is_match(r"^error: .*bad2\.toml:3: .*\n$").unwrap());
+    lab.cmd()
+        .args(["load", "https://127.0.0.1:1/", "-d", "1s"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("https is not supported yet"));
+    lab.cmd()
+        .args(["load", "http://127.0.0.1:1/", "--stages", "10s-5"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("stage \"10s-5\": missing ':'"));
+}
+
+#[test]
+fn stages_ramp_the_virtual_users() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/", s.url),
+            "--stages",
+            "1s:4,1s:0",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert!(summary(&doc)["requests"].as_u64().unwrap() > 10);
+    let secs = doc["load"]["measured_seconds"].as_f64().unwrap();
+    assert!((1.9..3.0).contains(&secs), "{secs}");
+}
+
+#[test]
+fn segments_merge_exactly() {
+    let s = server(&["--threads", "2"]);
+    let lab = Lab::new();
+    let url = format!("{}/", s.url);
+    let mut children = Vec::new();
+    for i in 1..=2 {
+        let out = lab.path(&format!("seg{i}.json"));
+        children.push(
+            Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+                .env("PERFLAB_STORE", lab.path("h.db"))
+                .args([
+                    "load",
+                    &url,
+                    "--rate",
+                    "200/s",
+                    "-d",
+                    "2s",
+                    "--segment",
+                    &format!("{i}/2"),
+                    "--no-store",
+                    "--out",
+                    out.to_str().unwrap(),
+                ])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let seg: Vec<serde_json::Value> = (1..=2)
+        .map(|i| {
+            serde_json::from_str(
+                &std::fs::read_to_string(lab.path(&format!("seg{i}.json"))).unwrap(),
+            )
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(seg[0]["load"]["target_rate"], 100.0);
+    let out = lab
+        .cmd()
+        .args([
+            "merge",
+            "--json",
+            "--no-store",
+            lab.path("seg1.json").to_str().unwrap(),
+            lab.path("seg2.json").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = json(&out.stdout);
+    let m = summary(&merged);
+    let total: u64 = seg
+        .iter()
+        .map(|d| summary(d)["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(m["requests"].as_u64().unwrap(), total);
+    assert_eq!(merged["load"]["target_rate"], 200.0);
+    let max = seg
+        .iter()
+        .map(|d| summary(d)["latency"]["max"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(
+        m["latency"]["max"].as_f64().unwrap(),
+        max,
+        "max of the merge is the max of the parts"
+    );
+    lab.cmd()
+        .args(["merge", lab.path("users.csv").to_str().unwrap()])
+        .assert()
+        .code(2);
+}
