@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(t.value, 10_000.0);
         let t = Threshold::parse("error_rate<1%", &names()).unwrap();
         assert_eq!(t.value, 0.01);
-        assert_eq!(Threshold::parse("p(99)<5", &names()).is_err(), true);
+        assert!(Threshold::parse("p(99)<5", &names()).is_err());
     }
 
     #[test]
