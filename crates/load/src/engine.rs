@@ -471,7 +471,12 @@ async fn run_async(
     let mut measured_requests = 0u64;
     let rss_start = watch_pid.and_then(process_rss_bytes).unwrap_or(0);
     let mut rss_peak = rss_start;
-    let mut target_cpu_start = None;
+    // The target's CPU is counted from the end of the warm-up (sampled at the first tick after it).
+    let mut target_cpu_start = if opts.warmup.is_zero() {
+        watch_pid.and_then(|p| process_cpu_seconds(Some(p)))
+    } else {
+        None
+    };
     loop {
         let now_deadline = tokio::time::Instant::from_std(deadline);
         let wait_stop = async {

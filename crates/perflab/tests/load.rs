@@ -585,3 +585,96 @@ fn segments_merge_exactly() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn spawned_target_is_watched_for_cpu_and_memory() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let lab = Lab::new();
+    let server_cmd = format!(
+        "'{}' testserver --addr 127.0.0.1:{port}",
+        assert_cmd::cargo::cargo_bin("perflab").display()
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/"),
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "--json",
+            "--no-store",
+            "--spawn",
+            &server_cmd,
+            "--wait-port",
+            &port.to_string(),
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let p = &doc["load"]["target_process"];
+    assert!(p["cpu_seconds"].as_f64().unwrap() > 0.0, "{p}");
+    assert!(p["cpu_seconds_per_request"].as_f64().unwrap() > 0.0);
+    assert!(p["rss_peak_bytes"].as_u64().unwrap() > 1_000_000);
+    // The spawned server is stopped afterwards.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    lab.cmd()
+        .args([
+            "load",
+            "http://127.0.0.1:1/",
+            "-d",
+            "1s",
+            "--watch-pid",
+            "999999999",
+        ])
+        .assert()
+        .code(2)
+        .stderr("error: --watch-pid 999999999: no such process (or /proc is not readable)\n");
+}
+
+#[test]
+fn interrupt_keeps_the_partial_load_run() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let out_file = lab.path("partial.json");
+    let child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .env("PERFLAB_STORE", lab.path("h.db"))
+        .args([
+            "load",
+            &format!("{}/", s.url),
+            "-c",
+            "2",
+            "-d",
+            "60s",
+            "--out",
+            out_file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    assert_eq!(doc["interrupted"], true);
+    assert!(
+        doc["load"]["scenarios"]["all"]["requests"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(doc["load"]["measured_seconds"].as_f64().unwrap() < 10.0);
+}
