@@ -678,3 +678,45 @@ fn interrupt_keeps_the_partial_load_run() {
     );
     assert!(doc["load"]["measured_seconds"].as_f64().unwrap() < 10.0);
 }
+
+#[test]
+fn scenario_file_example_in_docs_runs() {
+    let md = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/load.md"),
+    )
+    .unwrap();
+    let start = md.find("```toml\n").unwrap() + 8;
+    let end = start + md[start..].find("```").unwrap();
+    let s = server(&[]);
+    let lab = Lab::new();
+    let toml = md[start..end].replace("http://127.0.0.1:8080", &s.url);
+    let file = lab.write("load.toml", &toml);
+    lab.write("tenants.csv", "tenant\nacme\nglobex\n");
+    lab.write("face.json", "{\"id\": \"{{uuid}}\"}");
+    let out = lab
+        .cmd()
+        .env("API_KEY", "secret")
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "-c",
+            "2",
+            "-n",
+            "40",
+            "-d",
+            "10s",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    // The example's paths do not exist on the test server: 404s fail its checks and
+    // thresholds (exit 1), but the file itself must be accepted and both scenarios run.
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let sc = &doc["load"]["scenarios"];
+    assert!(sc["search"]["requests"].as_u64().unwrap() > 0);
+    assert!(sc["insert"]["requests"].as_u64().unwrap() > 0);
+    assert_eq!(doc["load"]["thresholds"].as_array().unwrap().len(), 3);
+}
