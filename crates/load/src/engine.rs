@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1;
+use hyper::client::conn::{http1, http2};
 use hyper_util::rt::TokioIo;
 use perflab_model::load::{LoadSummary, Percentiles, SecondPoint};
 
@@ -83,11 +83,26 @@ impl Shared {
     }
 }
 
+/// A connection's request half: HTTP/1.1 or HTTP/2 (h2c, prior knowledge).
+enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+impl Sender {
+    fn is_closed(&self) -> bool {
+        match self {
+            Sender::H1(s) => s.is_closed(),
+            Sender::H2(s) => s.is_closed(),
+        }
+    }
+}
+
 /// A worker's connections (one per target authority) and buffers.
 struct Worker {
     id: usize,
     rng: Rng,
-    conns: Vec<Option<http1::SendRequest<Full<Bytes>>>>,
+    conns: Vec<Option<Sender>>,
     authorities: Vec<String>,
     url_buf: String,
     body_buf: String,
@@ -174,6 +189,7 @@ impl Worker {
                 req,
                 keep,
                 shared.opts.max_body_kept,
+                shared.opts.http2,
             ),
         )
         .await;
@@ -291,13 +307,14 @@ fn classify_hyper(e: &hyper::Error) -> ErrorKind {
 /// Send on the connection (connecting first if needed) and read the whole response, counting
 /// its bytes and keeping at most `max_kept` of them for checks.
 async fn exchange(
-    conn: &mut Option<http1::SendRequest<Full<Bytes>>>,
+    conn: &mut Option<Sender>,
     authority: &str,
-    req: hyper::Request<Full<Bytes>>,
+    mut req: hyper::Request<Full<Bytes>>,
     keep: bool,
     max_kept: usize,
+    http2: bool,
 ) -> Result<(u16, u64, Vec<u8>), ErrorKind> {
-    if conn.as_ref().is_none_or(|c| c.is_closed()) {
+    if conn.as_ref().is_none_or(Sender::is_closed) {
         let tcp =
             tokio::net::TcpStream::connect(authority)
                 .await
@@ -306,20 +323,45 @@ async fn exchange(
                     _ => ErrorKind::Connect,
                 })?;
         let _ = tcp.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|e| classify_hyper(&e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
+        *conn = Some(if http2 {
+            let (sender, connection) =
+                http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(tcp))
+                    .await
+                    .map_err(|e| classify_hyper(&e))?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Sender::H2(sender)
+        } else {
+            let (sender, connection) = http1::handshake(TokioIo::new(tcp))
+                .await
+                .map_err(|e| classify_hyper(&e))?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            Sender::H1(sender)
         });
-        *conn = Some(sender);
     }
-    let sender = conn.as_mut().ok_or(ErrorKind::Other)?;
-    sender.ready().await.map_err(|e| classify_hyper(&e))?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| classify_hyper(&e))?;
+    let resp = match conn.as_mut().ok_or(ErrorKind::Other)? {
+        Sender::H1(sender) => {
+            sender.ready().await.map_err(|e| classify_hyper(&e))?;
+            sender
+                .send_request(req)
+                .await
+                .map_err(|e| classify_hyper(&e))?
+        }
+        Sender::H2(sender) => {
+            // HTTP/2 wants an absolute URI (scheme and authority), not a Host header.
+            let uri = format!("http://{authority}{}", req.uri());
+            *req.uri_mut() = uri.parse().map_err(|_| ErrorKind::Protocol)?;
+            req.headers_mut().remove(hyper::header::HOST);
+            sender.ready().await.map_err(|e| classify_hyper(&e))?;
+            sender
+                .send_request(req)
+                .await
+                .map_err(|e| classify_hyper(&e))?
+        }
+    };
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
     let mut n = 0u64;

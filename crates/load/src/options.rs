@@ -190,6 +190,8 @@ pub struct LoadOptions {
     pub abort_on_fail: bool,
     /// Read at most this many body bytes for checks (the rest is counted, not kept).
     pub max_body_kept: usize,
+    /// Speak HTTP/2 over cleartext (h2c, prior knowledge) instead of HTTP/1.1.
+    pub http2: bool,
 }
 
 impl LoadOptions {
@@ -270,6 +272,7 @@ mod tests {
             segment: (1, 1),
             abort_on_fail: false,
             max_body_kept: 65536,
+            http2: false,
         }
     }
 }

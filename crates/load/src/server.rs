@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -85,9 +84,11 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) {
         let state = state.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(state.clone(), req));
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
+            // HTTP/1.1, or HTTP/2 when the client opens with the h2c preface.
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
         });
     }
 }

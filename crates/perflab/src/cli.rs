@@ -382,6 +382,9 @@ pub(crate) struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub(crate) timeout: String,
+    /// Speak HTTP/2 over cleartext (h2c with prior knowledge) instead of HTTP/1.1.
+    #[arg(long)]
+    pub(crate) http2: bool,
     /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
     #[arg(long, value_name = "EXPR")]
     pub(crate) threshold: Vec<String>,

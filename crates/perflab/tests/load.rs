@@ -720,3 +720,51 @@ fn scenario_file_example_in_docs_runs() {
     assert!(sc["insert"]["requests"].as_u64().unwrap() > 0);
     assert_eq!(doc["load"]["thresholds"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn both_models_over_http1_and_h2c() {
+    let s = server(&["--threads", "2"]);
+    let lab = Lab::new();
+    for http2 in [false, true] {
+        for open in [false, true] {
+            let mut args = vec![
+                "load".to_string(),
+                format!("{}/json", s.url),
+                "-d".into(),
+                "1s".into(),
+                "--json".into(),
+                "--no-store".into(),
+                "--check-status".into(),
+                "200".into(),
+            ];
+            if http2 {
+                args.push("--http2".into());
+            }
+            if open {
+                args.extend([
+                    "--rate".into(),
+                    "300/s".into(),
+                    "--max-connections".into(),
+                    "4".into(),
+                ]);
+            } else {
+                args.extend(["-c".into(), "2".into()]);
+            }
+            let out = lab.cmd().args(&args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "http2={http2} open={open}: {}",
+                stderr(&out)
+            );
+            let doc = json(&out.stdout);
+            let all = summary(&doc);
+            let n = all["requests"].as_u64().unwrap();
+            assert!(n > 100, "http2={http2} open={open}: {n}");
+            assert_eq!(
+                all["status"]["200"].as_u64().unwrap(),
+                n,
+                "http2={http2} open={open}"
+            );
+        }
+    }
+}

@@ -337,6 +337,7 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
         segment: parse_segment(&args.segment)?,
         abort_on_fail: args.abort_on_fail,
         max_body_kept: 64 * 1024,
+        http2: args.http2,
     };
     if opts.total_duration().is_zero() && opts.max_requests.is_none() {
         bail!("the test has no length: give --duration, --stages or --requests");
