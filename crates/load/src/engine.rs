@@ -49,6 +49,7 @@ pub enum Ending {
 
 struct Shared {
     opts: LoadOptions,
+    tls: Option<tokio_rustls::TlsConnector>,
     recorder: Recorder,
     stop: AtomicBool,
     start: Instant,
@@ -190,6 +191,7 @@ impl Worker {
                 keep,
                 shared.opts.max_body_kept,
                 shared.opts.http2,
+                shared.tls.as_ref().filter(|_| sc.tls),
             ),
         )
         .await;
@@ -304,6 +306,28 @@ fn classify_hyper(e: &hyper::Error) -> ErrorKind {
     ErrorKind::Other
 }
 
+/// HTTP/1.1 or HTTP/2 over any byte stream (plain TCP or TLS).
+async fn handshake<T>(io: T, http2: bool) -> Result<Sender, ErrorKind>
+where
+    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    if http2 {
+        let (sender, connection) = http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+            .await
+            .map_err(|e| classify_hyper(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Sender::H2(sender))
+    } else {
+        let (sender, connection) = http1::handshake(io).await.map_err(|e| classify_hyper(&e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Sender::H1(sender))
+    }
+}
+
 /// Send on the connection (connecting first if needed) and read the whole response, counting
 /// its bytes and keeping at most `max_kept` of them for checks.
 async fn exchange(
@@ -313,6 +337,7 @@ async fn exchange(
     keep: bool,
     max_kept: usize,
     http2: bool,
+    tls: Option<&tokio_rustls::TlsConnector>,
 ) -> Result<(u16, u64, Vec<u8>), ErrorKind> {
     if conn.as_ref().is_none_or(Sender::is_closed) {
         let tcp =
@@ -323,23 +348,22 @@ async fn exchange(
                     _ => ErrorKind::Connect,
                 })?;
         let _ = tcp.set_nodelay(true);
-        *conn = Some(if http2 {
-            let (sender, connection) =
-                http2::handshake(hyper_util::rt::TokioExecutor::new(), TokioIo::new(tcp))
+        *conn = Some(match tls {
+            Some(connector) => {
+                let host = authority
+                    .rsplit_once(':')
+                    .map_or(authority, |(h, _)| h)
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|_| ErrorKind::Tls)?;
+                let stream = connector
+                    .connect(name, tcp)
                     .await
-                    .map_err(|e| classify_hyper(&e))?;
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            Sender::H2(sender)
-        } else {
-            let (sender, connection) = http1::handshake(TokioIo::new(tcp))
-                .await
-                .map_err(|e| classify_hyper(&e))?;
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            Sender::H1(sender)
+                    .map_err(|_| ErrorKind::Tls)?;
+                handshake(TokioIo::new(stream), http2).await?
+            }
+            None => handshake(TokioIo::new(tcp), http2).await?,
         });
     }
     let resp = match conn.as_mut().ok_or(ErrorKind::Other)? {
@@ -352,7 +376,8 @@ async fn exchange(
         }
         Sender::H2(sender) => {
             // HTTP/2 wants an absolute URI (scheme and authority), not a Host header.
-            let uri = format!("http://{authority}{}", req.uri());
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let uri = format!("{scheme}://{authority}{}", req.uri());
             *req.uri_mut() = uri.parse().map_err(|_| ErrorKind::Protocol)?;
             req.headers_mut().remove(hyper::header::HOST);
             sender.ready().await.map_err(|e| classify_hyper(&e))?;
@@ -437,7 +462,16 @@ async fn run_async(
     let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
     let start = Instant::now();
     let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight.max(1)).collect();
+    let tls = if opts.scenarios.iter().any(|s| s.tls) {
+        Some(tokio_rustls::TlsConnector::from(crate::tls::client_config(
+            opts.insecure,
+            opts.http2,
+        )?))
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
+        tls,
         recorder: Recorder::new(16, &checks),
         stop: AtomicBool::new(false),
         start,

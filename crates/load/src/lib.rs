@@ -25,6 +25,7 @@ mod record;
 pub mod server;
 pub mod template;
 pub mod threshold;
+pub mod tls;
 
 pub use engine::{process_cpu_seconds, process_rss_bytes, run, Ending, Progress};
 pub use record::{decode_histogram, encode_histogram, percentiles, ErrorKind};

@@ -124,6 +124,8 @@ pub struct Scenario {
     pub url: Template,
     /// Host and port to connect to.
     pub authority: String,
+    /// `https`: connect with TLS.
+    pub tls: bool,
     /// Header templates.
     pub headers: Vec<(hyper::header::HeaderName, Template)>,
     /// Body template, if any.
@@ -134,22 +136,48 @@ pub struct Scenario {
     pub csv: Option<CsvData>,
 }
 
-/// Split `http://host:port/path?q` into (authority, path-and-query). Only `http` for now.
+/// A target URL, split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// `host:port` to connect to.
+    pub authority: String,
+    /// Path and query.
+    pub path: String,
+    /// `https`.
+    pub tls: bool,
+}
+
+/// Split `http://host:port/path?q` (or `https://`) into its parts.
 ///
 /// # Errors
 /// Another scheme, or no host.
-pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") {
-        return Err(LoadError::Config {
-            message: format!("{url}: https is not supported yet (use http://; TLS is planned)"),
-        });
+pub fn parse_url(url: &str) -> Result<Target, LoadError> {
+    let (rest, tls) = if let Some(r) = url.strip_prefix("http://") {
+        (r, false)
+    } else if let Some(r) = url.strip_prefix("https://") {
+        (r, true)
     } else {
         return Err(LoadError::Config {
-            message: format!("{url}: the URL must start with http://"),
+            message: format!("{url}: the URL must start with http:// or https://"),
         });
     };
+    let (authority, path) = split_rest(url, rest, if tls { 443 } else { 80 })?;
+    Ok(Target {
+        authority,
+        path,
+        tls,
+    })
+}
+
+/// Split `http://host:port/path?q` into (authority, path-and-query).
+///
+/// # Errors
+/// A scheme other than http or https, or no host.
+pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
+    parse_url(url).map(|t| (t.authority, t.path))
+}
+
+fn split_rest(url: &str, rest: &str, default_port: u16) -> Result<(String, String), LoadError> {
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -162,7 +190,7 @@ pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
     let authority = if authority.contains(':') && !authority.ends_with(']') {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     Ok((authority, path.to_string()))
 }
@@ -190,8 +218,10 @@ pub struct LoadOptions {
     pub abort_on_fail: bool,
     /// Read at most this many body bytes for checks (the rest is counted, not kept).
     pub max_body_kept: usize,
-    /// Speak HTTP/2 over cleartext (h2c, prior knowledge) instead of HTTP/1.1.
+    /// Speak HTTP/2 (h2c with prior knowledge on http, ALPN h2 on https) instead of HTTP/1.1.
     pub http2: bool,
+    /// Accept any TLS certificate (self-signed test servers).
+    pub insecure: bool,
 }
 
 impl LoadOptions {
@@ -243,6 +273,8 @@ mod tests {
             ("localhost:80".to_string(), "/".to_string())
         );
         assert!(split_url("ftp://x").is_err());
+        let t = parse_url("https://localhost/x").unwrap();
+        assert_eq!((t.authority.as_str(), t.tls), ("localhost:443", true));
     }
 
     #[test]
@@ -273,6 +305,7 @@ mod tests {
             abort_on_fail: false,
             max_body_kept: 65536,
             http2: false,
+            insecure: false,
         }
     }
 }

@@ -27,18 +27,21 @@ pub enum ErrorKind {
     Reset,
     /// The response was not valid HTTP.
     Protocol,
+    /// The TLS handshake failed (certificate, protocol).
+    Tls,
     /// Anything else.
     Other,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Timeout,
         ErrorKind::Reset,
         ErrorKind::Protocol,
+        ErrorKind::Tls,
         ErrorKind::Other,
     ];
 
@@ -50,6 +53,7 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Reset => "reset",
             ErrorKind::Protocol => "protocol",
+            ErrorKind::Tls => "tls",
             ErrorKind::Other => "other",
         }
     }
@@ -65,7 +69,7 @@ pub(crate) struct ScenarioStats {
     pub(crate) service: Histogram<u64>,
     pub(crate) requests: u64,
     pub(crate) failed: u64,
-    pub(crate) errors: [u64; 6],
+    pub(crate) errors: [u64; 7],
     pub(crate) status: BTreeMap<u16, u64>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
@@ -79,7 +83,7 @@ impl ScenarioStats {
             service: new_histogram(),
             requests: 0,
             failed: 0,
-            errors: [0; 6],
+            errors: [0; 7],
             status: BTreeMap::new(),
             bytes_in: 0,
             bytes_out: 0,
@@ -186,7 +190,7 @@ impl Recorder {
             *s.status.entry(code).or_default() += 1;
         }
         if let Some(k) = o.error {
-            s.errors[ErrorKind::ALL.iter().position(|x| *x == k).unwrap_or(5)] += 1;
+            s.errors[ErrorKind::ALL.iter().position(|x| *x == k).unwrap_or(6)] += 1;
         }
         s.failed += u64::from(failed);
         s.bytes_in += o.bytes_in;

@@ -24,6 +24,8 @@ pub struct ServerOptions {
     pub stall_for: Duration,
     /// Size of `/big`.
     pub body_size: usize,
+    /// Serve HTTPS with a fresh self-signed certificate.
+    pub tls: bool,
 }
 
 struct State {
@@ -70,7 +72,20 @@ async fn handle(
 }
 
 /// Serve on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) {
+///
+/// # Errors
+/// The TLS certificate could not be made.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    opts: ServerOptions,
+) -> Result<(), crate::LoadError> {
+    let acceptor = if opts.tls {
+        Some(tokio_rustls::TlsAcceptor::from(
+            crate::tls::self_signed_server_config()?,
+        ))
+    } else {
+        None
+    };
     let state = Arc::new(State {
         big: Bytes::from(vec![b'x'; opts.body_size]),
         opts,
@@ -82,13 +97,22 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) {
         };
         let _ = stream.set_nodelay(true);
         let state = state.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let svc = service_fn(move |req| handle(state.clone(), req));
-            // HTTP/1.1, or HTTP/2 when the client opens with the h2c preface.
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
+            // HTTP/1.1, or HTTP/2 when the client opens with the h2 preface (h2c or ALPN h2).
+            let builder =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            match acceptor {
+                Some(a) => {
+                    if let Ok(tls) = a.accept(stream).await {
+                        let _ = builder.serve_connection(TokioIo::new(tls), svc).await;
+                    }
+                }
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+                }
+            }
         });
     }
 }
@@ -111,7 +135,8 @@ pub fn run_blocking(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
-        serve(listener, opts).await;
-        Ok(())
+        serve(listener, opts)
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))
     })
 }

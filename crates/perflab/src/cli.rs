@@ -382,9 +382,12 @@ pub(crate) struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub(crate) timeout: String,
-    /// Speak HTTP/2 over cleartext (h2c with prior knowledge) instead of HTTP/1.1.
+    /// Speak HTTP/2 (h2c with prior knowledge on http://, ALPN h2 on https://).
     #[arg(long)]
     pub(crate) http2: bool,
+    /// Accept any TLS certificate (self-signed test servers).
+    #[arg(short = 'k', long)]
+    pub(crate) insecure: bool,
     /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
     #[arg(long, value_name = "EXPR")]
     pub(crate) threshold: Vec<String>,
@@ -439,4 +442,7 @@ pub(crate) struct TestserverArgs {
     /// Size of /big in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub(crate) body_size: usize,
+    /// Serve HTTPS with a fresh self-signed certificate.
+    #[arg(long)]
+    pub(crate) tls: bool,
 }

@@ -35,7 +35,10 @@ fn server(args: &[&str]) -> Server {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().trim_start_matches("listening on ").to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "{line}");
+    assert!(
+        url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+        "{line}"
+    );
     Server { child, url }
 }
 
@@ -767,4 +770,55 @@ fn both_models_over_http1_and_h2c() {
             );
         }
     }
+}
+
+#[test]
+fn https_with_alpn_h2_or_http1_and_tls_failures_counted() {
+    let s = server(&["--tls", "--threads", "2"]);
+    assert!(s.url.starts_with("https://"));
+    let lab = Lab::new();
+    for http2 in [false, true] {
+        let mut args = vec![
+            "load",
+            &s.url,
+            "-k",
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "--json",
+            "--no-store",
+            "--check-status",
+            "200",
+        ];
+        if http2 {
+            args.push("--http2");
+        }
+        let out = lab.cmd().args(&args).output().unwrap();
+        assert!(out.status.success(), "http2={http2}: {}", stderr(&out));
+        let doc = json(&out.stdout);
+        let all = summary(&doc);
+        let n = all["requests"].as_u64().unwrap();
+        assert!(n > 50, "http2={http2}: {n}");
+        assert_eq!(all["status"]["200"].as_u64().unwrap(), n);
+    }
+    // Without -k the self-signed certificate is refused: counted as TLS errors.
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/json", s.url),
+            "-c",
+            "1",
+            "-n",
+            "3",
+            "-d",
+            "5s",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    let all = &json(&out.stdout)["load"]["scenarios"]["all"];
+    assert_eq!(all["errors"]["tls"].as_u64().unwrap(), 3, "{all}");
 }

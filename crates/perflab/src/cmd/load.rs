@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use perflab_load::options::{parse_stages, split_url, Check, LoadOptions, Model, Scenario};
+use perflab_load::options::{parse_stages, parse_url, Check, LoadOptions, Model, Scenario};
 use perflab_load::template::{CsvData, Template};
 use perflab_load::threshold::Threshold;
 use perflab_model::load::{LoadSummary, Percentiles};
@@ -74,7 +74,8 @@ fn scenario(
     csv: Option<CsvData>,
     checks: Vec<Check>,
 ) -> Result<Scenario> {
-    let (authority, path) = split_url(url)?;
+    let target = parse_url(url)?;
+    let (authority, path) = (target.authority, target.path);
     let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
         .with_context(|| format!("scenario {name}: invalid method {method:?}"))?;
     let mut hs = Vec::new();
@@ -95,6 +96,7 @@ fn scenario(
         weight,
         url: Template::compile(&path, csv.as_ref(), &format!("scenario {name}: url"))?,
         authority,
+        tls: target.tls,
         method,
         headers: hs,
         body: body
@@ -338,6 +340,7 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
         abort_on_fail: args.abort_on_fail,
         max_body_kept: 64 * 1024,
         http2: args.http2,
+        insecure: args.insecure,
     };
     if opts.total_duration().is_zero() && opts.max_requests.is_none() {
         bail!("the test has no length: give --duration, --stages or --requests");
@@ -455,6 +458,7 @@ fn describe(run: &Run, opts: &LoadOptions, ending: perflab_load::Ending) -> Stri
     let t = |v: f64| Unit::seconds().format(v);
     let mut out = String::new();
     let model = match &opts.model {
+        Model::Closed { vus: 0, .. } => "closed model, staged virtual users".to_string(),
         Model::Closed { vus, .. } => format!("closed model, {vus} virtual users"),
         Model::Open {
             rate,

@@ -25,10 +25,12 @@ pub(crate) fn run(args: TestserverArgs) -> Result<Outcome> {
         stall_for: parse_duration(&args.stall_for)
             .map_err(|e| anyhow::anyhow!("--stall-for: {e}"))?,
         body_size: args.body_size,
+        tls: args.tls,
     };
     run_blocking(addr, args.threads, opts, |bound| {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on http://{bound}");
+        let scheme = if args.tls { "https" } else { "http" };
+        let _ = writeln!(out, "listening on {scheme}://{bound}");
         let _ = out.flush();
     })
     .with_context(|| format!("cannot listen on {addr}"))?;
