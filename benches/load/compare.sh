@@ -36,7 +36,7 @@ run_wrk() {
     | awk '/Requests\/sec/ {print $2}'
 }
 run_oha() {
-  taskset -c "$load_cpu" oha --no-tui -j -c "$conns" -z "${secs}s" "$url" \
+  taskset -c "$load_cpu" oha --no-tui --output-format json -c "$conns" -z "${secs}s" "$url" \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["requestsPerSec"])'
 }
 tools=(perflab wrk)

@@ -444,11 +444,18 @@ pub fn run(
         });
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .map_err(|e| LoadError::Runtime(e.to_string()))?;
+    // On one core a single-threaded runtime avoids the work-stealing machinery entirely.
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+    .map_err(|e| LoadError::Runtime(e.to_string()))?;
     runtime.block_on(run_async(opts, thresholds, stop, watch_pid, progress))
 }
 
