@@ -479,10 +479,10 @@ fn bad_scenario_files_and_templates_are_one_line_errors() {
         .code(2)
         .stderr(predicate::str::is_match(r"^error: .*bad2\.toml:3: .*\n$").unwrap());
     lab.cmd()
-        .args(["load", "https://127.0.0.1:1/", "-d", "1s"])
+        .args(["load", "ftp://127.0.0.1:1/", "-d", "1s"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("https is not supported yet"));
+        .stderr("error: ftp://127.0.0.1:1/: the URL must start with http:// or https://\n");
     lab.cmd()
         .args(["load", "http://127.0.0.1:1/", "--stages", "10s-5"])
         .assert()
