@@ -90,7 +90,26 @@ fn closed_model_records_latency_status_and_a_run() {
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["all", "default"]);
+    assert_eq!(names, ["all"], "the quick form's scenario is `all`");
+    let metrics: Vec<&str> = doc["benchmarks"][0]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        metrics,
+        [
+            "p50",
+            "p90",
+            "p95",
+            "p99",
+            "p99_9",
+            "mean",
+            "rps",
+            "error_rate"
+        ]
+    );
     lab.cmd()
         .args(["log"])
         .assert()
