@@ -270,6 +270,10 @@ pub struct Geomean {
     pub change: Option<f64>,
     /// Rows it summarises.
     pub rows: usize,
+    /// Label of the base column (several pairs exist with `--col`).
+    pub base_label: String,
+    /// Label of the current column.
+    pub current_label: String,
     /// Why it is missing or partial.
     pub warnings: Vec<String>,
 }
@@ -580,6 +584,8 @@ fn geomeans(rows: &[Row], _suite: usize) -> Vec<Geomean> {
             current: gc,
             change: stats::geomean(&ratios).map(|g| g - 1.0),
             rows: rs.len(),
+            base_label: rs[0].base_label.clone(),
+            current_label: rs[0].current_label.clone(),
             warnings,
         });
     }

@@ -209,3 +209,27 @@ fn check_reports_pass_warn_fail_and_unmatched() {
     assert_eq!(un.len(), 1);
     assert!(un[0].contains("metrics here: time"), "{}", un[0]);
 }
+
+#[test]
+fn each_column_pair_gets_its_own_geomean() {
+    let mut all = Vec::new();
+    for (backend, f) in [("memory", 1.0), ("kafka", 3.0), ("nats", 2.0)] {
+        for op in ["get", "put"] {
+            let mut b = Benchmark::new(op).with_param("backend", backend);
+            let s: Vec<f64> = BASE.iter().map(|v| v * f).collect();
+            b.metrics.push(Metric::new("time", Unit::seconds(), s));
+            all.push(b);
+        }
+    }
+    let c = compare_by_param(&all, "backend", &CompareOptions::default()).unwrap();
+    let g: Vec<(&str, f64)> = c
+        .geomean
+        .iter()
+        .map(|g| (g.current_label.as_str(), g.change.unwrap()))
+        .collect();
+    assert_eq!(g.len(), 2);
+    assert_eq!(g[0].0, "backend=kafka");
+    assert!((g[0].1 - 2.0).abs() < 1e-9);
+    assert_eq!(g[1].0, "backend=nats");
+    assert!((g[1].1 - 1.0).abs() < 1e-9);
+}

@@ -544,8 +544,6 @@ async fn run_async(
             }));
         }
     }
-    let dropped = Arc::new(AtomicU64::new(0));
-    // The scheduler counts drops through `sent` vs. queue results; see `schedule`.
     let mut series = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.tick().await;
@@ -644,7 +642,6 @@ async fn run_async(
             Err(_) => {}
         }
     }
-    dropped.fetch_add(drops, Ordering::Relaxed);
     let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
     if tail_requests > 0 {
         series.push(SecondPoint {
@@ -656,14 +653,7 @@ async fn run_async(
         });
     }
     let cpu = process_cpu_seconds(None).unwrap_or(0.0) - cpu_start;
-    let mut summary = build_summary(
-        &shared,
-        end,
-        &series,
-        dropped.load(Ordering::Relaxed),
-        target_rate,
-        cpu,
-    );
+    let mut summary = build_summary(&shared, end, &series, drops, target_rate, cpu);
     if let Some(pid) = watch_pid {
         let cpu_end = process_cpu_seconds(Some(pid)).unwrap_or(0.0);
         let used = cpu_end - target_cpu_start.unwrap_or(cpu_end);
@@ -741,7 +731,6 @@ fn build_summary(
         .collect();
     let sent_measured = all.requests;
     scenarios.insert("all".into(), all_summary);
-    let _ = series;
     LoadSummary {
         model: match opts.model {
             Model::Closed { .. } => "closed".into(),

@@ -319,7 +319,7 @@ fn bench_fails_when_the_harness_fails() {
         ])
         .assert()
         .code(2)
-        .stderr("error: sh -c echo boom >&2; exit 3 exited with exit status: 3 (stderr: boom)\n");
+        .stderr("error: sh -c echo boom >&2; exit 3 failed (exit status: 3) (stderr: boom)\n");
 }
 
 // ---------- compare ----------

@@ -85,6 +85,18 @@ fn groups(c: &Comparison) -> Vec<Vec<&Row>> {
     order.into_iter().filter_map(|k| map.remove(&k)).collect()
 }
 
+/// The geomean summarising exactly this table's rows, if there is one.
+fn geomean_for<'a>(c: &'a Comparison, rows: &[&Row]) -> Option<&'a perflab_analysis::Geomean> {
+    let first = rows.first()?;
+    c.geomean.iter().find(|g| {
+        g.metric == first.metric
+            && g.unit == first.unit
+            && g.base_label == first.base_label
+            && g.current_label == first.current_label
+            && g.rows == rows.len()
+    })
+}
+
 /// Params equal in every row of a table: printed once above it instead of in every name.
 fn common_params(rows: &[&Row]) -> BTreeMap<String, String> {
     let mut common = rows.first().map(|r| r.params.clone()).unwrap_or_default();
@@ -197,11 +209,7 @@ pub fn compare_text(c: &Comparison) -> String {
                 format!("{}{}", r.verdict.as_str(), notes.mark(&r.warnings)),
             ]);
         }
-        if let Some(g) = c
-            .geomean
-            .iter()
-            .find(|g| g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows)
-        {
+        if let Some(g) = geomean_for(c, &rows) {
             let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
             t.row(vec![
                 "geomean".into(),
@@ -274,11 +282,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
             describe_common(&common).map_or(String::new(), |s| format!(" · `{s}`"))
         );
         out.push_str(&markdown_rows(&rows, &common, &mut notes));
-        if let Some(g) = c
-            .geomean
-            .iter()
-            .find(|g| g.metric == first.metric && g.unit == first.unit && rows.len() == g.rows)
-        {
+        if let Some(g) = geomean_for(c, &rows) {
             let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
             let _ = writeln!(
                 out,

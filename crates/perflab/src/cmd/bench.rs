@@ -47,7 +47,7 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
         let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         bail!(
-            "{} exited with {}{}",
+            "{} failed ({}){}",
             args.command.join(" "),
             status,
             if tail.is_empty() {
