@@ -33,35 +33,7 @@ pub fn is_result_line(line: &str) -> bool {
 
 /// FxHash (rustc's hasher): the keys are short names from one trusted file, so the DoS
 /// resistance of SipHash buys nothing and costs a third of the parse time.
-#[derive(Default, Clone, Copy)]
-struct Fx(u64);
-
-impl std::hash::Hasher for Fx {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(buf));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-}
-
-impl Fx {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type BuildFx = std::hash::BuildHasherDefault<Fx>;
+type BuildFx = rustc_hash::FxBuildHasher;
 
 struct MetricSlot {
     name: String,

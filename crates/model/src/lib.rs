@@ -17,6 +17,7 @@
 //! ```
 
 pub mod load;
+pub mod profile;
 mod time;
 mod unit;
 
@@ -144,6 +145,9 @@ pub struct Run {
     /// Load-test details (kind `load` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<load::LoadSummary>,
+    /// Profiles: one per target of a `profile` or `scan` run, or attached to a benchmark run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles: Vec<profile::ProfileSummary>,
 }
 
 /// Errors reading a result document.
@@ -189,6 +193,7 @@ impl Run {
             interrupted: false,
             benchmarks: Vec::new(),
             load: None,
+            profiles: Vec::new(),
         }
     }
 

@@ -1,0 +1,359 @@
+//! pprof's `profile.proto`, gzipped or not: read what Go (`go test -cpuprofile`, `runtime/pprof`,
+//! heap profiles) and pprof-rs write, and write profiles that `go tool pprof` opens.
+
+use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
+
+use crate::protobuf::{bytes, int, push_ints, Reader, WireError, Writer};
+use crate::{Frame, Profile, ProfileError, ValueType};
+
+/// True when `data` looks like a pprof file (gzip, or a protobuf starting with a sample type).
+pub fn sniff(data: &[u8]) -> bool {
+    data.starts_with(&[0x1f, 0x8b]) || data.first() == Some(&0x0a)
+}
+
+/// Read a pprof profile (gzip-compressed or raw).
+pub fn parse(data: &[u8], source: &str) -> Result<Profile, ProfileError> {
+    let raw;
+    let buf = if data.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .map_err(|e| ProfileError::malformed(source, None, format!("bad gzip data: {e}")))?;
+        raw = out;
+        &raw[..]
+    } else {
+        data
+    };
+    decode(buf).map_err(|e| {
+        ProfileError::malformed(source, None, format!("not a pprof profile ({})", e.0))
+    })
+}
+
+#[derive(Default)]
+struct RawLocation {
+    mapping: u64,
+    address: u64,
+    lines: Vec<(u64, i64)>, // function id, line; innermost first
+}
+
+fn decode(buf: &[u8]) -> Result<Profile, WireError> {
+    let mut strings: Vec<String> = Vec::new();
+    let mut sample_types: Vec<(u64, u64)> = Vec::new();
+    let mut samples: Vec<(Vec<u64>, Vec<u64>)> = Vec::new();
+    let mut locations: HashMap<u64, RawLocation> = HashMap::new();
+    let mut functions: HashMap<u64, (u64, u64)> = HashMap::new(); // name, filename
+    let mut mappings: HashMap<u64, u64> = HashMap::new(); // filename
+    let mut period_type = None;
+    let mut period = 0i64;
+    let mut duration = 0i64;
+    let mut comments = Vec::new();
+    let mut r = Reader::new(buf);
+    while let Some((field, v)) = r.next_field()? {
+        match field {
+            1 | 11 => {
+                let vt = value_type(bytes(v)?)?;
+                if field == 1 {
+                    sample_types.push(vt);
+                } else {
+                    period_type = Some(vt);
+                }
+            }
+            2 => {
+                let mut locs = Vec::new();
+                let mut vals = Vec::new();
+                let mut m = Reader::new(bytes(v)?);
+                while let Some((f, v)) = m.next_field()? {
+                    match f {
+                        1 => push_ints(&mut locs, v)?,
+                        2 => push_ints(&mut vals, v)?,
+                        _ => {}
+                    }
+                }
+                samples.push((locs, vals));
+            }
+            3 => {
+                let (mut id, mut file) = (0, 0);
+                let mut m = Reader::new(bytes(v)?);
+                while let Some((f, v)) = m.next_field()? {
+                    match f {
+                        1 => id = int(v)?,
+                        5 => file = int(v)?,
+                        _ => {}
+                    }
+                }
+                mappings.insert(id, file);
+            }
+            4 => {
+                let mut loc = RawLocation::default();
+                let mut id = 0;
+                let mut m = Reader::new(bytes(v)?);
+                while let Some((f, v)) = m.next_field()? {
+                    match f {
+                        1 => id = int(v)?,
+                        2 => loc.mapping = int(v)?,
+                        3 => loc.address = int(v)?,
+                        4 => {
+                            let (mut func, mut line) = (0, 0i64);
+                            let mut l = Reader::new(bytes(v)?);
+                            while let Some((f, v)) = l.next_field()? {
+                                match f {
+                                    1 => func = int(v)?,
+                                    2 => line = int(v)? as i64,
+                                    _ => {}
+                                }
+                            }
+                            loc.lines.push((func, line));
+                        }
+                        _ => {}
+                    }
+                }
+                locations.insert(id, loc);
+            }
+            5 => {
+                let (mut id, mut name, mut file) = (0, 0, 0);
+                let mut m = Reader::new(bytes(v)?);
+                while let Some((f, v)) = m.next_field()? {
+                    match f {
+                        1 => id = int(v)?,
+                        2 => name = int(v)?,
+                        4 => file = int(v)?,
+                        _ => {}
+                    }
+                }
+                functions.insert(id, (name, file));
+            }
+            6 => strings.push(String::from_utf8_lossy(bytes(v)?).into_owned()),
+            10 => duration = int(v)? as i64,
+            12 => period = int(v)? as i64,
+            13 => comments.push(int(v)?),
+            _ => {}
+        }
+    }
+    if sample_types.is_empty() || strings.first().is_some_and(|s| !s.is_empty()) {
+        return Err(WireError("no sample types or string table"));
+    }
+    let s = |i: u64| -> Result<&str, WireError> {
+        strings
+            .get(i as usize)
+            .map(String::as_str)
+            .ok_or(WireError("string index out of range"))
+    };
+    let mut p = Profile::new(
+        sample_types
+            .iter()
+            .map(|&(t, u)| Ok(ValueType::new(s(t)?, s(u)?)))
+            .collect::<Result<_, WireError>>()?,
+    );
+    if let Some((t, u)) = period_type {
+        p.period = Some((ValueType::new(s(t)?, s(u)?), period));
+    }
+    p.duration_ns = (duration > 0).then_some(duration);
+    for c in comments {
+        p.comments.push(s(c)?.to_string());
+    }
+    // Each location expands to its frames (inlined functions first), root last as stored.
+    let mut loc_frames: HashMap<u64, Vec<u32>> = HashMap::new();
+    for (&id, loc) in &locations {
+        let module = loc
+            .mappings_file(&mappings)
+            .and_then(|i| s(i).ok())
+            .filter(|m| !m.is_empty())
+            .map(|m| m.rsplit('/').next().unwrap_or(m).to_string());
+        let mut frames = Vec::new();
+        if loc.lines.is_empty() {
+            frames.push(p.intern(Frame {
+                function: format!("0x{:x}", loc.address),
+                module: module.clone(),
+                ..Frame::default()
+            }));
+        }
+        for &(func, line) in &loc.lines {
+            let (name, file) = functions
+                .get(&func)
+                .copied()
+                .ok_or(WireError("location names an unknown function"))?;
+            let file = s(file)?;
+            frames.push(p.intern(Frame {
+                function: crate::strip_rust_hash(s(name)?).to_string(),
+                file: (!file.is_empty()).then(|| file.to_string()),
+                line: u32::try_from(line).ok().filter(|&l| l > 0),
+                module: module.clone(),
+            }));
+        }
+        loc_frames.insert(id, frames);
+    }
+    let mut stack = Vec::new();
+    let n = p.sample_types.len();
+    for (locs, vals) in samples {
+        if vals.len() != n {
+            return Err(WireError("a sample has the wrong number of values"));
+        }
+        stack.clear();
+        for id in &locs {
+            let frames = loc_frames
+                .get(id)
+                .ok_or(WireError("sample names an unknown location"))?;
+            stack.extend_from_slice(frames);
+        }
+        stack.reverse();
+        let values: Vec<i64> = vals.iter().map(|&v| v as i64).collect();
+        p.add(&stack, &values);
+        p.raw_samples += 1;
+    }
+    Ok(p)
+}
+
+impl RawLocation {
+    fn mappings_file(&self, mappings: &HashMap<u64, u64>) -> Option<u64> {
+        mappings.get(&self.mapping).copied()
+    }
+}
+
+fn value_type(b: &[u8]) -> Result<(u64, u64), WireError> {
+    let (mut t, mut u) = (0, 0);
+    let mut m = Reader::new(b);
+    while let Some((f, v)) = m.next_field()? {
+        match f {
+            1 => t = int(v)?,
+            2 => u = int(v)?,
+            _ => {}
+        }
+    }
+    Ok((t, u))
+}
+
+/// Encode `profile` as a gzipped pprof. `default_type` names the column `go tool pprof` shows
+/// first.
+pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
+    let mut strings: Vec<String> = vec![String::new()];
+    let mut index: HashMap<String, u64> = HashMap::from([(String::new(), 0)]);
+    let mut intern = |s: &str| -> u64 {
+        if let Some(&i) = index.get(s) {
+            return i;
+        }
+        let i = strings.len() as u64;
+        strings.push(s.to_string());
+        index.insert(s.to_string(), i);
+        i
+    };
+    let mut w = Writer::default();
+    let vt = |w: &mut Writer, field: u32, t: u64, u: u64| {
+        let mut m = Writer::default();
+        m.uint(1, t);
+        m.uint(2, u);
+        w.bytes(field, &m.buf);
+    };
+    for t in &profile.sample_types {
+        let (a, b) = (intern(&t.kind), intern(&t.unit));
+        vt(&mut w, 1, a, b);
+    }
+    for s in &profile.samples {
+        let mut m = Writer::default();
+        // Location ids are frame index + 1, leaf first.
+        m.packed(1, s.stack.iter().rev().map(|&f| u64::from(f) + 1));
+        m.packed(2, s.values.iter().map(|&v| v as u64));
+        w.bytes(2, &m.buf);
+    }
+    let mut functions: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut function_list = Vec::new();
+    for (i, f) in profile.frames.iter().enumerate() {
+        let key = (intern(&f.function), intern(f.file.as_deref().unwrap_or("")));
+        let next = functions.len() as u64 + 1;
+        let fid = *functions.entry(key).or_insert_with(|| {
+            function_list.push((next, key));
+            next
+        });
+        let mut line = Writer::default();
+        line.uint(1, fid);
+        line.uint(2, u64::from(f.line.unwrap_or(0)));
+        let mut loc = Writer::default();
+        loc.uint(1, i as u64 + 1);
+        loc.bytes(4, &line.buf);
+        w.bytes(4, &loc.buf);
+    }
+    for (id, (name, file)) in function_list {
+        let mut m = Writer::default();
+        m.uint(1, id);
+        m.uint(2, name);
+        m.uint(3, name);
+        m.uint(4, file);
+        w.bytes(5, &m.buf);
+    }
+    if let Some((t, period)) = &profile.period {
+        let (a, b) = (intern(&t.kind), intern(&t.unit));
+        vt(&mut w, 11, a, b);
+        w.uint(12, *period as u64);
+    }
+    if let Some(d) = profile.duration_ns {
+        w.uint(10, d as u64);
+    }
+    let comments: Vec<u64> = profile.comments.iter().map(|c| intern(c)).collect();
+    let default = default_type.map(&mut intern);
+    for s in &strings {
+        w.bytes(6, s.as_bytes());
+    }
+    for c in comments {
+        w.uint(13, c);
+    }
+    if let Some(d) = default {
+        w.uint(14, d);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(&w.buf);
+    gz.finish().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Profile {
+        let mut p = Profile::new(vec![
+            ValueType::new("samples", "count"),
+            ValueType::new("cpu", "nanoseconds"),
+        ]);
+        p.period = Some((ValueType::new("cpu", "nanoseconds"), 2_004_008));
+        p.duration_ns = Some(1_000_000_000);
+        p.comments.push("backend: perf".into());
+        let m = p.intern(Frame {
+            function: "main".into(),
+            file: Some("hot.c".into()),
+            line: Some(5),
+            module: None,
+        });
+        let h = p.intern(Frame::function("hot_loop"));
+        p.add(&[m, h], &[90, 180_000_000]);
+        p.add(&[m], &[10, 20_000_000]);
+        p
+    }
+
+    #[test]
+    fn round_trips_through_the_wire_format() {
+        let p = sample();
+        let bytes = write(&p, Some("cpu"));
+        assert!(sniff(&bytes));
+        let q = parse(&bytes, "p.pb.gz").unwrap();
+        assert_eq!(q.sample_types, p.sample_types);
+        assert_eq!(q.total(1), 200_000_000);
+        assert_eq!(q.folded(1), p.folded(1));
+        assert_eq!(q.period, p.period);
+        assert_eq!(q.duration_ns, Some(1_000_000_000));
+        assert_eq!(q.comments, vec!["backend: perf".to_string()]);
+        let main = q.frames.iter().find(|f| f.function == "main").unwrap();
+        assert_eq!(main.location().as_deref(), Some("hot.c:5"));
+    }
+
+    #[test]
+    fn truncated_and_foreign_files_are_refused() {
+        let bytes = write(&sample(), None);
+        let e = parse(&bytes[..bytes.len() / 2], "cut.pb.gz").unwrap_err();
+        assert!(e.to_string().starts_with("cut.pb.gz: bad gzip data"), "{e}");
+        let e = parse(b"\x0a\x05hello world", "x.pb").unwrap_err();
+        assert!(
+            e.to_string().starts_with("x.pb: not a pprof profile"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,549 @@
+//! Driving the profilers: `perf record` for CPU samples, valgrind's callgrind for instruction
+//! counts (the deterministic mode, and the fallback when perf is missing or denied), valgrind's
+//! DHAT for allocations. The process's own CPU accounting comes from a small wrapper (perflab
+//! itself) that runs the command under the profiler and reports its `wait4` rusage, so perf's
+//! own CPU is never counted as the target's.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+
+use crate::elf::{self, Unwinding};
+use crate::{callgrind, dhat, perf_script, Profile, ProfileError};
+
+/// What the wrapper reports about the command it ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Wall-clock seconds.
+    pub wall_s: f64,
+    /// User CPU seconds (the command and its children).
+    pub user_s: f64,
+    /// System CPU seconds.
+    pub sys_s: f64,
+    /// Peak RSS in bytes.
+    pub max_rss_bytes: u64,
+    /// Exit code, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that killed it, if one did.
+    pub signal: Option<i32>,
+    /// Stopped by perflab at the end of its time budget.
+    #[serde(default)]
+    pub timed_out: bool,
+}
+
+/// How to profile CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuMode {
+    /// perf when it works, else callgrind, else timing only.
+    Auto,
+    /// perf or fail.
+    Perf,
+    /// callgrind: instruction counts, repeatable whatever else the machine does.
+    Callgrind,
+}
+
+/// Options for recording a command.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// The backend choice.
+    pub mode: CpuMode,
+    /// Sampling frequency for perf, Hz.
+    pub frequency: u32,
+    /// Unwinding; `None` chooses from the binary.
+    pub unwinding: Option<Unwinding>,
+    /// The wrapper that runs a command and writes its [`Usage`] as JSON: the words before
+    /// `--report FILE -- CMD...` (perflab's own hidden `exec-usage` command).
+    pub wrapper: Vec<String>,
+    /// Stop the command after this many seconds (scan's budget).
+    pub timeout_s: Option<f64>,
+    /// A scratch directory for the profilers' files.
+    pub scratch: PathBuf,
+    /// The perf program (`PERFLAB_PERF`, default `perf`).
+    pub perf: String,
+    /// The valgrind program (`PERFLAB_VALGRIND`, default `valgrind`).
+    pub valgrind: String,
+}
+
+/// A finished recording.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The stacks.
+    pub profile: Profile,
+    /// `perf`, `callgrind`, `rusage`, `dhat`.
+    pub backend: String,
+    /// Why this backend, when it was a fallback.
+    pub note: Option<String>,
+    /// The unwinding perf used, with the reason.
+    pub unwinding: Option<(Unwinding, String)>,
+    /// The command's own accounting.
+    pub usage: Usage,
+}
+
+/// Why recording failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The command could not be started.
+    #[error("cannot start {program:?}: {reason}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// Why.
+        reason: String,
+    },
+    /// A profiler failed.
+    #[error("{tool} failed: {reason}")]
+    Tool {
+        /// perf, valgrind.
+        tool: String,
+        /// Its last words.
+        reason: String,
+    },
+    /// Its output could not be read.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// I/O.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn last_lines(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(2)..];
+    tail.join(" | ")
+}
+
+/// True when the perf program can be run at all.
+pub fn tool_available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn wrapped(opts: &RecordOptions, report: &Path, argv: &[String]) -> Vec<String> {
+    let mut v = opts.wrapper.clone();
+    v.push("--report".into());
+    v.push(report.display().to_string());
+    if let Some(t) = opts.timeout_s {
+        v.push("--timeout".into());
+        v.push(format!("{t}"));
+    }
+    v.push("--".into());
+    v.extend(argv.iter().cloned());
+    v
+}
+
+fn read_usage(report: &Path) -> Result<Usage, RecordError> {
+    let text = std::fs::read_to_string(report).map_err(|e| RecordError::Tool {
+        tool: "the command wrapper".into(),
+        reason: format!("no usage report ({e})"),
+    })?;
+    serde_json::from_str(&text).map_err(|e| RecordError::Tool {
+        tool: "the command wrapper".into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Check the command exists before any profiler runs, for a clear error.
+pub fn check_program(argv: &[String]) -> Result<(), RecordError> {
+    let program = argv.first().ok_or_else(|| RecordError::Spawn {
+        program: String::new(),
+        reason: "no command given".into(),
+    })?;
+    if elf::resolve_program(program).is_none() {
+        return Err(RecordError::Spawn {
+            program: program.clone(),
+            reason: "not found (not a file, and not on PATH)".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Profile the CPU of `argv`, choosing the backend as `opts.mode` says.
+pub fn record_cpu(argv: &[String], opts: &RecordOptions) -> Result<Recording, RecordError> {
+    check_program(argv)?;
+    match opts.mode {
+        CpuMode::Perf => record_perf(argv, opts).map_err(|e| match e {
+            PerfUnavailable::No(why) => RecordError::Tool {
+                tool: "perf".into(),
+                reason: why,
+            },
+            PerfUnavailable::Failed(e) => e,
+        }),
+        CpuMode::Callgrind => record_callgrind(argv, opts, None),
+        CpuMode::Auto => match record_perf(argv, opts) {
+            Ok(r) => Ok(r),
+            Err(PerfUnavailable::Failed(e)) => Err(e),
+            Err(PerfUnavailable::No(why)) if tool_available(&opts.valgrind) => {
+                record_callgrind(argv, opts, Some(format!("{why}; fell back to callgrind")))
+            }
+            Err(PerfUnavailable::No(why)) => record_usage_only(
+                argv,
+                opts,
+                format!("{why}, and valgrind is missing: timing only, no stacks"),
+            ),
+        },
+    }
+}
+
+/// perf could not be used (fall back), or the run itself failed (do not).
+enum PerfUnavailable {
+    No(String),
+    Failed(RecordError),
+}
+
+fn perf_denied(stderr: &str) -> bool {
+    stderr.contains("perf_event_paranoid")
+        || stderr.contains("Permission denied")
+        || stderr.contains("No permission")
+        || stderr.contains("not supported")
+        || stderr.contains("Operation not permitted")
+}
+
+fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfUnavailable> {
+    let facts = elf::resolve_program(&argv[0]).and_then(|p| elf::inspect(&p));
+    let (unwinding, reason) = match opts.unwinding {
+        Some(u) => (u, "chosen with --call-graph".to_string()),
+        None => elf::choose(facts.as_ref()),
+    };
+    let data = opts.scratch.join("perf.data");
+    let report = opts.scratch.join("usage.json");
+    let mut cmd = Command::new(&opts.perf);
+    cmd.args(["record", "-q", "-e", "cpu-clock", "-F"])
+        .arg(opts.frequency.to_string())
+        .arg("--call-graph")
+        .arg(match unwinding {
+            Unwinding::FramePointer => "fp",
+            Unwinding::Dwarf => "dwarf,16384",
+        })
+        .arg("-o")
+        .arg(&data)
+        .arg("--")
+        .args(wrapped(opts, &report, argv))
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped());
+    let out = match cmd.spawn() {
+        Ok(child) => child.wait_with_output(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PerfUnavailable::No(format!(
+                "perf is not installed ({})",
+                opts.perf
+            )))
+        }
+        Err(e) => return Err(PerfUnavailable::No(format!("perf cannot be started: {e}"))),
+    }
+    .map_err(|e| PerfUnavailable::Failed(e.into()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let usage = read_usage(&report);
+    if usage.is_err() && (perf_denied(&stderr) || !data.exists()) {
+        return Err(PerfUnavailable::No(format!(
+            "perf record was refused ({})",
+            last_lines(stderr.as_bytes())
+        )));
+    }
+    let usage = usage.map_err(PerfUnavailable::Failed)?;
+    let profile = perf_script_of(&data, opts).map_err(PerfUnavailable::Failed)?;
+    Ok(Recording {
+        profile,
+        backend: "perf".into(),
+        note: None,
+        unwinding: Some((unwinding, reason)),
+        usage,
+    })
+}
+
+/// `perf script` on a perf.data file, parsed.
+pub fn perf_script_of(data: &Path, opts: &RecordOptions) -> Result<Profile, RecordError> {
+    let out = Command::new(&opts.perf)
+        .arg("script")
+        .arg("-i")
+        .arg(data)
+        .args(["-F", "comm,pid,tid,time,period,event,ip,sym,dso"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()?;
+    if !out.status.success() {
+        return Err(RecordError::Tool {
+            tool: "perf script".into(),
+            reason: last_lines(&out.stderr),
+        });
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    if text.trim().is_empty() {
+        // No samples (the command ended at once): an empty, valid profile.
+        let mut p = Profile::new(vec![
+            crate::ValueType::new("samples", "count"),
+            crate::ValueType::new("cpu", "nanoseconds"),
+        ]);
+        p.comments.push("no samples".into());
+        return Ok(p);
+    }
+    Ok(perf_script::parse(&text, "perf script")?)
+}
+
+fn record_callgrind(
+    argv: &[String],
+    opts: &RecordOptions,
+    note: Option<String>,
+) -> Result<Recording, RecordError> {
+    let pattern = opts.scratch.join("callgrind.out.%p");
+    let report = opts.scratch.join("usage.json");
+    let mut inner = vec![
+        opts.valgrind.clone(),
+        "--tool=callgrind".into(),
+        "--trace-children=yes".into(),
+        "--quiet".into(),
+        format!("--callgrind-out-file={}", pattern.display()),
+    ];
+    inner.extend(argv.iter().cloned());
+    let status = Command::new(&opts.wrapper[0])
+        .args(&wrapped(opts, &report, &inner)[1..])
+        .status()
+        .map_err(|e| RecordError::Spawn {
+            program: opts.wrapper[0].clone(),
+            reason: e.to_string(),
+        })?;
+    let usage = read_usage(&report)?;
+    let mut merged: Option<Profile> = None;
+    for entry in std::fs::read_dir(&opts.scratch)? {
+        let path = entry?.path();
+        if !path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("callgrind.out"))
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let p = callgrind::parse(&text, &path.display().to_string())?;
+        match merged.as_mut() {
+            None => merged = Some(p),
+            Some(m) => m.merge_from(&p, None),
+        }
+    }
+    let profile = merged.ok_or_else(|| RecordError::Tool {
+        tool: "valgrind --tool=callgrind".into(),
+        reason: format!("wrote no profile (exit {status})"),
+    })?;
+    Ok(Recording {
+        profile,
+        backend: "callgrind".into(),
+        note,
+        unwinding: None,
+        usage,
+    })
+}
+
+fn record_usage_only(
+    argv: &[String],
+    opts: &RecordOptions,
+    note: String,
+) -> Result<Recording, RecordError> {
+    let report = opts.scratch.join("usage.json");
+    let w = wrapped(opts, &report, argv);
+    Command::new(&w[0])
+        .args(&w[1..])
+        .status()
+        .map_err(|e| RecordError::Spawn {
+            program: w[0].clone(),
+            reason: e.to_string(),
+        })?;
+    let usage = read_usage(&report)?;
+    // One stack: the whole process, so every output exists and the totals still hold.
+    let mut p = Profile::new(vec![crate::ValueType::new("cpu", "nanoseconds")]);
+    let name = Path::new(&argv[0])
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| argv[0].clone());
+    let f = p.intern(crate::Frame::function(&format!("{name} (no stacks)")));
+    p.add(&[f], &[((usage.user_s + usage.sys_s) * 1e9).round() as i64]);
+    Ok(Recording {
+        profile: p,
+        backend: "rusage".into(),
+        note: Some(note),
+        unwinding: None,
+        usage,
+    })
+}
+
+/// Profile the allocations of `argv` with DHAT.
+pub fn record_alloc(argv: &[String], opts: &RecordOptions) -> Result<Recording, RecordError> {
+    check_program(argv)?;
+    if !tool_available(&opts.valgrind) {
+        return Err(RecordError::Tool {
+            tool: "valgrind".into(),
+            reason: format!(
+                "{} is not installed; --alloc needs valgrind's DHAT (apt-get install valgrind)",
+                opts.valgrind
+            ),
+        });
+    }
+    let pattern = opts.scratch.join("dhat.%p.json");
+    let report = opts.scratch.join("usage.json");
+    let mut inner = vec![
+        opts.valgrind.clone(),
+        "--tool=dhat".into(),
+        "--trace-children=yes".into(),
+        "--quiet".into(),
+        format!("--dhat-out-file={}", pattern.display()),
+    ];
+    inner.extend(argv.iter().cloned());
+    let w = wrapped(opts, &report, &inner);
+    Command::new(&w[0])
+        .args(&w[1..])
+        .status()
+        .map_err(|e| RecordError::Spawn {
+            program: w[0].clone(),
+            reason: e.to_string(),
+        })?;
+    let usage = read_usage(&report)?;
+    let mut merged: Option<Profile> = None;
+    for entry in std::fs::read_dir(&opts.scratch)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !(name.starts_with("dhat.") && name.ends_with(".json")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let p = dhat::parse(&text, &path.display().to_string())?;
+        match merged.as_mut() {
+            None => merged = Some(p),
+            Some(m) => m.merge_from(&p, None),
+        }
+    }
+    let profile = merged.ok_or_else(|| RecordError::Tool {
+        tool: "valgrind --tool=dhat".into(),
+        reason: "wrote no profile".into(),
+    })?;
+    Ok(Recording {
+        profile,
+        backend: "dhat".into(),
+        note: None,
+        unwinding: None,
+        usage,
+    })
+}
+
+/// Profile a running process for `seconds` with perf; CPU accounting from /proc.
+pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Recording, RecordError> {
+    let before = proc_cpu(pid).ok_or_else(|| RecordError::Spawn {
+        program: format!("pid {pid}"),
+        reason: "no such process".into(),
+    })?;
+    let facts = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .and_then(|p| elf::inspect(&p));
+    let (unwinding, reason) = match opts.unwinding {
+        Some(u) => (u, "chosen with --call-graph".to_string()),
+        None => elf::choose(facts.as_ref()),
+    };
+    let data = opts.scratch.join("perf.data");
+    let start = std::time::Instant::now();
+    let out = Command::new(&opts.perf)
+        .args(["record", "-q", "-e", "cpu-clock", "-F"])
+        .arg(opts.frequency.to_string())
+        .arg("--call-graph")
+        .arg(match unwinding {
+            Unwinding::FramePointer => "fp",
+            Unwinding::Dwarf => "dwarf,16384",
+        })
+        .arg("-p")
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(&data)
+        .args(["--", "sleep"])
+        .arg(format!("{seconds}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| RecordError::Tool {
+            tool: "perf".into(),
+            reason: format!("cannot start {}: {e}", opts.perf),
+        })?;
+    let wall = start.elapsed().as_secs_f64();
+    if !data.exists() {
+        return Err(RecordError::Tool {
+            tool: "perf record -p".into(),
+            reason: last_lines(&out.stderr),
+        });
+    }
+    let after = proc_cpu(pid);
+    let profile = perf_script_of(&data, opts)?;
+    let (user, sys) = match after {
+        Some(a) => (a.0 - before.0, a.1 - before.1),
+        None => (0.0, 0.0),
+    };
+    Ok(Recording {
+        profile,
+        backend: "perf".into(),
+        note: after
+            .is_none()
+            .then(|| format!("pid {pid} exited during the profile: partial result")),
+        unwinding: Some((unwinding, reason)),
+        usage: Usage {
+            wall_s: wall,
+            user_s: user,
+            sys_s: sys,
+            max_rss_bytes: proc_rss_peak(pid).unwrap_or(0),
+            exit_code: None,
+            signal: None,
+            timed_out: false,
+        },
+    })
+}
+
+/// User and system CPU seconds of a live process (clock ticks are 1/100 s on Linux).
+fn proc_cpu(pid: u32) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: fields follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .map(|t| t / 100.0)
+    };
+    Some((ticks(11)?, ticks(12)?))
+}
+
+fn proc_rss_peak(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_cpu_is_readable() {
+        let (u, s) = proc_cpu(std::process::id()).unwrap();
+        assert!(u >= 0.0 && s >= 0.0);
+        assert!(proc_cpu(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn a_missing_command_is_named() {
+        let e = check_program(&["no-such-program-perflab".into()]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot start \"no-such-program-perflab\": not found (not a file, and not on PATH)"
+        );
+    }
+
+    #[test]
+    fn denial_messages_are_recognised() {
+        assert!(perf_denied("Error:\nAccess to performance monitoring and observability operations is limited.\nConsider adjusting /proc/sys/kernel/perf_event_paranoid"));
+        assert!(!perf_denied("[ perf record: Captured and wrote 0.01 MB ]"));
+    }
+}

@@ -1,0 +1,383 @@
+//! From a [`Profile`] and the facts of its run to the [`ProfileSummary`] the history keeps: the
+//! top table, stack quality, allocation sites, warnings and recommendations.
+
+use std::collections::HashMap;
+
+use perflab_model::profile::{AllocSite, AllocSummary, FunctionCost, ProfileSummary};
+
+use crate::{advice, top, Profile};
+
+/// What is known about the run beside its stacks.
+#[derive(Debug, Clone, Default)]
+pub struct RunFacts {
+    /// The command or file profiled.
+    pub target: String,
+    /// The backend used.
+    pub backend: String,
+    /// Why that backend, when it was a fallback.
+    pub backend_note: Option<String>,
+    /// `fp` or `dwarf`, when perf unwound stacks.
+    pub unwinding: Option<String>,
+    /// User+system CPU seconds from the process's own accounting.
+    pub cpu_time_s: Option<f64>,
+    /// System CPU seconds.
+    pub sys_time_s: Option<f64>,
+    /// Wall seconds.
+    pub wall_time_s: Option<f64>,
+    /// Peak RSS.
+    pub peak_rss_bytes: Option<u64>,
+    /// Threads seen (to tell waiting from running in parallel); 1 when unknown.
+    pub threads: Option<u32>,
+}
+
+/// The value column a summary leads with: CPU time, else instructions, else allocated bytes,
+/// else samples, else the first.
+pub fn main_column(p: &Profile) -> usize {
+    ["cpu", "instructions", "alloc_space", "samples"]
+        .iter()
+        .find_map(|k| p.type_index(k))
+        .unwrap_or(0)
+}
+
+/// Frames where a complete stack starts: `main` or a thread entry.
+pub fn is_root_frame(name: &str) -> bool {
+    matches!(
+        name,
+        "main"
+            | "_start"
+            | "__libc_start_main"
+            | "__libc_start_call_main"
+            | "__libc_start_main_impl"
+            | "start_thread"
+            | "clone"
+            | "clone3"
+            | "__clone"
+            | "__clone3"
+            | "runtime.main"
+            | "runtime.goexit"
+            | "runtime.mstart"
+            | "runtime.rt0_go"
+            | "(below main)"
+    ) || name.ends_with("::main")
+        || name.ends_with("thread_start")
+}
+
+/// Share of column `index` whose stack contains a root frame, and share whose leaf is unnamed.
+pub fn stack_quality(p: &Profile, index: usize) -> (f64, f64) {
+    let roots: Vec<bool> = p
+        .frames
+        .iter()
+        .map(|f| is_root_frame(&f.function))
+        .collect();
+    let (mut total, mut complete, mut unknown) = (0i64, 0i64, 0i64);
+    for s in &p.samples {
+        let v = s.values.get(index).copied().unwrap_or(0);
+        total += v;
+        if s.stack.iter().any(|&f| roots[f as usize]) {
+            complete += v;
+        }
+        if s.stack
+            .last()
+            .is_none_or(|&f| p.frames[f as usize].is_unknown())
+        {
+            unknown += v;
+        }
+    }
+    if total == 0 {
+        return (0.0, 0.0);
+    }
+    (
+        complete as f64 / total as f64,
+        unknown as f64 / total as f64,
+    )
+}
+
+/// Divisor from a column's unit to the summary's unit, and the summary unit's name.
+pub fn unit_of(p: &Profile, index: usize) -> (f64, &'static str) {
+    match p.sample_types.get(index).map(|t| t.unit.as_str()) {
+        Some("nanoseconds") => (1e9, "s"),
+        Some("microseconds") => (1e6, "s"),
+        Some("bytes") => (1.0, "bytes"),
+        _ => (1.0, "count"),
+    }
+}
+
+/// Summarise `p` with `top_n` rows. When `facts.cpu_time_s` is known and the profile has a
+/// `cpu` column, absolute times come from it: the sampled shares are applied to the process's
+/// own CPU time, and a disagreement over 10% is reported, not hidden.
+pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary {
+    let index = main_column(p);
+    let (div, unit) = unit_of(p, index);
+    let sampled_total = p.total(index) as f64 / div;
+    let mut warnings = Vec::new();
+    let mut total = sampled_total;
+    let is_cpu = p.sample_types.get(index).is_some_and(|t| t.kind == "cpu");
+    if is_cpu {
+        if let Some(cpu) = facts.cpu_time_s.filter(|c| *c > 0.0) {
+            if sampled_total > 0.0 && (sampled_total - cpu).abs() / cpu > 0.10 {
+                warnings.push(format!(
+                    "the samples cover {sampled_total:.3} s of CPU but the process used {cpu:.3} s \
+                     (rusage): times below are scaled to the process's own accounting; samples \
+                     were lost or some threads or children were not followed"
+                ));
+            }
+            total = cpu;
+        }
+    }
+    let scale = if sampled_total > 0.0 {
+        total / sampled_total / div
+    } else {
+        0.0
+    };
+    let rows = top::table(p, index);
+    let grand = p.total(index).max(1) as f64;
+    let mut sum = 0.0;
+    let top: Vec<FunctionCost> = rows
+        .iter()
+        .take(top_n)
+        .map(|r| {
+            let flat_share = r.flat as f64 / grand;
+            sum += flat_share;
+            FunctionCost {
+                function: r.function.clone(),
+                location: r.location.clone(),
+                flat: r.flat as f64 * scale,
+                flat_share,
+                sum_share: sum,
+                cum: r.cum as f64 * scale,
+                cum_share: r.cum as f64 / grand,
+            }
+        })
+        .collect();
+    let samples = p
+        .type_index("samples")
+        .map(|i| p.total(i).max(0) as u64)
+        .unwrap_or(p.raw_samples);
+    let sampled = p.type_index("samples").is_some();
+    let (complete, unknown) = stack_quality(p, index);
+    if sampled && samples >= 20 && p.samples.iter().any(|s| s.stack.len() > 1) {
+        if complete < 0.5 {
+            warnings.push(format!(
+                "only {:.0}% of the samples have a stack that reaches main or a thread entry: \
+                 stacks are cut short. Build with frame pointers (C/C++: -fno-omit-frame-pointer; \
+                 Rust: RUSTFLAGS='-C force-frame-pointers=yes') or use --call-graph dwarf",
+                complete * 100.0
+            ));
+        }
+        if unknown > 0.3 {
+            warnings.push(format!(
+                "{:.0}% of the samples end in an unnamed [unknown] frame: the binary has no \
+                 symbols. Do not strip it; add line tables (C/C++: -g; Rust: debug = \
+                 \"line-tables-only\" in the profile)",
+                unknown * 100.0
+            ));
+        }
+    }
+    let rate_hz = match (sampled, facts.cpu_time_s) {
+        (true, Some(cpu)) if cpu > 0.0 => Some(samples as f64 / cpu),
+        _ => None,
+    };
+    let off_cpu_s = match (facts.wall_time_s, facts.cpu_time_s, facts.threads) {
+        (Some(w), Some(c), Some(1)) => Some((w - c).max(0.0)),
+        _ => None,
+    };
+    let alloc = alloc_summary(p, top_n);
+    let mut summary = ProfileSummary {
+        target: facts.target.clone(),
+        backend: facts.backend.clone(),
+        backend_note: facts.backend_note.clone(),
+        unwinding: facts.unwinding.clone(),
+        value: p
+            .sample_types
+            .get(index)
+            .map(|t| t.kind.clone())
+            .unwrap_or_default(),
+        unit: unit.to_string(),
+        samples,
+        rate_hz,
+        total,
+        cpu_time_s: facts.cpu_time_s,
+        sys_time_s: facts.sys_time_s,
+        wall_time_s: facts.wall_time_s,
+        peak_rss_bytes: facts.peak_rss_bytes,
+        off_cpu_s,
+        complete_stacks: (sampled && !p.samples.is_empty()).then_some(complete),
+        unknown_leaf: (sampled && !p.samples.is_empty()).then_some(unknown),
+        top,
+        alloc,
+        recommendations: Vec::new(),
+        warnings,
+        files: Default::default(),
+    };
+    summary.recommendations = advice::recommend(p, index, &summary);
+    summary
+}
+
+/// True for allocator functions, which are skipped to find the site that asked for memory.
+pub fn is_allocator(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "malloc",
+        "calloc",
+        "realloc",
+        "reallocarray",
+        "free",
+        "posix_memalign",
+        "aligned_alloc",
+        "memalign",
+        "valloc",
+        "__libc_malloc",
+        "__libc_calloc",
+        "__libc_realloc",
+        "_Znwm",
+        "_Znam",
+        "_ZnwmSt11align_val_t",
+        "__rust_alloc",
+        "__rust_alloc_zeroed",
+        "__rust_realloc",
+        "__rdl_alloc",
+        "__rdl_alloc_zeroed",
+        "__rdl_realloc",
+        "__rg_alloc",
+        "__rg_realloc",
+        "strdup",
+        "strndup",
+        "runtime.mallocgc",
+        "runtime.newobject",
+        "runtime.makeslice",
+        "runtime.growslice",
+        "runtime.makemap",
+        "runtime.rawstring",
+        "runtime.rawbyteslice",
+        "[root]",
+    ];
+    EXACT.contains(&name)
+        || name.starts_with("operator new")
+        || name.starts_with("alloc::alloc::")
+        || name.starts_with("alloc::raw_vec::")
+        || name.starts_with("<alloc::alloc::Global")
+        || name.starts_with("alloc::vec::Vec<T>::with_capacity")
+        || name.starts_with("std::alloc::")
+}
+
+fn alloc_summary(p: &Profile, top_n: usize) -> Option<AllocSummary> {
+    let bytes_i = p.type_index("alloc_space")?;
+    let col = |k: &str| p.type_index(k);
+    let (blocks_i, live_b_i, live_k_i) = (
+        col("alloc_objects"),
+        col("inuse_space"),
+        col("inuse_objects"),
+    );
+    let temp_i = col("temp_objects");
+    let v = |s: &crate::Sample, i: Option<usize>| {
+        i.and_then(|i| s.values.get(i).copied()).unwrap_or(0).max(0) as u64
+    };
+    let mut sites: HashMap<u32, AllocSite> = HashMap::new();
+    for s in &p.samples {
+        // The site: the first frame from the leaf that is not the allocator itself.
+        let Some(&site) = s
+            .stack
+            .iter()
+            .rev()
+            .find(|&&f| !is_allocator(p.name(f)))
+            .or(s.stack.last())
+        else {
+            continue;
+        };
+        let frame = &p.frames[site as usize];
+        let e = sites.entry(site).or_insert_with(|| AllocSite {
+            function: frame.function.clone(),
+            location: frame.location().or_else(|| frame.module.clone()),
+            bytes: 0,
+            blocks: 0,
+            leaked_bytes: 0,
+            leaked_blocks: 0,
+            temporary_blocks: temp_i.map(|_| 0),
+        });
+        e.bytes += v(s, Some(bytes_i));
+        e.blocks += v(s, blocks_i);
+        e.leaked_bytes += v(s, live_b_i);
+        e.leaked_blocks += v(s, live_k_i);
+        if let Some(t) = e.temporary_blocks.as_mut() {
+            *t += v(s, temp_i);
+        }
+    }
+    let mut all: Vec<AllocSite> = sites.into_values().collect();
+    let sum = |f: fn(&AllocSite) -> u64| all.iter().map(f).sum::<u64>();
+    let summary_totals = (
+        sum(|s| s.bytes),
+        sum(|s| s.blocks),
+        sum(|s| s.leaked_bytes),
+        sum(|s| s.leaked_blocks),
+        temp_i.map(|_| sum(|s| s.temporary_blocks.unwrap_or(0))),
+    );
+    // Keep the top sites by bytes and by count.
+    all.sort_by(|a, b| b.blocks.cmp(&a.blocks).then(a.function.cmp(&b.function)));
+    let by_count: Vec<String> = all.iter().take(top_n).map(|s| s.function.clone()).collect();
+    all.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.function.cmp(&b.function)));
+    let mut kept: Vec<AllocSite> = Vec::new();
+    for (i, s) in all.into_iter().enumerate() {
+        if i < top_n
+            || by_count.contains(&s.function)
+            || s.leaked_blocks > 0 && kept.len() < top_n * 2
+        {
+            kept.push(s);
+        }
+    }
+    Some(AllocSummary {
+        total_bytes: summary_totals.0,
+        total_blocks: summary_totals.1,
+        peak_bytes: col("peak_space").map(|i| p.total(i).max(0) as u64),
+        leaked_bytes: summary_totals.2,
+        leaked_blocks: summary_totals.3,
+        temporary_blocks: summary_totals.4,
+        sites: kept,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Frame, ValueType};
+
+    #[test]
+    fn cpu_times_come_from_the_process_accounting() {
+        let mut p = Profile::new(vec![
+            ValueType::new("samples", "count"),
+            ValueType::new("cpu", "nanoseconds"),
+        ]);
+        let m = p.intern(Frame::function("main"));
+        let h = p.intern(Frame::function("hot"));
+        p.add(&[m, h], &[75, 750_000_000]);
+        p.add(&[m], &[25, 250_000_000]);
+        let facts = RunFacts {
+            cpu_time_s: Some(2.0),
+            wall_time_s: Some(2.5),
+            threads: Some(1),
+            ..RunFacts::default()
+        };
+        let s = summarize(&p, &facts, 10);
+        assert_eq!(s.value, "cpu");
+        assert_eq!(s.total, 2.0);
+        assert_eq!(s.top[0].function, "hot");
+        assert!((s.top[0].flat - 1.5).abs() < 1e-9);
+        assert!((s.top[1].cum - 2.0).abs() < 1e-9);
+        assert_eq!(s.samples, 100);
+        assert_eq!(s.rate_hz, Some(50.0));
+        assert!((s.off_cpu_s.unwrap() - 0.5).abs() < 1e-9);
+        assert!(s.warnings[0].contains("scaled to the process's own accounting"));
+        assert_eq!(s.complete_stacks, Some(1.0));
+    }
+
+    #[test]
+    fn shallow_stacks_get_a_fix() {
+        let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+        let a = p.intern(Frame::function("a"));
+        let b = p.intern(Frame::function("b"));
+        p.add(&[a, b], &[100]);
+        let s = summarize(&p, &RunFacts::default(), 5);
+        assert!(s
+            .warnings
+            .iter()
+            .any(|w| w.contains("force-frame-pointers")));
+    }
+}
