@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-pub use sys::SystemExecutor;
+pub use sys::{run_argv, SystemExecutor};
 
 /// Errors of timing commands.
 #[derive(Debug, thiserror::Error)]

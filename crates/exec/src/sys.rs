@@ -2,7 +2,8 @@
 //!
 //! `std::process::Child::wait` discards the rusage the kernel hands back, and reading
 //! `RUSAGE_CHILDREN` afterwards gives a running maximum for peak RSS rather than this run's, so
-//! the one `unsafe` call of the project is here, kept to the FFI call itself.
+//! the `unsafe` calls of the project are here, kept to the FFI calls themselves (wait4, waitid,
+//! and kill for the wrapper's time budget).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -69,6 +70,103 @@ impl Executor for SystemExecutor {
             exit_code,
             signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
         })
+    }
+}
+
+/// Run `argv` once with the terminal's stdin, stdout and stderr, and measure it; after
+/// `timeout` the command is sent SIGTERM (and counted as timed out). Used by the profiler's
+/// wrapper, which runs under perf so that perf's own CPU is not the command's.
+pub fn run_argv(
+    argv: &[String],
+    timeout: Option<Duration>,
+) -> Result<(Measurement, bool), ExecError> {
+    let program = argv.first().cloned().unwrap_or_default();
+    let start = Instant::now();
+    let child = Command::new(&program)
+        .args(argv.get(1..).unwrap_or_default())
+        .spawn()
+        .map_err(|error| ExecError::Spawn {
+            program: program.clone(),
+            error,
+        })?;
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::Mutex::new(false));
+    let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if let Some(limit) = timeout {
+        let (done, timed_out) = (done.clone(), timed_out.clone());
+        std::thread::spawn(move || {
+            let until = Instant::now() + limit;
+            while Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10).min(limit));
+                if *done.lock().unwrap_or_else(|e| e.into_inner()) {
+                    return;
+                }
+            }
+            // Holding the lock, the child cannot have been reaped: the pid is still ours.
+            let reaped = done.lock().unwrap_or_else(|e| e.into_inner());
+            if !*reaped {
+                timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                terminate(pid);
+            }
+        });
+    }
+    let (status, usage) = wait4_then(pid, || {
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    })
+    .map_err(|error| ExecError::Wait {
+        command: argv.join(" "),
+        error,
+    })?;
+    let wall = start.elapsed();
+    let m = Measurement {
+        wall,
+        user: tv(usage.ru_utime),
+        sys: tv(usage.ru_stime),
+        max_rss_bytes: rss_bytes(usage.ru_maxrss),
+        exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+        signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+    };
+    Ok((m, timed_out.load(std::sync::atomic::Ordering::SeqCst)))
+}
+
+/// Wait for `pid` without reaping it, run `mark` (under which a killer may no longer signal),
+/// then reap it and read its rusage.
+fn wait4_then(pid: u32, mark: impl FnOnce()) -> std::io::Result<(libc::c_int, libc::rusage)> {
+    wait_exited(pid)?;
+    mark();
+    wait4(pid)
+}
+
+#[allow(unsafe_code)]
+fn wait_exited(pid: u32) -> std::io::Result<()> {
+    loop {
+        // SAFETY: an all-zero siginfo_t is valid; waitid writes into it. WNOWAIT leaves the
+        // child waitable, so wait4 below still gets its rusage.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: the pointer is to a live local; `pid` is our own unreaped child.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn terminate(pid: u32) {
+    // SAFETY: kill has no memory effects; the caller guarantees the pid is our unreaped child.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
     }
 }
 

@@ -62,6 +62,9 @@ pub struct ProfileSummary {
     /// Things the reader should know (partial result, shallow stacks, few samples).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Against a baseline (scan): functions whose share of the total changed most, hotter first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline_delta: Vec<FunctionDelta>,
     /// Written files by role: `flamegraph`, `pprof`, `folded`, `alloc_flamegraph`, ...
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
@@ -85,6 +88,17 @@ pub struct FunctionCost {
     pub cum: f64,
     /// `cum` as a share of the total.
     pub cum_share: f64,
+}
+
+/// One function's share of the total in a baseline and now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionDelta {
+    /// Function name.
+    pub function: String,
+    /// Its flat share (0..1) in the baseline.
+    pub base_share: f64,
+    /// Its flat share now.
+    pub current_share: f64,
 }
 
 /// Allocation totals and the top sites.

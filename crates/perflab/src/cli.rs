@@ -92,6 +92,34 @@ perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json
     Load(LoadArgs),
     /// Merge the results of load-test segments into one run (histograms merge exactly).
     Merge(MergeArgs),
+    /// CPU (and with --alloc, allocation) profile of a command: flamegraph, top table, advice.
+    #[command(
+        long_about = "Profile a command (or a running --pid, or read a profile --input) without \
+changing it. CPU: perf samples at -F Hz with frame-pointer or DWARF unwinding chosen from the \
+binary; without perf (or when it is denied) callgrind, else timing only; --mode callgrind counts \
+instructions, repeatable on a noisy machine. Absolute CPU times come from the process's own \
+accounting (rusage). --alloc adds an allocation profile (valgrind's DHAT): sites by bytes and \
+count, temporary allocations, peak heap, leaks. Writes flamegraph.svg, profile.pb.gz (go tool \
+pprof reads it) and stacks.folded to --output-dir, prints the top table and recommendations, and \
+records a run of kind profile.",
+        after_help = "Examples:\n  perflab profile -- ./target/release/app --input big.json\n  \
+perflab profile --alloc -o prof -- ./parser data.txt\n  perflab profile --mode callgrind -- ./app\n  \
+perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof"
+    )]
+    Profile(ProfileArgs),
+    /// Profile several commands within a time budget; hottest functions per target and overall.
+    #[command(
+        long_about = "Profile each COMMAND (one command line each) for at most its share of \
+--budget, then write one report: the hottest functions per target and over all targets, and \
+with --baseline (a stored profile or scan run, or a result file) what got hotter: a per-function \
+delta table and a differential flamegraph.",
+        after_help = "Examples:\n  perflab scan './bench-a' './bench-b --fast' --budget 60s\n  \
+perflab scan './app' --baseline main"
+    )]
+    Scan(ScanArgs),
+    /// Run a command and write its rusage as JSON (the profiler's wrapper).
+    #[command(hide = true, name = "exec-usage")]
+    ExecUsage(ExecUsageArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
     Demo(DemoArgs),
     /// A small HTTP server for demos, tests and speed comparisons.
@@ -445,4 +473,108 @@ pub(crate) struct TestserverArgs {
     /// Serve HTTPS with a fresh self-signed certificate.
     #[arg(long)]
     pub(crate) tls: bool,
+}
+
+/// CPU profile backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProfileMode {
+    /// perf, else callgrind, else timing only.
+    Auto,
+    /// perf only.
+    Perf,
+    /// callgrind instruction counts (deterministic).
+    Callgrind,
+}
+
+/// Stack unwinding for perf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CallGraph {
+    /// Frame pointers for Go and binaries that keep them, DWARF otherwise.
+    Auto,
+    /// Frame pointers.
+    Fp,
+    /// DWARF.
+    Dwarf,
+}
+
+/// How `profile` and `scan` record.
+#[derive(Debug, Args)]
+pub(crate) struct ProfileOptions {
+    /// CPU backend.
+    #[arg(long, value_enum, default_value_t = ProfileMode::Auto)]
+    pub(crate) mode: ProfileMode,
+    /// perf sampling frequency, Hz.
+    #[arg(short = 'F', long, default_value_t = 499, value_name = "HZ")]
+    pub(crate) frequency: u32,
+    /// Stack unwinding for perf.
+    #[arg(long, value_enum, default_value_t = CallGraph::Auto)]
+    pub(crate) call_graph: CallGraph,
+    /// Also profile allocations (valgrind DHAT; runs the command a second time).
+    #[arg(long)]
+    pub(crate) alloc: bool,
+    /// Rows in the top tables.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) top: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProfileArgs {
+    /// Profile this running process instead of starting a command.
+    #[arg(long, value_name = "PID", conflicts_with = "input")]
+    pub(crate) pid: Option<u32>,
+    /// How long to profile --pid.
+    #[arg(long, default_value = "10s", value_name = "DURATION")]
+    pub(crate) duration: String,
+    /// Read a profile instead: pprof (.pb.gz), folded stacks, perf script text, callgrind.out,
+    /// DHAT JSON.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+    /// Directory for flamegraph.svg, profile.pb.gz and stacks.folded.
+    #[arg(
+        short = 'o',
+        long,
+        default_value = "perflab-profile",
+        value_name = "DIR"
+    )]
+    pub(crate) output_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) profile: ProfileOptions,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+    /// The command and its arguments.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// The commands, one command line each.
+    #[arg(value_name = "COMMAND", required = true)]
+    pub(crate) commands: Vec<String>,
+    /// Time budget for all commands together; each gets an equal share and is stopped after it.
+    #[arg(long, default_value = "60s", value_name = "DURATION")]
+    pub(crate) budget: String,
+    /// Compare with this profile: a stored run id, baseline or branch, or a result file.
+    #[arg(long, value_name = "BASE")]
+    pub(crate) baseline: Option<String>,
+    /// Directory for the flamegraphs and profiles.
+    #[arg(short = 'o', long, default_value = "perflab-scan", value_name = "DIR")]
+    pub(crate) output_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) profile: ProfileOptions,
+    #[command(flatten)]
+    pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExecUsageArgs {
+    /// Where to write the usage JSON.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: PathBuf,
+    /// Stop the command after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timeout: Option<f64>,
+    /// The command.
+    #[arg(last = true, required = true)]
+    pub(crate) command: Vec<String>,
 }

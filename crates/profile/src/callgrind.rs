@@ -123,7 +123,13 @@ pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
             }
             "fn" => {
                 let name = resolve(&mut fns, value);
-                cur_fn = Some(g.node(&name, cur_file.as_deref(), cur_obj.as_deref()));
+                let i = g.node(&name, cur_file.as_deref(), cur_obj.as_deref());
+                // The definition's file and object win over a guess made when it was a callee.
+                g.names[i].file = cur_file.clone();
+                if let Some(o) = &cur_obj {
+                    g.names[i].module = Some(o.rsplit('/').next().unwrap_or(o).to_string());
+                }
+                cur_fn = Some(i);
                 cfn = None;
                 cfile = None;
                 cobj = None;
@@ -225,7 +231,6 @@ fn build(g: Graph, vt: ValueType) -> Profile {
             p.add(&s, &[v]);
         }
     }
-    p.raw_samples = total.max(0) as u64;
     p
 }
 

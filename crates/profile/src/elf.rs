@@ -68,6 +68,20 @@ pub fn inspect(path: &Path) -> Option<BinaryFacts> {
         if sym.kind() != SymbolKind::Text || sym.size() < 16 || checked >= 4000 {
             continue;
         }
+        // The C runtime's own start-up functions never set up frames; they say nothing.
+        const CRT: &[&str] = &[
+            "_start",
+            "_init",
+            "_fini",
+            "deregister_tm_clones",
+            "register_tm_clones",
+            "__do_global_dtors_aux",
+            "frame_dummy",
+            "_dl_relocate_static_pie",
+        ];
+        if sym.name().is_ok_and(|n| CRT.contains(&n)) {
+            continue;
+        }
         let Some(section) = sym
             .section_index()
             .and_then(|i| file.section_by_index(i).ok())
@@ -88,7 +102,7 @@ pub fn inspect(path: &Path) -> Option<BinaryFacts> {
     }
     Some(BinaryFacts {
         go,
-        frame_pointer_share: (checked >= 10).then(|| f64::from(with_fp) / f64::from(checked)),
+        frame_pointer_share: (checked >= 2).then(|| f64::from(with_fp) / f64::from(checked)),
         symbols,
         line_tables,
     })

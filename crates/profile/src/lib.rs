@@ -322,6 +322,51 @@ impl Profile {
     }
 }
 
+/// Read a profile in any supported format, detected from its content: pprof (gzipped or raw
+/// protobuf), DHAT JSON, callgrind output, folded stacks, or `perf script` text.
+pub fn read_any(data: &[u8], source: &str) -> Result<Profile, ProfileError> {
+    if pprof::sniff(data) {
+        return pprof::parse(data, source);
+    }
+    let text = std::str::from_utf8(data).map_err(|_| {
+        ProfileError::malformed(
+            source,
+            None,
+            "not a profile (binary data that is not pprof)",
+        )
+    })?;
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .ok_or_else(|| ProfileError::malformed(source, None, "empty file"))?;
+    if first.starts_with('{') {
+        return dhat::parse(text, source);
+    }
+    let callgrind_keys = [
+        "version:",
+        "creator:",
+        "events:",
+        "cmd:",
+        "pid:",
+        "positions:",
+        "fn=",
+        "ob=",
+        "fl=",
+    ];
+    if callgrind_keys.iter().any(|k| first.starts_with(k)) {
+        return callgrind::parse(text, source);
+    }
+    let folded_like = first
+        .rsplit_once(' ')
+        .is_some_and(|(_, n)| n.parse::<f64>().is_ok())
+        && !text.lines().any(|l| l.starts_with('\t'));
+    if folded_like {
+        return folded::parse(text, source, ValueType::new("samples", "count"));
+    }
+    perf_script::parse(text, source)
+}
+
 /// Remove a Rust legacy-mangling hash (`::h0123456789abcdef`) from a demangled name.
 pub fn strip_rust_hash(name: &str) -> &str {
     if let Some(pos) = name.rfind("::h") {
@@ -372,6 +417,18 @@ mod tests {
         p.add(&[m, h1], &[2]);
         p.add(&[m, h2], &[5]);
         assert_eq!(p.folded(0), vec![("main;hot".to_string(), 7)]);
+    }
+
+    #[test]
+    fn formats_are_detected_from_content() {
+        let folded = read_any(b"main;a 3\nmain 1\n", "f").unwrap();
+        assert_eq!(folded.total(0), 4);
+        let cg = read_any(b"events: Ir\nfn=main\n1 5\n", "c").unwrap();
+        assert_eq!(cg.sample_types[0].kind, "instructions");
+        let ps = read_any(b"p 1 1.0:  10 cpu-clock:\n\t  1 main (/x)\n", "p").unwrap();
+        assert_eq!(ps.total(1), 10);
+        assert!(read_any(b"", "e").is_err());
+        assert!(read_any(&[0xff, 0xfe, 0x00], "b").is_err());
     }
 
     #[test]

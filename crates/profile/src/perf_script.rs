@@ -6,6 +6,16 @@ use crate::{strip_rust_hash, Profile, ProfileError, ValueType};
 /// Read `perf script` output. When the event is a clock (`cpu-clock`, `task-clock`) its period is
 /// nanoseconds and becomes a `cpu` column beside the sample count; other events keep their name.
 pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
+    parse_except(text, source, None)
+}
+
+/// Like [`parse`], leaving out the samples of process `skip_pid` (perflab's own wrapper).
+pub fn parse_except(
+    text: &str,
+    source: &str,
+    skip_pid: Option<u32>,
+) -> Result<Profile, ProfileError> {
+    let mut skipping = false;
     let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
     let mut stack: Vec<u32> = Vec::new();
     let mut current: Option<i64> = None; // period of the sample being read
@@ -14,7 +24,9 @@ pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             if let Some(period) = current.take() {
-                flush(&mut p, &mut stack, period);
+                if !skipping {
+                    flush(&mut p, &mut stack, period);
+                }
             }
             continue;
         }
@@ -23,11 +35,14 @@ pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
         }
         if !line.starts_with([' ', '\t']) {
             if let Some(period) = current.take() {
-                flush(&mut p, &mut stack, period);
+                if !skipping {
+                    flush(&mut p, &mut stack, period);
+                }
             }
             let (event, period) = header(line).ok_or_else(|| {
                 ProfileError::malformed(source, Some(n + 1), "not a perf script sample header")
             })?;
+            skipping = skip_pid.is_some() && header_pid(line) == skip_pid;
             if event_kind.is_none() {
                 let (kind, unit) = match event_base(event) {
                     "cpu-clock" | "task-clock" => ("cpu", "nanoseconds"),
@@ -47,12 +62,17 @@ pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
                 "a frame line before any sample header",
             ));
         }
+        if skipping {
+            continue;
+        }
         if let Some((function, module)) = frame(line) {
             stack.push(p.intern_fn(function, module));
         }
     }
     if let Some(period) = current.take() {
-        flush(&mut p, &mut stack, period);
+        if !skipping {
+            flush(&mut p, &mut stack, period);
+        }
     }
     if !saw_header {
         return Err(ProfileError::malformed(source, None, "no samples"));
@@ -92,6 +112,14 @@ fn header(line: &str) -> Option<(&str, i64)> {
         return Some((t, period));
     }
     None
+}
+
+/// The pid of a header line: the first `pid/tid` (or bare number) token after the command.
+fn header_pid(line: &str) -> Option<u32> {
+    line.split_whitespace().skip(1).find_map(|t| {
+        let pid = t.split_once('/').map_or(t, |(p, _)| p);
+        pid.parse().ok()
+    })
 }
 
 /// One frame line, `addr sym+0xoff (dso)`, as the function and the module (file name of the dso);
@@ -171,6 +199,13 @@ hot  5388  8039.5:    3000000 cpu-clock: \n\
         assert!(k.is_kernel());
         let h = p.frames.iter().find(|f| f.function == "hot_loop").unwrap();
         assert_eq!(h.module.as_deref(), Some("hot"));
+    }
+
+    #[test]
+    fn a_process_can_be_left_out() {
+        let p = parse_except(TEXT, "t", Some(12)).unwrap();
+        assert_eq!(p.total(0), 2);
+        assert_eq!(header_pid("my prog 12/13  1.0:  5 cpu-clock:"), Some(12));
     }
 
     #[test]

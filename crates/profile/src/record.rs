@@ -30,6 +30,9 @@ pub struct Usage {
     /// Stopped by perflab at the end of its time budget.
     #[serde(default)]
     pub timed_out: bool,
+    /// The wrapper's own pid, so its samples can be left out.
+    #[serde(default)]
+    pub wrapper_pid: Option<u32>,
 }
 
 /// How to profile CPU.
@@ -247,7 +250,8 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         )));
     }
     let usage = usage.map_err(PerfUnavailable::Failed)?;
-    let profile = perf_script_of(&data, opts).map_err(PerfUnavailable::Failed)?;
+    let profile =
+        perf_script_of(&data, opts, usage.wrapper_pid).map_err(PerfUnavailable::Failed)?;
     Ok(Recording {
         profile,
         backend: "perf".into(),
@@ -258,7 +262,11 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
 }
 
 /// `perf script` on a perf.data file, parsed.
-pub fn perf_script_of(data: &Path, opts: &RecordOptions) -> Result<Profile, RecordError> {
+pub fn perf_script_of(
+    data: &Path,
+    opts: &RecordOptions,
+    skip_pid: Option<u32>,
+) -> Result<Profile, RecordError> {
     let out = Command::new(&opts.perf)
         .arg("script")
         .arg("-i")
@@ -283,7 +291,7 @@ pub fn perf_script_of(data: &Path, opts: &RecordOptions) -> Result<Profile, Reco
         p.comments.push("no samples".into());
         return Ok(p);
     }
-    Ok(perf_script::parse(&text, "perf script")?)
+    Ok(perf_script::parse_except(&text, "perf script", skip_pid)?)
 }
 
 fn record_callgrind(
@@ -476,7 +484,7 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
         });
     }
     let after = proc_cpu(pid);
-    let profile = perf_script_of(&data, opts)?;
+    let profile = perf_script_of(&data, opts, None)?;
     let (user, sys) = match after {
         Some(a) => (a.0 - before.0, a.1 - before.1),
         None => (0.0, 0.0),
@@ -496,6 +504,7 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
             exit_code: None,
             signal: None,
             timed_out: false,
+            wrapper_pid: None,
         },
     })
 }

@@ -207,6 +207,7 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
         alloc,
         recommendations: Vec::new(),
         warnings,
+        baseline_delta: Vec::new(),
         files: Default::default(),
     };
     summary.recommendations = advice::recommend(p, index, &summary);

@@ -17,6 +17,7 @@
 //! assert!(md.contains("| parse | 1.00ms ± 10% | 2.00ms ± 10% | +100.00% ❌ | 0.002 |"));
 //! ```
 
+mod profile;
 mod table;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use perflab_analysis::{Comparison, Row, Status, TargetResult, Verdict};
 use perflab_model::{Benchmark, Run, Unit};
 use serde::Serialize;
 
+pub use profile::{profile_markdown, profile_text, top_table};
 pub use table::Table;
 
 /// A median with its interval as benchstat prints it: `1.72µs ± 1%` (`± ∞` when unbounded).
@@ -602,6 +604,9 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
                 compare_markdown(c)
             );
         }
+    }
+    if !run.profiles.is_empty() {
+        out.push_str(&profile_markdown(&run.profiles));
     }
     out
 }

@@ -6,6 +6,7 @@
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    left_from: usize,
 }
 
 impl Table {
@@ -14,7 +15,14 @@ impl Table {
         Table {
             header,
             rows: Vec::new(),
+            left_from: usize::MAX,
         }
+    }
+
+    /// Left-align the columns from index `i` on as well (names after numbers, as pprof does).
+    pub fn left_align_from(mut self, i: usize) -> Table {
+        self.left_from = i;
+        self
     }
 
     /// Add a row (missing cells are blank).
@@ -43,7 +51,7 @@ impl Table {
             for (i, width) in w.iter().enumerate() {
                 let c = cells.get(i).map_or("", String::as_str);
                 let pad = width - c.chars().count();
-                if i == 0 {
+                if i == 0 || i >= self.left_from {
                     parts.push(format!("{c}{}", " ".repeat(pad)));
                 } else {
                     parts.push(format!("{}{c}", " ".repeat(pad)));

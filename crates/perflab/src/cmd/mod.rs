@@ -5,12 +5,15 @@ mod bench;
 mod check;
 mod compare;
 mod demo;
+mod exec_usage;
 mod import;
 mod load;
 mod log;
 mod merge;
+mod profile;
 mod report;
 mod run;
+mod scan;
 mod spin;
 mod testserver;
 
@@ -38,6 +41,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Baseline(a) => baseline::run(a, store),
         Command::Load(a) => load::run(a, store),
         Command::Merge(a) => merge::run(a, store),
+        Command::Profile(a) => profile::run(a, store),
+        Command::Scan(a) => scan::run(a, store),
+        Command::ExecUsage(a) => exec_usage::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Testserver(a) => testserver::run(a),
         Command::Spin(a) => spin::run(a),

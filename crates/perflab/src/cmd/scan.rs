@@ -1,0 +1,258 @@
+//! `perflab scan`: profile several commands within one time budget; report the hottest functions
+//! per target and overall, and with a baseline what got hotter.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use perflab_model::profile::{FunctionDelta, ProfileSummary};
+use perflab_model::{Run, RunKind};
+use perflab_profile::summary::{self, RunFacts};
+use perflab_profile::{flame, folded, pprof, top, Profile, ValueType};
+
+use super::profile::{benchmark_of, on_process_clock, profile_command, write_outputs};
+use crate::cli::ScanArgs;
+use crate::{context, output, Outcome};
+
+pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
+    let budget = perflab_model::parse_duration(&args.budget)
+        .map_err(|e| anyhow::anyhow!("--budget {:?}: {e}", args.budget))?;
+    let argvs: Vec<Vec<String>> = args
+        .commands
+        .iter()
+        .map(|c| perflab_exec::split_words(c).map_err(|e| anyhow::anyhow!("{c:?}: {e}")))
+        .collect::<Result<_>>()?;
+    if argvs.iter().any(Vec::is_empty) {
+        bail!("an empty command was given");
+    }
+    let share = budget.as_secs_f64() / argvs.len() as f64;
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    // Everything on one clock and one column, each target under its own root frame.
+    let mut overall = Profile::new(vec![ValueType::new("cpu", "nanoseconds")]);
+    let mut summaries = Vec::new();
+    let mut cpu_total = 0.0;
+    for (i, (argv, line)) in argvs.iter().zip(&args.commands).enumerate() {
+        let dir = scratch.path().join(i.to_string());
+        std::fs::create_dir_all(&dir)?;
+        let profiled = profile_command(argv, &args.profile, &dir, Some(share))?;
+        let prefix = format!("{}-", i + 1);
+        let s = write_outputs(&args.output_dir, &prefix, line, &profiled, &args.profile)?;
+        let shown = on_process_clock(&profiled.cpu.profile, s.cpu_time_s);
+        if shown.type_index("cpu").is_none() {
+            eprintln!(
+                "note: {line}: {} has no CPU-time column; it is left out of the overall table",
+                s.backend
+            );
+        }
+        overall.merge_from(&shown, Some(line));
+        cpu_total += s.cpu_time_s.unwrap_or(0.0);
+        summaries.push(s);
+    }
+    let facts = RunFacts {
+        target: "all".into(),
+        backend: summaries
+            .iter()
+            .map(|s| s.backend.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+            .join("+"),
+        cpu_time_s: (cpu_total > 0.0).then_some(cpu_total),
+        ..RunFacts::default()
+    };
+    let mut all = summary::summarize(&overall, &facts, args.profile.top);
+    // The root frames are the targets: the overall table shows functions, so drop them.
+    all.top.retain(|r| !args.commands.contains(&r.function));
+    let col = 0;
+    let files = |name: &str| args.output_dir.join(name);
+    output::write_atomic(
+        &files("overall-flamegraph.svg"),
+        &flame::render(&overall, col, "cpu: all targets", "one tower per target")?,
+    )?;
+    all.files.insert(
+        "flamegraph".into(),
+        files("overall-flamegraph.svg").display().to_string(),
+    );
+    output::write_atomic(
+        &files("overall.pb.gz"),
+        &pprof::write(&overall, Some("cpu")),
+    )?;
+    all.files
+        .insert("pprof".into(), files("overall.pb.gz").display().to_string());
+    output::write_atomic(
+        &files("overall.folded"),
+        folded::write(&overall, col).as_bytes(),
+    )?;
+    if let Some(base) = &args.baseline {
+        let (label, base_profile, base_top) = load_baseline(base, store)?;
+        match base_profile {
+            Some(bp) => {
+                let bi = bp.type_index("cpu").unwrap_or(summary::main_column(&bp));
+                // Compare functions, not targets: strip the target roots of both sides.
+                let cur = strip_roots(&overall, &args.commands);
+                all.baseline_delta = deltas(&shares(&bp, bi), &shares(&cur, 0), args.profile.top);
+                let svg =
+                    flame::render_diff(&bp, bi, &cur, 0, &format!("cpu: now against {label}"))?;
+                output::write_atomic(&files("diff-flamegraph.svg"), &svg)?;
+                all.files.insert(
+                    "diff_flamegraph".into(),
+                    files("diff-flamegraph.svg").display().to_string(),
+                );
+            }
+            None => {
+                let cur = strip_roots(&overall, &args.commands);
+                all.baseline_delta = deltas(&base_top, &shares(&cur, 0), args.profile.top);
+                all.warnings.push(format!(
+                    "{label} has no profile file left: the delta uses its stored top table only, and no differential flamegraph was drawn"
+                ));
+            }
+        }
+    }
+    let mut run = Run::new(RunKind::Profile);
+    context::stamp(&mut run);
+    run.command = args.commands.clone();
+    run.labels.insert("mode".into(), "scan".into());
+    for s in &summaries {
+        run.benchmarks.push(benchmark_of(s));
+    }
+    run.profiles = summaries;
+    run.profiles.push(all);
+    let failures: Vec<String> = Vec::new();
+    super::finish_run(run, &args.output, store, scan_text)?;
+    if let Some(f) = failures.first() {
+        bail!("{f}");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn scan_text(run: &Run) -> String {
+    let mut out = String::new();
+    for s in &run.profiles {
+        if s.target == "all" {
+            out.push_str("\n== all targets ==\n");
+            out.push_str(&perflab_report::profile_text(s));
+            if !s.baseline_delta.is_empty() {
+                out.push_str("\n  Against the baseline (flat share of the total):\n");
+                let mut t = perflab_report::Table::new(
+                    ["base", "now", "delta", "function"]
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect(),
+                )
+                .left_align_from(3);
+                for d in &s.baseline_delta {
+                    t.row(vec![
+                        format!("{:.1}%", d.base_share * 100.0),
+                        format!("{:.1}%", d.current_share * 100.0),
+                        format!("{:+.1} pp", (d.current_share - d.base_share) * 100.0),
+                        d.function.clone(),
+                    ]);
+                }
+                for line in t.render_text().lines() {
+                    out.push_str("  ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        } else {
+            out.push_str(&format!("\n== {} ==\n", s.target));
+            out.push_str(&perflab_report::profile_text(s));
+        }
+    }
+    out
+}
+
+/// A profile without its first frame where that frame is one of `roots`.
+fn strip_roots(p: &Profile, roots: &[String]) -> Profile {
+    let mut out = Profile::new(p.sample_types.clone());
+    for s in &p.samples {
+        let skip = usize::from(
+            s.stack
+                .first()
+                .is_some_and(|&f| roots.iter().any(|r| r == p.name(f))),
+        );
+        let ids: Vec<u32> = s.stack[skip..]
+            .iter()
+            .map(|&f| out.intern(p.frames[f as usize].clone()))
+            .collect();
+        out.add(&ids, &s.values);
+    }
+    out
+}
+
+fn shares(p: &Profile, index: usize) -> BTreeMap<String, f64> {
+    let total = p.total(index).max(1) as f64;
+    top::table(p, index)
+        .into_iter()
+        .map(|r| (r.function, r.flat as f64 / total))
+        .collect()
+}
+
+/// The functions whose share moved most, hotter first.
+fn deltas(
+    base: &BTreeMap<String, f64>,
+    current: &BTreeMap<String, f64>,
+    n: usize,
+) -> Vec<FunctionDelta> {
+    let names: std::collections::BTreeSet<&String> = base.keys().chain(current.keys()).collect();
+    let mut rows: Vec<FunctionDelta> = names
+        .into_iter()
+        .map(|f| FunctionDelta {
+            function: f.clone(),
+            base_share: base.get(f).copied().unwrap_or(0.0),
+            current_share: current.get(f).copied().unwrap_or(0.0),
+        })
+        .filter(|d| (d.current_share - d.base_share).abs() >= 0.001)
+        .collect();
+    rows.sort_by(|a, b| {
+        (b.current_share - b.base_share)
+            .total_cmp(&(a.current_share - a.base_share))
+            .then(a.function.cmp(&b.function))
+    });
+    rows.truncate(n);
+    rows
+}
+
+/// The baseline: a profile file, or a stored run whose profile file still exists, or failing
+/// that the stored top table.
+fn load_baseline(
+    reference: &str,
+    store: Option<&Path>,
+) -> Result<(String, Option<Profile>, BTreeMap<String, f64>)> {
+    let path = Path::new(reference);
+    if path.is_file() {
+        let data = std::fs::read(path).with_context(|| format!("cannot read {reference}"))?;
+        if let Ok(p) = perflab_profile::read_any(&data, reference) {
+            return Ok((reference.to_string(), Some(p), BTreeMap::new()));
+        }
+    }
+    let resolved = context::resolve(reference, store, None)?;
+    let pick: Option<&ProfileSummary> = resolved
+        .run
+        .profiles
+        .iter()
+        .find(|s| s.target == "all")
+        .or(resolved.run.profiles.first());
+    let Some(s) = pick else {
+        bail!(
+            "{} has no profile to compare with (it is a {} run)",
+            resolved.label,
+            resolved.run.kind.as_str()
+        );
+    };
+    let top: BTreeMap<String, f64> = s
+        .top
+        .iter()
+        .map(|r| (r.function.clone(), r.flat_share))
+        .collect();
+    let profile = s
+        .files
+        .get("pprof")
+        .and_then(|f| std::fs::read(f).ok())
+        .and_then(|d| perflab_profile::read_any(&d, reference).ok());
+    let profile = profile.map(|p| {
+        let roots: Vec<String> = resolved.run.command.clone();
+        strip_roots(&p, &roots)
+    });
+    Ok((resolved.label, profile, top))
+}
