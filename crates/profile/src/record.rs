@@ -127,6 +127,17 @@ pub fn tool_available(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// The profiled command writes to perflab's stderr, so that stdout carries only perflab's own
+/// output (the `--json` document).
+fn to_stderr() -> Stdio {
+    use std::os::fd::AsFd as _;
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::null())
+}
+
 fn wrapped(opts: &RecordOptions, report: &Path, argv: &[String]) -> Vec<String> {
     let mut v = opts.wrapper.clone();
     v.push("--report".into());
@@ -228,7 +239,7 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         .arg("--")
         .args(wrapped(opts, &report, argv))
         .stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
+        .stdout(to_stderr())
         .stderr(Stdio::piped());
     let out = match cmd.spawn() {
         Ok(child) => child.wait_with_output(),
@@ -311,6 +322,7 @@ fn record_callgrind(
     inner.extend(argv.iter().cloned());
     let status = Command::new(&opts.wrapper[0])
         .args(&wrapped(opts, &report, &inner)[1..])
+        .stdout(to_stderr())
         .status()
         .map_err(|e| RecordError::Spawn {
             program: opts.wrapper[0].clone(),
@@ -355,6 +367,7 @@ fn record_usage_only(
     let w = wrapped(opts, &report, argv);
     Command::new(&w[0])
         .args(&w[1..])
+        .stdout(to_stderr())
         .status()
         .map_err(|e| RecordError::Spawn {
             program: w[0].clone(),
@@ -403,6 +416,7 @@ pub fn record_alloc(argv: &[String], opts: &RecordOptions) -> Result<Recording, 
     let w = wrapped(opts, &report, &inner);
     Command::new(&w[0])
         .args(&w[1..])
+        .stdout(to_stderr())
         .status()
         .map_err(|e| RecordError::Spawn {
             program: w[0].clone(),

@@ -1,0 +1,558 @@
+//! `perflab profile` and `perflab scan` on real programs built here (gcc, rustc) whose hottest
+//! function and allocation profile are known. Tests that need perf say so and skip where perf
+//! cannot record; the fallbacks are tested everywhere.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Std;
+
+use common::{data, have, json, stderr, Lab};
+
+fn perf_works() -> bool {
+    let dir = tempfile::tempdir().expect("dir");
+    Std::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-o"])
+        .arg(dir.path().join("p.data"))
+        .args(["--", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn valgrind_works() -> bool {
+    have("valgrind")
+}
+
+macro_rules! need {
+    ($cond:expr, $what:literal) => {
+        if !$cond {
+            eprintln!("skipped: {} is not available here", $what);
+            return;
+        }
+    };
+}
+
+/// Build a C fixture with extra flags.
+fn gcc(lab: &Lab, src: &str, out: &str, flags: &[&str]) -> PathBuf {
+    let exe = lab.path(out);
+    let st = Std::new("gcc")
+        .args(flags)
+        .arg("-g")
+        .arg("-o")
+        .arg(&exe)
+        .arg(data(&format!("profile/{src}")))
+        .status()
+        .expect("gcc runs");
+    assert!(st.success());
+    exe
+}
+
+fn profile_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
+    let out = lab.cmd().arg("profile").args(args).output().expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    json(&out.stdout)
+}
+
+fn summary(run: &serde_json::Value) -> &serde_json::Value {
+    &run["profiles"][0]
+}
+
+fn top1(run: &serde_json::Value) -> String {
+    summary(run)["top"][0]["function"]
+        .as_str()
+        .expect("a top row")
+        .to_string()
+}
+
+fn read_pprof(path: &Path) -> perflab_like::Profile {
+    perflab_like::read(path)
+}
+
+/// The pprof reader, through the binary: `perflab profile --input FILE --json`.
+mod perflab_like {
+    use super::*;
+    pub struct Profile {
+        pub total: f64,
+        pub top1: String,
+    }
+    pub fn read(path: &Path) -> Profile {
+        let lab = Lab::new();
+        let run = profile_json(
+            &lab,
+            &[
+                "--input",
+                &path.display().to_string(),
+                "--json",
+                "--no-store",
+                "-o",
+                "re",
+            ],
+        );
+        Profile {
+            total: summary(&run)["total"].as_f64().expect("total"),
+            top1: top1(&run),
+        }
+    }
+}
+
+#[test]
+fn perf_finds_the_hot_function_and_cpu_agrees_with_rusage() {
+    need!(perf_works(), "perf record");
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "-o",
+            "out",
+            "--",
+            &exe.display().to_string(),
+            "150000000",
+        ],
+    );
+    let s = summary(&run);
+    assert_eq!(top1(&run), "hot_loop");
+    assert_eq!(s["backend"], "perf");
+    let cpu = s["cpu_time_s"].as_f64().expect("cpu");
+    let total = s["total"].as_f64().expect("total");
+    assert!(
+        (total - cpu).abs() / cpu < 0.10,
+        "top total {total} against rusage {cpu}"
+    );
+    // The sampled CPU agreed with rusage within 10%, or a warning says otherwise.
+    let warnings = s["warnings"].to_string();
+    assert!(!warnings.contains("samples cover"), "{warnings}");
+    // Every output exists, and the pprof decodes with values summing to the summary's total.
+    for f in ["flamegraph.svg", "profile.pb.gz", "stacks.folded"] {
+        assert!(lab.path("out").join(f).is_file(), "{f} missing");
+    }
+    let svg = std::fs::read_to_string(lab.path("out/flamegraph.svg")).unwrap();
+    assert!(
+        svg.contains("perf") && svg.contains("Hz"),
+        "titled with backend and rate"
+    );
+    let back = read_pprof(&lab.path("out/profile.pb.gz"));
+    assert!(
+        (back.total - total).abs() / total < 0.001,
+        "{} vs {total}",
+        back.total
+    );
+    assert_eq!(back.top1, "hot_loop");
+    let folded = std::fs::read_to_string(lab.path("out/stacks.folded")).unwrap();
+    assert!(folded.lines().any(|l| l.contains("main;hot_loop")));
+}
+
+#[test]
+fn frame_pointers_are_chosen_and_stacks_reach_main() {
+    need!(perf_works(), "perf record");
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hotfp", &["-O0", "-fno-omit-frame-pointer"]);
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "-o",
+            "out",
+            "--",
+            &exe.display().to_string(),
+            "60000000",
+        ],
+    );
+    let s = summary(&run);
+    assert_eq!(s["unwinding"], "fp");
+    assert!(s["backend_note"]
+        .as_str()
+        .unwrap()
+        .contains("keep frame pointers"));
+    assert_eq!(top1(&run), "hot_loop");
+    // At least 90% of the sample weight has a stack that reaches main.
+    let folded = std::fs::read_to_string(lab.path("out/stacks.folded")).unwrap();
+    let (mut all, mut with_main) = (0i64, 0i64);
+    for line in folded.lines() {
+        let (stack, v) = line.rsplit_once(' ').unwrap();
+        let v: i64 = v.parse().unwrap();
+        all += v;
+        if stack.split(';').any(|f| f == "main") {
+            with_main += v;
+        }
+    }
+    assert!(with_main as f64 >= 0.9 * all as f64, "{with_main} of {all}");
+}
+
+#[test]
+fn go_tool_pprof_opens_the_output() {
+    need!(perf_works(), "perf record");
+    need!(have("go"), "go");
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    profile_json(
+        &lab,
+        &[
+            "--json",
+            "-o",
+            "out",
+            "--",
+            &exe.display().to_string(),
+            "80000000",
+        ],
+    );
+    let out = Std::new("go")
+        .args(["tool", "pprof", "-top"])
+        .arg(lab.path("out/profile.pb.gz"))
+        .env("HOME", lab.dir.path())
+        .env("PPROF_TMPDIR", lab.dir.path())
+        .output()
+        .expect("go tool pprof runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("flat%") && text.contains("hot_loop"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rust_programs_profile_too() {
+    need!(perf_works(), "perf record");
+    let lab = Lab::new();
+    let exe = lab.path("hotrs");
+    let st = Std::new("rustc")
+        .args(["-O", "-g", "-o"])
+        .arg(&exe)
+        .arg(data("profile/hot.rs"))
+        .status()
+        .expect("rustc runs");
+    assert!(st.success());
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "-o",
+            "out",
+            "--",
+            &exe.display().to_string(),
+            "3000",
+        ],
+    );
+    assert!(top1(&run).ends_with("checksum"), "{}", top1(&run));
+}
+
+#[test]
+fn callgrind_mode_counts_instructions_deterministically() {
+    need!(valgrind_works(), "valgrind");
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let e = exe.display().to_string();
+    let a = profile_json(
+        &lab,
+        &[
+            "--json",
+            "--mode",
+            "callgrind",
+            "-o",
+            "a",
+            "--",
+            &e,
+            "2000000",
+        ],
+    );
+    let b = profile_json(
+        &lab,
+        &[
+            "--json",
+            "--mode",
+            "callgrind",
+            "-o",
+            "b",
+            "--",
+            &e,
+            "2000000",
+        ],
+    );
+    assert_eq!(summary(&a)["backend"], "callgrind");
+    assert_eq!(summary(&a)["value"], "instructions");
+    assert_eq!(top1(&a), "hot_loop");
+    assert_eq!(
+        summary(&a)["total"],
+        summary(&b)["total"],
+        "instruction counts repeat"
+    );
+}
+
+#[test]
+fn missing_or_denied_perf_falls_back_and_says_why() {
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let e = exe.display().to_string();
+    // A perf that refuses, as a locked-down kernel makes it.
+    let fake = lab.write(
+        "fake-perf",
+        "#!/bin/sh\necho 'Error: Access to performance monitoring and observability operations is limited.' >&2\necho 'Consider adjusting /proc/sys/kernel/perf_event_paranoid' >&2\nexit 255\n",
+    );
+    Std::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "PERFLAB_PERF",
+            "/nonexistent/perf".into(),
+            "perf is not installed",
+        ),
+        (
+            "PERFLAB_PERF",
+            fake.display().to_string(),
+            "perf record was refused",
+        ),
+    ];
+    for (var, value, why) in cases {
+        let mut c = lab.cmd();
+        c.env(var, &value);
+        if !valgrind_works() {
+            c.env("PERFLAB_VALGRIND", "/nonexistent/valgrind");
+        }
+        let out = c
+            .args(["profile", "--json", "-o", "fb", "--", &e, "1000000"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let run = json(&out.stdout);
+        let s = summary(&run);
+        let note = s["backend_note"].as_str().unwrap();
+        assert!(note.contains(why), "{note}");
+        let expected = if valgrind_works() {
+            "callgrind"
+        } else {
+            "rusage"
+        };
+        assert_eq!(s["backend"], expected);
+        for f in ["flamegraph.svg", "profile.pb.gz", "stacks.folded"] {
+            assert!(lab.path("fb").join(f).is_file(), "{f} missing");
+        }
+    }
+    // Neither perf nor valgrind: timing only, still every output and the CPU total.
+    let out = lab
+        .cmd()
+        .env("PERFLAB_PERF", "/nonexistent/perf")
+        .env("PERFLAB_VALGRIND", "/nonexistent/valgrind")
+        .args(["profile", "--json", "-o", "none", "--", &e, "1000000"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    assert_eq!(summary(&run)["backend"], "rusage");
+    assert!(summary(&run)["backend_note"]
+        .as_str()
+        .unwrap()
+        .contains("timing only"));
+    assert!(lab.path("none/flamegraph.svg").is_file());
+    // --mode perf does not fall back.
+    let out = lab
+        .cmd()
+        .env("PERFLAB_PERF", "/nonexistent/perf")
+        .args(["profile", "--mode", "perf", "-o", "x", "--", &e])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("perf is not installed"));
+}
+
+#[test]
+fn alloc_mode_finds_the_top_site_and_the_leaks() {
+    need!(valgrind_works(), "valgrind");
+    let lab = Lab::new();
+    let exe = gcc(&lab, "leak.c", "leak", &["-O1"]);
+    let out = lab
+        .cmd()
+        .env("PERFLAB_PERF", "/nonexistent/perf") // the CPU part does not matter here
+        .args(["profile", "--alloc", "--json", "-o", "out", "--"])
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let a = &summary(&run)["alloc"];
+    assert_eq!(a["sites"][0]["function"], "big_site");
+    assert_eq!(a["sites"][0]["blocks"], 1000);
+    assert_eq!(a["leaked_blocks"], 7);
+    assert_eq!(a["leaked_bytes"], 112);
+    assert_eq!(a["temporary_blocks"], 1000);
+    let rules: Vec<&str> = summary(&run)["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"leaks") && rules.contains(&"temporary-allocations"),
+        "{rules:?}"
+    );
+    for f in ["alloc-flamegraph.svg", "alloc.pb.gz", "alloc.folded"] {
+        assert!(lab.path("out").join(f).is_file(), "{f} missing");
+    }
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2_without_half_files() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args(["profile", "-o", "o1", "--", "no-such-program-perflab"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: cannot start \"no-such-program-perflab\": not found (not a file, and not on PATH)"
+    );
+    assert!(!lab.path("o1").exists());
+    // A truncated profile: refused, nothing written.
+    let good = lab.path("good.pb.gz");
+    {
+        let exe_lab = Lab::new();
+        let f = exe_lab.write("s.folded", "main;work 90\nmain 10\n");
+        let out = lab
+            .cmd()
+            .args(["profile", "--no-store", "-o", "g", "--input"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::copy(lab.path("g/profile.pb.gz"), &good).unwrap();
+    }
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = lab.path("cut.pb.gz");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let out = lab
+        .cmd()
+        .args(["profile", "-o", "o2", "--input"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: ") && err.contains("cut.pb.gz: bad gzip data"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1);
+    assert!(!lab.path("o2").exists());
+    // A foreign file.
+    let foreign = lab.write("notes.txt", "hello\nworld\n");
+    let out = lab
+        .cmd()
+        .args(["profile", "-o", "o3", "--input"])
+        .arg(&foreign)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("notes.txt:1"), "{}", stderr(&out));
+    // A pid that does not exist.
+    let out = lab
+        .cmd()
+        .args(["profile", "--pid", "999999999", "--duration", "1s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no such process"));
+}
+
+#[test]
+fn a_crashing_command_keeps_a_marked_partial_profile() {
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let out = lab
+        .cmd()
+        .env("PERFLAB_VALGRIND", "/nonexistent/valgrind")
+        .args(["profile", "--out", "r.json", "-o", "out", "--"])
+        .arg(&exe)
+        .args(["1000", "crash"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("killed by signal 6") && err.contains("partial"),
+        "{err}"
+    );
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lab.path("r.json")).unwrap()).unwrap();
+    assert!(summary(&run)["warnings"].to_string().contains("partial"));
+    assert!(lab.path("out/flamegraph.svg").is_file());
+}
+
+#[test]
+fn report_shows_hot_paths_of_a_profile_run() {
+    let lab = Lab::new();
+    let f = lab.write(
+        "s.folded",
+        "main;parse;malloc 300\nmain;parse;memcpy 100\nmain;work 600\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["profile", "-o", "p", "--input"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = lab
+        .cmd()
+        .args(["report", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("## 🔥 Hot Paths"), "{md}");
+    assert!(md.contains("work"));
+    assert!(md.contains("## 💡 Recommendations"));
+    assert!(md.contains("called from parse"), "{md}");
+}
+
+#[test]
+fn scan_profiles_several_targets_and_diffs_against_a_baseline() {
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let e = exe.display().to_string();
+    let base = lab.write("base.folded", "main;cold_loop 900\nmain;hot_loop 100\n");
+    let out = lab
+        .cmd()
+        .env("PERFLAB_VALGRIND", "/nonexistent/valgrind")
+        .args([
+            "scan",
+            "--json",
+            "--budget",
+            "20s",
+            "-o",
+            "scan",
+            "--baseline",
+        ])
+        .arg(&base)
+        .arg(format!("{e} 30000000"))
+        .arg(format!("{e} 10000000"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let profiles = run["profiles"].as_array().unwrap();
+    assert_eq!(profiles.len(), 3);
+    let all = &profiles[2];
+    assert_eq!(all["target"], "all");
+    if perf_works() {
+        assert_eq!(all["top"][0]["function"], "hot_loop");
+        let delta = &all["baseline_delta"][0];
+        assert_eq!(
+            delta["function"], "hot_loop",
+            "hot_loop got hotter than in the baseline"
+        );
+        assert!(lab.path("scan/diff-flamegraph.svg").is_file());
+    }
+    for f in [
+        "1-flamegraph.svg",
+        "2-flamegraph.svg",
+        "overall-flamegraph.svg",
+    ] {
+        assert!(lab.path("scan").join(f).is_file(), "{f} missing");
+    }
+}
