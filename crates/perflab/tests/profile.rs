@@ -64,35 +64,22 @@ fn top1(run: &serde_json::Value) -> String {
         .to_string()
 }
 
-fn read_pprof(path: &Path) -> perflab_like::Profile {
-    perflab_like::read(path)
-}
-
-/// The pprof reader, through the binary: `perflab profile --input FILE --json`.
-mod perflab_like {
-    use super::*;
-    pub struct Profile {
-        pub total: f64,
-        pub top1: String,
-    }
-    pub fn read(path: &Path) -> Profile {
-        let lab = Lab::new();
-        let run = profile_json(
-            &lab,
-            &[
-                "--input",
-                &path.display().to_string(),
-                "--json",
-                "--no-store",
-                "-o",
-                "re",
-            ],
-        );
-        Profile {
-            total: summary(&run)["total"].as_f64().expect("total"),
-            top1: top1(&run),
-        }
-    }
+/// Read a profile back with perflab's own reader (`perflab profile --input FILE --json`): its
+/// total and its hottest function.
+fn read_back(path: &Path) -> (f64, String) {
+    let lab = Lab::new();
+    let run = profile_json(
+        &lab,
+        &[
+            "--input",
+            &path.display().to_string(),
+            "--json",
+            "--no-store",
+            "-o",
+            "re",
+        ],
+    );
+    (summary(&run)["total"].as_f64().expect("total"), top1(&run))
 }
 
 #[test]
@@ -132,13 +119,12 @@ fn perf_finds_the_hot_function_and_cpu_agrees_with_rusage() {
         svg.contains("perf") && svg.contains("Hz"),
         "titled with backend and rate"
     );
-    let back = read_pprof(&lab.path("out/profile.pb.gz"));
+    let (back_total, back_top) = read_back(&lab.path("out/profile.pb.gz"));
     assert!(
-        (back.total - total).abs() / total < 0.001,
-        "{} vs {total}",
-        back.total
+        (back_total - total).abs() / total < 0.001,
+        "{back_total} vs {total}"
     );
-    assert_eq!(back.top1, "hot_loop");
+    assert_eq!(back_top, "hot_loop");
     let folded = std::fs::read_to_string(lab.path("out/stacks.folded")).unwrap();
     assert!(folded.lines().any(|l| l.contains("main;hot_loop")));
 }
