@@ -329,22 +329,11 @@ fn record_callgrind(
             reason: e.to_string(),
         })?;
     let usage = read_usage(&report)?;
-    let mut merged: Option<Profile> = None;
-    for entry in std::fs::read_dir(&opts.scratch)? {
-        let path = entry?.path();
-        if !path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("callgrind.out"))
-        {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)?;
-        let p = callgrind::parse(&text, &path.display().to_string())?;
-        match merged.as_mut() {
-            None => merged = Some(p),
-            Some(m) => m.merge_from(&p, None),
-        }
-    }
+    let merged = merge_files(
+        &opts.scratch,
+        |n| n.starts_with("callgrind.out"),
+        callgrind::parse,
+    )?;
     let profile = merged.ok_or_else(|| RecordError::Tool {
         tool: "valgrind --tool=callgrind".into(),
         reason: format!("wrote no profile (exit {status})"),
@@ -423,23 +412,11 @@ pub fn record_alloc(argv: &[String], opts: &RecordOptions) -> Result<Recording, 
             reason: e.to_string(),
         })?;
     let usage = read_usage(&report)?;
-    let mut merged: Option<Profile> = None;
-    for entry in std::fs::read_dir(&opts.scratch)? {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !(name.starts_with("dhat.") && name.ends_with(".json")) {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path)?;
-        let p = dhat::parse(&text, &path.display().to_string())?;
-        match merged.as_mut() {
-            None => merged = Some(p),
-            Some(m) => m.merge_from(&p, None),
-        }
-    }
+    let merged = merge_files(
+        &opts.scratch,
+        |n| n.starts_with("dhat.") && n.ends_with(".json"),
+        dhat::parse,
+    )?;
     let profile = merged.ok_or_else(|| RecordError::Tool {
         tool: "valgrind --tool=dhat".into(),
         reason: "wrote no profile".into(),
@@ -451,6 +428,33 @@ pub fn record_alloc(argv: &[String], opts: &RecordOptions) -> Result<Recording, 
         unwinding: None,
         usage,
     })
+}
+
+/// Parse and merge every file of `dir` whose name `wanted` accepts (valgrind writes one per
+/// process with --trace-children); `None` when there is none.
+fn merge_files(
+    dir: &Path,
+    wanted: impl Fn(&str) -> bool,
+    parse: fn(&str, &str) -> Result<Profile, ProfileError>,
+) -> Result<Option<Profile>, RecordError> {
+    let mut merged: Option<Profile> = None;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !wanted(&name) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path)?;
+        let p = parse(&text, &path.display().to_string())?;
+        match merged.as_mut() {
+            None => merged = Some(p),
+            Some(m) => m.merge_from(&p, None),
+        }
+    }
+    Ok(merged)
 }
 
 /// Profile a running process for `seconds` with perf; CPU accounting from /proc.
