@@ -74,7 +74,8 @@ impl Executor for SystemExecutor {
 }
 
 /// Run `argv` once with the terminal's stdin, stdout and stderr, and measure it; after
-/// `timeout` the command is sent SIGTERM (and counted as timed out). Used by the profiler's
+/// `timeout` the command is sent SIGTERM, and SIGKILL two seconds later if it is still there
+/// (and counted as timed out). Used by the profiler's
 /// wrapper, which runs under perf so that perf's own CPU is not the command's.
 pub fn run_argv(
     argv: &[String],
@@ -103,10 +104,22 @@ pub fn run_argv(
                 }
             }
             // Holding the lock, the child cannot have been reaped: the pid is still ours.
-            let reaped = done.lock().unwrap_or_else(|e| e.into_inner());
-            if !*reaped {
-                timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
-                terminate(pid);
+            // SIGTERM first; a command that ignores it gets SIGKILL two seconds later.
+            for (signal, grace) in [(libc::SIGTERM, 2000), (libc::SIGKILL, 0)] {
+                {
+                    let reaped = done.lock().unwrap_or_else(|e| e.into_inner());
+                    if *reaped {
+                        return;
+                    }
+                    timed_out.store(true, std::sync::atomic::Ordering::SeqCst);
+                    send(pid, signal);
+                }
+                for _ in 0..grace / 10 {
+                    std::thread::sleep(Duration::from_millis(10));
+                    if *done.lock().unwrap_or_else(|e| e.into_inner()) {
+                        return;
+                    }
+                }
             }
         });
     }
@@ -163,10 +176,10 @@ fn wait_exited(pid: u32) -> std::io::Result<()> {
 }
 
 #[allow(unsafe_code)]
-fn terminate(pid: u32) {
+fn send(pid: u32, signal: libc::c_int) {
     // SAFETY: kill has no memory effects; the caller guarantees the pid is our unreaped child.
     unsafe {
-        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+        libc::kill(pid as libc::pid_t, signal);
     }
 }
 
@@ -226,6 +239,27 @@ mod tests {
             .execute("kill -9 $$", &Launch::Shell("sh".into()), false)
             .unwrap();
         assert_eq!((m.exit_code, m.signal), (None, Some(9)));
+    }
+
+    #[test]
+    fn a_timeout_terminates_and_then_kills() {
+        let argv = |s: &str| -> Vec<String> { s.split(' ').map(str::to_string).collect() };
+        let (m, timed_out) = run_argv(&argv("sleep 5"), Some(Duration::from_millis(100))).unwrap();
+        assert!(timed_out);
+        assert_eq!(m.signal, Some(libc::SIGTERM));
+        // A command that ignores SIGTERM is killed after the grace period.
+        let ignores = vec![
+            "sh".to_string(),
+            "-c".into(),
+            "trap '' TERM; sleep 3; sleep 3".into(),
+        ];
+        let (m, timed_out) = run_argv(&ignores, Some(Duration::from_millis(100))).unwrap();
+        assert!(timed_out);
+        assert_eq!(m.signal, Some(libc::SIGKILL));
+        assert!(m.wall < Duration::from_secs(3), "{:?}", m.wall);
+        let (m, timed_out) = run_argv(&argv("true"), Some(Duration::from_secs(5))).unwrap();
+        assert!(!timed_out);
+        assert_eq!(m.exit_code, Some(0));
     }
 
     #[test]

@@ -44,7 +44,8 @@ pub struct ProfileSummary {
     /// Off-CPU seconds (waiting: locks, I/O, sleep), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_cpu_s: Option<f64>,
-    /// Share (0..1) of the sample weight whose stack reaches `main` or a thread entry.
+    /// Share (0..1) of the sample weight whose stack reaches the program's entry (`main`, libc
+    /// start-up) or a thread entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_stacks: Option<f64>,
     /// Share (0..1) of the sample weight with an unnamed (`[unknown]`) leaf.

@@ -522,9 +522,9 @@ pub(crate) struct ProfileArgs {
     /// Profile this running process instead of starting a command.
     #[arg(long, value_name = "PID", conflicts_with = "input")]
     pub(crate) pid: Option<u32>,
-    /// How long to profile --pid.
-    #[arg(long, default_value = "10s", value_name = "DURATION")]
-    pub(crate) duration: String,
+    /// How long to profile --pid (default 10s).
+    #[arg(long, value_name = "DURATION", requires = "pid")]
+    pub(crate) duration: Option<String>,
     /// Read a profile instead: pprof (.pb.gz), folded stacks, perf script text, callgrind.out,
     /// DHAT JSON.
     #[arg(long, value_name = "FILE")]

@@ -101,11 +101,16 @@ fn perf_finds_the_hot_function_and_cpu_agrees_with_rusage() {
     let s = summary(&run);
     assert_eq!(top1(&run), "hot_loop");
     assert_eq!(s["backend"], "perf");
-    let cpu = s["cpu_time_s"].as_f64().expect("cpu");
     let total = s["total"].as_f64().expect("total");
+    assert_eq!(
+        s["total"], s["cpu_time_s"],
+        "absolute times are the process's own"
+    );
+    // Samples per second of the process's own CPU time: the sampling and rusage agree.
+    let rate = s["rate_hz"].as_f64().expect("rate");
     assert!(
-        (total - cpu).abs() / cpu < 0.10,
-        "top total {total} against rusage {cpu}"
+        (rate - 499.0).abs() / 499.0 < 0.15,
+        "effective rate {rate} Hz"
     );
     // The sampled CPU agreed with rusage within 10%, or a warning says otherwise.
     let warnings = s["warnings"].to_string();
@@ -541,4 +546,87 @@ fn scan_profiles_several_targets_and_diffs_against_a_baseline() {
     ] {
         assert!(lab.path("scan").join(f).is_file(), "{f} missing");
     }
+}
+
+#[test]
+fn peak_rss_is_the_commands_own_or_not_reported() {
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let run_with = |extra: &[&str]| {
+        let out = lab
+            .cmd()
+            .env("PERFLAB_PERF", "/nonexistent/perf")
+            .env("PERFLAB_VALGRIND", "/nonexistent/valgrind")
+            .args(["profile", "--json", "--no-store", "-o", "m", "--"])
+            .arg(&exe)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out.stdout)
+    };
+    let big = run_with(&["1000", "m"]);
+    let peak = summary(&big)["peak_rss_bytes"]
+        .as_f64()
+        .expect("a 64 MiB peak is reported");
+    assert!(peak >= 64.0 * 1024.0 * 1024.0, "{peak}");
+    // A tiny program's peak is below what the kernel charges it with from perflab: not reported.
+    let tiny = run_with(&["1000"]);
+    assert!(summary(&tiny).get("peak_rss_bytes").is_none());
+    assert!(summary(&tiny)["warnings"]
+        .to_string()
+        .contains("measurement floor"));
+}
+
+#[test]
+fn options_that_cannot_apply_are_refused() {
+    let lab = Lab::new();
+    let f = lab.write("s.folded", "main 1\n");
+    for (args, says) in [
+        (
+            vec!["--alloc", "--input", "s.folded"],
+            "--alloc profiles a command",
+        ),
+        (
+            vec!["--mode", "callgrind", "--pid", "1"],
+            "--mode callgrind runs a command",
+        ),
+        (vec!["--duration", "5s", "--", "true"], "--pid"),
+        (vec!["--input", "s.folded", "--", "true"], "exactly one of"),
+    ] {
+        let out = lab.cmd().arg("profile").args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+    assert!(f.is_file());
+    let out = lab
+        .cmd()
+        .args(["scan", "--budget", "0s", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--budget must be more than zero"));
+}
+
+#[test]
+fn scan_fails_when_a_target_crashes_but_keeps_every_profile() {
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let e = exe.display().to_string();
+    let out = lab
+        .cmd()
+        .env("PERFLAB_VALGRIND", "/nonexistent/valgrind")
+        .args(["scan", "--out", "r.json", "-o", "scan"])
+        .arg(format!("{e} 1000 crash"))
+        .arg(format!("{e} 1000"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("killed by signal 6"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(lab.path("scan/2-flamegraph.svg").is_file());
+    assert!(lab.path("r.json").is_file());
 }

@@ -33,6 +33,19 @@ pub struct Usage {
     /// The wrapper's own pid, so its samples can be left out.
     #[serde(default)]
     pub wrapper_pid: Option<u32>,
+    /// The wrapper's peak RSS before it started the command. The kernel charges a child with
+    /// the memory it had before `exec`, so a `max_rss_bytes` at or below this is not the
+    /// command's own.
+    #[serde(default)]
+    pub rss_floor_bytes: u64,
+}
+
+impl Usage {
+    /// The command's peak RSS, when it is clearly above the measurement floor.
+    pub fn peak_rss(&self) -> Option<u64> {
+        (self.max_rss_bytes as f64 > self.rss_floor_bytes as f64 * 1.05)
+            .then_some(self.max_rss_bytes)
+    }
 }
 
 /// How to profile CPU.
@@ -210,57 +223,65 @@ enum PerfUnavailable {
     Failed(RecordError),
 }
 
-fn perf_denied(stderr: &str) -> bool {
-    stderr.contains("perf_event_paranoid")
-        || stderr.contains("Permission denied")
-        || stderr.contains("No permission")
-        || stderr.contains("not supported")
-        || stderr.contains("Operation not permitted")
+/// Whether `perf record` works here, tried on `true` with perf's messages captured: a denial
+/// (perf_event_paranoid, seccomp, no PMU) is told apart from a failure of the command itself, and
+/// the real run can then show the command's stderr live.
+fn perf_probe(opts: &RecordOptions) -> Result<(), PerfUnavailable> {
+    let out = Command::new(&opts.perf)
+        .args(["record", "-q", "-e", "cpu-clock", "-o"])
+        .arg(opts.scratch.join("probe.data"))
+        .args(["--", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output();
+    let _ = std::fs::remove_file(opts.scratch.join("probe.data"));
+    match out {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PerfUnavailable::No(format!(
+            "perf is not installed ({})",
+            opts.perf
+        ))),
+        Err(e) => Err(PerfUnavailable::No(format!("perf cannot be started: {e}"))),
+        Ok(o) if !o.status.success() => Err(PerfUnavailable::No(format!(
+            "perf record was refused ({})",
+            last_lines(&o.stderr)
+        ))),
+        Ok(_) => Ok(()),
+    }
 }
 
 fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfUnavailable> {
+    perf_probe(opts)?;
     let facts = elf::resolve_program(&argv[0]).and_then(|p| elf::inspect(&p));
     let (unwinding, reason) = match opts.unwinding {
         Some(u) => (u, "chosen with --call-graph".to_string()),
         None => elf::choose(facts.as_ref()),
     };
     let data = opts.scratch.join("perf.data");
-    let report = opts.scratch.join("usage.json");
-    let mut cmd = Command::new(&opts.perf);
-    cmd.args(["record", "-q", "-e", "cpu-clock", "-F"])
-        .arg(opts.frequency.to_string())
-        .arg("--call-graph")
-        .arg(match unwinding {
-            Unwinding::FramePointer => "fp",
-            Unwinding::Dwarf => "dwarf,16384",
-        })
-        .arg("-o")
-        .arg(&data)
-        .arg("--")
-        .args(wrapped(opts, &report, argv))
-        .stdin(Stdio::inherit())
-        .stdout(to_stderr())
-        .stderr(Stdio::piped());
-    let out = match cmd.spawn() {
-        Ok(child) => child.wait_with_output(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(PerfUnavailable::No(format!(
-                "perf is not installed ({})",
-                opts.perf
-            )))
-        }
-        Err(e) => return Err(PerfUnavailable::No(format!("perf cannot be started: {e}"))),
+    let mut perf = vec![
+        opts.perf.clone(),
+        "record".into(),
+        "-q".into(),
+        "-e".into(),
+        "cpu-clock".into(),
+        "-F".into(),
+        opts.frequency.to_string(),
+        "--call-graph".into(),
+        match unwinding {
+            Unwinding::FramePointer => "fp".into(),
+            Unwinding::Dwarf => "dwarf,16384".into(),
+        },
+        "-o".into(),
+        data.display().to_string(),
+        "--".into(),
+    ];
+    let usage = run_wrapped(&mut perf, argv, opts).map_err(PerfUnavailable::Failed)?;
+    if !data.exists() {
+        return Err(PerfUnavailable::Failed(RecordError::Tool {
+            tool: "perf record".into(),
+            reason: "wrote no perf.data (its messages are above)".into(),
+        }));
     }
-    .map_err(|e| PerfUnavailable::Failed(e.into()))?;
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let usage = read_usage(&report);
-    if usage.is_err() && (perf_denied(&stderr) || !data.exists()) {
-        return Err(PerfUnavailable::No(format!(
-            "perf record was refused ({})",
-            last_lines(stderr.as_bytes())
-        )));
-    }
-    let usage = usage.map_err(PerfUnavailable::Failed)?;
     let profile =
         perf_script_of(&data, opts, usage.wrapper_pid).map_err(PerfUnavailable::Failed)?;
     Ok(Recording {
@@ -270,6 +291,76 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         unwinding: Some((unwinding, reason)),
         usage,
     })
+}
+
+/// Run `argv` through the usage wrapper, itself under `prefix` (perf, valgrind, or nothing),
+/// with the command's stdout on perflab's stderr; the wrapper's report is the command's usage.
+fn run_wrapped(
+    prefix: &mut Vec<String>,
+    argv: &[String],
+    opts: &RecordOptions,
+) -> Result<Usage, RecordError> {
+    let report = opts.scratch.join("usage.json");
+    // valgrind must run inside the wrapper (it profiles its own child); perf outside it.
+    let under_valgrind = prefix.first() == Some(&opts.valgrind);
+    let words = if under_valgrind {
+        prefix.extend(argv.iter().cloned());
+        wrapped(opts, &report, prefix)
+    } else {
+        let mut w = std::mem::take(prefix);
+        w.extend(wrapped(opts, &report, argv));
+        w
+    };
+    Command::new(&words[0])
+        .args(&words[1..])
+        .stdout(to_stderr())
+        .status()
+        .map_err(|e| RecordError::Spawn {
+            program: words[0].clone(),
+            reason: e.to_string(),
+        })?;
+    read_usage(&report)
+}
+
+/// Run `argv` under a valgrind tool writing one file per process (`%p`), and merge the files.
+fn run_valgrind(
+    tool: &str,
+    out_flag: &str,
+    file: &str,
+    argv: &[String],
+    opts: &RecordOptions,
+) -> Result<(Usage, Profile), RecordError> {
+    let mut prefix = vec![
+        opts.valgrind.clone(),
+        format!("--tool={tool}"),
+        "--trace-children=yes".into(),
+        "--quiet".into(),
+        format!("{out_flag}={}", opts.scratch.join(file).display()),
+    ];
+    let usage = run_wrapped(&mut prefix, argv, opts)?;
+    let (head, tail) = file.split_once("%p").unwrap_or((file, ""));
+    let parse = if tool == "dhat" {
+        dhat::parse
+    } else {
+        callgrind::parse
+    };
+    let profile = merge_files(
+        &opts.scratch,
+        |n| n.starts_with(head) && n.ends_with(tail),
+        parse,
+    )?
+    .ok_or_else(|| RecordError::Tool {
+        tool: format!("valgrind --tool={tool}"),
+        reason: format!(
+            "wrote no profile (the command {})",
+            match (usage.exit_code, usage.signal) {
+                (Some(c), _) => format!("exited with status {c}"),
+                (None, Some(s)) => format!("was killed by signal {s}"),
+                _ => "ended".into(),
+            }
+        ),
+    })?;
+    Ok((usage, profile))
 }
 
 /// `perf script` on a perf.data file, parsed.
@@ -310,34 +401,13 @@ fn record_callgrind(
     opts: &RecordOptions,
     note: Option<String>,
 ) -> Result<Recording, RecordError> {
-    let pattern = opts.scratch.join("callgrind.out.%p");
-    let report = opts.scratch.join("usage.json");
-    let mut inner = vec![
-        opts.valgrind.clone(),
-        "--tool=callgrind".into(),
-        "--trace-children=yes".into(),
-        "--quiet".into(),
-        format!("--callgrind-out-file={}", pattern.display()),
-    ];
-    inner.extend(argv.iter().cloned());
-    let status = Command::new(&opts.wrapper[0])
-        .args(&wrapped(opts, &report, &inner)[1..])
-        .stdout(to_stderr())
-        .status()
-        .map_err(|e| RecordError::Spawn {
-            program: opts.wrapper[0].clone(),
-            reason: e.to_string(),
-        })?;
-    let usage = read_usage(&report)?;
-    let merged = merge_files(
-        &opts.scratch,
-        |n| n.starts_with("callgrind.out"),
-        callgrind::parse,
+    let (usage, profile) = run_valgrind(
+        "callgrind",
+        "--callgrind-out-file",
+        "callgrind.out.%p",
+        argv,
+        opts,
     )?;
-    let profile = merged.ok_or_else(|| RecordError::Tool {
-        tool: "valgrind --tool=callgrind".into(),
-        reason: format!("wrote no profile (exit {status})"),
-    })?;
     Ok(Recording {
         profile,
         backend: "callgrind".into(),
@@ -352,17 +422,7 @@ fn record_usage_only(
     opts: &RecordOptions,
     note: String,
 ) -> Result<Recording, RecordError> {
-    let report = opts.scratch.join("usage.json");
-    let w = wrapped(opts, &report, argv);
-    Command::new(&w[0])
-        .args(&w[1..])
-        .stdout(to_stderr())
-        .status()
-        .map_err(|e| RecordError::Spawn {
-            program: w[0].clone(),
-            reason: e.to_string(),
-        })?;
-    let usage = read_usage(&report)?;
+    let usage = run_wrapped(&mut Vec::new(), argv, opts)?;
     // One stack: the whole process, so every output exists and the totals still hold.
     let mut p = Profile::new(vec![crate::ValueType::new("cpu", "nanoseconds")]);
     let name = Path::new(&argv[0])
@@ -392,35 +452,7 @@ pub fn record_alloc(argv: &[String], opts: &RecordOptions) -> Result<Recording, 
             ),
         });
     }
-    let pattern = opts.scratch.join("dhat.%p.json");
-    let report = opts.scratch.join("usage.json");
-    let mut inner = vec![
-        opts.valgrind.clone(),
-        "--tool=dhat".into(),
-        "--trace-children=yes".into(),
-        "--quiet".into(),
-        format!("--dhat-out-file={}", pattern.display()),
-    ];
-    inner.extend(argv.iter().cloned());
-    let w = wrapped(opts, &report, &inner);
-    Command::new(&w[0])
-        .args(&w[1..])
-        .stdout(to_stderr())
-        .status()
-        .map_err(|e| RecordError::Spawn {
-            program: w[0].clone(),
-            reason: e.to_string(),
-        })?;
-    let usage = read_usage(&report)?;
-    let merged = merge_files(
-        &opts.scratch,
-        |n| n.starts_with("dhat.") && n.ends_with(".json"),
-        dhat::parse,
-    )?;
-    let profile = merged.ok_or_else(|| RecordError::Tool {
-        tool: "valgrind --tool=dhat".into(),
-        reason: "wrote no profile".into(),
-    })?;
+    let (usage, profile) = run_valgrind("dhat", "--dhat-out-file", "dhat.%p.json", argv, opts)?;
     Ok(Recording {
         profile,
         backend: "dhat".into(),
@@ -523,6 +555,7 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
             signal: None,
             timed_out: false,
             wrapper_pid: None,
+            rss_floor_bytes: 0,
         },
     })
 }
@@ -566,11 +599,5 @@ mod tests {
             e.to_string(),
             "cannot start \"no-such-program-perflab\": not found (not a file, and not on PATH)"
         );
-    }
-
-    #[test]
-    fn denial_messages_are_recognised() {
-        assert!(perf_denied("Error:\nAccess to performance monitoring and observability operations is limited.\nConsider adjusting /proc/sys/kernel/perf_event_paranoid"));
-        assert!(!perf_denied("[ perf record: Captured and wrote 0.01 MB ]"));
     }
 }

@@ -21,6 +21,19 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     if sources != 1 {
         bail!("give exactly one of: -- COMMAND..., --pid PID, --input FILE");
     }
+    if args.command.is_empty() {
+        let what = if args.pid.is_some() {
+            "--pid"
+        } else {
+            "--input"
+        };
+        if args.profile.alloc {
+            bail!("--alloc profiles a command perflab starts; it cannot be used with {what}");
+        }
+        if args.profile.mode == ProfileMode::Callgrind {
+            bail!("--mode callgrind runs a command under valgrind; it cannot be used with {what}");
+        }
+    }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let (target, profiled) = if let Some(path) = &args.input {
         let data =
@@ -30,8 +43,12 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         let profiled = Profiled::from_file(profile);
         (target, profiled)
     } else if let Some(pid) = args.pid {
-        let seconds = perflab_model::parse_duration(&args.duration)
-            .map_err(|e| anyhow::anyhow!("--duration {:?}: {e}", args.duration))?;
+        let duration = args.duration.as_deref().unwrap_or("10s");
+        let seconds = perflab_model::parse_duration(duration)
+            .map_err(|e| anyhow::anyhow!("--duration {duration:?}: {e}"))?;
+        if seconds.is_zero() {
+            bail!("--duration must be more than zero");
+        }
         let opts = record_options(&args.profile, scratch.path(), None)?;
         let cpu = record::record_pid(pid, seconds.as_secs_f64(), &opts)?;
         (format!("pid {pid}"), Profiled { cpu, alloc: None })
@@ -179,7 +196,7 @@ fn facts(target: &str, r: &Recording) -> RunFacts {
         cpu_time_s: timed.then_some(u.user_s + u.sys_s),
         sys_time_s: timed.then_some(u.sys_s),
         wall_time_s: timed.then_some(u.wall_s),
-        peak_rss_bytes: (timed && u.max_rss_bytes > 0).then_some(u.max_rss_bytes),
+        peak_rss_bytes: u.peak_rss().filter(|_| timed),
         // The main thread lives the whole run, so wall - CPU is a lower bound of waiting.
         threads: Some(1),
     }
@@ -298,6 +315,14 @@ pub(super) fn write_outputs(
     }
     if let Some(f) = profiled.failure(target) {
         s.warnings.push(f);
+    }
+    let u = &cpu.usage;
+    if u.max_rss_bytes > 0 && u.peak_rss().is_none() && cpu.backend != "callgrind" {
+        s.warnings.push(format!(
+            "peak RSS not recorded: it is at perflab's measurement floor ({}), so the command's \
+             own peak is smaller than perflab can see",
+            Unit::bytes().format(u.rss_floor_bytes as f64)
+        ));
     }
     if cpu.usage.timed_out {
         s.warnings

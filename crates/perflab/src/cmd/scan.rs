@@ -25,7 +25,11 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     if argvs.iter().any(Vec::is_empty) {
         bail!("an empty command was given");
     }
+    if budget.is_zero() {
+        bail!("--budget must be more than zero");
+    }
     let share = budget.as_secs_f64() / argvs.len() as f64;
+    let mut failures: Vec<String> = Vec::new();
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     // Everything on one clock and one column, each target under its own root frame.
     let mut overall = Profile::new(vec![ValueType::new("cpu", "nanoseconds")]);
@@ -37,6 +41,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         let profiled = profile_command(argv, &args.profile, &dir, Some(share))?;
         let prefix = format!("{}-", i + 1);
         let s = write_outputs(&args.output_dir, &prefix, line, &profiled, &args.profile)?;
+        failures.extend(profiled.failure(line));
         let shown = on_process_clock(&profiled.cpu.profile, s.cpu_time_s);
         if shown.type_index("cpu").is_none() {
             eprintln!(
@@ -117,9 +122,12 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     }
     run.profiles = summaries;
     run.profiles.push(all);
-    let failures: Vec<String> = Vec::new();
     super::finish_run(run, &args.output, store, scan_text)?;
     if let Some(f) = failures.first() {
+        let more = failures.len() - 1;
+        if more > 0 {
+            bail!("{f} (and {more} more target(s) failed)");
+        }
         bail!("{f}");
     }
     Ok(Outcome::Ok)

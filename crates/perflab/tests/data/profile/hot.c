@@ -17,6 +17,11 @@ __attribute__((noinline)) double cold_loop(long n) {
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 100000000;
     if (argc > 2 && argv[2][0] == 'c') abort(); /* crash on request */
+    if (argc > 2 && argv[2][0] == 'm') { /* touch 64 MiB on request: a known peak RSS */
+        char *big = malloc(64 << 20);
+        for (long i = 0; i < (64 << 20); i += 4096) big[i] = 1;
+        if (big[4096] != 1) return 3;
+    }
     printf("%f\n", hot_loop(n) + cold_loop(n / 9));
     return 0;
 }
