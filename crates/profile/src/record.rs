@@ -223,35 +223,7 @@ enum PerfUnavailable {
     Failed(RecordError),
 }
 
-/// Whether `perf record` works here, tried on `true` with perf's messages captured: a denial
-/// (perf_event_paranoid, seccomp, no PMU) is told apart from a failure of the command itself, and
-/// the real run can then show the command's stderr live.
-fn perf_probe(opts: &RecordOptions) -> Result<(), PerfUnavailable> {
-    let out = Command::new(&opts.perf)
-        .args(["record", "-q", "-e", "cpu-clock", "-o"])
-        .arg(opts.scratch.join("probe.data"))
-        .args(["--", "true"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output();
-    let _ = std::fs::remove_file(opts.scratch.join("probe.data"));
-    match out {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(PerfUnavailable::No(format!(
-            "perf is not installed ({})",
-            opts.perf
-        ))),
-        Err(e) => Err(PerfUnavailable::No(format!("perf cannot be started: {e}"))),
-        Ok(o) if !o.status.success() => Err(PerfUnavailable::No(format!(
-            "perf record was refused ({})",
-            last_lines(&o.stderr)
-        ))),
-        Ok(_) => Ok(()),
-    }
-}
-
 fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfUnavailable> {
-    perf_probe(opts)?;
     let facts = elf::resolve_program(&argv[0]).and_then(|p| elf::inspect(&p));
     let (unwinding, reason) = match opts.unwinding {
         Some(u) => (u, "chosen with --call-graph".to_string()),
@@ -275,7 +247,40 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         data.display().to_string(),
         "--".into(),
     ];
-    let usage = run_wrapped(&mut perf, argv, opts).map_err(PerfUnavailable::Failed)?;
+    perf.extend(wrapped(opts, &opts.scratch.join("usage.json"), argv));
+    let mut child = match Command::new(&perf[0])
+        .args(&perf[1..])
+        .stdout(to_stderr())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(PerfUnavailable::No(format!(
+                "perf is not installed ({})",
+                opts.perf
+            )))
+        }
+        Err(e) => return Err(PerfUnavailable::No(format!("perf cannot be started: {e}"))),
+    };
+    // perf's messages and the command's stderr share this pipe: pass it on as it comes, and
+    // keep the tail to explain a refusal.
+    let tail = child.stderr.take().map(forward_stderr);
+    child
+        .wait()
+        .map_err(|e| PerfUnavailable::Failed(e.into()))?;
+    let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
+    let usage = match read_usage(&opts.scratch.join("usage.json")) {
+        Ok(u) => u,
+        // The command never ran: perf refused before starting it.
+        Err(_) if !data.exists() || perf_refused(&tail) => {
+            return Err(PerfUnavailable::No(format!(
+                "perf record was refused ({})",
+                last_lines(tail.as_bytes())
+            )))
+        }
+        Err(e) => return Err(PerfUnavailable::Failed(e)),
+    };
     if !data.exists() {
         return Err(PerfUnavailable::Failed(RecordError::Tool {
             tool: "perf record".into(),
@@ -291,6 +296,35 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         unwinding: Some((unwinding, reason)),
         usage,
     })
+}
+
+/// Copy a child's stderr to ours as it arrives; the thread returns the last 4 KiB.
+fn forward_stderr(mut from: std::process::ChildStderr) -> std::thread::JoinHandle<String> {
+    use std::io::{Read as _, Write as _};
+    std::thread::spawn(move || {
+        let mut tail: Vec<u8> = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let _ = std::io::stderr().write_all(&buf[..n]);
+            tail.extend_from_slice(&buf[..n]);
+            if tail.len() > 4096 {
+                tail.drain(..tail.len() - 4096);
+            }
+        }
+        String::from_utf8_lossy(&tail).into_owned()
+    })
+}
+
+/// perf's words when the kernel or a sandbox does not let it sample.
+fn perf_refused(stderr: &str) -> bool {
+    stderr.contains("perf_event_paranoid")
+        || stderr.contains("No permission")
+        || stderr.contains("Operation not permitted")
+        || stderr.contains("Permission denied")
+        || stderr.contains("not supported")
 }
 
 /// Run `argv` through the usage wrapper, itself under `prefix` (perf, valgrind, or nothing),
