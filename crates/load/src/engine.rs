@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::TokioIo;
 use perflab_model::load::{LoadSummary, Percentiles, SecondPoint};
 
+use crate::h1;
 use crate::options::{level_at, Check, LoadOptions, Model};
 use crate::record::{percentiles, summarize, ErrorKind, Outcome, Recorder};
 use crate::template::{RenderContext, Rng};
@@ -84,30 +85,29 @@ impl Shared {
     }
 }
 
-/// A connection's request half: HTTP/1.1 or HTTP/2 (h2c, prior knowledge).
-enum Sender {
-    H1(http1::SendRequest<Full<Bytes>>),
+/// A worker's connection to one authority: perflab's own HTTP/1.1 (plain or TLS), or hyper's
+/// HTTP/2 (h2c prior knowledge, or ALPN h2).
+enum Link {
+    Plain(h1::Conn<tokio::net::TcpStream>),
+    Tls(Box<h1::Conn<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>>),
     H2(http2::SendRequest<Full<Bytes>>),
-}
-
-impl Sender {
-    fn is_closed(&self) -> bool {
-        match self {
-            Sender::H1(s) => s.is_closed(),
-            Sender::H2(s) => s.is_closed(),
-        }
-    }
 }
 
 /// A worker's connections (one per target authority) and buffers.
 struct Worker {
     id: usize,
     rng: Rng,
-    conns: Vec<Option<Sender>>,
+    conns: Vec<Option<Link>>,
     authorities: Vec<String>,
     url_buf: String,
     body_buf: String,
+    /// Rendered header values, back to back; `header_ends` marks where each ends.
     header_buf: String,
+    header_ends: Vec<usize>,
+    /// The serialized HTTP/1.1 request.
+    out: Vec<u8>,
+    /// Body bytes kept for checks.
+    kept: Vec<u8>,
 }
 
 impl Worker {
@@ -126,6 +126,9 @@ impl Worker {
             url_buf: String::new(),
             body_buf: String::new(),
             header_buf: String::new(),
+            header_ends: Vec::new(),
+            out: Vec::new(),
+            kept: Vec::new(),
         }
     }
 
@@ -144,76 +147,107 @@ impl Worker {
         if let Some(b) = &sc.body {
             b.render(&mut ctx, &mut self.body_buf);
         }
-        let mut builder = hyper::Request::builder()
-            .method(sc.method.clone())
-            .uri(self.url_buf.as_str())
-            .header(hyper::header::HOST, sc.authority.as_str());
-        for (name, t) in &sc.headers {
-            self.header_buf.clear();
+        self.header_buf.clear();
+        self.header_ends.clear();
+        for (_, t) in &sc.headers {
             t.render(&mut ctx, &mut self.header_buf);
-            builder = builder.header(name, self.header_buf.as_str());
+            self.header_ends.push(self.header_buf.len());
         }
         let bytes_out = self.body_buf.len() as u64;
-        let body = Full::new(Bytes::copy_from_slice(self.body_buf.as_bytes()));
         let auth = self
             .authorities
             .iter()
             .position(|a| *a == sc.authority)
             .unwrap_or(0);
+        let http2 = shared.opts.http2;
+        // HTTP/1.1 is serialized here; HTTP/2 goes through hyper's request type.
+        let prepared = if http2 {
+            self.hyper_request(sc).map(Some)
+        } else {
+            let values = self.header_ends.iter().scan(0, |start, &end| {
+                let v = &self.header_buf[*start..end];
+                *start = end;
+                Some(v)
+            });
+            let headers = sc.headers.iter().map(|(n, _)| n.as_str()).zip(values);
+            h1::write_request(
+                &mut self.out,
+                sc.method.as_str(),
+                &self.url_buf,
+                &sc.authority,
+                headers,
+                sc.body.as_ref().map(|_| self.body_buf.as_bytes()),
+            )
+            .map(|()| None)
+        };
         let send_start = Instant::now();
         let mut outcome = Outcome {
             scenario,
             latency_ns: 0,
             service_ns: 0,
-            lag_ns: intended.map_or(0, |i| {
-                send_start.saturating_duration_since(i).as_nanos() as u64
-            }),
+            lag_ns: intended.map(|i| send_start.saturating_duration_since(i).as_nanos() as u64),
             status: None,
             error: None,
             bytes_in: 0,
             bytes_out,
             checks_passed: 0,
         };
-        let req = match builder.body(body) {
-            Ok(r) => r,
-            Err(_) => {
-                outcome.error = Some(ErrorKind::Protocol);
-                return self.finish(shared, outcome, intended, send_start, &[]);
-            }
+        let Ok(hyper_req) = prepared else {
+            outcome.error = Some(ErrorKind::Protocol);
+            return self.finish(shared, outcome, intended, send_start, &[]);
         };
         let keep = sc.checks.iter().any(Check::needs_body);
-        let result = tokio::time::timeout(
-            shared.opts.timeout,
-            exchange(
-                &mut self.conns[auth],
-                &self.authorities[auth],
-                req,
-                keep,
-                shared.opts.max_body_kept,
-                shared.opts.http2,
-                shared.tls.as_ref().filter(|_| sc.tls),
-            ),
-        )
+        let max_kept = if keep { shared.opts.max_body_kept } else { 0 };
+        self.kept.clear();
+        let tls = shared.tls.as_ref().filter(|_| sc.tls);
+        let link = &mut self.conns[auth];
+        let authority = &self.authorities[auth];
+        // The deadline from `send_start`: one clock read fewer than `timeout` per request.
+        let deadline = tokio::time::Instant::from_std(send_start + shared.opts.timeout);
+        let result = tokio::time::timeout_at(deadline, async {
+            match hyper_req {
+                Some(req) => exchange_h2(link, authority, req, &mut self.kept, max_kept, tls).await,
+                None => {
+                    let head = sc.method == hyper::Method::HEAD;
+                    exchange_h1(link, authority, &self.out, head, &mut self.kept, max_kept, tls)
+                        .await
+                }
+            }
+        })
         .await;
-        let kept = match result {
-            Ok(Ok((status, bytes_in, kept))) => {
+        match result {
+            Ok(Ok((status, bytes_in))) => {
                 outcome.status = Some(status);
                 outcome.bytes_in = bytes_in;
-                kept
             }
             Ok(Err(kind)) => {
                 self.conns[auth] = None;
                 outcome.error = Some(kind);
-                Vec::new()
             }
             Err(_) => {
                 // A timed-out HTTP/1 connection is mid-response: it cannot be reused.
                 self.conns[auth] = None;
                 outcome.error = Some(ErrorKind::Timeout);
-                Vec::new()
             }
-        };
-        self.finish(shared, outcome, intended, send_start, &kept);
+        }
+        self.finish(shared, outcome, intended, send_start, &self.kept);
+    }
+
+    /// The request as hyper's type, for HTTP/2 (absolute URI, no Host header).
+    fn hyper_request(
+        &self,
+        sc: &crate::options::Scenario,
+    ) -> Result<hyper::Request<Full<Bytes>>, ()> {
+        let scheme = if sc.tls { "https" } else { "http" };
+        let uri = format!("{scheme}://{}{}", sc.authority, self.url_buf);
+        let mut builder = hyper::Request::builder().method(sc.method.clone()).uri(uri);
+        let mut start = 0;
+        for ((name, _), &end) in sc.headers.iter().zip(&self.header_ends) {
+            builder = builder.header(name, &self.header_buf[start..end]);
+            start = end;
+        }
+        let body = Full::new(Bytes::copy_from_slice(self.body_buf.as_bytes()));
+        builder.body(body).map_err(|_| ())
     }
 
     fn finish(
@@ -273,19 +307,6 @@ fn json_has(body: &[u8], path: &str) -> bool {
     true
 }
 
-fn classify_io(e: &std::io::Error) -> ErrorKind {
-    use std::io::ErrorKind as K;
-    match e.kind() {
-        K::ConnectionRefused => ErrorKind::ConnectRefused,
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-            ErrorKind::Reset
-        }
-        K::TimedOut => ErrorKind::Timeout,
-        K::InvalidData => ErrorKind::Protocol,
-        _ => ErrorKind::Other,
-    }
-}
-
 fn classify_hyper(e: &hyper::Error) -> ErrorKind {
     if e.is_parse() || e.is_parse_status() || e.is_parse_too_large() {
         return ErrorKind::Protocol;
@@ -299,109 +320,149 @@ fn classify_hyper(e: &hyper::Error) -> ErrorKind {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return classify_io(io);
+            return ErrorKind::of_io(io);
         }
         src = s.source();
     }
     ErrorKind::Other
 }
 
-/// HTTP/1.1 or HTTP/2 over any byte stream (plain TCP or TLS).
-async fn handshake<T>(io: T, http2: bool) -> Result<Sender, ErrorKind>
+/// A connected byte stream: plain TCP, or a TLS session over it.
+enum Stream {
+    Plain(tokio::net::TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+/// Connect to `authority` (and shake hands over TLS when `tls` is given).
+async fn connect(
+    authority: &str,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<Stream, ErrorKind> {
+    let tcp = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|e| match ErrorKind::of_io(&e) {
+            ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
+            _ => ErrorKind::Connect,
+        })?;
+    let _ = tcp.set_nodelay(true);
+    let Some(connector) = tls else {
+        return Ok(Stream::Plain(tcp));
+    };
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let name =
+        rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| ErrorKind::Tls)?;
+    let stream = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|_| ErrorKind::Tls)?;
+    Ok(Stream::Tls(Box::new(stream)))
+}
+
+/// One HTTP/1.1 exchange on the worker's connection, connecting first if there is none.
+/// A reused connection that fails before any response byte arrives was most likely closed by
+/// the server while idle (keep-alive timeout): the request is sent once more on a new one.
+async fn exchange_h1(
+    link: &mut Option<Link>,
+    authority: &str,
+    request: &[u8],
+    head: bool,
+    kept: &mut Vec<u8>,
+    max_kept: usize,
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Result<(u16, u64), ErrorKind> {
+    for attempt in 0..2 {
+        if link.is_none() {
+            *link = Some(match connect(authority, tls).await? {
+                Stream::Plain(tcp) => Link::Plain(h1::Conn::new(tcp)),
+                Stream::Tls(s) => Link::Tls(Box::new(h1::Conn::new(*s))),
+            });
+        }
+        let (result, reused) = match link.as_mut() {
+            Some(Link::Plain(c)) => {
+                let reused = c.reused;
+                (c.exchange(request, head, kept, max_kept).await, reused)
+            }
+            Some(Link::Tls(c)) => {
+                let reused = c.reused;
+                (c.exchange(request, head, kept, max_kept).await, reused)
+            }
+            Some(Link::H2(_)) | None => return Err(ErrorKind::Other),
+        };
+        match result {
+            Ok(r) => {
+                if !r.reusable {
+                    *link = None;
+                }
+                return Ok((r.status, r.body_bytes));
+            }
+            Err(f) => {
+                *link = None;
+                if attempt == 0 && reused && f.nothing_received && f.kind == ErrorKind::Reset {
+                    kept.clear();
+                    continue;
+                }
+                return Err(f.kind);
+            }
+        }
+    }
+    Err(ErrorKind::Reset)
+}
+
+async fn h2_handshake<T>(io: T) -> Result<http2::SendRequest<Full<Bytes>>, ErrorKind>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    if http2 {
-        let (sender, connection) = http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
-            .await
-            .map_err(|e| classify_hyper(&e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Sender::H2(sender))
-    } else {
-        let (sender, connection) = http1::handshake(io).await.map_err(|e| classify_hyper(&e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(Sender::H1(sender))
-    }
+    let (sender, connection) = http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+        .await
+        .map_err(|e| classify_hyper(&e))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }
 
-/// Send on the connection (connecting first if needed) and read the whole response, counting
-/// its bytes and keeping at most `max_kept` of them for checks.
-async fn exchange(
-    conn: &mut Option<Sender>,
+/// One HTTP/2 exchange through hyper, connecting (h2c prior knowledge, or TLS) if needed.
+async fn exchange_h2(
+    link: &mut Option<Link>,
     authority: &str,
-    mut req: hyper::Request<Full<Bytes>>,
-    keep: bool,
+    req: hyper::Request<Full<Bytes>>,
+    kept: &mut Vec<u8>,
     max_kept: usize,
-    http2: bool,
     tls: Option<&tokio_rustls::TlsConnector>,
-) -> Result<(u16, u64, Vec<u8>), ErrorKind> {
-    if conn.as_ref().is_none_or(Sender::is_closed) {
-        let tcp =
-            tokio::net::TcpStream::connect(authority)
-                .await
-                .map_err(|e| match classify_io(&e) {
-                    ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
-                    _ => ErrorKind::Connect,
-                })?;
-        let _ = tcp.set_nodelay(true);
-        *conn = Some(match tls {
-            Some(connector) => {
-                let host = authority
-                    .rsplit_once(':')
-                    .map_or(authority, |(h, _)| h)
-                    .trim_start_matches('[')
-                    .trim_end_matches(']');
-                let name = rustls::pki_types::ServerName::try_from(host.to_string())
-                    .map_err(|_| ErrorKind::Tls)?;
-                let stream = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|_| ErrorKind::Tls)?;
-                handshake(TokioIo::new(stream), http2).await?
-            }
-            None => handshake(TokioIo::new(tcp), http2).await?,
-        });
+) -> Result<(u16, u64), ErrorKind> {
+    if !matches!(link, Some(Link::H2(s)) if !s.is_closed()) {
+        let sender = match connect(authority, tls).await? {
+            Stream::Plain(tcp) => h2_handshake(TokioIo::new(tcp)).await?,
+            Stream::Tls(s) => h2_handshake(TokioIo::new(*s)).await?,
+        };
+        *link = Some(Link::H2(sender));
     }
-    let resp = match conn.as_mut().ok_or(ErrorKind::Other)? {
-        Sender::H1(sender) => {
-            sender.ready().await.map_err(|e| classify_hyper(&e))?;
-            sender
-                .send_request(req)
-                .await
-                .map_err(|e| classify_hyper(&e))?
-        }
-        Sender::H2(sender) => {
-            // HTTP/2 wants an absolute URI (scheme and authority), not a Host header.
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            let uri = format!("{scheme}://{authority}{}", req.uri());
-            *req.uri_mut() = uri.parse().map_err(|_| ErrorKind::Protocol)?;
-            req.headers_mut().remove(hyper::header::HOST);
-            sender.ready().await.map_err(|e| classify_hyper(&e))?;
-            sender
-                .send_request(req)
-                .await
-                .map_err(|e| classify_hyper(&e))?
-        }
+    let Some(Link::H2(sender)) = link.as_mut() else {
+        return Err(ErrorKind::Other);
     };
+    sender.ready().await.map_err(|e| classify_hyper(&e))?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| classify_hyper(&e))?;
     let status = resp.status().as_u16();
     let mut body = resp.into_body();
     let mut n = 0u64;
-    let mut kept = Vec::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| classify_hyper(&e))?;
         if let Some(data) = frame.data_ref() {
             n += data.len() as u64;
-            if keep && kept.len() < max_kept {
+            if kept.len() < max_kept {
                 let take = (max_kept - kept.len()).min(data.len());
                 kept.extend_from_slice(&data[..take]);
             }
         }
     }
-    Ok((status, n, kept))
+    Ok((status, n))
 }
 
 /// CPU seconds this process has used (Linux `/proc/self/stat`; USER_HZ is 100 there).

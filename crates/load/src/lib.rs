@@ -21,6 +21,7 @@
 pub mod engine;
 pub mod merge;
 pub mod options;
+mod h1;
 mod record;
 pub mod server;
 pub mod template;

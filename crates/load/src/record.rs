@@ -45,6 +45,20 @@ impl ErrorKind {
         ErrorKind::Other,
     ];
 
+    /// The kind of a failed read, write or connect.
+    pub(crate) fn of_io(e: &std::io::Error) -> ErrorKind {
+        use std::io::ErrorKind as K;
+        match e.kind() {
+            K::ConnectionRefused => ErrorKind::ConnectRefused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                ErrorKind::Reset
+            }
+            K::TimedOut => ErrorKind::Timeout,
+            K::InvalidData => ErrorKind::Protocol,
+            _ => ErrorKind::Other,
+        }
+    }
+
     /// The snake_case name used in results.
     pub fn name(self) -> &'static str {
         match self {
@@ -143,7 +157,8 @@ pub(crate) struct Outcome {
     pub(crate) scenario: usize,
     pub(crate) latency_ns: u64,
     pub(crate) service_ns: u64,
-    pub(crate) lag_ns: u64,
+    /// How late the send was (open model only).
+    pub(crate) lag_ns: Option<u64>,
     pub(crate) status: Option<u16>,
     pub(crate) error: Option<ErrorKind>,
     pub(crate) bytes_in: u64,
@@ -202,7 +217,9 @@ impl Recorder {
         shard.second.requests += 1;
         shard.second.errors += u64::from(failed);
         shard.second.latency.saturating_record(o.latency_ns.max(1));
-        shard.lag.saturating_record(o.lag_ns.max(1));
+        if let Some(lag) = o.lag_ns {
+            shard.lag.saturating_record(lag.max(1));
+        }
     }
 
     /// Take every shard's current second, merged.
