@@ -209,8 +209,16 @@ impl Worker {
                 Some(req) => exchange_h2(link, authority, req, &mut self.kept, max_kept, tls).await,
                 None => {
                     let head = sc.method == hyper::Method::HEAD;
-                    exchange_h1(link, authority, &self.out, head, &mut self.kept, max_kept, tls)
-                        .await
+                    exchange_h1(
+                        link,
+                        authority,
+                        &self.out,
+                        head,
+                        &mut self.kept,
+                        max_kept,
+                        tls,
+                    )
+                    .await
                 }
             }
         })
@@ -338,12 +346,13 @@ async fn connect(
     authority: &str,
     tls: Option<&tokio_rustls::TlsConnector>,
 ) -> Result<Stream, ErrorKind> {
-    let tcp = tokio::net::TcpStream::connect(authority)
-        .await
-        .map_err(|e| match ErrorKind::of_io(&e) {
-            ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
-            _ => ErrorKind::Connect,
-        })?;
+    let tcp =
+        tokio::net::TcpStream::connect(authority)
+            .await
+            .map_err(|e| match ErrorKind::of_io(&e) {
+                ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
+                _ => ErrorKind::Connect,
+            })?;
     let _ = tcp.set_nodelay(true);
     let Some(connector) = tls else {
         return Ok(Stream::Plain(tcp));

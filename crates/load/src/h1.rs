@@ -287,7 +287,8 @@ fn keep(data: &[u8], kept: &mut Vec<u8>, max_kept: usize) {
 /// Parse a response head from the start of `data`: `Ok(None)` while incomplete.
 fn parse_head(data: &[u8], head_request: bool) -> Result<Option<Head>, ()> {
     // Uninitialised slots: zeroing 128 headers would cost more than parsing a typical head.
-    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut headers =
+        [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let config = httparse::ParserConfig::default();
     let len = match config.parse_response_with_uninit_headers(&mut resp, data, &mut headers) {
@@ -451,7 +452,10 @@ mod tests {
             _: &mut Context<'_>,
             buf: &mut tokio::io::ReadBuf<'_>,
         ) -> Poll<std::io::Result<()>> {
-            let n = self.step.min(self.data.len() - self.pos).min(buf.remaining());
+            let n = self
+                .step
+                .min(self.data.len() - self.pos)
+                .min(buf.remaining());
             let pos = self.pos;
             buf.put_slice(&self.data[pos..pos + n]);
             self.pos += n;
@@ -518,8 +522,11 @@ mod tests {
 
     #[test]
     fn content_length_body_is_counted_and_kept_up_to_the_limit() {
-        let (r, kept) = one(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world", false)
-            .unwrap();
+        let (r, kept) = one(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+            false,
+        )
+        .unwrap();
         assert_eq!(r.status, 200);
         assert_eq!(r.body_bytes, 11);
         assert!(r.reusable);
@@ -543,7 +550,12 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
         ] {
             let e = one(data, false).unwrap_err();
-            assert_eq!(e.kind, ErrorKind::Protocol, "{}", String::from_utf8_lossy(data));
+            assert_eq!(
+                e.kind,
+                ErrorKind::Protocol,
+                "{}",
+                String::from_utf8_lossy(data)
+            );
             assert!(!e.nothing_received);
         }
     }
@@ -551,8 +563,14 @@ mod tests {
     #[test]
     fn bodiless_statuses_and_head_requests_read_no_body() {
         for (data, head) in [
-            (&b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"[..], false),
-            (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", false),
+            (
+                &b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"[..],
+                false,
+            ),
+            (
+                b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+                false,
+            ),
             (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true),
         ] {
             let (r, _) = one(data, head).unwrap();
@@ -574,8 +592,11 @@ mod tests {
         let (r, kept) = one(b"HTTP/1.1 200 OK\r\n\r\nuntil the end", false).unwrap();
         assert_eq!((r.body_bytes, r.reusable), (13, false));
         assert_eq!(kept, b"until th");
-        let (r, _) = one(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", false)
-            .unwrap();
+        let (r, _) = one(
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            false,
+        )
+        .unwrap();
         assert!(!r.reusable);
         let (r, _) = one(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false).unwrap();
         assert!(!r.reusable);
@@ -619,7 +640,11 @@ mod tests {
         let e = one(b"", false).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Reset);
         assert!(e.nothing_received);
-        let e = one(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", false).unwrap_err();
+        let e = one(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial",
+            false,
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Reset);
         assert!(!e.nothing_received);
         let e = one(b"HTTP/1.1 200 OK\r\nCont", false).unwrap_err();
@@ -678,15 +703,28 @@ mod tests {
             out,
             b"POST /a?b=1 HTTP/1.1\r\nx-api-key: k\r\nhost: 127.0.0.1:8080\r\ncontent-length: 2\r\n\r\n{}"
         );
-        write_request(&mut out, "GET", "/", "h:1", [("Host", "other")].into_iter(), None).unwrap();
+        write_request(
+            &mut out,
+            "GET",
+            "/",
+            "h:1",
+            [("Host", "other")].into_iter(),
+            None,
+        )
+        .unwrap();
         assert_eq!(out, b"GET / HTTP/1.1\r\nHost: other\r\n\r\n");
         write_request(&mut out, "PUT", "/", "h:1", std::iter::empty(), None).unwrap();
         assert!(out.ends_with(b"content-length: 0\r\n\r\n"));
         for (target, value) in [("/a b", "v"), ("/", "a\r\nX-Injected: 1"), ("", "v")] {
-            assert!(
-                write_request(&mut out, "GET", target, "h:1", [("x", value)].into_iter(), None)
-                    .is_err()
-            );
+            assert!(write_request(
+                &mut out,
+                "GET",
+                target,
+                "h:1",
+                [("x", value)].into_iter(),
+                None
+            )
+            .is_err());
         }
     }
 }

@@ -19,9 +19,9 @@
 //! ```
 
 pub mod engine;
+mod h1;
 pub mod merge;
 pub mod options;
-mod h1;
 mod record;
 pub mod server;
 pub mod template;

@@ -382,6 +382,58 @@ fn resets_timeouts_and_garbage_are_counted_by_kind() {
 }
 
 #[test]
+fn keep_alive_closed_by_the_server_is_retried_and_chunked_bodies_are_checked() {
+    // One chunked response per connection, then the server closes without saying
+    // `Connection: close`, as one whose keep-alive timeout has passed between requests.
+    let url = raw_server(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+        );
+    });
+    let lab = Lab::new();
+    let file = lab.write(
+        "load.toml",
+        &format!(
+            r#"
+[[scenario]]
+name = "chunked"
+url = "{url}"
+[[scenario.check]]
+status = 200
+body_contains = "cdef"
+"#
+        ),
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "-c",
+            "1",
+            "-n",
+            "30",
+            "-d",
+            "20s",
+            "--json",
+            "--no-store",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let all = &json(&out.stdout)["load"]["scenarios"]["chunked"];
+    assert_eq!(all["requests"], 30, "{all}");
+    assert_eq!(all["status"]["200"], 30, "{all}");
+    assert_eq!(all["bytes_in"], 30 * 7, "chunk framing is not body: {all}");
+    for c in all["checks"].as_array().unwrap() {
+        assert_eq!(c["passed"], 30, "{c}");
+    }
+}
+
+#[test]
 fn large_responses_are_counted_not_kept() {
     let s = server(&["--body-size", "104857600"]);
     let lab = Lab::new();
