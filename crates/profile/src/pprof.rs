@@ -255,6 +255,22 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
         m.packed(2, s.values.iter().map(|&v| v as u64));
         w.bytes(2, &m.buf);
     }
+    // One mapping per module (binary or library), so the module survives a round trip and
+    // `go tool pprof` can group by it; addresses are not kept, so the ranges are empty.
+    let mut mappings: HashMap<&str, u64> = HashMap::new();
+    for f in &profile.frames {
+        if let Some(module) = f.module.as_deref() {
+            if !mappings.contains_key(module) {
+                let id = mappings.len() as u64 + 1;
+                mappings.insert(module, id);
+                let mut m = Writer::default();
+                m.uint(1, id);
+                m.uint(5, intern(module));
+                m.uint(7, 1); // has_functions
+                w.bytes(3, &m.buf);
+            }
+        }
+    }
     let mut functions: HashMap<(u64, u64), u64> = HashMap::new();
     let mut function_list = Vec::new();
     for (i, f) in profile.frames.iter().enumerate() {
@@ -269,6 +285,9 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
         line.uint(2, u64::from(f.line.unwrap_or(0)));
         let mut loc = Writer::default();
         loc.uint(1, i as u64 + 1);
+        if let Some(&id) = f.module.as_deref().and_then(|m| mappings.get(m)) {
+            loc.uint(2, id);
+        }
         loc.bytes(4, &line.buf);
         w.bytes(4, &loc.buf);
     }
@@ -323,7 +342,10 @@ mod tests {
             line: Some(5),
             module: None,
         });
-        let h = p.intern(Frame::function("hot_loop"));
+        let h = p.intern(Frame {
+            module: Some("/usr/bin/hot".into()),
+            ..Frame::function("hot_loop")
+        });
         p.add(&[m, h], &[90, 180_000_000]);
         p.add(&[m], &[10, 20_000_000]);
         p
@@ -343,6 +365,13 @@ mod tests {
         assert_eq!(q.comments, vec!["backend: perf".to_string()]);
         let main = q.frames.iter().find(|f| f.function == "main").unwrap();
         assert_eq!(main.location().as_deref(), Some("hot.c:5"));
+        assert_eq!(main.module, None);
+        let hot = q.frames.iter().find(|f| f.function == "hot_loop").unwrap();
+        assert_eq!(
+            hot.module.as_deref(),
+            Some("hot"),
+            "the reader keeps the base name"
+        );
     }
 
     #[test]

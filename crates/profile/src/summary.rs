@@ -92,6 +92,28 @@ pub fn stack_quality(p: &Profile, index: usize) -> (f64, f64) {
     )
 }
 
+/// How to get whole stacks, given the unwinding that cut them.
+fn cut_stack_fix(unwinding: Option<&str>) -> &'static str {
+    const FP: &str = "Build with frame pointers (C/C++: -fno-omit-frame-pointer; \
+                      Rust: RUSTFLAGS='-C force-frame-pointers=yes')";
+    match unwinding {
+        // DWARF unwinding only sees the 16 KiB of stack perf copies per sample; deep stacks
+        // with big frames (async Rust, recursion) end there.
+        Some("dwarf") => {
+            "DWARF unwinding sees only the 16 KiB of stack copied per sample, and deeper stacks \
+             (big frames, async code, recursion) end there: build with frame pointers \
+             (C/C++: -fno-omit-frame-pointer; Rust: RUSTFLAGS='-C force-frame-pointers=yes') \
+             and use --call-graph fp"
+        }
+        Some("fp") => {
+            "Frame-pointer unwinding stops at code built without them (libraries included): \
+             rebuild with frame pointers (C/C++: -fno-omit-frame-pointer; \
+             Rust: RUSTFLAGS='-C force-frame-pointers=yes') or use --call-graph dwarf"
+        }
+        _ => FP,
+    }
+}
+
 /// Divisor from a column's unit to the summary's unit, and the summary unit's name.
 pub fn unit_of(p: &Profile, index: usize) -> (f64, &'static str) {
     match p.sample_types.get(index).map(|t| t.unit.as_str()) {
@@ -162,10 +184,10 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
     let (complete, unknown) = stack_quality(p, index);
     if sampled && samples >= 20 && p.samples.iter().any(|s| s.stack.len() > 1) {
         if complete < 0.5 {
+            let fix = cut_stack_fix(facts.unwinding.as_deref());
             warnings.push(format!(
                 "only {:.0}% of the samples have a stack that reaches the program's entry or a thread entry: \
-                 stacks are cut short. Build with frame pointers (C/C++: -fno-omit-frame-pointer; \
-                 Rust: RUSTFLAGS='-C force-frame-pointers=yes') or use --call-graph dwarf",
+                 stacks are cut short. {fix}",
                 complete * 100.0
             ));
         }
@@ -402,5 +424,24 @@ mod tests {
             .warnings
             .iter()
             .any(|w| w.contains("force-frame-pointers")));
+        // The fix depends on what cut the stacks: never "use dwarf" to a DWARF profile.
+        let warning = |unwinding: &str| {
+            let facts = RunFacts {
+                unwinding: Some(unwinding.into()),
+                ..RunFacts::default()
+            };
+            summarize(&p, &facts, 5)
+                .warnings
+                .into_iter()
+                .find(|w| w.contains("cut short"))
+                .unwrap()
+        };
+        let dwarf = warning("dwarf");
+        assert!(
+            dwarf.contains("16 KiB") && dwarf.contains("--call-graph fp"),
+            "{dwarf}"
+        );
+        assert!(!dwarf.contains("--call-graph dwarf"), "{dwarf}");
+        assert!(warning("fp").contains("--call-graph dwarf"));
     }
 }
