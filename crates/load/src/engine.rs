@@ -93,12 +93,45 @@ enum Link {
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
-/// A worker's connections (one per target authority) and buffers.
+/// Most connections a worker keeps open: its scenarios' authorities plus redirection targets.
+const MAX_SLOTS: usize = 64;
+
+/// A connection slot: authority, TLS, and the connection when one is open.
+struct Slot {
+    authority: String,
+    tls: bool,
+    link: Option<Link>,
+}
+
+/// The slot for `authority` (opened lazily), added when new; past `MAX_SLOTS` the last slot is
+/// given up for it.
+fn slot(slots: &mut Vec<Slot>, authority: &str, tls: bool) -> usize {
+    if let Some(i) = slots
+        .iter()
+        .position(|s| s.tls == tls && s.authority == authority)
+    {
+        return i;
+    }
+    let new = Slot {
+        authority: authority.to_string(),
+        tls,
+        link: None,
+    };
+    if slots.len() < MAX_SLOTS {
+        slots.push(new);
+    } else if let Some(last) = slots.last_mut() {
+        *last = new;
+    }
+    slots.len() - 1
+}
+
+/// A worker's connections (one per authority) and buffers, reused for every request.
 struct Worker {
     id: usize,
     rng: Rng,
-    conns: Vec<Option<Link>>,
-    authorities: Vec<String>,
+    slots: Vec<Slot>,
+    /// The slot of the exchange in progress (dropped when it fails or times out).
+    active: usize,
     url_buf: String,
     body_buf: String,
     /// Rendered header values, back to back; `header_ends` marks where each ends.
@@ -108,27 +141,37 @@ struct Worker {
     out: Vec<u8>,
     /// Body bytes kept for checks.
     kept: Vec<u8>,
+    /// Body bytes sent by the request in progress (a 307/308 sends the body again).
+    bytes_out: u64,
+    /// The `Location` of the last redirection, and where it leads.
+    location: String,
+    hop: crate::options::Target,
 }
 
 impl Worker {
     fn new(id: usize, shared: &Shared) -> Worker {
-        let mut authorities: Vec<String> = Vec::new();
+        let mut slots = Vec::new();
         for s in &shared.opts.scenarios {
-            if !authorities.contains(&s.authority) {
-                authorities.push(s.authority.clone());
-            }
+            slot(&mut slots, &s.authority, s.tls);
         }
         Worker {
             id,
             rng: Rng::new(0x5EED ^ (id as u64 + 1).wrapping_mul(0x1000_0000_01B3)),
-            conns: authorities.iter().map(|_| None).collect(),
-            authorities,
+            slots,
+            active: 0,
             url_buf: String::new(),
             body_buf: String::new(),
             header_buf: String::new(),
             header_ends: Vec::new(),
             out: Vec::new(),
             kept: Vec::new(),
+            bytes_out: 0,
+            location: String::new(),
+            hop: crate::options::Target {
+                authority: String::new(),
+                path: String::new(),
+                tls: false,
+            },
         }
     }
 
@@ -153,34 +196,14 @@ impl Worker {
             t.render(&mut ctx, &mut self.header_buf);
             self.header_ends.push(self.header_buf.len());
         }
-        let bytes_out = self.body_buf.len() as u64;
-        let auth = self
-            .authorities
-            .iter()
-            .position(|a| *a == sc.authority)
-            .unwrap_or(0);
-        let http2 = shared.opts.http2;
-        // HTTP/1.1 is serialized here; HTTP/2 goes through hyper's request type.
-        let prepared = if http2 {
-            self.hyper_request(sc).map(Some)
-        } else {
-            let values = self.header_ends.iter().scan(0, |start, &end| {
-                let v = &self.header_buf[*start..end];
-                *start = end;
-                Some(v)
-            });
-            let headers = sc.headers.iter().map(|(n, _)| n.as_str()).zip(values);
-            h1::write_request(
-                &mut self.out,
-                sc.method.as_str(),
-                &self.url_buf,
-                &sc.authority,
-                headers,
-                sc.body.as_ref().map(|_| self.body_buf.as_bytes()),
-            )
-            .map(|()| None)
-        };
+        let keep = sc.checks.iter().any(Check::needs_body);
+        let max_kept = if keep { shared.opts.max_body_kept } else { 0 };
+        self.kept.clear();
+        self.bytes_out = 0;
         let send_start = Instant::now();
+        // The deadline from `send_start`: one clock read fewer than `timeout` per request.
+        let deadline = tokio::time::Instant::from_std(send_start + shared.opts.timeout);
+        let result = tokio::time::timeout_at(deadline, self.send(shared, sc, max_kept)).await;
         let mut outcome = Outcome {
             scenario,
             latency_ns: 0,
@@ -189,73 +212,123 @@ impl Worker {
             status: None,
             error: None,
             bytes_in: 0,
-            bytes_out,
+            bytes_out: self.bytes_out,
             checks_passed: 0,
         };
-        let Ok(hyper_req) = prepared else {
-            outcome.error = Some(ErrorKind::Protocol);
-            return self.finish(shared, outcome, intended, send_start, &[]);
-        };
-        let keep = sc.checks.iter().any(Check::needs_body);
-        let max_kept = if keep { shared.opts.max_body_kept } else { 0 };
-        self.kept.clear();
-        let tls = shared.tls.as_ref().filter(|_| sc.tls);
-        let link = &mut self.conns[auth];
-        let authority = &self.authorities[auth];
-        // The deadline from `send_start`: one clock read fewer than `timeout` per request.
-        let deadline = tokio::time::Instant::from_std(send_start + shared.opts.timeout);
-        let result = tokio::time::timeout_at(deadline, async {
-            match hyper_req {
-                Some(req) => exchange_h2(link, authority, req, &mut self.kept, max_kept, tls).await,
-                None => {
-                    let head = sc.method == hyper::Method::HEAD;
-                    exchange_h1(
-                        link,
-                        authority,
-                        &self.out,
-                        head,
-                        &mut self.kept,
-                        max_kept,
-                        tls,
-                    )
-                    .await
-                }
-            }
-        })
-        .await;
         match result {
             Ok(Ok((status, bytes_in))) => {
                 outcome.status = Some(status);
                 outcome.bytes_in = bytes_in;
             }
             Ok(Err(kind)) => {
-                self.conns[auth] = None;
+                self.slots[self.active].link = None;
                 outcome.error = Some(kind);
             }
             Err(_) => {
                 // A timed-out HTTP/1 connection is mid-response: it cannot be reused.
-                self.conns[auth] = None;
+                self.slots[self.active].link = None;
                 outcome.error = Some(ErrorKind::Timeout);
             }
         }
         self.finish(shared, outcome, intended, send_start, &self.kept);
     }
 
-    /// The request as hyper's type, for HTTP/2 (absolute URI, no Host header).
-    fn hyper_request(
-        &self,
+    /// The rendered request, sent and answered, following redirections when asked:
+    /// 301/302/303 continue with GET and no body (HEAD stays HEAD), 307/308 repeat the method
+    /// and body. Credentials and a set Host are not carried to another authority.
+    async fn send(
+        &mut self,
+        shared: &Shared,
         sc: &crate::options::Scenario,
-    ) -> Result<hyper::Request<Full<Bytes>>, ()> {
-        let scheme = if sc.tls { "https" } else { "http" };
-        let uri = format!("{scheme}://{}{}", sc.authority, self.url_buf);
-        let mut builder = hyper::Request::builder().method(sc.method.clone()).uri(uri);
-        let mut start = 0;
-        for ((name, _), &end) in sc.headers.iter().zip(&self.header_ends) {
-            builder = builder.header(name, &self.header_buf[start..end]);
-            start = end;
+        max_kept: usize,
+    ) -> Result<(u16, u64), ErrorKind> {
+        let mut method = sc.method.clone();
+        let mut with_body = sc.body.is_some();
+        let mut bytes_in = 0u64;
+        let mut hops = 0u32;
+        loop {
+            let (authority, path, tls) = if hops == 0 {
+                (sc.authority.as_str(), self.url_buf.as_str(), sc.tls)
+            } else {
+                (
+                    self.hop.authority.as_str(),
+                    self.hop.path.as_str(),
+                    self.hop.tls,
+                )
+            };
+            let cross = authority != sc.authority;
+            let i = slot(&mut self.slots, authority, tls);
+            self.active = i;
+            let connector = match (tls, shared.tls.as_ref()) {
+                (false, _) => None,
+                (true, Some(c)) => Some(c),
+                (true, None) => return Err(ErrorKind::Tls),
+            };
+            let values = self.header_ends.iter().scan(0, |start, &end| {
+                let v = &self.header_buf[*start..end];
+                *start = end;
+                Some(v)
+            });
+            let headers = sc
+                .headers
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .zip(values)
+                .filter(|(n, _)| !(cross && matches!(*n, "host" | "authorization" | "cookie")));
+            let body = with_body.then_some(self.body_buf.as_bytes());
+            self.bytes_out += body.map_or(0, |b| b.len() as u64);
+            let link = &mut self.slots[i].link;
+            let status = if shared.opts.http2 {
+                let req = hyper_request(&method, tls, authority, path, headers, body)
+                    .map_err(|()| ErrorKind::Protocol)?;
+                let reply = Reply {
+                    kept: &mut self.kept,
+                    max_kept,
+                    location: &mut self.location,
+                };
+                let (status, n) = exchange_h2(link, authority, connector, req, reply).await?;
+                bytes_in += n;
+                status
+            } else {
+                h1::write_request(
+                    &mut self.out,
+                    method.as_str(),
+                    path,
+                    authority,
+                    headers,
+                    body,
+                )
+                .map_err(|()| ErrorKind::Protocol)?;
+                let head = method == hyper::Method::HEAD;
+                let reply = Reply {
+                    kept: &mut self.kept,
+                    max_kept,
+                    location: &mut self.location,
+                };
+                let (status, n) =
+                    exchange_h1(link, authority, connector, &self.out, head, reply).await?;
+                bytes_in += n;
+                status
+            };
+            if hops < shared.opts.max_redirects && matches!(status, 301 | 302 | 303 | 307 | 308) {
+                let base = crate::options::Target {
+                    authority: authority.to_string(),
+                    path: path.to_string(),
+                    tls,
+                };
+                if let Some(next) = crate::options::resolve_location(&self.location, &base) {
+                    if matches!(status, 301..=303) && method != hyper::Method::HEAD {
+                        method = hyper::Method::GET;
+                        with_body = false;
+                    }
+                    self.hop = next;
+                    hops += 1;
+                    self.kept.clear();
+                    continue;
+                }
+            }
+            return Ok((status, bytes_in));
         }
-        let body = Full::new(Bytes::copy_from_slice(self.body_buf.as_bytes()));
-        builder.body(body).map_err(|_| ())
     }
 
     fn finish(
@@ -371,18 +444,31 @@ async fn connect(
     Ok(Stream::Tls(Box::new(stream)))
 }
 
+/// Where an exchange puts what the checks and redirections need from the response.
+struct Reply<'a> {
+    /// Up to `max_kept` body bytes.
+    kept: &'a mut Vec<u8>,
+    max_kept: usize,
+    /// The `Location` of a redirection.
+    location: &'a mut String,
+}
+
 /// One HTTP/1.1 exchange on the worker's connection, connecting first if there is none.
 /// A reused connection that fails before any response byte arrives was most likely closed by
 /// the server while idle (keep-alive timeout): the request is sent once more on a new one.
 async fn exchange_h1(
     link: &mut Option<Link>,
     authority: &str,
+    tls: Option<&tokio_rustls::TlsConnector>,
     request: &[u8],
     head: bool,
-    kept: &mut Vec<u8>,
-    max_kept: usize,
-    tls: Option<&tokio_rustls::TlsConnector>,
+    reply: Reply<'_>,
 ) -> Result<(u16, u64), ErrorKind> {
+    let Reply {
+        kept,
+        max_kept,
+        location,
+    } = reply;
     for attempt in 0..2 {
         if link.is_none() {
             *link = Some(match connect(authority, tls).await? {
@@ -393,11 +479,19 @@ async fn exchange_h1(
         let (result, reused) = match link.as_mut() {
             Some(Link::Plain(c)) => {
                 let reused = c.reused;
-                (c.exchange(request, head, kept, max_kept).await, reused)
+                let r = c.exchange(request, head, kept, max_kept).await;
+                if r.is_ok_and(|r| (300..400).contains(&r.status)) {
+                    location.clone_from(&c.location);
+                }
+                (r, reused)
             }
             Some(Link::Tls(c)) => {
                 let reused = c.reused;
-                (c.exchange(request, head, kept, max_kept).await, reused)
+                let r = c.exchange(request, head, kept, max_kept).await;
+                if r.is_ok_and(|r| (300..400).contains(&r.status)) {
+                    location.clone_from(&c.location);
+                }
+                (r, reused)
             }
             Some(Link::H2(_)) | None => return Err(ErrorKind::Other),
         };
@@ -421,6 +515,26 @@ async fn exchange_h1(
     Err(ErrorKind::Reset)
 }
 
+/// The request as hyper's type, for HTTP/2 (absolute URI, no Host header).
+fn hyper_request<'a>(
+    method: &hyper::Method,
+    tls: bool,
+    authority: &str,
+    path: &str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: Option<&[u8]>,
+) -> Result<hyper::Request<Full<Bytes>>, ()> {
+    let scheme = if tls { "https" } else { "http" };
+    let mut builder = hyper::Request::builder()
+        .method(method.clone())
+        .uri(format!("{scheme}://{authority}{path}"));
+    for (name, value) in headers.filter(|(n, _)| !n.eq_ignore_ascii_case("host")) {
+        builder = builder.header(name, value);
+    }
+    let body = Full::new(Bytes::copy_from_slice(body.unwrap_or_default()));
+    builder.body(body).map_err(|_| ())
+}
+
 async fn h2_handshake<T>(io: T) -> Result<http2::SendRequest<Full<Bytes>>, ErrorKind>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
@@ -438,11 +552,15 @@ where
 async fn exchange_h2(
     link: &mut Option<Link>,
     authority: &str,
-    req: hyper::Request<Full<Bytes>>,
-    kept: &mut Vec<u8>,
-    max_kept: usize,
     tls: Option<&tokio_rustls::TlsConnector>,
+    req: hyper::Request<Full<Bytes>>,
+    reply: Reply<'_>,
 ) -> Result<(u16, u64), ErrorKind> {
+    let Reply {
+        kept,
+        max_kept,
+        location,
+    } = reply;
     if !matches!(link, Some(Link::H2(s)) if !s.is_closed()) {
         let sender = match connect(authority, tls).await? {
             Stream::Plain(tcp) => h2_handshake(TokioIo::new(tcp)).await?,
@@ -459,6 +577,12 @@ async fn exchange_h2(
         .await
         .map_err(|e| classify_hyper(&e))?;
     let status = resp.status().as_u16();
+    if resp.status().is_redirection() {
+        location.clear();
+        if let Some(l) = resp.headers().get(hyper::header::LOCATION) {
+            location.push_str(&String::from_utf8_lossy(l.as_bytes()));
+        }
+    }
     let mut body = resp.into_body();
     let mut n = 0u64;
     while let Some(frame) = body.frame().await {
@@ -539,7 +663,7 @@ async fn run_async(
     let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
     let start = Instant::now();
     let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight.max(1)).collect();
-    let tls = if opts.scenarios.iter().any(|s| s.tls) {
+    let tls = if opts.scenarios.iter().any(|s| s.tls) || opts.max_redirects > 0 {
         Some(tokio_rustls::TlsConnector::from(crate::tls::client_config(
             opts.insecure,
             opts.http2,

@@ -56,6 +56,8 @@ struct Head {
     len: usize,
     framing: Framing,
     reusable: bool,
+    /// Where the `Location` value of a 3xx response lies in the head (start, end).
+    location: Option<(usize, usize)>,
 }
 
 /// One HTTP/1.1 connection over any byte stream (TCP or TLS).
@@ -67,6 +69,8 @@ pub(crate) struct Conn<S> {
     received: bool,
     /// At least one exchange completed on this connection.
     pub(crate) reused: bool,
+    /// The `Location` of the last response, when it was a redirection (3xx); else empty.
+    pub(crate) location: String,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -78,6 +82,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             end: 0,
             received: false,
             reused: false,
+            location: String::new(),
         }
     }
 
@@ -100,6 +105,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             .map_err(|e| self.fail(ErrorKind::of_io(&e)))?;
         let head = loop {
             let head = self.read_head(head_request).await?;
+            self.location.clear();
+            if let Some((s, e)) = head.location {
+                let value = &self.buf[self.start + s..self.start + e];
+                self.location.push_str(&String::from_utf8_lossy(value));
+            }
             self.start += head.len;
             // Interim responses (100 Continue, 103 Early Hints) precede the real one; 101 ends
             // HTTP on this connection.
@@ -302,7 +312,13 @@ fn parse_head(data: &[u8], head_request: bool) -> Result<Option<Head>, ()> {
     let mut transfer_encoding = false;
     let mut chunked = false;
     let (mut close, mut keep_alive) = (false, false);
+    let mut location = None;
     for h in resp.headers.iter() {
+        if (300..400).contains(&status) && h.name.eq_ignore_ascii_case("location") {
+            // The value is a slice of `data`: its offset is where it starts in the head.
+            let start = h.value.as_ptr() as usize - data.as_ptr() as usize;
+            location = Some((start, start + h.value.len()));
+        }
         if h.name.eq_ignore_ascii_case("content-length") {
             // Copies (or a list) must all agree, else the body's end is ambiguous.
             for v in h.value.split(|&b| b == b',') {
@@ -352,6 +368,7 @@ fn parse_head(data: &[u8], head_request: bool) -> Result<Option<Head>, ()> {
         len,
         framing,
         reusable,
+        location,
     }))
 }
 
@@ -577,6 +594,27 @@ mod tests {
             assert_eq!(r.body_bytes, 0);
             assert!(r.reusable);
         }
+    }
+
+    #[test]
+    fn the_location_of_a_redirection_is_kept() {
+        let mut conn = Conn::new(Scripted {
+            data: b"HTTP/1.1 302 Found\r\nLocation:  /next?a=1 \r\nContent-Length: 0\r\n\r\n\
+                HTTP/1.1 200 OK\r\nLocation: /ignored\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+            pos: 0,
+            step: 1,
+            written: Vec::new(),
+        });
+        block_on(async {
+            let mut kept = Vec::new();
+            let r = conn.exchange(b"GET / HTTP/1.1\r\n\r\n", false, &mut kept, 0);
+            assert_eq!(r.await.unwrap().status, 302);
+            assert_eq!(conn.location, "/next?a=1");
+            let r = conn.exchange(b"GET / HTTP/1.1\r\n\r\n", false, &mut kept, 0);
+            assert_eq!(r.await.unwrap().status, 200);
+            assert_eq!(conn.location, "", "only redirections carry a location");
+        });
     }
 
     #[test]

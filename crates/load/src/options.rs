@@ -169,6 +169,40 @@ pub fn parse_url(url: &str) -> Result<Target, LoadError> {
     })
 }
 
+/// Where a redirection's `Location` leads from a request to `base` (RFC 9110 §10.2.2: an
+/// absolute URL, `//host/...`, an absolute path, or a path relative to the base's directory).
+/// `None` for another scheme or a malformed value. The fragment is dropped.
+pub fn resolve_location(location: &str, base: &Target) -> Option<Target> {
+    let location = location.split('#').next().unwrap_or("").trim();
+    if location.is_empty() || location.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return None;
+    }
+    if location.contains("://") {
+        return parse_url(location).ok();
+    }
+    if let Some(rest) = location.strip_prefix("//") {
+        let scheme = if base.tls { "https" } else { "http" };
+        return parse_url(&format!("{scheme}://{rest}")).ok();
+    }
+    let path = if location.starts_with('/') {
+        location.to_string()
+    } else {
+        let base_path = base.path.split('?').next().unwrap_or("/");
+        if location.starts_with('?') {
+            format!("{base_path}{location}")
+        } else {
+            let dir = &base_path[..base_path.rfind('/').map_or(0, |i| i + 1)];
+            let dir = if dir.is_empty() { "/" } else { dir };
+            format!("{dir}{location}")
+        }
+    };
+    Some(Target {
+        authority: base.authority.clone(),
+        path,
+        tls: base.tls,
+    })
+}
+
 /// Split `http://host:port/path?q` into (authority, path-and-query).
 ///
 /// # Errors
@@ -222,6 +256,8 @@ pub struct LoadOptions {
     pub http2: bool,
     /// Accept any TLS certificate (self-signed test servers).
     pub insecure: bool,
+    /// Follow at most this many redirections per request (0: none, the default).
+    pub max_redirects: u32,
 }
 
 impl LoadOptions {
@@ -260,6 +296,26 @@ mod tests {
         assert_eq!(level_at(0.0, &s, 99.0), 0.0);
         let e = parse_stages("10s-50").unwrap_err();
         assert!(e.to_string().contains("missing ':'"), "{e}");
+    }
+
+    #[test]
+    fn locations_resolve_against_the_request() {
+        let base = parse_url("http://a:1/dir/page?x=1").unwrap();
+        let r = |l: &str| resolve_location(l, &base).map(|t| (t.authority, t.path, t.tls));
+        assert_eq!(r("/p?q"), Some(("a:1".into(), "/p?q".into(), false)));
+        assert_eq!(
+            r("next#frag"),
+            Some(("a:1".into(), "/dir/next".into(), false))
+        );
+        assert_eq!(
+            r("?y=2"),
+            Some(("a:1".into(), "/dir/page?y=2".into(), false))
+        );
+        assert_eq!(r("//b/z"), Some(("b:80".into(), "/z".into(), false)));
+        assert_eq!(r("https://c/"), Some(("c:443".into(), "/".into(), true)));
+        assert_eq!(r("ftp://c/"), None);
+        assert_eq!(r(""), None);
+        assert_eq!(r("/a b"), None);
     }
 
     #[test]
@@ -306,6 +362,7 @@ mod tests {
             max_body_kept: 65536,
             http2: false,
             insecure: false,
+            max_redirects: 0,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! coordinated omission hides.
 //!
 //! Routes: `/` → `ok`, `/json` → a small JSON document, `/status/NNN` → that status,
-//! `/big` → `body_size` bytes, anything else → 404.
+//! `/big` → `body_size` bytes, `/redirect/N` → 302 to `/redirect/N-1` (`/redirect/0` → `ok`),
+//! `/keep-method` → 307 to `/method`, `/method` → the request's method, anything else → 404.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,12 +64,34 @@ async fn handle(
             .and_then(|c| StatusCode::from_u16(c).ok())
             .unwrap_or(StatusCode::BAD_REQUEST);
         (code, Bytes::from_static(b"status\n"))
+    } else if path == "/method" {
+        (
+            StatusCode::OK,
+            Bytes::from(req.method().as_str().to_string()),
+        )
+    } else if path == "/keep-method" {
+        return Ok(redirect(StatusCode::TEMPORARY_REDIRECT, "/method".into()));
+    } else if let Some(n) = path.strip_prefix("/redirect/") {
+        match n.parse::<u32>() {
+            Ok(0) => (StatusCode::OK, Bytes::from_static(b"ok\n")),
+            Ok(n) => return Ok(redirect(StatusCode::FOUND, format!("/redirect/{}", n - 1))),
+            Err(_) => (StatusCode::BAD_REQUEST, Bytes::from_static(b"bad count\n")),
+        }
     } else {
         (StatusCode::NOT_FOUND, Bytes::from_static(b"not found\n"))
     };
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;
     Ok(resp)
+}
+
+fn redirect(status: StatusCode, location: String) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(b"moved\n")));
+    *resp.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(hyper::header::LOCATION, v);
+    }
+    resp
 }
 
 /// Serve on `listener` until the task is dropped.

@@ -416,6 +416,10 @@ pub(crate) struct LoadArgs {
     /// Accept any TLS certificate (self-signed test servers).
     #[arg(short = 'k', long)]
     pub(crate) insecure: bool,
+    /// Follow up to N redirections (301, 302, 303, 307, 308) per request; the chain counts as
+    /// one request, its latency from the first send to the last response (default: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) max_redirects: u32,
     /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
     #[arg(long, value_name = "EXPR")]
     pub(crate) threshold: Vec<String>,

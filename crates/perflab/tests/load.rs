@@ -434,6 +434,93 @@ body_contains = "cdef"
 }
 
 #[test]
+fn redirects_are_followed_only_when_asked_and_counted_as_one_request() {
+    let s = server(&["--threads", "2"]);
+    let lab = Lab::new();
+    let run = |url: &str, extra: &[&str]| {
+        let mut args = vec![
+            "load",
+            url,
+            "-c",
+            "2",
+            "-n",
+            "40",
+            "-d",
+            "10s",
+            "--json",
+            "--no-store",
+        ];
+        args.extend_from_slice(extra);
+        let out = lab.cmd().args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        summary(&json(&out.stdout)).clone()
+    };
+    let chain = format!("{}/redirect/3", s.url);
+    let all = run(&chain, &[]);
+    assert_eq!(all["status"]["302"], 40, "not followed by default: {all}");
+    for http2 in [false, true] {
+        let mut extra = vec!["--max-redirects", "5"];
+        if http2 {
+            extra.push("--http2");
+        }
+        let all = run(&chain, &extra);
+        assert_eq!(all["requests"], 40, "http2={http2}: {all}");
+        assert_eq!(all["status"]["200"], 40, "http2={http2}: {all}");
+        assert_eq!(all["bytes_in"], 40 * (3 * 6 + 3), "every hop's body: {all}");
+    }
+    let all = run(&chain, &["--max-redirects", "2"]);
+    assert_eq!(
+        all["status"]["302"], 40,
+        "the chain is longer than allowed: {all}"
+    );
+    // 307 repeats the method and the body; 302 continues with GET.
+    for (path, method, bytes_out) in [("keep-method", "POST", 2 * 2), ("redirect/1", "GET", 2)] {
+        let file = lab.write(
+            "redirect.toml",
+            &format!(
+                r#"
+[[scenario]]
+name = "r"
+method = "POST"
+url = "{}/{path}"
+body = "{{}}"
+[[scenario.check]]
+status = 200
+body_contains = "{}"
+"#,
+                s.url,
+                if method == "GET" { "ok" } else { method }
+            ),
+        );
+        let out = lab
+            .cmd()
+            .args([
+                "load",
+                "--scenario-file",
+                file.to_str().unwrap(),
+                "--max-redirects",
+                "3",
+                "-c",
+                "1",
+                "-n",
+                "5",
+                "-d",
+                "10s",
+                "--json",
+                "--no-store",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let r = &json(&out.stdout)["load"]["scenarios"]["r"];
+        for c in r["checks"].as_array().unwrap() {
+            assert_eq!(c["passed"], 5, "{path}: {c}");
+        }
+        assert_eq!(r["bytes_out"], 5 * bytes_out, "{path}: {r}");
+    }
+}
+
+#[test]
 fn large_responses_are_counted_not_kept() {
     let s = server(&["--body-size", "104857600"]);
     let lab = Lab::new();

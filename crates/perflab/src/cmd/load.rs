@@ -341,6 +341,7 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
         max_body_kept: 64 * 1024,
         http2: args.http2,
         insecure: args.insecure,
+        max_redirects: args.max_redirects,
     };
     if opts.total_duration().is_zero() && opts.max_requests.is_none() {
         bail!("the test has no length: give --duration, --stages or --requests");
