@@ -294,7 +294,7 @@ impl Worker {
                     &mut self.out,
                     method.as_str(),
                     path,
-                    authority,
+                    host_header(authority, tls),
                     headers,
                     body,
                 )
@@ -513,6 +513,13 @@ async fn exchange_h1(
         }
     }
     Err(ErrorKind::Reset)
+}
+
+/// The Host header for `authority`: without the scheme's default port, as browsers send it
+/// (some virtual-host setups match the bare name only).
+fn host_header(authority: &str, tls: bool) -> &str {
+    let default = if tls { ":443" } else { ":80" };
+    authority.strip_suffix(default).unwrap_or(authority)
 }
 
 /// The request as hyper's type, for HTTP/2 (absolute URI, no Host header).
@@ -1066,5 +1073,19 @@ fn schedule(
         if t >= end || shared.stop.load(Ordering::Relaxed) {
             return dropped;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_header_drops_only_the_default_port() {
+        assert_eq!(host_header("example.com:80", false), "example.com");
+        assert_eq!(host_header("example.com:443", true), "example.com");
+        assert_eq!(host_header("example.com:443", false), "example.com:443");
+        assert_eq!(host_header("127.0.0.1:8080", false), "127.0.0.1:8080");
+        assert_eq!(host_header("[::1]:80", false), "[::1]");
     }
 }

@@ -99,10 +99,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         self.start = 0;
         self.end = 0;
         self.received = false;
-        self.io
-            .write_all(request)
-            .await
-            .map_err(|e| self.fail(ErrorKind::of_io(&e)))?;
+        // flush: a TLS stream may hold the last record back (a no-op on TCP).
+        let written = match self.io.write_all(request).await {
+            Ok(()) => self.io.flush().await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| self.fail(ErrorKind::of_io(&e)))?;
         let head = loop {
             let head = self.read_head(head_request).await?;
             self.location.clear();
