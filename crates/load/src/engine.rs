@@ -276,7 +276,7 @@ impl Worker {
                 .zip(values)
                 .filter(|(n, _)| !(cross && matches!(*n, "host" | "authorization" | "cookie")));
             let body = with_body.then_some(self.body_buf.as_bytes());
-            self.bytes_out += body.map_or(0, |b| b.len() as u64);
+            let body_len = body.map_or(0, |b| b.len() as u64);
             let link = &mut self.slots[i].link;
             let status = if shared.opts.http2 {
                 let req = hyper_request(&method, tls, authority, path, headers, body)
@@ -286,6 +286,7 @@ impl Worker {
                     max_kept,
                     location: &mut self.location,
                 };
+                self.bytes_out += body_len;
                 let (status, n) = exchange_h2(link, authority, connector, req, reply).await?;
                 bytes_in += n;
                 status
@@ -299,6 +300,7 @@ impl Worker {
                     body,
                 )
                 .map_err(|()| ErrorKind::Protocol)?;
+                self.bytes_out += body_len;
                 let head = method == hyper::Method::HEAD;
                 let reply = Reply {
                     kept: &mut self.kept,
