@@ -479,22 +479,8 @@ async fn exchange_h1(
             });
         }
         let (result, reused) = match link.as_mut() {
-            Some(Link::Plain(c)) => {
-                let reused = c.reused;
-                let r = c.exchange(request, head, kept, max_kept).await;
-                if r.is_ok_and(|r| (300..400).contains(&r.status)) {
-                    location.clone_from(&c.location);
-                }
-                (r, reused)
-            }
-            Some(Link::Tls(c)) => {
-                let reused = c.reused;
-                let r = c.exchange(request, head, kept, max_kept).await;
-                if r.is_ok_and(|r| (300..400).contains(&r.status)) {
-                    location.clone_from(&c.location);
-                }
-                (r, reused)
-            }
+            Some(Link::Plain(c)) => exchange_on(c, request, head, kept, max_kept, location).await,
+            Some(Link::Tls(c)) => exchange_on(c, request, head, kept, max_kept, location).await,
             Some(Link::H2(_)) | None => return Err(ErrorKind::Other),
         };
         match result {
@@ -557,6 +543,27 @@ where
     Ok(sender)
 }
 
+/// `Conn::exchange`, keeping a redirection's Location; also says whether the connection had
+/// been used before.
+async fn exchange_on<S>(
+    c: &mut h1::Conn<S>,
+    request: &[u8],
+    head: bool,
+    kept: &mut Vec<u8>,
+    max_kept: usize,
+    location: &mut String,
+) -> (Result<h1::Response, h1::Failure>, bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let reused = c.reused;
+    let r = c.exchange(request, head, kept, max_kept).await;
+    if r.is_ok_and(|r| (300..400).contains(&r.status)) {
+        location.clone_from(&c.location);
+    }
+    (r, reused)
+}
+
 /// One HTTP/2 exchange through hyper, connecting (h2c prior knowledge, or TLS) if needed.
 async fn exchange_h2(
     link: &mut Option<Link>,
@@ -598,10 +605,7 @@ async fn exchange_h2(
         let frame = frame.map_err(|e| classify_hyper(&e))?;
         if let Some(data) = frame.data_ref() {
             n += data.len() as u64;
-            if kept.len() < max_kept {
-                let take = (max_kept - kept.len()).min(data.len());
-                kept.extend_from_slice(&data[..take]);
-            }
+            h1::keep(data, kept, max_kept);
         }
     }
     Ok((status, n))

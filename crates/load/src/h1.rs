@@ -289,7 +289,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 }
 
-fn keep(data: &[u8], kept: &mut Vec<u8>, max_kept: usize) {
+/// Append to `kept` what fits under `max_kept`.
+pub(crate) fn keep(data: &[u8], kept: &mut Vec<u8>, max_kept: usize) {
     if kept.len() < max_kept {
         let take = (max_kept - kept.len()).min(data.len());
         kept.extend_from_slice(&data[..take]);
