@@ -203,6 +203,15 @@ pub(crate) struct BenchArgs {
     /// Print the harness's output to stderr as it runs.
     #[arg(long)]
     pub(crate) show_output: bool,
+    /// Also profile the harness while it runs (as `perflab profile` does) and attach the
+    /// profile to the run. Its figures then carry the profiler's overhead.
+    #[arg(long)]
+    pub(crate) profile: bool,
+    /// Directory for the profile's flamegraph.svg, profile.pb.gz and stacks.folded.
+    #[arg(long, default_value = "perflab-profile", value_name = "DIR")]
+    pub(crate) profile_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) profile_options: ProfileOptions,
     /// The harness command and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,

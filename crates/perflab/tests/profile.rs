@@ -630,3 +630,108 @@ fn scan_fails_when_a_target_crashes_but_keeps_every_profile() {
     assert!(lab.path("scan/2-flamegraph.svg").is_file());
     assert!(lab.path("r.json").is_file());
 }
+
+/// A Go benchmark binary (`go test -c`) whose hot function is known.
+fn go_bench_binary(lab: &Lab) -> PathBuf {
+    lab.write("go.mod", "module example.com/fib\n\ngo 1.18\n");
+    lab.write(
+        "fib_test.go",
+        r#"package fib
+
+import "testing"
+
+func fibonacci(n int) int {
+	if n < 2 {
+		return n
+	}
+	return fibonacci(n-1) + fibonacci(n-2)
+}
+
+var sink int
+
+func BenchmarkFib(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		sink = fibonacci(22)
+	}
+}
+"#,
+    );
+    let st = Std::new("go")
+        .current_dir(lab.path(""))
+        .env("GOCACHE", lab.path("gocache"))
+        .env("GOPATH", lab.path("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .args(["test", "-c", "-o", "fib.test"])
+        .status()
+        .expect("go");
+    assert!(st.success());
+    lab.path("fib.test")
+}
+
+#[test]
+fn bench_profile_attaches_the_harness_profile_to_its_results() {
+    need!(have("go"), "go");
+    let lab = Lab::new();
+    let exe = go_bench_binary(&lab);
+    let bench = |env: &[(&str, &str)]| {
+        let mut cmd = lab.cmd();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd
+            .args([
+                "bench",
+                "--profile",
+                "--profile-dir",
+                "prof",
+                "--json",
+                "--no-store",
+                "--",
+            ])
+            .arg(&exe)
+            .args([
+                "-test.run",
+                "^$",
+                "-test.bench",
+                ".",
+                "-test.benchtime",
+                "300ms",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out.stdout)
+    };
+    // Without perf and valgrind: timing only, but the harness's results are all there.
+    let doc = bench(&[
+        ("PERFLAB_PERF", "/nonexistent/perf"),
+        ("PERFLAB_VALGRIND", "/nonexistent/valgrind"),
+    ]);
+    assert_eq!(doc["benchmarks"][0]["name"], "Fib", "{doc}");
+    assert_eq!(doc["labels"]["profiler"], "rusage");
+    assert_eq!(doc["profiles"][0]["backend"], "rusage");
+    need!(perf_works(), "perf");
+    let doc = bench(&[]);
+    assert_eq!(doc["tool"]["name"], "go test");
+    assert_eq!(doc["benchmarks"][0]["name"], "Fib");
+    assert_eq!(doc["labels"]["profiler"], "perf");
+    let top = doc["profiles"][0]["top"].as_array().unwrap();
+    assert!(
+        top[0]["function"]
+            .as_str()
+            .unwrap()
+            .contains("fib.fibonacci"),
+        "{top:?}"
+    );
+    assert!(lab.path("prof/flamegraph.svg").is_file());
+    assert!(lab.path("prof/profile.pb.gz").is_file());
+    // Profiling options alone are a mistake, not silently ignored.
+    let out = lab
+        .cmd()
+        .args(["bench", "--alloc", "--no-store", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("add --profile"), "{}", stderr(&out));
+}

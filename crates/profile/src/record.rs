@@ -79,6 +79,9 @@ pub struct RecordOptions {
     pub perf: String,
     /// The valgrind program (`PERFLAB_VALGRIND`, default `valgrind`).
     pub valgrind: String,
+    /// A file for the command's standard output (a benchmark harness's results); `None`
+    /// sends it to perflab's stderr.
+    pub stdout: Option<PathBuf>,
 }
 
 /// A finished recording.
@@ -138,6 +141,14 @@ pub fn tool_available(program: &str) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Where the command's stdout goes: the file asked for, else perflab's stderr.
+fn command_stdout(opts: &RecordOptions) -> Result<Stdio, RecordError> {
+    match &opts.stdout {
+        Some(path) => Ok(Stdio::from(std::fs::File::create(path)?)),
+        None => Ok(to_stderr()),
+    }
 }
 
 /// The profiled command writes to perflab's stderr, so that stdout carries only perflab's own
@@ -248,9 +259,10 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         "--".into(),
     ];
     perf.extend(wrapped(opts, &opts.scratch.join("usage.json"), argv));
+    let stdout = command_stdout(opts).map_err(PerfUnavailable::Failed)?;
     let mut child = match Command::new(&perf[0])
         .args(&perf[1..])
-        .stdout(to_stderr())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
     {
@@ -328,7 +340,7 @@ fn perf_refused(stderr: &str) -> bool {
 }
 
 /// Run `argv` through the usage wrapper, itself under `prefix` (perf, valgrind, or nothing),
-/// with the command's stdout on perflab's stderr; the wrapper's report is the command's usage.
+/// with the command's stdout where `opts.stdout` says; the wrapper's report is the command's usage.
 fn run_wrapped(
     prefix: &mut Vec<String>,
     argv: &[String],
@@ -347,7 +359,7 @@ fn run_wrapped(
     };
     Command::new(&words[0])
         .args(&words[1..])
-        .stdout(to_stderr())
+        .stdout(command_stdout(opts)?)
         .status()
         .map_err(|e| RecordError::Spawn {
             program: words[0].clone(),

@@ -1,4 +1,5 @@
-//! `perflab bench -- CMD`: run a harness, read what it printed.
+//! `perflab bench -- CMD`: run a harness, read what it printed; with `--profile`, profile it
+//! while it runs and attach the profile to the run.
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
@@ -7,12 +8,75 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context as _, Result};
 use perflab_model::{Run, RunKind};
 
-use crate::cli::BenchArgs;
+use super::profile::{profile_command, write_outputs, Profiled};
+use crate::cli::{BenchArgs, CallGraph, ProfileMode};
 use crate::context;
 use crate::Outcome;
 
+/// What the harness printed.
+struct Harness {
+    stdout: String,
+    stderr: String,
+    interrupted: bool,
+}
+
 pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
     let format = context::parse_format(args.format.as_deref())?;
+    let p = &args.profile_options;
+    if !args.profile && (p.alloc || p.mode != ProfileMode::Auto || p.call_graph != CallGraph::Auto)
+    {
+        bail!("--alloc, --mode and --call-graph choose how to profile the harness: add --profile");
+    }
+    let program = &args.command[0];
+    let target = args.command.join(" ");
+    let (harness, profiled) = if args.profile {
+        let (h, p) = profiled_harness(&args)?;
+        (h, Some(p))
+    } else {
+        (plain_harness(&args)?, None)
+    };
+    let source = format!("output of {program}");
+    let parsed = match format {
+        Some(perflab_ingest::Format::CriterionDir) => {
+            perflab_ingest::parse_path(&context::project_root().join("target/criterion"), format)?
+        }
+        _ => match perflab_ingest::parse_text(&harness.stdout, format, &source) {
+            Ok(p) => p,
+            // Some harnesses (criterion with --output-format bencher on old versions) print to
+            // stderr; try it before giving up.
+            Err(e) => {
+                perflab_ingest::parse_text(&harness.stderr, format, &source).map_err(|_| e)?
+            }
+        },
+    };
+    let mut run = Run::new(RunKind::Bench);
+    context::stamp(&mut run);
+    run.command = args.command.clone();
+    run.tool = parsed.tool;
+    run.labels = parsed.labels;
+    run.benchmarks = parsed.benchmarks;
+    run.interrupted = harness.interrupted;
+    if let Some(profiled) = profiled {
+        let summary = write_outputs(&args.profile_dir, "", &target, &profiled, p)?;
+        // The figures were measured under a profiler: say so where compare and report see it.
+        run.labels
+            .insert("profiler".into(), profiled.cpu.backend.clone());
+        run.profiles.push(summary);
+    }
+    super::finish_run(run, &args.output, store, |r| {
+        let mut text = perflab_report::run_text(r);
+        for s in &r.profiles {
+            text.push('\n');
+            text.push_str(&perflab_report::profile_text(s));
+        }
+        text
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// The harness on its own: stdout read line by line (echoed with --show-output), stderr
+/// drained on a thread so a chatty harness never blocks on a full pipe.
+fn plain_harness(args: &BenchArgs) -> Result<Harness> {
     let program = &args.command[0];
     let mut child = Command::new(program)
         .args(&args.command[1..])
@@ -21,7 +85,6 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start {program:?}"))?;
-    // Drain stderr on a thread so a chatty harness never blocks on a full pipe.
     let mut err_pipe = child.stderr.take().context("stderr pipe")?;
     let err_thread = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -57,25 +120,73 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
             }
         );
     }
-    let source = format!("output of {program}");
-    let parsed = match format {
-        Some(perflab_ingest::Format::CriterionDir) => {
-            perflab_ingest::parse_path(&context::project_root().join("target/criterion"), format)?
+    Ok(Harness {
+        stdout,
+        stderr,
+        interrupted,
+    })
+}
+
+/// The harness under the profiler (perf, else callgrind, else timing only, as `perflab
+/// profile` chooses): its stdout goes to a file that is read afterwards, its stderr shows live.
+fn profiled_harness(args: &BenchArgs) -> Result<(Harness, Profiled)> {
+    let argv = &args.command;
+    let is_go_test = argv.len() > 1
+        && Path::new(&argv[0]).file_name().is_some_and(|n| n == "go")
+        && argv[1] == "test";
+    if is_go_test {
+        // Seen with Go 1.19: the binary go test builds and runs itself resolves to no symbols
+        // (with -o, -work or -ldflags alike); one built with -c resolves.
+        eprintln!(
+            "note: the symbols of the test binary that go test builds and runs itself cannot be \
+             read, so its profile is mostly [unknown]: build it with `go test -c -o bench.test` \
+             and run `perflab bench --profile -- ./bench.test -test.run '^$' -test.bench .`"
+        );
+    }
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let out = scratch.path().join("harness.out");
+    let stop = super::interrupt_flag();
+    let profiled = profile_command(
+        &args.command,
+        &args.profile_options,
+        scratch.path(),
+        None,
+        Some(&out),
+    )?;
+    let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
+    let stdout = std::fs::read(&out)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    if args.show_output {
+        eprint!("{stdout}");
+    }
+    if let Some(why) = profiled.failure(&args.command.join(" ")) {
+        if !interrupted {
+            // The profile of what ran is still worth keeping.
+            let _ = write_outputs(
+                &args.profile_dir,
+                "",
+                &args.command.join(" "),
+                &profiled,
+                &args.profile_options,
+            );
+            bail!("{why}");
         }
-        _ => match perflab_ingest::parse_text(&stdout, format, &source) {
-            Ok(p) => p,
-            // Some harnesses (criterion with --output-format bencher on old versions) print to
-            // stderr; try it before giving up.
-            Err(e) => perflab_ingest::parse_text(&stderr, format, &source).map_err(|_| e)?,
+    }
+    match profiled.cpu.backend.as_str() {
+        "perf" => {}
+        "callgrind" => eprintln!(
+            "warning: the harness ran under callgrind (perf unavailable): its timings are tens of \
+             times slower than native and compare only with other callgrind runs"
+        ),
+        other => eprintln!("note: profiled with {other}: no stacks, timings are native"),
+    }
+    Ok((
+        Harness {
+            stdout,
+            stderr: String::new(),
+            interrupted,
         },
-    };
-    let mut run = Run::new(RunKind::Bench);
-    context::stamp(&mut run);
-    run.command = args.command.clone();
-    run.tool = parsed.tool;
-    run.labels = parsed.labels;
-    run.benchmarks = parsed.benchmarks;
-    run.interrupted = interrupted;
-    super::finish_run(run, &args.output, store, perflab_report::run_text)?;
-    Ok(Outcome::Ok)
+        profiled,
+    ))
 }

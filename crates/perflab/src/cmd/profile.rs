@@ -54,7 +54,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         (format!("pid {pid}"), Profiled { cpu, alloc: None })
     } else {
         let target = args.command.join(" ");
-        let profiled = profile_command(&args.command, &args.profile, scratch.path(), None)?;
+        let profiled = profile_command(&args.command, &args.profile, scratch.path(), None, None)?;
         (target, profiled)
     };
     let summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
@@ -157,27 +157,33 @@ pub(super) fn record_options(
         scratch: scratch.to_path_buf(),
         perf: std::env::var("PERFLAB_PERF").unwrap_or_else(|_| "perf".into()),
         valgrind: std::env::var("PERFLAB_VALGRIND").unwrap_or_else(|_| "valgrind".into()),
+        stdout: None,
     })
 }
 
-/// Record the CPU profile of `argv` and, when asked, its allocations.
+/// Record the CPU profile of `argv` and, when asked, its allocations. `stdout`: a file for the
+/// command's output during the CPU run (a harness's results); the allocation run's output is
+/// dropped then, as it would only repeat it.
 pub(super) fn profile_command(
     argv: &[String],
     p: &ProfileOptions,
     scratch: &Path,
     timeout_s: Option<f64>,
+    stdout: Option<&Path>,
 ) -> Result<Profiled> {
     let dir = |name: &str| -> Result<PathBuf> {
         let d = scratch.join(name);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
         Ok(d)
     };
-    let cpu = record::record_cpu(argv, &record_options(p, &dir("cpu")?, timeout_s)?)?;
+    let mut cpu_opts = record_options(p, &dir("cpu")?, timeout_s)?;
+    cpu_opts.stdout = stdout.map(Path::to_path_buf);
+    let cpu = record::record_cpu(argv, &cpu_opts)?;
     let alloc = if p.alloc {
-        Some(record::record_alloc(
-            argv,
-            &record_options(p, &dir("alloc")?, timeout_s)?,
-        )?)
+        let alloc_dir = dir("alloc")?;
+        let mut opts = record_options(p, &alloc_dir, timeout_s)?;
+        opts.stdout = stdout.map(|_| alloc_dir.join("stdout"));
+        Some(record::record_alloc(argv, &opts)?)
     } else {
         None
     };

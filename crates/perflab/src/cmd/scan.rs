@@ -38,7 +38,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     for (i, (argv, line)) in argvs.iter().zip(&args.commands).enumerate() {
         let dir = scratch.path().join(i.to_string());
         std::fs::create_dir_all(&dir)?;
-        let profiled = profile_command(argv, &args.profile, &dir, Some(share))?;
+        let profiled = profile_command(argv, &args.profile, &dir, Some(share), None)?;
         let prefix = format!("{}-", i + 1);
         let s = write_outputs(&args.output_dir, &prefix, line, &profiled, &args.profile)?;
         failures.extend(profiled.failure(line));
