@@ -200,7 +200,7 @@ pub(crate) struct BenchArgs {
     /// The harness's output format (default: detected).
     #[arg(long, short = 'f', value_name = "FORMAT")]
     pub(crate) format: Option<String>,
-    /// Print the harness's output to stderr as it runs.
+    /// Print the harness's output to stderr as it runs (with --profile: once it has ended).
     #[arg(long)]
     pub(crate) show_output: bool,
     /// Also profile the harness while it runs (as `perflab profile` does) and attach the
