@@ -27,8 +27,10 @@
 
 mod ci_table;
 mod mwu;
+mod welch;
 
 pub use mwu::{mann_whitney_u, min_p_value, MannWhitney};
+pub use welch::{regularized_beta, student_t_sf, welch_t_greater, WelchT};
 
 /// Errors of the statistics functions.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,6 +42,9 @@ pub enum StatsError {
     /// A value is NaN, so no order exists.
     #[error("a sample contains NaN")]
     NaN,
+    /// Both samples are constant, so a t statistic has no scale.
+    #[error("both samples are constant")]
+    NoVariance,
 }
 
 /// The q-quantile of an ascending `sorted` slice, Hyndman–Fan definition 8 (median-unbiased,
@@ -103,6 +108,9 @@ pub fn median_ci_orders(n: usize, confidence_level: f64) -> OrderCi {
             };
         }
     }
+    if n > EXHAUSTIVE_CI_MAX {
+        return median_ci_orders_normal(n, confidence_level);
+    }
     // Cell k is the event "exactly k values lie below the median".
     let cells: Vec<f64> = if n <= 30 {
         let total = 2f64.powi(n as i32);
@@ -142,6 +150,54 @@ pub fn median_ci_orders(n: usize, confidence_level: f64) -> OrderCi {
         lo: 0,
         hi: n + 1,
         confidence_level: 1.0,
+    }
+}
+
+/// Up to this n the interval is found by trying every window (quadratic, as benchstat does);
+/// above it by a binary search over widths of the centred windows, which is what the exhaustive
+/// search finds for the symmetric normal cells (checked against it in the tests).
+const EXHAUSTIVE_CI_MAX: usize = 2000;
+
+fn median_ci_orders_normal(n: usize, confidence_level: f64) -> OrderCi {
+    let mu = n as f64 / 2.0;
+    let sigma = (n as f64).sqrt() / 2.0;
+    // Mass of cells a..a+width (exactly a..a+width-1 values below the median), telescoped.
+    let mass = |a: usize, width: usize| {
+        normal_cdf((a as f64 + width as f64 - 0.5 - mu) / sigma)
+            - normal_cdf((a as f64 - 0.5 - mu) / sigma)
+    };
+    // The best window of a width is one of the two centred ones; the leftmost wins a tie.
+    let best = |width: usize| -> (f64, usize) {
+        let free = n + 1 - width;
+        let (left, right) = (free / 2, free.div_ceil(2));
+        let (ml, mr) = (mass(left, width), mass(right, width));
+        if mr > ml + 1e-12 {
+            (mr, right)
+        } else {
+            (ml, left)
+        }
+    };
+    let (mut lo, mut hi) = (1, n + 1);
+    if best(hi).0 < confidence_level {
+        return OrderCi {
+            lo: 0,
+            hi: n + 1,
+            confidence_level: 1.0,
+        };
+    }
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if best(mid).0 >= confidence_level {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let (m, a) = best(lo);
+    OrderCi {
+        lo: a,
+        hi: a + lo,
+        confidence_level: m,
     }
 }
 
@@ -370,6 +426,27 @@ mod tests {
         assert_eq!(s.need_for_ci, Some(6));
         let s = summarize(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 0.95);
         assert_eq!((s.ci_low, s.ci_high, s.need_for_ci), (1.0, 6.0, None));
+    }
+
+    #[test]
+    fn fast_median_ci_agrees_with_the_exhaustive_search() {
+        for n in (31..=2000).step_by(7) {
+            for level in [0.9, 0.95, 0.99] {
+                let exhaustive = median_ci_orders(n, level);
+                let fast = median_ci_orders_normal(n, level);
+                assert_eq!(
+                    (fast.lo, fast.hi),
+                    (exhaustive.lo, exhaustive.hi),
+                    "n={n} {level}"
+                );
+            }
+        }
+        // A million values: the binary search answers at once.
+        let big = median_ci_orders(1_000_000, 0.95);
+        assert!(
+            big.lo < 500_000 && big.hi > 500_000 && big.hi - big.lo < 2_000,
+            "{big:?}"
+        );
     }
 
     #[test]
