@@ -24,6 +24,7 @@
 //! ```
 
 mod check;
+mod gate;
 mod glob;
 
 use std::collections::BTreeMap;
@@ -186,6 +187,8 @@ pub enum Verdict {
     Worse,
     /// A regression that fails the gate.
     Regression,
+    /// The row could not be tested (a test errored): the gate fails closed.
+    Error,
 }
 
 impl Verdict {
@@ -196,8 +199,25 @@ impl Verdict {
             Verdict::Improvement => "improvement",
             Verdict::Worse => "worse",
             Verdict::Regression => "regression",
+            Verdict::Error => "error",
         }
     }
+}
+
+/// How the gate treats a row (see `docs/statistics.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Samples vary: the row joins the gate's family and is tested (Welch's t on log values).
+    Tested,
+    /// Every sample of each side is the same value (B/op, allocs/op, counts), two or more a
+    /// side: compared exactly against the allowed change, outside the family.
+    Exact,
+    /// Computed from another metric of the same benchmark (MB/s from ns/op): shown with
+    /// benchstat's numbers, gated through the metric it comes from, outside the family.
+    Derived,
+    /// A side has a single sample: no test; decided on the allowed change alone.
+    Untested,
 }
 
 /// One benchmark × metric comparison.
@@ -220,12 +240,18 @@ pub struct Row {
     /// `current / base − 1` (0.05 = +5%); `null` when base is 0 and current is not.
     #[serde(serialize_with = "opt_finite")]
     pub change: Option<f64>,
-    /// Two-sided Mann-Whitney U p-value; `null` when there is no test.
+    /// Two-sided Mann-Whitney U p-value (benchstat's); `null` when there is no test.
     #[serde(serialize_with = "opt_finite")]
     pub p_value: Option<f64>,
-    /// p-value after the correction across rows.
+    /// The gate's one-sided p-value for a change in the worse direction (Welch's t on log
+    /// values); `null` outside the family.
+    #[serde(serialize_with = "opt_finite")]
+    pub gate_p: Option<f64>,
+    /// `gate_p` after the correction across the family.
     #[serde(serialize_with = "opt_finite")]
     pub p_adjusted: Option<f64>,
+    /// How the gate treats the row.
+    pub role: Role,
     /// The verdict.
     pub verdict: Verdict,
     /// The allowed change that applied (fraction).
@@ -246,7 +272,7 @@ impl Row {
         b.key()
     }
 
-    /// Whether the raw p-value shows a significant change (benchstat prints the delta).
+    /// Whether the row shows a change (benchstat prints the delta, or the gate decided).
     pub fn significant(&self) -> bool {
         !matches!(self.verdict, Verdict::Same)
     }
@@ -281,10 +307,19 @@ pub struct Geomean {
 /// The gate's decision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Gate {
-    /// True when no row regressed.
+    /// True when no row regressed and no row errored.
     pub passed: bool,
     /// Number of regressing rows.
     pub regressions: usize,
+    /// Rows whose test errored (they fail the gate).
+    pub errors: usize,
+    /// Rows in the family the correction is taken over (role `tested`), counted before any
+    /// filter, so a filter never changes a verdict.
+    pub family: usize,
+    /// The test behind `gate_p`.
+    pub test: &'static str,
+    /// What the reader should know about the gate's reach.
+    pub notes: Vec<String>,
 }
 
 /// A full comparison.
@@ -306,6 +341,50 @@ pub struct Comparison {
     pub warnings: Vec<String>,
     /// The gate.
     pub gate: Gate,
+}
+
+impl Comparison {
+    /// Count regressions and errors among the rows and decide `gate.passed`.
+    pub fn recount(&mut self) {
+        let count = |v: Verdict| self.rows.iter().filter(|r| r.verdict == v).count();
+        self.gate.regressions = count(Verdict::Regression);
+        self.gate.errors = count(Verdict::Error);
+        self.gate.passed = self.gate.regressions == 0 && self.gate.errors == 0;
+    }
+
+    /// Keep only the rows `keep` accepts (`--filter`, `--metric`). Verdicts were decided over
+    /// the whole comparison and do not change; the gate is recounted over the rows kept, and
+    /// geomeans are recomputed from them.
+    pub fn retain(&mut self, keep: impl Fn(&Row) -> bool) {
+        let before = self.rows.len();
+        self.rows.retain(|r| keep(r));
+        if self.rows.len() != before {
+            let mut geomean = Vec::new();
+            let mut pairs: Vec<(String, String)> = Vec::new();
+            for r in &self.rows {
+                let p = (r.base_label.clone(), r.current_label.clone());
+                if !pairs.contains(&p) {
+                    pairs.push(p);
+                }
+            }
+            for (b, c) in pairs {
+                let rows: Vec<Row> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.base_label == b && r.current_label == c)
+                    .cloned()
+                    .collect();
+                geomean.extend(geomeans(&rows, 0));
+            }
+            self.geomean = geomean;
+            self.gate.notes.push(format!(
+                "{} of {before} rows shown; verdicts are those of the whole comparison (family of {})",
+                self.rows.len(),
+                self.gate.family
+            ));
+        }
+        self.recount();
+    }
 }
 
 /// The JSON schema name of comparisons.
@@ -370,11 +449,15 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
                     warnings.push(format!("{key}: metric {} has no samples", m.name));
                     continue;
                 }
+                let derived = gate::is_derived(&m.name, &m.unit)
+                    && b.metric("time").is_some()
+                    && c.metric("time").is_some();
                 rows.push(compare_metric(
                     b,
                     m,
                     &cm.samples,
                     &key,
+                    derived,
                     opts,
                     base_label,
                     current_label,
@@ -406,12 +489,8 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
             current: keys(c),
         });
     }
-    apply_gate(&mut rows, opts);
-    let regressions = rows
-        .iter()
-        .filter(|r| r.verdict == Verdict::Regression)
-        .count();
-    Ok(Comparison {
+    let (family, notes) = gate::apply(&mut rows, opts);
+    let mut c = Comparison {
         schema: COMPARE_SCHEMA,
         alpha: opts.alpha,
         confidence_level: opts.confidence_level,
@@ -420,17 +499,25 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
         geomean,
         warnings,
         gate: Gate {
-            passed: regressions == 0,
-            regressions,
+            passed: true,
+            regressions: 0,
+            errors: 0,
+            family,
+            test: gate::TEST_NAME,
+            notes,
         },
-    })
+    };
+    c.recount();
+    Ok(c)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compare_metric(
     b: &Benchmark,
     m: &perflab_model::Metric,
     cur_samples: &[f64],
     key: &str,
+    derived: bool,
     opts: &CompareOptions,
     base_label: &str,
     current_label: &str,
@@ -454,7 +541,7 @@ fn compare_metric(
     } else {
         Some(cur_side.median / base_side.median - 1.0)
     };
-    let testable = stats::min_p_value(base_side.n, cur_side.n) <= opts.alpha;
+    let mut verdict = Verdict::Same;
     let p_value = match stats::mann_whitney_u(&m.samples, cur_samples) {
         Ok(t) => {
             if t.all_equal {
@@ -462,17 +549,43 @@ fn compare_metric(
             }
             Some(t.p_value)
         }
-        Err(_) => None,
+        Err(e) => {
+            warnings.push(format!("the rank test failed ({e}); the gate fails closed"));
+            verdict = Verdict::Error;
+            None
+        }
     };
-    if !testable {
-        let need = (1..100)
-            .find(|&k| stats::min_p_value(k, k) <= opts.alpha)
-            .unwrap_or(0);
-        warnings.push(format!(
-            "need >= {need} samples to detect a difference at alpha level {}; gated on the allowed change alone",
-            opts.alpha
-        ));
-    }
+    let role = gate::role(&m.samples, cur_samples, derived);
+    let gate_p = match role {
+        Role::Tested => match gate::gate_test(&m.samples, cur_samples, m.better) {
+            Ok(t) => {
+                if t.left_out > 0 {
+                    warnings.push(format!(
+                        "{} extreme sample(s) left out of the gate's test (more than {}σ on the worse side of their side's median)",
+                        t.left_out,
+                        gate::OUTLIER_SIGMAS
+                    ));
+                }
+                Some(t.p)
+            }
+            Err(e) => {
+                warnings.push(format!(
+                    "the gate's test failed ({e}); the gate fails closed"
+                ));
+                verdict = Verdict::Error;
+                None
+            }
+        },
+        Role::Untested => {
+            warnings.push(
+                "a single sample on a side: no test possible; gated on the allowed change alone"
+                    .into(),
+            );
+            None
+        }
+        Role::Exact => None,
+        Role::Derived => None,
+    };
     let row_key = key.to_string();
     Row {
         benchmark: b.name.clone(),
@@ -484,68 +597,14 @@ fn compare_metric(
         current: cur_side,
         change,
         p_value,
+        gate_p,
         p_adjusted: None,
-        verdict: Verdict::Same,
+        role,
+        verdict,
         allowed_change: opts.max_change(&row_key, &m.name),
         warnings,
         base_label: base_label.to_string(),
         current_label: current_label.to_string(),
-    }
-}
-
-fn apply_gate(rows: &mut [Row], opts: &CompareOptions) {
-    // Only rows with a real test enter the correction.
-    let testable: Vec<bool> = rows
-        .iter()
-        .map(|r| stats::min_p_value(r.base.n, r.current.n) <= opts.alpha)
-        .collect();
-    let raw: Vec<f64> = rows
-        .iter()
-        .zip(&testable)
-        .map(|(r, &t)| {
-            if t {
-                r.p_value.unwrap_or(f64::NAN)
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    let adjusted = match opts.correction {
-        Correction::None => raw.clone(),
-        Correction::Holm => stats::holm(&raw),
-        Correction::Bh => stats::benjamini_hochberg(&raw),
-    };
-    for (i, row) in rows.iter_mut().enumerate() {
-        let worse = match (row.change, row.better) {
-            (Some(c), Better::Lower) => c > 0.0,
-            (Some(c), Better::Higher) => c < 0.0,
-            // From zero to something: worse when lower is better.
-            (None, b) => b == Better::Lower,
-        };
-        let magnitude = row.change.map_or(f64::INFINITY, f64::abs);
-        let beyond = magnitude > row.allowed_change;
-        if testable[i] {
-            row.p_adjusted = Some(adjusted[i]);
-            let significant = raw[i] <= opts.alpha;
-            let gate_significant = adjusted[i] <= opts.alpha;
-            row.verdict = if !significant {
-                Verdict::Same
-            } else if !worse {
-                Verdict::Improvement
-            } else if beyond && gate_significant {
-                Verdict::Regression
-            } else {
-                Verdict::Worse
-            };
-        } else {
-            row.verdict = if !beyond || magnitude == 0.0 {
-                Verdict::Same
-            } else if worse {
-                Verdict::Regression
-            } else {
-                Verdict::Improvement
-            };
-        }
     }
 }
 

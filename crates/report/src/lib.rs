@@ -17,6 +17,7 @@
 //! assert!(md.contains("| parse | 1.00ms ± 10% | 2.00ms ± 10% | +100.00% ❌ | 0.002 |"));
 //! ```
 
+pub mod escape;
 mod profile;
 mod table;
 
@@ -53,9 +54,9 @@ fn change_text(r: &Row) -> String {
 
 /// The raw p-value, or `-` where no test could decide (too few samples: the row's note says so).
 fn p_text(r: &Row) -> String {
-    match (r.p_value, r.p_adjusted) {
-        (Some(p), Some(_)) => format!("{p:.3}"),
-        _ => "-".into(),
+    match (r.p_value, r.role) {
+        (_, perflab_analysis::Role::Untested) | (None, _) => "-".into(),
+        (Some(p), _) => format!("{p:.3}"),
     }
 }
 
@@ -65,6 +66,7 @@ fn verdict_mark(v: Verdict) -> &'static str {
         Verdict::Improvement => "✅",
         Verdict::Worse => "⚠️",
         Verdict::Regression => "❌",
+        Verdict::Error => "❗",
     }
 }
 
@@ -124,17 +126,18 @@ fn display_name(r: &Row, common: &BTreeMap<String, String>) -> String {
     if k.is_empty() {
         "(all)".into()
     } else {
-        k
+        escape::terminal(&k)
     }
 }
 
 fn describe_common(common: &BTreeMap<String, String>) -> Option<String> {
     (!common.is_empty()).then(|| {
-        common
+        let text = common
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" ");
+        escape::terminal(&text)
     })
 }
 
@@ -228,20 +231,25 @@ pub fn compare_text(c: &Comparison) -> String {
         out.push('\n');
     }
     for (i, n) in notes.0.iter().enumerate() {
-        let _ = writeln!(out, "{} {n}", superscript(i + 1));
+        let _ = writeln!(out, "{} {}", superscript(i + 1), escape::terminal(n));
     }
     for w in &c.warnings {
-        let _ = writeln!(out, "note: {w}");
+        let _ = writeln!(out, "note: {}", escape::terminal(w));
     }
     out.push_str(&gate_line(c));
     out
 }
 
 fn gate_line(c: &Comparison) -> String {
-    if c.gate.passed {
+    let mut out = if c.gate.passed {
+        let exact = c
+            .rows
+            .iter()
+            .filter(|r| r.role == perflab_analysis::Role::Exact)
+            .count();
         format!(
-            "gate: passed ({} rows, α={}, {} correction)\n",
-            c.rows.len(),
+            "gate: passed ({} rows tested, {exact} compared exactly, α={}, {} correction)\n",
+            c.gate.family,
             c.alpha,
             correction_name(c)
         )
@@ -249,15 +257,35 @@ fn gate_line(c: &Comparison) -> String {
         let names: Vec<String> = c
             .rows
             .iter()
-            .filter(|r| r.verdict == Verdict::Regression)
-            .map(|r| format!("{} {} {}", r.key(), r.metric, change_text(r)))
+            .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Error))
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    escape::terminal(&r.key()),
+                    r.metric,
+                    if r.verdict == Verdict::Error {
+                        "error".to_string()
+                    } else {
+                        change_text(r)
+                    }
+                )
+            })
             .collect();
+        let errors = if c.gate.errors > 0 {
+            format!(", {} row(s) that could not be tested", c.gate.errors)
+        } else {
+            String::new()
+        };
         format!(
-            "gate: FAILED: {} regression(s): {}\n",
+            "gate: FAILED: {} regression(s){errors}: {}\n",
             c.gate.regressions,
             names.join(", ")
         )
+    };
+    for n in &c.gate.notes {
+        out.push_str(&format!("gate: note: {n}\n"));
     }
+    out
 }
 
 fn correction_name(c: &Comparison) -> &'static str {
@@ -281,7 +309,8 @@ pub fn compare_markdown(c: &Comparison) -> String {
             first.metric,
             first.unit,
             first.better.as_str(),
-            describe_common(&common).map_or(String::new(), |s| format!(" · `{s}`"))
+            describe_common(&common)
+                .map_or(String::new(), |s| format!(" · `{}`", s.replace('`', "'")))
         );
         out.push_str(&markdown_rows(&rows, &common, &mut notes));
         if let Some(g) = geomean_for(c, &rows) {
@@ -298,7 +327,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
         out.push('\n');
     }
     for (i, n) in notes.0.iter().enumerate() {
-        let _ = writeln!(out, "{} {n}  ", superscript(i + 1));
+        let _ = writeln!(out, "{} {}  ", superscript(i + 1), escape::markdown(n));
     }
     if !notes.0.is_empty() {
         out.push('\n');
@@ -313,7 +342,8 @@ fn markdown_rows(rows: &[&Row], common: &BTreeMap<String, String>, notes: &mut N
     let _ = writeln!(
         out,
         "| benchmark | {} | {} | change | p |\n|---|---:|---:|---:|---:|",
-        first.base_label, first.current_label
+        escape::markdown(&first.base_label),
+        escape::markdown(&first.current_label)
     );
     for r in rows {
         let mark = verdict_mark(r.verdict);
@@ -325,7 +355,7 @@ fn markdown_rows(rows: &[&Row], common: &BTreeMap<String, String>, notes: &mut N
         let _ = writeln!(
             out,
             "| {}{} | {} | {} | {} | {} |",
-            display_name(r, common),
+            escape::markdown(&display_name(r, common)),
             notes.mark(&r.warnings),
             median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
             median_pm(
@@ -351,7 +381,7 @@ pub fn compare_json(c: &Comparison) -> String {
 /// One CSV line per row, full precision, base units.
 pub fn compare_csv(c: &Comparison) -> String {
     let mut out = String::from(
-        "benchmark,params,metric,unit,better,base_label,base_n,base_median,base_ci_low,base_ci_high,current_label,current_n,current_median,current_ci_low,current_ci_high,change,p_value,p_adjusted,verdict\n",
+        "benchmark,params,metric,unit,better,base_label,base_n,base_median,base_ci_low,base_ci_high,current_label,current_n,current_median,current_ci_low,current_ci_high,change,p_value,p_adjusted,verdict,gate_p,role\n",
     );
     let num = |v: f64| {
         if v.is_finite() {
@@ -383,6 +413,11 @@ pub fn compare_csv(c: &Comparison) -> String {
             opt(r.p_value),
             opt(r.p_adjusted),
             r.verdict.as_str().into(),
+            opt(r.gate_p),
+            serde_json::to_value(r.role)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         out.push_str(&line.join(","));
@@ -392,7 +427,7 @@ pub fn compare_csv(c: &Comparison) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
