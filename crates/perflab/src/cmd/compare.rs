@@ -3,31 +3,21 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use perflab_analysis::{compare, compare_by_param, glob_match, Correction};
-use perflab_model::Benchmark;
+use perflab_analysis::{compare, compare_by_param, glob_match, Correction, Row};
 
 use crate::cli::{CompareArgs, CompareFormat, CorrectionArg};
 use crate::config::{parse_pct, Config};
 use crate::{context, output, Outcome};
 
-fn keep(benchmarks: Vec<Benchmark>, args: &CompareArgs) -> Vec<Benchmark> {
-    benchmarks
-        .into_iter()
-        .filter(|b| {
-            args.filter.is_empty()
-                || args
-                    .filter
-                    .iter()
-                    .any(|g| glob_match(g, &b.key()) || glob_match(g, &b.name))
-        })
-        .map(|mut b| {
-            if !args.metric.is_empty() {
-                b.metrics.retain(|m| args.metric.contains(&m.name));
-            }
-            b
-        })
-        .filter(|b| !b.metrics.is_empty())
-        .collect()
+/// Whether a row is one the user asked to see (`--filter`, `--metric`). Rows are chosen after
+/// the comparison so that a filter shows fewer rows but never changes a verdict.
+fn wanted(r: &Row, args: &CompareArgs) -> bool {
+    let name_ok = args.filter.is_empty()
+        || args
+            .filter
+            .iter()
+            .any(|g| glob_match(g, &r.key()) || glob_match(g, &r.benchmark));
+    name_ok && (args.metric.is_empty() || args.metric.contains(&r.metric))
 }
 
 pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
@@ -65,21 +55,27 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
             } else {
                 cur.label
             };
-            let b = keep(base.run.benchmarks, &args);
-            let c = keep(cur.run.benchmarks, &args);
-            if b.is_empty() || c.is_empty() {
-                bail!("nothing left to compare after --filter/--metric");
-            }
-            compare(&b, &c, &opts)?
+            compare(&base.run.benchmarks, &cur.run.benchmarks, &opts)?
         }
         (None, Some(param)) => {
             let one = context::resolve(&args.base, store, format)?;
-            let b = keep(one.run.benchmarks, &args);
-            compare_by_param(&b, param, &opts)?
+            compare_by_param(&one.run.benchmarks, param, &opts)?
         }
         (Some(_), Some(_)) => bail!("--col compares within one input: give BASE only"),
         (None, None) => bail!("give BASE and CURRENT, or one input with --col PARAM"),
     };
+    if !args.filter.is_empty() || !args.metric.is_empty() {
+        let mut names: Vec<String> = comparison.rows.iter().map(Row::key).collect();
+        names.dedup();
+        comparison.retain(|r| wanted(r, &args));
+        if comparison.rows.is_empty() {
+            names.truncate(8);
+            bail!(
+                "--filter/--metric matched no row (benchmarks: {})",
+                names.join(", ")
+            );
+        }
+    }
     if !args.row.is_empty() {
         // Display only: the chosen params stay in row names, the rest move to the header.
         for r in &mut comparison.rows {

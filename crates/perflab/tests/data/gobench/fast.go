@@ -1,0 +1,6 @@
+//go:build !slow
+
+package textkit
+
+const slow = false
+const slowRepeat = 0

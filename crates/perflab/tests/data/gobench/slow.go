@@ -1,0 +1,6 @@
+//go:build slow
+
+package textkit
+
+const slow = true
+const slowRepeat = 1
