@@ -188,6 +188,7 @@ pub fn parse_dir(root: &Path, source: &str) -> Result<Parsed, IngestError> {
         return Err(IngestError::Empty {
             source_name: source.into(),
             format: Format::CriterionDir,
+            why: String::new(),
         });
     }
     Ok(parsed)

@@ -59,6 +59,12 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
     let mut pkgs: Vec<&str> = vec![""];
     let mut pkg = 0usize;
 
+    let mut warnings = Vec::new();
+    // A last line without a newline may be cut short inside a unit (`12 ns/o`): it is refused
+    // when it names a unit that no earlier line used.
+    let line_count = text.lines().count();
+    let cut_last = !text.is_empty() && !text.ends_with('\n');
+    let mut result_lines = 0usize;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
         if !line.starts_with("Benchmark") {
@@ -116,6 +122,11 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
                 .map_err(|_| syntax(format!("{value:?} is not a number (before unit {unit:?})")))?;
             let slot_id = match unit_index.get(unit) {
                 Some(&s) => s,
+                None if cut_last && i + 1 == line_count && result_lines > 0 => {
+                    return Err(syntax(format!(
+                        "the last line ends without a newline and its unit {unit:?} is on no earlier line (is the file truncated?)"
+                    )));
+                }
                 None => {
                     units.push(normalise_unit(unit));
                     let id = (units.len() - 1) as u32;
@@ -124,6 +135,21 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
                 }
             };
             let slot = &units[slot_id as usize];
+            pairs += 1;
+            if !v.is_finite() {
+                warnings.push(format!(
+                    "{source}:{}: {name}: {value} {unit} is not a finite number; value dropped",
+                    i + 1
+                ));
+                continue;
+            }
+            if v < 0.0 && slot.unit.cannot_be_negative() {
+                warnings.push(format!(
+                    "{source}:{}: {name}: {value} {unit} cannot be negative; value dropped",
+                    i + 1
+                ));
+                continue;
+            }
             let v = crate::scaled(v, slot.scale);
             match bench_slots.iter().position(|&s| s == slot_id) {
                 Some(m) => bench.metrics[m].samples.push(v),
@@ -139,8 +165,8 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
                     bench_slots.push(slot_id);
                 }
             }
-            pairs += 1;
         }
+        result_lines += 1;
         if pairs == 0 {
             return Err(IngestError::Syntax {
                 source_name: source.into(),
@@ -151,6 +177,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
     }
     let mut parsed = Parsed::new(Format::GoTest, "go test", benchmarks);
     parsed.labels = labels;
+    parsed.warnings = warnings;
     Ok(parsed)
 }
 

@@ -120,6 +120,8 @@ pub struct Parsed {
     pub labels: BTreeMap<String, String>,
     /// A whole perflab run, when the input was one.
     pub run: Option<Box<Run>>,
+    /// Values and entries left out, each naming the source (and line where known).
+    pub warnings: Vec<String>,
 }
 
 impl Parsed {
@@ -133,6 +135,7 @@ impl Parsed {
             benchmarks,
             labels: BTreeMap::new(),
             run: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -193,13 +196,23 @@ pub enum IngestError {
         /// What is wrong, with a hint.
         message: String,
     },
+    /// The input is larger than perflab reads, or is not text.
+    #[error("{source_name}: {message}")]
+    Input {
+        /// File name.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The input parsed but held no results.
-    #[error("{source_name}: no benchmark results found (read as {format})")]
+    #[error("{source_name}: no benchmark results found (read as {format}){why}")]
     Empty {
         /// File name.
         source_name: String,
         /// The format it was read as.
         format: Format,
+        /// What was left out, when something was (`; a time: no samples; left out`).
+        why: String,
     },
 }
 
@@ -254,7 +267,11 @@ pub fn detect(text: &str) -> Option<Format> {
 }
 
 fn detect_json(text: &str) -> Option<Format> {
-    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        // Not valid JSON (truncated, hand-edited): guess the format from its first keys, so the
+        // user is told the JSON error with its line and column, not "unknown format".
+        return guess_broken_json(text);
+    };
     let obj = v.as_object()?;
     if obj
         .get("schema")
@@ -284,6 +301,24 @@ fn detect_json(text: &str) -> Option<Format> {
         return Some(Format::Bmf);
     }
     None
+}
+
+fn guess_broken_json(text: &str) -> Option<Format> {
+    let head: String = text.chars().take(64 * 1024).collect();
+    let has = |key: &str| head.contains(&format!("\"{key}\""));
+    if head.contains("\"perflab.result") || (has("kind") && has("started_at")) {
+        Some(Format::Perflab)
+    } else if has("results") && (has("command") || has("mean")) {
+        Some(Format::Hyperfine)
+    } else if has("machine_info") || (has("benchmarks") && has("stats")) {
+        Some(Format::PytestBenchmark)
+    } else if has("benchmarks") && (has("context") || has("real_time") || has("run_name")) {
+        Some(Format::GoogleBenchmark)
+    } else if has("latency") || has("throughput") {
+        Some(Format::Bmf)
+    } else {
+        None
+    }
 }
 
 /// Parse `text` as `format`. `source` names the input in errors.
@@ -329,10 +364,34 @@ pub fn parse(format: Format, text: &str, source: &str) -> Result<Parsed, IngestE
             p
         }
     };
+    finish(parsed, source)
+}
+
+/// The checks every input passes: what must not enter the model is left out with a warning,
+/// and an input left with nothing is an error.
+fn finish(parsed: Parsed, source: &str) -> Result<Parsed, IngestError> {
+    let format = parsed.format;
+    let mut parsed = parsed;
+    for w in perflab_model::sanitize(&mut parsed.benchmarks) {
+        parsed.warnings.push(format!("{source}: {w}"));
+    }
+    if let Some(run) = parsed.run.as_mut() {
+        run.benchmarks = parsed.benchmarks.clone();
+    }
     if parsed.benchmarks.is_empty() || parsed.benchmarks.iter().all(|b| b.metrics.is_empty()) {
+        let why = match parsed.warnings.first() {
+            Some(w) => format!(
+                "; {}",
+                w.strip_prefix(&format!("{source}:"))
+                    .unwrap_or(w)
+                    .trim_start()
+            ),
+            None => String::new(),
+        };
         return Err(IngestError::Empty {
             source_name: source.into(),
             format,
+            why,
         });
     }
     Ok(parsed)
@@ -344,14 +403,10 @@ pub fn parse(format: Format, text: &str, source: &str) -> Result<Parsed, IngestE
 /// As [`parse`], plus [`IngestError::Io`] and [`IngestError::UnknownFormat`].
 pub fn parse_path(path: &Path, format: Option<Format>) -> Result<Parsed, IngestError> {
     let source = path.display().to_string();
-    let io = |error| IngestError::Io {
-        source_name: source.clone(),
-        error,
-    };
     if path.is_dir() || format == Some(Format::CriterionDir) {
-        return criterion::parse_dir(path, &source);
+        return finish(criterion::parse_dir(path, &source)?, &source);
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    let bytes = read_bounded(path, &source)?;
     let text = String::from_utf8_lossy(&bytes);
     let format = match format {
         Some(f) => f,
@@ -360,6 +415,52 @@ pub fn parse_path(path: &Path, format: Option<Format>) -> Result<Parsed, IngestE
         })?,
     };
     parse(format, &text, &source)
+}
+
+/// The largest result file perflab reads (1 GiB): big enough for the longest `go test` logs,
+/// small enough that a wrong path (`/dev/zero`, a disk image) ends with an error, not with all
+/// the memory.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Read a file of at most [`MAX_INPUT_BYTES`], refusing binary data (NUL bytes) early.
+fn read_bounded(path: &Path, source: &str) -> Result<Vec<u8>, IngestError> {
+    use std::io::Read as _;
+    let io = |error| IngestError::Io {
+        source_name: source.into(),
+        error,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = file.take(MAX_INPUT_BYTES + 1);
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        if chunk[..n].contains(&0) {
+            return Err(IngestError::Input {
+                source_name: source.into(),
+                message: format!(
+                    "binary data (a NUL byte within the first {} bytes), not a result file",
+                    bytes.len() + n
+                ),
+            });
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+        if bytes.len() as u64 > MAX_INPUT_BYTES {
+            return Err(IngestError::Input {
+                source_name: source.into(),
+                message: format!(
+                    "larger than {} MiB, the most perflab reads from one file",
+                    MAX_INPUT_BYTES >> 20
+                ),
+            });
+        }
+    }
+    Ok(bytes)
 }
 
 /// Parse text whose format is given or detected (for a harness's captured stdout).

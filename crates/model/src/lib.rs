@@ -26,7 +26,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use time::{format_rfc3339, now_rfc3339, parse_duration};
+pub use time::{format_rfc3339, now_rfc3339, parse_duration, parse_rfc3339_ms};
 pub use unit::{Better, Unit};
 
 /// The schema name written into every result document.
@@ -111,6 +111,7 @@ pub struct ToolInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
     /// Always [`RESULT_SCHEMA`] when written by this version.
+    #[serde(default)]
     pub schema: String,
     /// Unique id (a time-ordered UUID v7).
     pub id: String,
@@ -211,21 +212,26 @@ impl Run {
     /// [`ModelError::Json`] with the line and column of bad JSON, [`ModelError::Schema`] for a
     /// document of another kind or a newer version.
     pub fn from_json(text: &str) -> Result<Run, ModelError> {
-        let mut value: serde_json::Value = serde_json::from_str(text).map_err(json_error)?;
-        if let Some(obj) = value.as_object_mut() {
-            match obj.get("schema").and_then(|s| s.as_str()) {
-                None => {
-                    obj.insert("schema".into(), RESULT_SCHEMA.into());
-                }
-                Some(RESULT_SCHEMA) => {}
-                Some(other) => {
-                    return Err(ModelError::Schema {
-                        found: other.to_string(),
-                    })
-                }
-            }
+        /// Just the schema, read first so a newer document is named as such rather than failing
+        /// on a field this version does not know.
+        #[derive(Deserialize)]
+        struct Head {
+            schema: Option<String>,
         }
-        serde_json::from_value(value).map_err(json_error)
+        match serde_json::from_str::<Head>(text) {
+            Ok(Head {
+                schema: Some(found),
+            }) if found != RESULT_SCHEMA => return Err(ModelError::Schema { found }),
+            Ok(_) => {}
+            Err(e) => return Err(json_error(e)),
+        }
+        // Parsed straight from the text, so errors keep their line and column.
+        let mut run: Run = serde_json::from_str(text).map_err(json_error)?;
+        if run.schema.is_empty() {
+            // Written before the field existed.
+            run.schema = RESULT_SCHEMA.to_string();
+        }
+        Ok(run)
     }
 
     /// The benchmark with this identity, if any.
@@ -262,6 +268,53 @@ fn json_error(e: serde_json::Error) -> ModelError {
             .unwrap_or("")
             .to_string(),
     }
+}
+
+/// Remove what must never enter the model: non-finite samples (NaN, ±Inf, values out of range
+/// such as `1e400`), negative times, sizes and rates, metrics left without samples (and without
+/// a histogram) and benchmarks left without metrics. Returns one warning per removal, naming
+/// the benchmark and metric, so the caller can say what was dropped.
+pub fn sanitize(benchmarks: &mut Vec<Benchmark>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for b in benchmarks.iter_mut() {
+        let key = b.key();
+        for m in &mut b.metrics {
+            let before = m.samples.len();
+            m.samples.retain(|v| v.is_finite());
+            let non_finite = before - m.samples.len();
+            if non_finite > 0 {
+                warnings.push(format!(
+                    "{key} {}: {non_finite} non-finite value(s) dropped (NaN, ±Inf or out of range)",
+                    m.name
+                ));
+            }
+            if m.unit.cannot_be_negative() {
+                let before = m.samples.len();
+                m.samples.retain(|&v| v >= 0.0);
+                let negative = before - m.samples.len();
+                if negative > 0 {
+                    warnings.push(format!(
+                        "{key} {}: {negative} negative value(s) dropped (a {} cannot be negative)",
+                        m.name, m.unit
+                    ));
+                }
+            }
+        }
+        b.metrics.retain(|m| {
+            let keep = !m.samples.is_empty() || m.histogram.is_some();
+            if !keep {
+                warnings.push(format!("{key} {}: no samples; left out", m.name));
+            }
+            keep
+        });
+    }
+    benchmarks.retain(|b| {
+        if b.metrics.is_empty() {
+            warnings.push(format!("{}: no metric left; left out", b.key()));
+        }
+        !b.metrics.is_empty()
+    });
+    warnings
 }
 
 /// One benchmark: a name, its parameters, and what was measured.

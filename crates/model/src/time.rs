@@ -24,6 +24,69 @@ pub fn format_rfc3339(secs: i64, millis: u32) -> String {
     )
 }
 
+/// Parse an RFC 3339 time (`2024-01-15T09:30:00.123Z`, `…+02:00`, fractions of any length) to
+/// Unix milliseconds; `None` when it is not one.
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut millis = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = s.get(start..i)?;
+        if frac.is_empty() {
+            return None;
+        }
+        let padded = format!("{:0<3}", &frac[..frac.len().min(3)]);
+        millis = padded.parse().ok()?;
+    }
+    let offset_min = match s.get(i..)? {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let oh: i64 = o[1..3].parse().ok()?;
+            let om: i64 = o[4..6].parse().ok()?;
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            sign * (oh * 60 + om)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(y, mo as u32, d as u32);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Some(secs * 1000 + millis)
+}
+
+/// Howard Hinnant's civil-to-days algorithm (proleptic Gregorian), the inverse of
+/// [`civil_from_days`].
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -86,6 +149,40 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_round_trips_and_honours_offsets() {
+        for (secs, ms) in [
+            (0, 0),
+            (1_705_311_000, 123),
+            (951_782_400, 999),
+            (4_102_444_799, 1),
+        ] {
+            let text = format_rfc3339(secs, ms);
+            assert_eq!(
+                parse_rfc3339_ms(&text),
+                Some(secs * 1000 + i64::from(ms)),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_rfc3339_ms("2024-01-15T11:30:00+02:00"),
+            parse_rfc3339_ms("2024-01-15T09:30:00Z")
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2024-01-15T09:30:00.5Z"),
+            Some(1_705_311_000_500)
+        );
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "yesterday",
+            "2024-01-15T09:30:00",
+            "2024-01-15T09:30:00.Z",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -72,6 +72,13 @@ impl Unit {
         self.0 == "s" || self.0.starts_with("s/")
     }
 
+    /// Whether a negative value is impossible: times, sizes, counts and rates.
+    pub fn cannot_be_negative(&self) -> bool {
+        self.is_time()
+            || self.is_bytes()
+            || matches!(self.0.as_str(), "count" | "B/s" | "1/s" | "ratio")
+    }
+
     /// Whether values are byte counts.
     pub fn is_bytes(&self) -> bool {
         self.0 == "B" || self.0.starts_with("B/") && !self.0.ends_with("/s")

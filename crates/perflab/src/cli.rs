@@ -73,6 +73,11 @@ perflab compare results.json --col backend\n  perflab compare main HEAD --filter
     Report(ReportArgs),
     /// List the runs in the history.
     Log(LogArgs),
+    /// Print a stored run (`latest`, a run id or prefix, a baseline, a branch).
+    #[command(
+        after_help = "Examples:\n  perflab show latest\n  perflab show main --format gotest > main.txt   # for benchstat\n  perflab show run:0192ab --format json"
+    )]
+    Show(ShowArgs),
     /// Name a run as a baseline, list or delete baselines.
     #[command(subcommand)]
     Baseline(BaselineCommand),
@@ -335,6 +340,27 @@ pub(crate) struct LogArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The run: `latest`, a run id or prefix, a baseline or branch name (`run:`, `baseline:` and
+    /// `branch:` say which when names collide).
+    #[arg(default_value = "latest", value_name = "RUN")]
+    pub(crate) run: String,
+    /// `json` (the perflab.result.v1 document) or `gotest` (the Go benchmark format, which
+    /// benchstat reads).
+    #[arg(long, value_enum, default_value_t = ShowFormat::Json)]
+    pub(crate) format: ShowFormat,
+}
+
+/// Formats `perflab show` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ShowFormat {
+    /// perflab.result.v1 JSON.
+    Json,
+    /// go test -bench text.
+    Gotest,
 }
 
 #[derive(Debug, Subcommand)]

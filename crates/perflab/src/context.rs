@@ -120,9 +120,17 @@ pub(crate) fn parse_format(name: Option<&str>) -> Result<Option<Format>> {
     }
 }
 
+/// Print warnings on stderr, one line each, with names made safe for a terminal.
+pub(crate) fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {}", perflab_report::escape::terminal(w));
+    }
+}
+
 /// Read a result file into a run.
 pub(crate) fn run_from_file(path: &Path, format: Option<Format>) -> Result<Run> {
     let parsed = perflab_ingest::parse_path(path, format)?;
+    warn_all(&parsed.warnings);
     Ok(match parsed.run {
         Some(run) => *run,
         None => {
@@ -153,48 +161,85 @@ pub(crate) fn resolve(
         });
     }
     let store = open_store(store_path)?;
-    if let Some(run) = store.baseline(reference)? {
+    let (kind, name) = match reference.split_once(':') {
+        Some((k @ ("run" | "baseline" | "branch"), rest)) if !rest.is_empty() => (Some(k), rest),
+        _ => (None, reference),
+    };
+    if kind.is_none() && name == "latest" {
+        return latest_in(store.as_ref());
+    }
+    let baseline = if matches!(kind, None | Some("baseline")) {
+        store.baseline(name)?
+    } else {
+        None
+    };
+    let branch_run = |store: &dyn Store| {
+        newest_readable(
+            store,
+            RunFilter {
+                branch: Some(name.to_string()),
+                ..RunFilter::default()
+            },
+        )
+    };
+    if let Some(run) = baseline {
+        if kind.is_none() && branch_run(store.as_ref())?.is_some() {
+            eprintln!("warning: {name:?} is both a baseline and a branch: using the baseline (say branch:{name} for the branch's latest run)");
+        }
         return Ok(Resolved {
             run,
-            label: reference.to_string(),
+            label: format!("baseline {name}"),
         });
     }
-    if reference.len() >= 4 {
-        if let Some(run) = store.run(reference)? {
+    if matches!(kind, None | Some("run")) && (name.len() >= 4 || kind.is_some()) {
+        if let Some(run) = store.run(name)? {
             let label = format!("run {}", short_id(&run.id));
             return Ok(Resolved { run, label });
         }
     }
-    let latest = store.list_runs(&RunFilter {
-        branch: Some(reference.to_string()),
-        limit: 1,
-        ..RunFilter::default()
-    })?;
-    if let Some(s) = latest.first() {
-        let run = store.run(&s.id)?.context("run vanished from the history")?;
-        return Ok(Resolved {
-            run,
-            label: reference.to_string(),
-        });
+    if matches!(kind, None | Some("branch")) {
+        if let Some(run) = branch_run(store.as_ref())? {
+            return Ok(Resolved {
+                run,
+                label: name.to_string(),
+            });
+        }
     }
-    bail!("{reference:?} is not a file, a stored run id, a baseline or a branch with runs (see `perflab log` and `perflab baseline list`)")
+    match kind {
+        Some(k) => bail!("no {k} {name:?} in the history (see `perflab log` and `perflab baseline list`)"),
+        None => bail!("{reference:?} is not a file, a stored run id, a baseline or a branch with runs (see `perflab log` and `perflab baseline list`)"),
+    }
 }
 
-/// The latest run in the history.
-pub(crate) fn latest(store_path: Option<&Path>) -> Result<Resolved> {
-    let store = open_store(store_path)?;
-    let runs = store.list_runs(&RunFilter {
-        limit: 1,
-        ..RunFilter::default()
-    })?;
-    let Some(s) = runs.first() else {
+/// The newest run matching `filter` whose document still parses; unreadable ones are skipped
+/// with a warning, so one damaged row never blocks `compare`, `report` or `baseline`.
+pub(crate) fn newest_readable(store: &dyn Store, filter: RunFilter) -> Result<Option<Run>> {
+    for s in store.list_runs(&filter)? {
+        match store.run(&s.id) {
+            Ok(Some(run)) => return Ok(Some(run)),
+            Ok(None) => continue,
+            Err(e @ perflab_store::StoreError::Corrupt { .. }) => {
+                eprintln!("warning: {e}; skipped");
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(None)
+}
+
+fn latest_in(store: &dyn Store) -> Result<Resolved> {
+    let Some(run) = newest_readable(store, RunFilter::default())? else {
         bail!("the history is empty: record a run first (perflab run, bench or import), or name a result file");
     };
-    let run = store.run(&s.id)?.context("run vanished from the history")?;
     Ok(Resolved {
         label: format!("run {}", short_id(&run.id)),
         run,
     })
+}
+
+/// The latest run in the history.
+pub(crate) fn latest(store_path: Option<&Path>) -> Result<Resolved> {
+    latest_in(open_store(store_path)?.as_ref())
 }
 
 /// The first characters of a run id, enough to name it.

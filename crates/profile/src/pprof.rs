@@ -12,14 +12,49 @@ pub fn sniff(data: &[u8]) -> bool {
     data.starts_with(&[0x1f, 0x8b]) || data.first() == Some(&0x0a)
 }
 
+/// The most a gzipped profile may inflate to (128 MiB): real profiles are a few MB, and a gzip
+/// bomb (1 GB of zeros in 4 MB) must end with an error, not with the machine's memory.
+pub const MAX_INFLATED_BYTES: u64 = 128 << 20;
+
+/// Inflate at most `limit` bytes, growing the buffer by half its size at a time (never past the
+/// limit), so memory stays near the data actually held.
+fn inflate_bounded(data: &[u8], limit: u64) -> std::io::Result<Vec<u8>> {
+    let mut reader = flate2::read::GzDecoder::new(data).take(limit + 1);
+    let mut out: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(out),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if out.len() + n > out.capacity() {
+            let room = (out.capacity() / 2)
+                .max(n)
+                .min(limit as usize + 1 - out.len());
+            out.reserve_exact(room.max(n));
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// Read a pprof profile (gzip-compressed or raw).
 pub fn parse(data: &[u8], source: &str) -> Result<Profile, ProfileError> {
     let raw;
     let buf = if data.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(data)
-            .read_to_end(&mut out)
+        let out = inflate_bounded(data, MAX_INFLATED_BYTES)
             .map_err(|e| ProfileError::malformed(source, None, format!("bad gzip data: {e}")))?;
+        if out.len() as u64 > MAX_INFLATED_BYTES {
+            return Err(ProfileError::malformed(
+                source,
+                None,
+                format!(
+                    "gzip data inflates past {} MiB, more than any real profile (a gzip bomb?)",
+                    MAX_INFLATED_BYTES >> 20
+                ),
+            ));
+        }
         raw = out;
         &raw[..]
     } else {

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod escape;
+mod gotest;
 mod profile;
 mod table;
 
@@ -28,6 +29,7 @@ use perflab_analysis::{Comparison, Row, Status, TargetResult, Verdict};
 use perflab_model::{Benchmark, Run, Unit};
 use serde::Serialize;
 
+pub use gotest::run_gotest;
 pub use profile::{profile_markdown, profile_text, top_table};
 pub use table::Table;
 
@@ -241,6 +243,14 @@ pub fn compare_text(c: &Comparison) -> String {
 }
 
 fn gate_line(c: &Comparison) -> String {
+    gate_line_with(c, escape::terminal)
+}
+
+fn gate_line_md(c: &Comparison) -> String {
+    gate_line_with(c, escape::markdown).replace("gate: FAILED", "**gate: FAILED**")
+}
+
+fn gate_line_with(c: &Comparison, esc: fn(&str) -> String) -> String {
     let mut out = if c.gate.passed {
         let exact = c
             .rows
@@ -261,8 +271,8 @@ fn gate_line(c: &Comparison) -> String {
             .map(|r| {
                 format!(
                     "{} {} {}",
-                    escape::terminal(&r.key()),
-                    r.metric,
+                    esc(&r.key()),
+                    esc(&r.metric),
                     if r.verdict == Verdict::Error {
                         "error".to_string()
                     } else {
@@ -283,7 +293,7 @@ fn gate_line(c: &Comparison) -> String {
         )
     };
     for n in &c.gate.notes {
-        out.push_str(&format!("gate: note: {n}\n"));
+        out.push_str(&format!("gate: note: {}\n", esc(n)));
     }
     out
 }
@@ -332,7 +342,7 @@ pub fn compare_markdown(c: &Comparison) -> String {
     if !notes.0.is_empty() {
         out.push('\n');
     }
-    out.push_str(&gate_line(c).replace("gate: FAILED", "**gate: FAILED**"));
+    out.push_str(&gate_line_md(c));
     out
 }
 
@@ -600,7 +610,7 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
                 // Regressions first, then by size of change.
                 sorted.sort_by(|a, b| {
                     let rank = |r: &Row| match r.verdict {
-                        Verdict::Regression => 0,
+                        Verdict::Regression | Verdict::Error => 0,
                         Verdict::Worse => 1,
                         _ => 2,
                     };
@@ -614,14 +624,15 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
                 let _ = writeln!(
                     out,
                     "| Benchmark | Metric | {} | {} | Delta | p |\n|---|---|---:|---:|---:|---:|",
-                    sorted[0].base_label, sorted[0].current_label
+                    escape::markdown(&sorted[0].base_label),
+                    escape::markdown(&sorted[0].current_label)
                 );
                 for r in sorted {
                     let _ = writeln!(
                         out,
                         "| {} | {} | {} | {} | {} {} | {} |",
-                        r.key(),
-                        r.metric,
+                        escape::markdown(&r.key()),
+                        escape::markdown(&r.metric),
                         r.unit.format(r.base.median),
                         r.unit.format(r.current.median),
                         change_text(r),
@@ -631,7 +642,7 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
                 }
                 out.push('\n');
             }
-            out.push_str(&gate_line(c).replace("gate: FAILED", "**gate: FAILED**"));
+            out.push_str(&gate_line_md(c));
             let _ = writeln!(
                 out,
                 "\n<details><summary>All {} comparisons</summary>\n\n{}\n</details>",

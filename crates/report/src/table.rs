@@ -68,8 +68,9 @@ impl Table {
     }
 
     /// A GitHub-flavoured Markdown table.
+    /// Every cell is data and is escaped (`|`, HTML, emphasis), so a name cannot break the table.
     pub fn render_markdown(&self) -> String {
-        let esc = |s: &str| s.replace('|', "\\|");
+        let esc = crate::escape::markdown;
         let mut out = format!(
             "| {} |\n|{}|\n",
             self.header

@@ -1,35 +1,49 @@
-//! Stage: **keep**. The history of runs and the named baselines.
+//! Stage: **keep**. The history of runs, their indexed points, and the named baselines.
 //!
-//! Callers see the [`Store`] trait only; [`SqliteStore`] is the embedded default under
-//! `.perflab/`. A PostgreSQL store will implement the same trait (the queries are plain SQL over
-//! two tables), so no caller changes when a team moves its history to a server.
+//! Callers see the [`Store`] trait only (`Send + Sync`, so a web server can share one);
+//! [`SqliteStore`] is the embedded default under `.perflab/`. The trait's contract is plain
+//! data, never SQL, so a PostgreSQL store implements it without any caller changing.
 //!
-//! Each run is kept whole as its `perflab.result.v1` document, with the columns that queries
-//! need (time, kind, git) beside it. Writes are transactions: a run is recorded completely or
-//! not at all.
+//! Each run is kept whole as its `perflab.result.v1` document, with the columns that listings
+//! need beside it (time as Unix milliseconds, kind, git, benchmark count), so `log` never parses
+//! documents. Saving a run also fills the **points** table: one row per run × benchmark × metric
+//! with n, median and its confidence interval, time, commit and branch, which trends and
+//! change-point alerts read. Writes are transactions: a run and its points are recorded
+//! completely or not at all. The schema carries a version and migrates forward on open.
 //!
 //! ```
-//! use perflab_model::{Run, RunKind};
+//! use perflab_model::{Benchmark, Metric, Run, RunKind, Unit};
 //! use perflab_store::{SqliteStore, Store};
-//! let mut store = SqliteStore::open_in_memory().unwrap();
-//! let run = Run::new(RunKind::Import);
+//! let store = SqliteStore::open_in_memory().unwrap();
+//! let mut run = Run::new(RunKind::Import);
+//! let mut b = Benchmark::new("parse");
+//! b.metrics.push(Metric::new("time", Unit::seconds(), vec![1.0, 2.0, 3.0]));
+//! run.benchmarks.push(b);
 //! store.save_run(&run).unwrap();
 //! store.save_baseline("main", &run.id).unwrap();
 //! assert_eq!(store.baseline("main").unwrap().unwrap().id, run.id);
+//! let series = store.series("parse", "time", None).unwrap();
+//! assert_eq!(series[0].median, 2.0);
 //! ```
 
-use std::path::Path;
+mod sqlite;
 
 use perflab_model::Run;
-use rusqlite::{params, Connection, OptionalExtension};
 
-/// Errors of the history store.
+pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+
+/// Errors of the history store. Backend errors carry the backend's message, not its types.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The database failed.
-    #[error("history database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    #[error("history database ({backend}): {message}")]
+    Database {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the database said.
+        message: String,
+    },
     /// A stored document no longer parses.
     #[error("stored run {id} is corrupt: {message}")]
     Corrupt {
@@ -49,17 +63,27 @@ pub enum StoreError {
     /// The run to name as a baseline does not exist.
     #[error("no run {0:?} in the history (see `perflab log`)")]
     NoSuchRun(String),
+    /// The database was written by a newer perflab.
+    #[error("history schema version {found} is newer than this perflab's ({supported}); upgrade perflab")]
+    NewerSchema {
+        /// Version found.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
 }
 
-/// One line of `perflab log`.
+/// One line of `perflab log`, read from the columns (never from the document).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
     /// Run id.
     pub id: String,
     /// Run kind.
     pub kind: String,
-    /// Start time.
+    /// Start time (RFC 3339).
     pub started_at: String,
+    /// Start time, Unix milliseconds.
+    pub started_unix_ms: i64,
     /// Git commit.
     pub commit: Option<String>,
     /// Git branch.
@@ -89,18 +113,86 @@ pub struct RunFilter {
     pub limit: usize,
 }
 
-/// A history of runs and baselines.
-pub trait Store {
-    /// Record a run (replacing one with the same id).
+/// One run × benchmark × metric summary: what trends and alerts read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    /// The run.
+    pub run_id: String,
+    /// Benchmark key (`Search/n=1000`).
+    pub benchmark: String,
+    /// Metric name.
+    pub metric: String,
+    /// Unit of the values.
+    pub unit: String,
+    /// `lower` or `higher`.
+    pub better: String,
+    /// Number of samples.
+    pub n: usize,
+    /// Median.
+    pub median: f64,
+    /// Lower bound of the median's 95% CI (`None` when unbounded).
+    pub ci_low: Option<f64>,
+    /// Upper bound.
+    pub ci_high: Option<f64>,
+    /// Run start, Unix milliseconds.
+    pub time_unix_ms: i64,
+    /// Git commit.
+    pub commit: Option<String>,
+    /// Git branch.
+    pub branch: Option<String>,
+}
+
+/// The points of a run: one per benchmark and metric with samples.
+pub fn points_of(run: &Run) -> Vec<Point> {
+    let time_unix_ms = unix_ms(&run.started_at);
+    let mut out = Vec::new();
+    for b in &run.benchmarks {
+        let key = b.key();
+        for m in &b.metrics {
+            if m.samples.is_empty() {
+                continue;
+            }
+            let s = perflab_stats::summarize(&m.samples, 0.95);
+            if !s.center.is_finite() {
+                continue;
+            }
+            out.push(Point {
+                run_id: run.id.clone(),
+                benchmark: key.clone(),
+                metric: m.name.clone(),
+                unit: m.unit.to_string(),
+                better: m.better.as_str().into(),
+                n: s.n,
+                median: s.center,
+                ci_low: s.ci_low.is_finite().then_some(s.ci_low),
+                ci_high: s.ci_high.is_finite().then_some(s.ci_high),
+                time_unix_ms,
+                commit: run.git.as_ref().map(|g| g.commit.clone()),
+                branch: run.git.as_ref().and_then(|g| g.branch.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// An RFC 3339 time as Unix milliseconds (0 when it does not parse).
+pub fn unix_ms(rfc3339: &str) -> i64 {
+    perflab_model::parse_rfc3339_ms(rfc3339).unwrap_or(0)
+}
+
+/// A history of runs, points and baselines.
+pub trait Store: Send + Sync {
+    /// Record a run and its points (replacing a run with the same id).
     ///
     /// # Errors
     /// Database errors.
-    fn save_run(&mut self, run: &Run) -> Result<(), StoreError>;
+    fn save_run(&self, run: &Run) -> Result<(), StoreError>;
 
     /// The run with this id, or the only one whose id starts with it.
     ///
     /// # Errors
-    /// [`StoreError::Ambiguous`] for a prefix of several ids; database errors.
+    /// [`StoreError::Ambiguous`] for a prefix of several ids; [`StoreError::Corrupt`] when its
+    /// document no longer parses; database errors.
     fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError>;
 
     /// Runs, newest first.
@@ -109,16 +201,27 @@ pub trait Store {
     /// Database errors.
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError>;
 
-    /// Point a baseline name at a run.
+    /// The points of one benchmark and metric, oldest first, optionally on one branch.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn series(
+        &self,
+        benchmark: &str,
+        metric: &str,
+        branch: Option<&str>,
+    ) -> Result<Vec<Point>, StoreError>;
+
+    /// Point a baseline name at a run; returns the run it named before, if another.
     ///
     /// # Errors
     /// [`StoreError::NoSuchRun`] when the run is not stored.
-    fn save_baseline(&mut self, name: &str, run_id: &str) -> Result<(), StoreError>;
+    fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError>;
 
     /// The run a baseline names.
     ///
     /// # Errors
-    /// Database errors.
+    /// Database errors; [`StoreError::Corrupt`].
     fn baseline(&self, name: &str) -> Result<Option<Run>, StoreError>;
 
     /// All baselines as (name, run id), by name.
@@ -131,214 +234,7 @@ pub trait Store {
     ///
     /// # Errors
     /// Database errors.
-    fn delete_baseline(&mut self, name: &str) -> Result<bool, StoreError>;
-}
-
-/// The embedded SQLite history.
-pub struct SqliteStore {
-    conn: Connection,
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-    id          TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,
-    started_at  TEXT NOT NULL,
-    git_commit  TEXT,
-    git_branch  TEXT,
-    git_dirty   INTEGER NOT NULL DEFAULT 0,
-    interrupted INTEGER NOT NULL DEFAULT 0,
-    document    TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_branch_time ON runs (git_branch, started_at);
-CREATE TABLE IF NOT EXISTS baselines (
-    name       TEXT PRIMARY KEY,
-    run_id     TEXT NOT NULL REFERENCES runs (id),
-    created_at TEXT NOT NULL
-);
-";
-
-impl SqliteStore {
-    /// Open (creating if needed) the database at `path`; its directory must exist.
-    ///
-    /// # Errors
-    /// Database errors (unwritable path, not a database).
-    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open(path)?;
-        // A CI job and a developer may write at once: wait for the lock rather than fail.
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn })
-    }
-
-    /// A store that lives in memory (tests, `--no-store` dry runs).
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn })
-    }
-
-    fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
-        Run::from_json(doc).map_err(|e| StoreError::Corrupt {
-            id: id.into(),
-            message: e.to_string(),
-        })
-    }
-}
-
-impl Store for SqliteStore {
-    fn save_run(&mut self, run: &Run) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty, interrupted, document)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                run.id,
-                run.kind.as_str(),
-                run.started_at,
-                run.git.as_ref().map(|g| g.commit.clone()),
-                run.git.as_ref().and_then(|g| g.branch.clone()),
-                run.git.as_ref().is_some_and(|g| g.dirty),
-                run.interrupted,
-                run.to_json(),
-            ],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
-        let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")?;
-        let rows: Vec<(String, String)> = stmt
-            .query_map(params![id_or_prefix, pattern], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?
-            .collect::<Result<_, _>>()?;
-        if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
-            return Self::parse(id, doc).map(Some);
-        }
-        match rows.len() {
-            0 => Ok(None),
-            1 => Self::parse(&rows[0].0, &rows[0].1).map(Some),
-            n => Err(StoreError::Ambiguous {
-                prefix: id_or_prefix.into(),
-                count: n,
-            }),
-        }
-    }
-
-    fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
-        let before: Option<(String, String)> = match &filter.before {
-            Some(id) => self
-                .conn
-                .query_row(
-                    "SELECT started_at, id FROM runs WHERE id = ?1",
-                    params![id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?,
-            None => None,
-        };
-        let mut stmt = self.conn.prepare(
-            "SELECT id, document FROM runs
-             WHERE (?1 IS NULL OR git_branch = ?1)
-               AND (?2 IS NULL OR kind = ?2)
-               AND (?3 IS NULL OR started_at < ?3 OR (started_at = ?3 AND id < ?4))
-             ORDER BY started_at DESC, id DESC
-             LIMIT ?5",
-        )?;
-        let limit = if filter.limit == 0 {
-            -1
-        } else {
-            filter.limit as i64
-        };
-        let rows: Vec<(String, String)> = stmt
-            .query_map(
-                params![
-                    filter.branch,
-                    filter.kind,
-                    before.as_ref().map(|b| b.0.clone()),
-                    before.as_ref().map(|b| b.1.clone()),
-                    limit
-                ],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?
-            .collect::<Result<_, _>>()?;
-        let baselines = self.baselines()?;
-        rows.into_iter()
-            .map(|(id, doc)| {
-                let run = Self::parse(&id, &doc)?;
-                Ok(RunSummary {
-                    baselines: baselines
-                        .iter()
-                        .filter(|(_, r)| *r == id)
-                        .map(|(n, _)| n.clone())
-                        .collect(),
-                    id,
-                    kind: run.kind.as_str().into(),
-                    started_at: run.started_at,
-                    commit: run.git.as_ref().map(|g| g.commit.clone()),
-                    branch: run.git.as_ref().and_then(|g| g.branch.clone()),
-                    dirty: run.git.as_ref().is_some_and(|g| g.dirty),
-                    interrupted: run.interrupted,
-                    benchmarks: run.benchmarks.len(),
-                    command: run.command.join(" "),
-                })
-            })
-            .collect()
-    }
-
-    fn save_baseline(&mut self, name: &str, run_id: &str) -> Result<(), StoreError> {
-        let run = self
-            .run(run_id)?
-            .ok_or_else(|| StoreError::NoSuchRun(run_id.into()))?;
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT OR REPLACE INTO baselines (name, run_id, created_at) VALUES (?1, ?2, ?3)",
-            params![name, run.id, perflab_model::now_rfc3339()],
-        )?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    fn baseline(&self, name: &str) -> Result<Option<Run>, StoreError> {
-        let id: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT run_id FROM baselines WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match id {
-            Some(id) => self.run(&id),
-            None => Ok(None),
-        }
-    }
-
-    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, run_id FROM baselines ORDER BY name")?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
-    }
-
-    fn delete_baseline(&mut self, name: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM baselines WHERE name = ?1", params![name])?
-            > 0)
-    }
+    fn delete_baseline(&self, name: &str) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]
@@ -360,7 +256,7 @@ mod tests {
     #[test]
     fn lists_newest_first_with_filters() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+        let s = SqliteStore::open(&dir.path().join("h.db")).unwrap();
         let a = run_at("2024-01-01T00:00:00.000Z", "main");
         let b = run_at("2024-01-02T00:00:00.000Z", "feature");
         let c = run_at("2024-01-03T00:00:00.000Z", "main");
@@ -389,7 +285,7 @@ mod tests {
 
     #[test]
     fn prefixes_resolve_or_are_ambiguous() {
-        let mut s = SqliteStore::open_in_memory().unwrap();
+        let s = SqliteStore::open_in_memory().unwrap();
         let mut a = Run::new(RunKind::Run);
         a.id = "aaaa1".into();
         let mut b = Run::new(RunKind::Run);
@@ -403,7 +299,7 @@ mod tests {
 
     #[test]
     fn baselines_point_at_stored_runs() {
-        let mut s = SqliteStore::open_in_memory().unwrap();
+        let s = SqliteStore::open_in_memory().unwrap();
         assert!(matches!(
             s.save_baseline("main", "nope"),
             Err(StoreError::NoSuchRun(_))
@@ -418,5 +314,109 @@ mod tests {
         );
         assert!(s.delete_baseline("main").unwrap());
         assert!(s.baseline("main").unwrap().is_none());
+    }
+
+    #[test]
+    fn points_are_filled_on_save_and_form_series() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        for (t, v) in [
+            ("2024-01-01T00:00:00.000Z", 1.0),
+            ("2024-01-02T00:00:00.000Z", 2.0),
+        ] {
+            let mut r = run_at(t, "main");
+            let mut b = perflab_model::Benchmark::new("parse").with_param("n", "10");
+            b.metrics.push(perflab_model::Metric::new(
+                "time",
+                perflab_model::Unit::seconds(),
+                vec![v, v, v * 1.5],
+            ));
+            r.benchmarks.push(b);
+            s.save_run(&r).unwrap();
+        }
+        let series = s.series("parse/n=10", "time", Some("main")).unwrap();
+        let medians: Vec<f64> = series.iter().map(|p| p.median).collect();
+        assert_eq!(medians, vec![1.0, 2.0]);
+        assert_eq!(series[0].time_unix_ms, 1_704_067_200_000);
+        assert!(s
+            .series("parse/n=10", "time", Some("other"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_history_migrates_and_keeps_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        let mut r = run_at("2024-03-01T10:00:00.000Z", "main");
+        let mut b = perflab_model::Benchmark::new("old");
+        b.metrics.push(perflab_model::Metric::new(
+            "time",
+            perflab_model::Unit::seconds(),
+            vec![3.0],
+        ));
+        r.benchmarks.push(b);
+        {
+            // The tables exactly as perflab 0.1 created them, with one good and one corrupt run.
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(sqlite::MIGRATION_1).unwrap();
+            c.execute(
+                "INSERT INTO runs (id, kind, started_at, document) VALUES (?1, 'run', ?2, ?3)",
+                rusqlite::params![r.id, r.started_at, r.to_json()],
+            )
+            .unwrap();
+            c.execute(
+                "INSERT INTO runs (id, kind, started_at, document) VALUES ('bad', 'run', '2024-01-01T00:00:00Z', '{\"samples\": [null')",
+                [],
+            )
+            .unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let listed = s.list_runs(&RunFilter::default()).unwrap();
+        assert_eq!(listed.len(), 2, "a corrupt document is still listed");
+        assert_eq!(listed[0].id, r.id);
+        assert_eq!(listed[0].benchmarks, 1);
+        assert_eq!(s.series("old", "time", None).unwrap()[0].median, 3.0);
+        assert!(matches!(s.run("bad"), Err(StoreError::Corrupt { .. })));
+        // Opening again does not migrate twice.
+        drop(s);
+        assert_eq!(
+            SqliteStore::open(&path).unwrap().schema_version().unwrap(),
+            SCHEMA_VERSION
+        );
+    }
+
+    #[test]
+    fn a_newer_history_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        drop(SqliteStore::open(&path).unwrap());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute("INSERT INTO schema_version (version) VALUES (99)", [])
+            .unwrap();
+        assert!(matches!(
+            SqliteStore::open(&path),
+            Err(StoreError::NewerSchema { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn moving_a_baseline_says_where_it_pointed() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let (a, b) = (Run::new(RunKind::Run), Run::new(RunKind::Run));
+        s.save_run(&a).unwrap();
+        s.save_run(&b).unwrap();
+        assert_eq!(s.save_baseline("main", &a.id).unwrap(), None);
+        assert_eq!(s.save_baseline("main", &a.id).unwrap(), None);
+        assert_eq!(s.save_baseline("main", &b.id).unwrap(), Some(a.id.clone()));
+    }
+
+    #[test]
+    fn the_store_is_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<SqliteStore>();
+        shared::<Box<dyn Store>>();
     }
 }

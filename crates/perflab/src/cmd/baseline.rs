@@ -8,7 +8,7 @@ use crate::cli::BaselineCommand;
 use crate::{context, output, Outcome};
 
 pub(crate) fn run(cmd: BaselineCommand, store: Option<&Path>) -> Result<Outcome> {
-    let mut s = context::open_store(store)?;
+    let s = context::open_store(store)?;
     match cmd {
         BaselineCommand::Save { name, run } => {
             if name.trim().is_empty() || name.contains(char::is_whitespace) {
@@ -18,9 +18,14 @@ pub(crate) fn run(cmd: BaselineCommand, store: Option<&Path>) -> Result<Outcome>
                 Some(r) => r,
                 None => context::latest(store)?.run.id,
             };
-            s.save_baseline(&name, &id)?;
+            let before = s.save_baseline(&name, &id)?;
             let run = s.baseline(&name)?.map(|r| r.id).unwrap_or(id);
-            output::print(&format!("baseline {name} -> run {run}\n"))?;
+            match before {
+                Some(old) => output::print(&format!(
+                    "baseline {name} -> run {run} (moved from run {old})\n"
+                ))?,
+                None => output::print(&format!("baseline {name} -> run {run}\n"))?,
+            }
         }
         BaselineCommand::List => {
             let all = s.baselines()?;

@@ -49,6 +49,7 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
             }
         },
     };
+    context::warn_all(&parsed.warnings);
     let mut run = Run::new(RunKind::Bench);
     context::stamp(&mut run);
     run.command = args.command.clone();

@@ -15,6 +15,7 @@ pub(crate) fn run(args: ImportArgs, store: Option<&Path>) -> Result<Outcome> {
     context::stamp(&mut run);
     for file in &args.files {
         let parsed = perflab_ingest::parse_path(file, format)?;
+        context::warn_all(&parsed.warnings);
         if run.tool.name == "perflab" || run.tool.name.is_empty() {
             run.tool = parsed.tool.clone();
         }

@@ -14,6 +14,7 @@ mod profile;
 mod report;
 mod run;
 mod scan;
+mod show;
 mod spin;
 mod testserver;
 
@@ -38,6 +39,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Check(a) => check::run(a, store, &config()?),
         Command::Report(a) => report::run(a, store, &config()?),
         Command::Log(a) => log::run(a, store),
+        Command::Show(a) => show::run(a, store),
         Command::Baseline(a) => baseline::run(a, store),
         Command::Load(a) => load::run(a, store),
         Command::Merge(a) => merge::run(a, store),
@@ -77,7 +79,7 @@ fn finish_run(
         output::write_atomic(path, run.to_json().as_bytes())?;
     }
     if !out.no_store {
-        let mut s = context::open_store(store)?;
+        let s = context::open_store(store)?;
         s.save_run(&run)
             .context("cannot record the run in the history")?;
     }

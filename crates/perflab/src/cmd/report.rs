@@ -62,16 +62,16 @@ fn previous(run: &perflab_model::Run, store: Option<&Path>) -> Result<Option<con
     if s.run(&run.id)?.is_none() {
         return Ok(None);
     }
-    let list = s.list_runs(&RunFilter {
-        branch: run.git.as_ref().and_then(|g| g.branch.clone()),
-        kind: Some(run.kind.as_str().into()),
-        before: Some(run.id.clone()),
-        limit: 1,
-    })?;
-    let Some(p) = list.first() else {
-        return Ok(None);
-    };
-    Ok(s.run(&p.id)?.map(|r| context::Resolved {
+    let previous = context::newest_readable(
+        s.as_ref(),
+        RunFilter {
+            branch: run.git.as_ref().and_then(|g| g.branch.clone()),
+            kind: Some(run.kind.as_str().into()),
+            before: Some(run.id.clone()),
+            limit: 0,
+        },
+    )?;
+    Ok(previous.map(|r| context::Resolved {
         label: format!("previous run {}", context::short_id(&r.id)),
         run: r,
     }))

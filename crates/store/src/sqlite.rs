@@ -1,0 +1,459 @@
+//! The embedded SQLite history (`.perflab/history.db`).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use perflab_model::Run;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Store, StoreError};
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database {
+        backend: "sqlite",
+        message: e.to_string(),
+    }
+}
+
+/// Schema migrations, in order; the version is the number applied. Version 1 is the history as
+/// perflab 0.1 wrote it; each later step only adds.
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+
+/// Version 1: the tables perflab 0.1 created.
+pub(crate) const MIGRATION_1: &str = "CREATE TABLE IF NOT EXISTS runs (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        git_commit  TEXT,
+        git_branch  TEXT,
+        git_dirty   INTEGER NOT NULL DEFAULT 0,
+        interrupted INTEGER NOT NULL DEFAULT 0,
+        document    TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS runs_branch_time ON runs (git_branch, started_at);
+    CREATE TABLE IF NOT EXISTS baselines (
+        name       TEXT PRIMARY KEY,
+        run_id     TEXT NOT NULL REFERENCES runs (id),
+        created_at TEXT NOT NULL
+    );";
+
+/// Version 2: listing columns, real timestamps and the points table.
+const MIGRATION_2: &str = "ALTER TABLE runs ADD COLUMN started_unix_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN benchmarks INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN command TEXT NOT NULL DEFAULT '';
+    CREATE INDEX IF NOT EXISTS runs_time ON runs (started_unix_ms, id);
+    CREATE TABLE IF NOT EXISTS points (
+        run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        benchmark    TEXT NOT NULL,
+        metric       TEXT NOT NULL,
+        unit         TEXT NOT NULL,
+        better       TEXT NOT NULL,
+        n            INTEGER NOT NULL,
+        median       DOUBLE PRECISION NOT NULL,
+        ci_low       DOUBLE PRECISION,
+        ci_high      DOUBLE PRECISION,
+        time_unix_ms INTEGER NOT NULL,
+        git_commit   TEXT,
+        git_branch   TEXT,
+        PRIMARY KEY (run_id, benchmark, metric, unit)
+    );
+    CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);";
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The embedded SQLite history. One connection behind a mutex: SQLite serialises writers
+/// anyway, and the CLI makes a handful of queries.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` and migrate it to this version; its
+    /// directory must exist.
+    ///
+    /// # Errors
+    /// Database errors (unwritable path, not a database); [`StoreError::NewerSchema`].
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open(path).map_err(db)?)
+    }
+
+    /// A throw-away in-memory store (tests, `demo`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        // Two perflab commands at once (CI steps) wait for each other instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(db)?;
+        migrate(&mut conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The schema version of the open database.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        version(&self.lock())
+    }
+}
+
+fn version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row("SELECT MAX(version) FROM schema_version", [], |r| {
+        r.get::<_, Option<i64>>(0)
+    })
+    .map(|v| v.unwrap_or(0))
+    .map_err(db)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(db)?;
+    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
+        .map_err(db)?;
+    let mut current = version(&tx)?;
+    if current == 0 {
+        // A history written before versions existed has the version 1 tables already.
+        let has_runs: bool = tx
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(db)?
+            > 0;
+        if has_runs {
+            let cols: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info('runs') WHERE name = 'started_unix_ms'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            current = if cols > 0 { 2 } else { 1 };
+            tx.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [current],
+            )
+            .map_err(db)?;
+        }
+    }
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let v = i as i64 + 1;
+        if v <= current {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(db)?;
+        if v == 2 {
+            backfill_v2(&tx)?;
+        }
+        tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [v])
+            .map_err(db)?;
+    }
+    tx.commit().map_err(db)
+}
+
+/// Fill the columns and points that version 2 added from the stored documents; a document
+/// that no longer parses keeps its row (so `log` lists it) and gets no points.
+fn backfill_v2(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    let docs: Vec<(String, String)> = {
+        let mut stmt = tx.prepare("SELECT id, document FROM runs").map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)?
+    };
+    for (id, doc) in docs {
+        let Ok(run) = Run::from_json(&doc) else {
+            continue;
+        };
+        tx.execute(
+            "UPDATE runs SET started_unix_ms = ?2, benchmarks = ?3, command = ?4 WHERE id = ?1",
+            params![
+                id,
+                unix_ms(&run.started_at),
+                run.benchmarks.len() as i64,
+                run.command.join(" ")
+            ],
+        )
+        .map_err(db)?;
+        insert_points(tx, &run)?;
+    }
+    Ok(())
+}
+
+fn insert_points(tx: &Transaction<'_>, run: &Run) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM points WHERE run_id = ?1", params![run.id])
+        .map_err(db)?;
+    let mut stmt = tx
+        .prepare(
+            "INSERT OR REPLACE INTO points (run_id, benchmark, metric, unit, better, n, median, ci_low,
+             ci_high, time_unix_ms, git_commit, git_branch)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(db)?;
+    for p in points_of(run) {
+        stmt.execute(params![
+            p.run_id,
+            p.benchmark,
+            p.metric,
+            p.unit,
+            p.better,
+            p.n as i64,
+            p.median,
+            p.ci_low,
+            p.ci_high,
+            p.time_unix_ms,
+            p.commit,
+            p.branch
+        ])
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
+    Run::from_json(doc).map_err(|e| StoreError::Corrupt {
+        id: id.into(),
+        message: e.to_string(),
+    })
+}
+
+impl Store for SqliteStore {
+    fn save_run(&self, run: &Run) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty,
+             interrupted, document, started_unix_ms, benchmarks, command)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                run.id,
+                run.kind.as_str(),
+                run.started_at,
+                run.git.as_ref().map(|g| g.commit.clone()),
+                run.git.as_ref().and_then(|g| g.branch.clone()),
+                run.git.as_ref().is_some_and(|g| g.dirty),
+                run.interrupted,
+                run.to_json(),
+                unix_ms(&run.started_at),
+                run.benchmarks.len() as i64,
+                run.command.join(" "),
+            ],
+        )
+        .map_err(db)?;
+        insert_points(&tx, run)?;
+        tx.commit().map_err(db)
+    }
+
+    fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
+        let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
+        let rows: Vec<(String, String)> = {
+            let conn = self.lock();
+            let mut stmt = conn
+                .prepare("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![id_or_prefix, pattern], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
+            return parse(id, doc).map(Some);
+        }
+        match rows.len() {
+            0 => Ok(None),
+            1 => parse(&rows[0].0, &rows[0].1).map(Some),
+            n => Err(StoreError::Ambiguous {
+                prefix: id_or_prefix.into(),
+                count: n,
+            }),
+        }
+    }
+
+    fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        let conn = self.lock();
+        let before: Option<(i64, String)> = match &filter.before {
+            Some(id) => conn
+                .query_row(
+                    "SELECT started_unix_ms, id FROM runs WHERE id = ?1",
+                    params![id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(db)?,
+            None => None,
+        };
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, kind, started_at, started_unix_ms, git_commit, git_branch, git_dirty,
+                        interrupted, benchmarks, command
+                 FROM runs
+                 WHERE (?1 IS NULL OR git_branch = ?1)
+                   AND (?2 IS NULL OR kind = ?2)
+                   AND (?3 IS NULL OR started_unix_ms < ?3 OR (started_unix_ms = ?3 AND id < ?4))
+                 ORDER BY started_unix_ms DESC, id DESC
+                 LIMIT ?5",
+            )
+            .map_err(db)?;
+        let limit = if filter.limit == 0 {
+            -1
+        } else {
+            filter.limit as i64
+        };
+        let rows = stmt
+            .query_map(
+                params![
+                    filter.branch,
+                    filter.kind,
+                    before.as_ref().map(|b| b.0),
+                    before.as_ref().map(|b| b.1.clone()),
+                    limit
+                ],
+                |r| {
+                    Ok(RunSummary {
+                        id: r.get(0)?,
+                        kind: r.get(1)?,
+                        started_at: r.get(2)?,
+                        started_unix_ms: r.get(3)?,
+                        commit: r.get(4)?,
+                        branch: r.get(5)?,
+                        dirty: r.get(6)?,
+                        interrupted: r.get(7)?,
+                        benchmarks: r.get::<_, i64>(8)? as usize,
+                        command: r.get(9)?,
+                        baselines: Vec::new(),
+                    })
+                },
+            )
+            .map_err(db)?;
+        let mut out: Vec<RunSummary> = rows.collect::<Result<_, _>>().map_err(db)?;
+        drop(stmt);
+        drop(conn);
+        let baselines = self.baselines()?;
+        for s in &mut out {
+            s.baselines = baselines
+                .iter()
+                .filter(|(_, r)| *r == s.id)
+                .map(|(n, _)| n.clone())
+                .collect();
+        }
+        Ok(out)
+    }
+
+    fn series(
+        &self,
+        benchmark: &str,
+        metric: &str,
+        branch: Option<&str>,
+    ) -> Result<Vec<Point>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
+                        time_unix_ms, git_commit, git_branch
+                 FROM points
+                 WHERE benchmark = ?1 AND metric = ?2 AND (?3 IS NULL OR git_branch = ?3)
+                 ORDER BY time_unix_ms, run_id",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![benchmark, metric, branch], |r| {
+                Ok(Point {
+                    run_id: r.get(0)?,
+                    benchmark: r.get(1)?,
+                    metric: r.get(2)?,
+                    unit: r.get(3)?,
+                    better: r.get(4)?,
+                    n: r.get::<_, i64>(5)? as usize,
+                    median: r.get(6)?,
+                    ci_low: r.get(7)?,
+                    ci_high: r.get(8)?,
+                    time_unix_ms: r.get(9)?,
+                    commit: r.get(10)?,
+                    branch: r.get(11)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {
+        let run = self
+            .run(run_id)?
+            .ok_or_else(|| StoreError::NoSuchRun(run_id.into()))?;
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        let before: Option<String> = tx
+            .query_row(
+                "SELECT run_id FROM baselines WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO baselines (name, run_id, created_at) VALUES (?1, ?2, ?3)",
+            params![name, run.id, perflab_model::now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(before.filter(|b| *b != run.id))
+    }
+
+    fn baseline(&self, name: &str) -> Result<Option<Run>, StoreError> {
+        let id: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT run_id FROM baselines WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        match id {
+            Some(id) => self.run(&id),
+            None => Ok(None),
+        }
+    }
+
+    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT name, run_id FROM baselines ORDER BY name")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn delete_baseline(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM baselines WHERE name = ?1", params![name])
+            .map_err(db)?
+            > 0)
+    }
+}
