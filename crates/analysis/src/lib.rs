@@ -296,6 +296,9 @@ pub struct Geomean {
     pub change: Option<f64>,
     /// Rows it summarises.
     pub rows: usize,
+    /// The package (`pkg` param) it summarises, when the rows have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pkg: Option<String>,
     /// Label of the base column (several pairs exist with `--col`).
     pub base_label: String,
     /// Label of the current column.
@@ -416,6 +419,46 @@ pub fn compare(
         &[(base, current, &opts.base_label, &opts.current_label)],
         opts,
     )
+}
+
+/// Compare several sets against one base (benchstat with three or more inputs): every row of
+/// every pair is one family for the gate.
+///
+/// # Errors
+/// [`AnalysisError::NothingInCommon`] when no pair shares a benchmark and metric.
+pub fn compare_each(
+    base: (&[Benchmark], &str),
+    currents: &[(&[Benchmark], &str)],
+    opts: &CompareOptions,
+) -> Result<Comparison, AnalysisError> {
+    let base_label = base.1.to_string();
+    let labels: Vec<String> = currents.iter().map(|c| c.1.to_string()).collect();
+    let pairs: Vec<Pair<'_>> = currents
+        .iter()
+        .zip(&labels)
+        .map(|(c, l)| (base.0, c.0, &base_label, l))
+        .collect();
+    compare_many(&pairs, opts)
+}
+
+/// The benchmarks with these params removed from their identity (benchstat's `-ignore`), so
+/// runs from machines with different core counts (`procs`) or packages compare; benchmarks
+/// that become the same merge their samples.
+pub fn ignore_params(benchmarks: &[Benchmark], keys: &[String]) -> Vec<Benchmark> {
+    let mut out: Vec<Benchmark> = Vec::new();
+    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    for b in benchmarks {
+        let mut b = b.clone();
+        b.params.retain(|k, _| !keys.contains(k));
+        match index.get(&b.key()) {
+            Some(&i) => out[i].absorb(b),
+            None => {
+                index.insert(b.key(), out.len());
+                out.push(b);
+            }
+        }
+    }
+    out
 }
 
 type Pair<'a> = (&'a [Benchmark], &'a [Benchmark], &'a String, &'a String);
@@ -609,15 +652,20 @@ fn compare_metric(
 }
 
 fn geomeans(rows: &[Row], _suite: usize) -> Vec<Geomean> {
-    let mut by_metric: BTreeMap<(String, Unit), Vec<&Row>> = BTreeMap::new();
+    // One geomean per metric and package, as benchstat prints one table per package.
+    let mut by_metric: BTreeMap<(String, Unit, Option<String>), Vec<&Row>> = BTreeMap::new();
     for r in rows {
         by_metric
-            .entry((r.metric.clone(), r.unit.clone()))
+            .entry((
+                r.metric.clone(),
+                r.unit.clone(),
+                r.params.get("pkg").cloned(),
+            ))
             .or_default()
             .push(r);
     }
     let mut out = Vec::new();
-    for ((metric, unit), rs) in by_metric {
+    for ((metric, unit, pkg), rs) in by_metric {
         if rs.len() < 2 {
             continue;
         }
@@ -643,6 +691,7 @@ fn geomeans(rows: &[Row], _suite: usize) -> Vec<Geomean> {
             current: gc,
             change: stats::geomean(&ratios).map(|g| g - 1.0),
             rows: rs.len(),
+            pkg,
             base_label: rs[0].base_label.clone(),
             current_label: rs[0].current_label.clone(),
             warnings,

@@ -60,6 +60,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
     let mut pkg = 0usize;
 
     let mut warnings = Vec::new();
+    let mut raw_names: Vec<(&str, usize)> = Vec::new();
     // A last line without a newline may be cut short inside a unit (`12 ns/o`): it is refused
     // when it names a unit that no earlier line used.
     let line_count = text.lines().count();
@@ -97,7 +98,8 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
         let idx = match index.get(&(pkg, name)) {
             Some(&idx) => idx,
             None => {
-                benchmarks.push(new_benchmark(name, pkgs[pkg]));
+                benchmarks.push(new_benchmark(name, pkgs[pkg], true));
+                raw_names.push((name, pkg));
                 slots_of.push(Vec::new());
                 index.insert((pkg, name), benchmarks.len() - 1);
                 benchmarks.len() - 1
@@ -175,10 +177,46 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
             });
         }
     }
+    fix_sub_benchmark_procs(&mut benchmarks, &raw_names, &pkgs);
     let mut parsed = Parsed::new(Format::GoTest, "go test", benchmarks);
     parsed.labels = labels;
     parsed.warnings = warnings;
     Ok(parsed)
+}
+
+/// A sub-benchmark named `size-1024` run at GOMAXPROCS=1 ends in `-1024` with no procs suffix
+/// at all. Top-level names cannot contain `-` (they are Go identifiers), so their suffixes are
+/// the file's real procs values; a sub-benchmark's trailing `-N` is procs only when N is one of
+/// them (or, in a file of sub-benchmarks only, when every one ends in the same N).
+fn fix_sub_benchmark_procs(benchmarks: &mut [Benchmark], raw: &[(&str, usize)], pkgs: &[&str]) {
+    let mut top: Vec<&str> = Vec::new();
+    let mut sub: Vec<&str> = Vec::new();
+    for (name, _) in raw {
+        if let Some(n) = procs_suffix(name) {
+            let list = if name.contains('/') {
+                &mut sub
+            } else {
+                &mut top
+            };
+            if !list.contains(&n) {
+                list.push(n);
+            }
+        }
+    }
+    let accepted = |n: &str| {
+        if top.is_empty() {
+            sub.len() == 1
+        } else {
+            top.contains(&n)
+        }
+    };
+    for (b, (name, pkg)) in benchmarks.iter_mut().zip(raw) {
+        if name.contains('/') && procs_suffix(name).is_some_and(|n| !accepted(n)) {
+            let metrics = std::mem::take(&mut b.metrics);
+            *b = new_benchmark(name, pkgs[*pkg], false);
+            b.metrics = metrics;
+        }
+    }
 }
 
 /// `key: value` where the key starts lowercase and has no spaces (the Go format's config line).
@@ -193,13 +231,20 @@ fn config_line(line: &str) -> Option<(&str, &str)> {
     Some((key, value.trim()))
 }
 
-fn new_benchmark(full: &str, pkg: &str) -> Benchmark {
+/// The `-N` GOMAXPROCS suffix of a result name, if it has one.
+fn procs_suffix(full: &str) -> Option<&str> {
+    let (_, tail) = full.rsplit_once('-')?;
+    (!tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit())).then_some(tail)
+}
+
+fn new_benchmark(full: &str, pkg: &str, strip_procs: bool) -> Benchmark {
     let mut name = full.strip_prefix("Benchmark").unwrap_or(full);
-    let mut procs = None;
-    if let Some((head, tail)) = name.rsplit_once('-') {
-        if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) {
-            procs = Some(tail);
-            name = head;
+    // Go appends `-N` only when GOMAXPROCS is not 1: no suffix means procs=1.
+    let mut procs = "1";
+    if strip_procs {
+        if let Some(tail) = procs_suffix(name) {
+            procs = tail;
+            name = &name[..name.len() - tail.len() - 1];
         }
     }
     let mut parts = Vec::new();
@@ -213,9 +258,7 @@ fn new_benchmark(full: &str, pkg: &str) -> Benchmark {
         }
     }
     b.name = parts.join("/");
-    if let Some(p) = procs {
-        b.params.insert("procs".into(), p.into());
-    }
+    b.params.insert("procs".into(), procs.into());
     if !pkg.is_empty() {
         b.params.insert("pkg".into(), pkg.into());
     }
@@ -252,6 +295,53 @@ fn normalise_unit(unit: &str) -> MetricSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys(text: &str) -> Vec<String> {
+        parse(text, "t")
+            .unwrap()
+            .benchmarks
+            .iter()
+            .map(|b| b.key())
+            .collect()
+    }
+
+    #[test]
+    fn no_suffix_means_procs_1_and_sub_benchmark_dashes_stay_in_the_name() {
+        // GOMAXPROCS=1: Go prints no suffix; `size-1024` is the sub-benchmark's own name.
+        let one = "BenchmarkWords 10 100 ns/op\nBenchmarkIndex/size-64 10 5 ns/op\nBenchmarkIndex/size-1024 10 9 ns/op\n";
+        assert_eq!(
+            keys(one),
+            [
+                "Words/procs=1",
+                "Index/size-64/procs=1",
+                "Index/size-1024/procs=1"
+            ]
+        );
+        // GOMAXPROCS=2: the same sub-benchmarks carry -2.
+        let two = "BenchmarkWords-2 10 100 ns/op\nBenchmarkIndex/size-64-2 10 5 ns/op\nBenchmarkIndex/size-1024-2 10 9 ns/op\n";
+        assert_eq!(
+            keys(two),
+            [
+                "Words/procs=2",
+                "Index/size-64/procs=2",
+                "Index/size-1024/procs=2"
+            ]
+        );
+        // -cpu 1,2: both, each with its procs.
+        let cpus = "BenchmarkWords 10 100 ns/op\nBenchmarkWords-2 10 60 ns/op\nBenchmarkIndex/size-64 10 5 ns/op\nBenchmarkIndex/size-64-2 10 4 ns/op\n";
+        assert_eq!(
+            keys(cpus),
+            [
+                "Words/procs=1",
+                "Words/procs=2",
+                "Index/size-64/procs=1",
+                "Index/size-64/procs=2"
+            ]
+        );
+        // Only sub-benchmarks, all ending in the same -8: that is procs.
+        let subs = "BenchmarkX/a-8 10 1 ns/op\nBenchmarkX/b-8 10 2 ns/op\n";
+        assert_eq!(keys(subs), ["X/a/procs=8", "X/b/procs=8"]);
+    }
 
     #[test]
     fn reads_every_count_and_metric() {

@@ -256,9 +256,13 @@ pub(crate) struct CompareArgs {
     /// The base: a file, run id, baseline name or branch.
     #[arg(value_name = "BASE")]
     pub(crate) base: String,
-    /// The current results (omit with --col).
+    /// The current results; several are each compared with BASE (omit with --col).
     #[arg(value_name = "CURRENT")]
-    pub(crate) current: Option<String>,
+    pub(crate) current: Vec<String>,
+    /// Leave these params out of benchmark identities before comparing (benchstat's -ignore),
+    /// e.g. `--ignore procs` to compare runs from machines with different core counts.
+    #[arg(long, value_name = "KEY,...", value_delimiter = ',')]
+    pub(crate) ignore: Vec<String>,
     /// Compare across the values of this benchmark parameter in one input.
     #[arg(long, value_name = "PARAM")]
     pub(crate) col: Option<String>,

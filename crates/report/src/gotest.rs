@@ -7,13 +7,14 @@ use std::fmt::Write as _;
 
 use perflab_model::{Benchmark, Metric, Run};
 
-/// The Go unit of a metric and the factor from perflab's base unit to it.
+/// The Go unit of a metric and the factor from perflab's base unit to it (negative: divide by
+/// its magnitude, which undoes the reader's multiplication exactly).
 fn go_unit(m: &Metric) -> (String, f64) {
     match (m.name.as_str(), m.unit.as_str()) {
         ("time", "s") => ("ns/op".into(), 1e9),
         ("bytes_per_op", "B") => ("B/op".into(), 1.0),
         ("allocs_per_op", _) => ("allocs/op".into(), 1.0),
-        ("throughput", "B/s") => ("MB/s".into(), 1e-6),
+        ("throughput", "B/s") => ("MB/s".into(), -1e6),
         (name, _) => (clean(name), 1.0),
     }
 }
@@ -80,7 +81,8 @@ pub fn run_gotest(run: &Run) -> String {
                 for m in &b.metrics {
                     if let Some(v) = m.samples.get(i) {
                         let (unit, factor) = go_unit(m);
-                        let _ = write!(out, " {} {unit}", v * factor);
+                        let v = if factor < 0.0 { v / -factor } else { v * factor };
+                        let _ = write!(out, " {v} {unit}");
                     }
                 }
                 out.push('\n');

@@ -74,14 +74,17 @@ fn verdict_mark(v: Verdict) -> &'static str {
 
 /// Rows grouped into tables: one per metric, unit and pair of columns, in first-seen order.
 fn groups(c: &Comparison) -> Vec<Vec<&Row>> {
-    let mut order: Vec<(String, Unit, String, String)> = Vec::new();
-    let mut map: BTreeMap<(String, Unit, String, String), Vec<&Row>> = BTreeMap::new();
+    // One table per metric, unit, column pair and package (benchstat splits tables by pkg).
+    type Key = (String, Unit, String, String, Option<String>);
+    let mut order: Vec<Key> = Vec::new();
+    let mut map: BTreeMap<Key, Vec<&Row>> = BTreeMap::new();
     for r in &c.rows {
         let k = (
             r.metric.clone(),
             r.unit.clone(),
             r.base_label.clone(),
             r.current_label.clone(),
+            r.params.get("pkg").cloned(),
         );
         if !map.contains_key(&k) {
             order.push(k.clone());
@@ -99,6 +102,7 @@ fn geomean_for<'a>(c: &'a Comparison, rows: &[&Row]) -> Option<&'a perflab_analy
             && g.unit == first.unit
             && g.base_label == first.base_label
             && g.current_label == first.current_label
+            && g.pkg.as_ref() == first.params.get("pkg")
             && g.rows == rows.len()
     })
 }

@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use anyhow::{bail, Result};
-use perflab_analysis::{compare, compare_by_param, glob_match, Correction, Row};
+use perflab_analysis::{
+    compare_by_param, compare_each, glob_match, ignore_params, Correction, Row,
+};
+use perflab_model::{Benchmark, Run};
 
 use crate::cli::{CompareArgs, CompareFormat, CorrectionArg};
 use crate::config::{parse_pct, Config};
@@ -45,24 +48,47 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     if let Some(m) = &args.max_change {
         opts.default_max_change = parse_pct(m)?;
     }
-    let mut comparison = match (&args.current, &args.col) {
-        (Some(current), None) => {
+    let ignore = |b: Vec<Benchmark>| {
+        if args.ignore.is_empty() {
+            b
+        } else {
+            ignore_params(&b, &args.ignore)
+        }
+    };
+    let mut comparison = match (args.current.is_empty(), &args.col) {
+        (false, None) => {
             let base = context::resolve(&args.base, store, format)?;
-            let cur = context::resolve(current, store, format)?;
-            opts.base_label = base.label;
-            opts.current_label = if cur.label == opts.base_label {
-                format!("{} (current)", cur.label)
-            } else {
-                cur.label
-            };
-            compare(&base.run.benchmarks, &cur.run.benchmarks, &opts)?
+            let mut currents = Vec::new();
+            for c in &args.current {
+                let mut cur = context::resolve(c, store, format)?;
+                if cur.run.id == base.run.id {
+                    eprintln!("warning: {c:?} is the same run as the base ({}): every row compares a run with itself", base.label);
+                }
+                if cur.label == base.label
+                    || currents
+                        .iter()
+                        .any(|(_, l): &(Vec<Benchmark>, String)| *l == cur.label)
+                {
+                    cur.label = format!("{} ({})", cur.label, currents.len() + 1);
+                }
+                for w in config_differences(&base.run, &cur.run) {
+                    eprintln!("warning: {w}");
+                }
+                currents.push((ignore(cur.run.benchmarks), cur.label));
+            }
+            opts.base_label = base.label.clone();
+            opts.current_label = currents[0].1.clone();
+            let base_set = ignore(base.run.benchmarks);
+            let sets: Vec<(&[Benchmark], &str)> =
+                currents.iter().map(|(b, l)| (&b[..], l.as_str())).collect();
+            compare_each((&base_set, &base.label), &sets, &opts)?
         }
-        (None, Some(param)) => {
+        (true, Some(param)) => {
             let one = context::resolve(&args.base, store, format)?;
-            compare_by_param(&one.run.benchmarks, param, &opts)?
+            compare_by_param(&ignore(one.run.benchmarks), param, &opts)?
         }
-        (Some(_), Some(_)) => bail!("--col compares within one input: give BASE only"),
-        (None, None) => bail!("give BASE and CURRENT, or one input with --col PARAM"),
+        (false, Some(_)) => bail!("--col compares within one input: give BASE only"),
+        (true, None) => bail!("give BASE and CURRENT, or one input with --col PARAM"),
     };
     if !args.filter.is_empty() || !args.metric.is_empty() {
         let mut names: Vec<String> = comparison.rows.iter().map(Row::key).collect();
@@ -100,4 +126,34 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     } else {
         Outcome::GateFailed
     })
+}
+
+/// Facts about the machine and toolchain that differ between two runs: numbers from different
+/// CPUs or configurations are not comparable, and the user should know.
+fn config_differences(base: &Run, current: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, b) in &base.labels {
+        if let Some(c) = current.labels.get(k) {
+            if b != c && !matches!(k.as_str(), "profiler") {
+                out.push(format!("base and current differ in {k}: {b:?} vs {c:?}"));
+            }
+        }
+    }
+    if let (Some(b), Some(c)) = (&base.host, &current.host) {
+        if b.cpu.is_some() && c.cpu.is_some() && b.cpu != c.cpu && !base.labels.contains_key("cpu")
+        {
+            out.push(format!(
+                "base and current ran on different CPUs: {:?} vs {:?}",
+                b.cpu.as_deref().unwrap_or(""),
+                c.cpu.as_deref().unwrap_or("")
+            ));
+        }
+        if b.cores != c.cores {
+            out.push(format!(
+                "base and current ran with {} and {} cores",
+                b.cores, c.cores
+            ));
+        }
+    }
+    out
 }

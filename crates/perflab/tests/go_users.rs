@@ -1,0 +1,201 @@
+//! Go's benchmark output as benchstat users know it: procs, -ignore, several inputs, config
+//! warnings, per-package geomeans, and a stored run exported back to the Go format.
+
+mod common;
+
+use common::{data, json, stderr, Lab};
+
+fn other_machine(lab: &Lab) -> String {
+    // The same results as printed on a 4-core machine with another CPU.
+    let text = std::fs::read_to_string(data("gobench/slow.txt"))
+        .unwrap()
+        .replace("-2 ", "-4 ")
+        .replace("-2\t", "-4\t")
+        .replace("cpu: Intel(R) Xeon(R) Processor", "cpu: AMD EPYC 7B13");
+    lab.write("other.txt", &text).display().to_string()
+}
+
+#[test]
+fn ignore_procs_compares_runs_from_machines_with_different_core_counts() {
+    let lab = Lab::new();
+    let other = other_machine(&lab);
+    let out = lab
+        .cmd()
+        .args(["compare", &data("gobench/base.txt"), &other])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no benchmark in common without --ignore"
+    );
+    assert!(
+        stderr(&out).contains("no benchmark in common"),
+        "{}",
+        stderr(&out)
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            &data("gobench/base.txt"),
+            &other,
+            "--ignore",
+            "procs",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: base and current differ in cpu: \"Intel(R) Xeon(R) Processor\" vs \"AMD EPYC 7B13\""),
+        "{}",
+        stderr(&out)
+    );
+    let doc = json(&out.stdout);
+    assert!(doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["params"].get("procs").is_none()));
+}
+
+#[test]
+fn three_inputs_compare_each_with_the_first() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            &data("gobench/base.txt"),
+            &data("gobench/base-again.txt"),
+            &data("gobench/slow.txt"),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let labels: std::collections::BTreeSet<String> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["current_label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        labels.into_iter().collect::<Vec<_>>(),
+        ["base-again.txt", "slow.txt"]
+    );
+    // Regressions only against slow.txt.
+    for r in doc["rows"].as_array().unwrap() {
+        if r["verdict"] == "regression" {
+            assert_eq!(r["current_label"], "slow.txt", "{r}");
+        }
+    }
+    // One geomean per metric, column pair and package.
+    let g = doc["geomean"].as_array().unwrap();
+    assert!(g.iter().all(|g| g["pkg"] == "example.com/textkit"), "{g:?}");
+}
+
+#[test]
+fn procs_column_compares_gomaxprocs_values() {
+    let lab = Lab::new();
+    let one = std::fs::read_to_string(data("gobench/base.txt"))
+        .unwrap()
+        .replace("-2 ", " ")
+        .replace("-2\t", "\t");
+    let mixed = format!(
+        "{one}{}",
+        std::fs::read_to_string(data("gobench/base.txt")).unwrap()
+    );
+    let f = lab.write("cpus.txt", &mixed);
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            f.to_str().unwrap(),
+            "--col",
+            "procs",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let r = &doc["rows"][0];
+    assert_eq!(
+        (r["base_label"].as_str(), r["current_label"].as_str()),
+        (Some("procs=1"), Some("procs=2"))
+    );
+    // size-1024 at GOMAXPROCS=1 is a name, not procs=1024.
+    assert!(doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["benchmark"] == "Index/size-1024"));
+}
+
+#[test]
+fn show_exports_a_stored_run_that_benchstat_format_reads_back() {
+    let lab = Lab::new();
+    assert!(lab
+        .cmd()
+        .args(["import", &data("gobench/base.txt")])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let out = lab
+        .cmd()
+        .args(["show", "latest", "--format", "gotest"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("pkg: example.com/textkit\n"), "{text}");
+    assert!(text.contains("BenchmarkIndex/size-1024-2 1 "), "{text}");
+    let back = lab.write("back.txt", &text);
+    let cmp = lab
+        .cmd()
+        .args([
+            "compare",
+            &data("gobench/base.txt"),
+            back.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(cmp.status.code(), Some(0), "{}", stderr(&cmp));
+    let doc = json(&cmp.stdout);
+    for r in doc["rows"].as_array().unwrap() {
+        assert_eq!(r["base"]["median"], r["current"]["median"], "{r}");
+    }
+    let js = lab.cmd().args(["show", "latest"]).output().unwrap();
+    assert_eq!(json(&js.stdout)["schema"], "perflab.result.v1");
+}
+
+#[test]
+fn comparing_a_run_with_itself_is_warned_about() {
+    let lab = Lab::new();
+    assert!(lab
+        .cmd()
+        .args(["import", &data("gobench/base.txt")])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let out = lab
+        .cmd()
+        .args(["compare", "latest", "latest"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("is the same run as the base"),
+        "{}",
+        stderr(&out)
+    );
+}
