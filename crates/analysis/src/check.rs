@@ -5,7 +5,7 @@
 use perflab_model::{Benchmark, Unit};
 use serde::Serialize;
 
-use crate::{glob_match, AnalysisError};
+use crate::{benchmark_matches, AnalysisError};
 
 /// Comparison operator of a level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -204,7 +204,7 @@ pub fn check(benchmarks: &[Benchmark], targets: &[Target]) -> (Vec<TargetResult>
         let mut hit = false;
         for b in benchmarks {
             let key = b.key();
-            if !(glob_match(&t.benchmark, &key) || glob_match(&t.benchmark, &b.name)) {
+            if !benchmark_matches(&t.benchmark, &b.name, &b.params) {
                 continue;
             }
             let Some(m) = b.metric(&t.metric) else {
@@ -241,10 +241,20 @@ pub fn check(benchmarks: &[Benchmark], targets: &[Target]) -> (Vec<TargetResult>
                 .collect();
             metrics.sort_unstable();
             metrics.dedup();
+            let mut names: Vec<&str> = benchmarks.iter().map(|b| b.name.as_str()).collect();
+            names.dedup();
+            let more = names.len().saturating_sub(8);
+            names.truncate(8);
+            let more = if more > 0 {
+                format!(", … {more} more")
+            } else {
+                String::new()
+            };
             unmatched.push(format!(
-                "target {} {} matches no benchmark with that metric (metrics here: {})",
+                "target {} {} matches no benchmark with that metric (benchmarks here: {}{more}; metrics: {})",
                 t.benchmark,
                 t.metric,
+                names.join(", "),
                 metrics.join(", ")
             ));
         }

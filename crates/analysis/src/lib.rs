@@ -34,7 +34,7 @@ use perflab_stats as stats;
 use serde::Serialize;
 
 pub use check::{check, Level, LevelOp, Status, Target, TargetResult};
-pub use glob::glob_match;
+pub use glob::{benchmark_matches, glob_match};
 
 /// Errors of the analyses.
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +129,19 @@ impl Default for CompareOptions {
 impl CompareOptions {
     /// The allowed change for a benchmark key and metric.
     pub fn max_change(&self, key: &str, metric: &str) -> f64 {
+        self.max_change_for(&Benchmark::new(key), metric)
+    }
+
+    /// The allowed change for a benchmark and metric (patterns match as targets do, see
+    /// [`benchmark_matches`]).
+    pub fn max_change_for(&self, b: &Benchmark, metric: &str) -> f64 {
         let mut best: Option<(bool, f64)> = None;
         for r in &self.rules {
             let metric_ok = r.metric == "*" || r.metric == metric;
-            let bench_ok = r.benchmark.as_deref().is_none_or(|g| glob_match(g, key));
+            let bench_ok = r
+                .benchmark
+                .as_deref()
+                .is_none_or(|g| benchmark_matches(g, &b.name, &b.params));
             if metric_ok && bench_ok {
                 let specific = r.benchmark.is_some();
                 if best.is_none_or(|(s, _)| specific || !s) {
@@ -629,7 +638,7 @@ fn compare_metric(
         Role::Exact => None,
         Role::Derived => None,
     };
-    let row_key = key.to_string();
+    let _ = key;
     Row {
         benchmark: b.name.clone(),
         params: b.params.clone(),
@@ -644,7 +653,7 @@ fn compare_metric(
         p_adjusted: None,
         role,
         verdict,
-        allowed_change: opts.max_change(&row_key, &m.name),
+        allowed_change: opts.max_change_for(b, &m.name),
         warnings,
         base_label: base_label.to_string(),
         current_label: current_label.to_string(),

@@ -22,6 +22,9 @@
 //! metric = "p99"
 //! target = "< 5ms"
 //! critical = "< 10ms"
+//!
+//! [metric.hit_ratio]       # a custom metric's direction (default: from its unit)
+//! better = "higher"
 //! ```
 
 use std::collections::BTreeMap;
@@ -29,6 +32,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use perflab_analysis::{CompareOptions, Correction, Level, Rule, Target};
+use perflab_model::Better;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -42,6 +46,15 @@ struct File {
     rule: Vec<RuleEntry>,
     #[serde(default)]
     target: Vec<TargetEntry>,
+    #[serde(default)]
+    metric: BTreeMap<String, MetricEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricEntry {
+    better: Option<String>,
+    max_change: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +98,24 @@ pub(crate) struct Config {
     pub(crate) compare: CompareOptions,
     /// Targets for `check` and `report`.
     pub(crate) targets: Vec<Target>,
+    /// Directions set by `[metric.NAME] better = …`.
+    pub(crate) better: BTreeMap<String, Better>,
+}
+
+impl Config {
+    /// Give metrics the direction the config sets for them.
+    pub(crate) fn apply_directions(&self, benchmarks: &mut [perflab_model::Benchmark]) {
+        if self.better.is_empty() {
+            return;
+        }
+        for b in benchmarks {
+            for m in &mut b.metrics {
+                if let Some(&d) = self.better.get(&m.name) {
+                    m.better = d;
+                }
+            }
+        }
+    }
 }
 
 /// Parse `10%`, `+20%`, `-10%` or `0.1` into a fraction (the sign is ignored: the allowed change
@@ -176,6 +207,29 @@ pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
                 .with_context(|| at(format!("rule[{i}].max_change")))?,
         });
     }
+    let mut better = BTreeMap::new();
+    for (name, m) in &file.metric {
+        match m.better.as_deref() {
+            Some("higher") => {
+                better.insert(name.clone(), Better::Higher);
+            }
+            Some("lower") => {
+                better.insert(name.clone(), Better::Lower);
+            }
+            Some(other) => bail!(at(format!(
+                "metric.{name}.better = {other:?}: use \"higher\" or \"lower\""
+            ))),
+            None => {}
+        }
+        if let Some(v) = &m.max_change {
+            compare.rules.push(Rule {
+                benchmark: None,
+                metric: name.clone(),
+                max_change: parse_pct(v)
+                    .with_context(|| at(format!("metric.{name}.max_change")))?,
+            });
+        }
+    }
     let mut targets = Vec::new();
     for (i, t) in file.target.iter().enumerate() {
         let level = |s: &str, field: &str| {
@@ -217,6 +271,7 @@ pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
         path: Some(path),
         compare,
         targets,
+        better,
     })
 }
 

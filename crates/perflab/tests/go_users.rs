@@ -199,3 +199,95 @@ fn comparing_a_run_with_itself_is_warned_about() {
         stderr(&out)
     );
 }
+
+#[test]
+fn config_sets_a_custom_metric_direction() {
+    let lab = Lab::new();
+    let run = |v: f64| {
+        (0..6)
+            .map(|i| {
+                format!(
+                    "BenchmarkCache-2 10 100 ns/op {} hit_ratio\n",
+                    v + 0.001 * i as f64
+                )
+            })
+            .collect::<String>()
+    };
+    let a = lab.write("a.txt", &run(0.50));
+    let b = lab.write("b.txt", &run(0.90));
+    let cmp = |lab: &Lab| {
+        json(
+            &lab.cmd()
+                .args([
+                    "compare",
+                    a.to_str().unwrap(),
+                    b.to_str().unwrap(),
+                    "--format",
+                    "json",
+                ])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+    };
+    let verdict = |doc: &serde_json::Value| {
+        doc["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["metric"] == "hit_ratio")
+            .unwrap()["verdict"]
+            .clone()
+    };
+    assert_eq!(
+        verdict(&cmp(&lab)),
+        "regression",
+        "by default a rising unknown metric is worse"
+    );
+    lab.write("perflab.toml", "[metric.hit_ratio]\nbetter = \"higher\"\n");
+    assert_eq!(verdict(&cmp(&lab)), "improvement");
+    lab.write("perflab.toml", "[metric.hit_ratio]\nbetter = \"up\"\n");
+    let out = lab
+        .cmd()
+        .args(["compare", a.to_str().unwrap(), b.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("metric.hit_ratio.better = \"up\": use \"higher\" or \"lower\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn targets_match_the_names_compare_prints() {
+    let lab = Lab::new();
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nbenchmark = \"Index/size-1024/*\"\nmetric = \"time\"\ntarget = \"< 1s\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["check", &data("gobench/base.txt"), "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["results"].as_array().map(Vec::len), Some(1), "{doc}");
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nbenchmark = \"Nope*\"\nmetric = \"time\"\ntarget = \"< 1s\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["check", &data("gobench/base.txt")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("(benchmarks here: Words, Upper, Count"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -81,7 +81,11 @@ pub fn run_gotest(run: &Run) -> String {
                 for m in &b.metrics {
                     if let Some(v) = m.samples.get(i) {
                         let (unit, factor) = go_unit(m);
-                        let v = if factor < 0.0 { v / -factor } else { v * factor };
+                        let v = if factor < 0.0 {
+                            v / -factor
+                        } else {
+                            v * factor
+                        };
                         let _ = write!(out, " {v} {unit}");
                     }
                 }

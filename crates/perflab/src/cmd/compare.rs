@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use perflab_analysis::{
-    compare_by_param, compare_each, glob_match, ignore_params, Correction, Row,
+    benchmark_matches, compare_by_param, compare_each, ignore_params, Correction, Row,
 };
 use perflab_model::{Benchmark, Run};
 
@@ -19,7 +19,7 @@ fn wanted(r: &Row, args: &CompareArgs) -> bool {
         || args
             .filter
             .iter()
-            .any(|g| glob_match(g, &r.key()) || glob_match(g, &r.benchmark));
+            .any(|g| benchmark_matches(g, &r.benchmark, &r.params));
     name_ok && (args.metric.is_empty() || args.metric.contains(&r.metric))
 }
 
@@ -57,10 +57,12 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     };
     let mut comparison = match (args.current.is_empty(), &args.col) {
         (false, None) => {
-            let base = context::resolve(&args.base, store, format)?;
+            let mut base = context::resolve(&args.base, store, format)?;
+            config.apply_directions(&mut base.run.benchmarks);
             let mut currents = Vec::new();
             for c in &args.current {
                 let mut cur = context::resolve(c, store, format)?;
+                config.apply_directions(&mut cur.run.benchmarks);
                 if cur.run.id == base.run.id {
                     eprintln!("warning: {c:?} is the same run as the base ({}): every row compares a run with itself", base.label);
                 }
@@ -84,7 +86,8 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
             compare_each((&base_set, &base.label), &sets, &opts)?
         }
         (true, Some(param)) => {
-            let one = context::resolve(&args.base, store, format)?;
+            let mut one = context::resolve(&args.base, store, format)?;
+            config.apply_directions(&mut one.run.benchmarks);
             compare_by_param(&ignore(one.run.benchmarks), param, &opts)?
         }
         (false, Some(_)) => bail!("--col compares within one input: give BASE only"),

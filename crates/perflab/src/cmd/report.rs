@@ -12,14 +12,18 @@ use crate::config::Config;
 use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
-    let current = match &args.run {
+    let mut current = match &args.run {
         Some(r) => context::resolve(r, store, None)?,
         None => context::latest(store)?,
     };
-    let base = match &args.baseline {
+    config.apply_directions(&mut current.run.benchmarks);
+    let mut base = match &args.baseline {
         Some(b) => Some(context::resolve(b, store, None)?),
         None => previous(&current.run, store)?,
     };
+    if let Some(b) = base.as_mut() {
+        config.apply_directions(&mut b.run.benchmarks);
+    }
     let (targets, _unmatched) = check(&current.run.benchmarks, &config.targets);
     let mut opts = config.compare.clone();
     let comparison = match base {
