@@ -646,7 +646,7 @@ fn check_without_targets_or_with_bad_config_is_an_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "target * p99 matches no benchmark with that metric (metrics here: time)",
+            "target * p99 matches no benchmark with that metric (benchmarks here: Encode; metrics: time)",
         ));
     lab.write(
         "perflab.toml",
