@@ -13,7 +13,7 @@ fn samples(metric: &serde_json::Value) -> usize {
 #[test]
 fn go_test_bench_with_count_benchmem_subbenchmarks_and_custom_metrics() {
     if !have("go") {
-        eprintln!("skipped: go is not installed");
+        common::skip("go", "go is not installed");
         return;
     }
     let lab = Lab::new();
@@ -104,7 +104,7 @@ func BenchmarkSum(b *testing.B) {
 #[test]
 fn hyperfine_json_imports_and_compares() {
     if !have("hyperfine") {
-        eprintln!("skipped: hyperfine is not installed");
+        common::skip("hyperfine", "hyperfine is not installed");
         return;
     }
     let lab = Lab::new();
@@ -150,7 +150,7 @@ fn pytest_benchmark_json_keeps_every_round() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has {
-        eprintln!("skipped: pytest-benchmark is not installed");
+        common::skip("pytest-benchmark", "pytest-benchmark is not installed");
         return;
     }
     let lab = Lab::new();

@@ -26,7 +26,7 @@ fn valgrind_works() -> bool {
 macro_rules! need {
     ($cond:expr, $what:literal) => {
         if !$cond {
-            eprintln!("skipped: {} is not available here", $what);
+            common::skip($what, "it is not available here");
             return;
         }
     };
@@ -84,7 +84,7 @@ fn read_back(path: &Path) -> (f64, String) {
 
 #[test]
 fn perf_finds_the_hot_function_and_cpu_agrees_with_rusage() {
-    need!(perf_works(), "perf record");
+    need!(perf_works(), "perf");
     let lab = Lab::new();
     let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
     let run = profile_json(
@@ -136,7 +136,7 @@ fn perf_finds_the_hot_function_and_cpu_agrees_with_rusage() {
 
 #[test]
 fn frame_pointers_are_chosen_and_stacks_reach_main() {
-    need!(perf_works(), "perf record");
+    need!(perf_works(), "perf");
     let lab = Lab::new();
     let exe = gcc(&lab, "hot.c", "hotfp", &["-O0", "-fno-omit-frame-pointer"]);
     let run = profile_json(
@@ -173,7 +173,7 @@ fn frame_pointers_are_chosen_and_stacks_reach_main() {
 
 #[test]
 fn go_tool_pprof_opens_the_output() {
-    need!(perf_works(), "perf record");
+    need!(perf_works(), "perf");
     need!(have("go"), "go");
     let lab = Lab::new();
     let exe = gcc(&lab, "hot.c", "hot", &["-O1"]);
@@ -209,7 +209,7 @@ fn go_tool_pprof_opens_the_output() {
 
 #[test]
 fn rust_programs_profile_too() {
-    need!(perf_works(), "perf record");
+    need!(perf_works(), "perf");
     let lab = Lab::new();
     let exe = lab.path("hotrs");
     let st = Std::new("rustc")

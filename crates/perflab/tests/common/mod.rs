@@ -63,3 +63,13 @@ pub fn have(tool: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// Say loudly that a test cannot run here, and return. CI (`.ci/run`) lists the tools it
+/// installed in `PERFLAB_REQUIRE_TOOLS`; a skip for one of those is a failure, not a pass.
+pub fn skip(tool: &str, why: &str) {
+    let required = std::env::var("PERFLAB_REQUIRE_TOOLS").unwrap_or_default();
+    if required.split([' ', ',']).any(|t| t == tool) {
+        panic!("{tool} is required here (PERFLAB_REQUIRE_TOOLS) but {why}");
+    }
+    eprintln!("SKIPPED (not a pass): {tool}: {why}");
+}
