@@ -7,129 +7,45 @@ use serde::Serialize;
 
 use crate::{benchmark_matches, AnalysisError};
 
-/// Comparison operator of a level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum LevelOp {
-    /// `<`
-    #[serde(rename = "<")]
-    Lt,
-    /// `<=`
-    #[serde(rename = "<=")]
-    Le,
-    /// `>`
-    #[serde(rename = ">")]
-    Gt,
-    /// `>=`
-    #[serde(rename = ">=")]
-    Ge,
-}
+/// Comparison operator of a level (the model's one bound grammar).
+pub type LevelOp = perflab_model::BoundOp;
 
 /// A bound such as `< 5ms` or `> 10000/s`, in base units.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Level {
     /// Operator.
     pub op: LevelOp,
-    /// Bound in base units (seconds, bytes, per second).
+    /// Bound in base units (seconds, bytes, per second, fractions).
     pub value: f64,
     /// The text as written.
     pub text: String,
+    /// What the bound measures, checked against the metric it is applied to.
+    pub quantity: perflab_model::Quantity,
 }
 
 impl Level {
-    /// Parse `< 5ms`, `<=1.5s`, `> 10k/s`, `< 1 MiB`, `< 8`, `< 1%`.
+    /// Parse `< 5ms`, `<=1.5s`, `> 10k/s`, `< 1 MiB`, `< 8`, `< 1%` (see
+    /// [`perflab_model::quantity`]).
     ///
     /// # Errors
     /// [`AnalysisError::Level`] naming what could not be read.
     pub fn parse(text: &str) -> Result<Level, AnalysisError> {
-        let err = |reason: &str| AnalysisError::Level {
+        let b = perflab_model::parse_bound(text).map_err(|e| AnalysisError::Level {
             text: text.into(),
-            reason: reason.into(),
-        };
-        let t = text.trim();
-        let (op, rest) = if let Some(r) = t.strip_prefix("<=") {
-            (LevelOp::Le, r)
-        } else if let Some(r) = t.strip_prefix(">=") {
-            (LevelOp::Ge, r)
-        } else if let Some(r) = t.strip_prefix('<') {
-            (LevelOp::Lt, r)
-        } else if let Some(r) = t.strip_prefix('>') {
-            (LevelOp::Gt, r)
-        } else {
-            return Err(err("start with <, <=, > or >="));
-        };
-        let rest = rest.trim().replace('_', "");
-        let split = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == 'e' || c == '+'))
-            .unwrap_or(rest.len());
-        let (num, unit) = rest.split_at(split);
-        let number: f64 = num
-            .parse()
-            .map_err(|_| err("expected a number after the operator"))?;
-        let factor = unit_factor(unit.trim()).ok_or_else(|| {
-            err("unknown unit (use ns, us, ms, s, m, B, KB, KiB, MB, MiB, GB, GiB, /s, k/s, %)")
+            error: e,
         })?;
         Ok(Level {
-            op,
-            value: number * factor,
-            text: t.to_string(),
+            op: b.op,
+            value: b.quantity.value,
+            text: b.text,
+            quantity: b.quantity,
         })
     }
 
     /// Whether `value` satisfies the bound.
     pub fn holds(&self, value: f64) -> bool {
-        match self.op {
-            LevelOp::Lt => value < self.value,
-            LevelOp::Le => value <= self.value,
-            LevelOp::Gt => value > self.value,
-            LevelOp::Ge => value >= self.value,
-        }
+        self.op.holds(value, self.value)
     }
-}
-
-fn unit_factor(unit: &str) -> Option<f64> {
-    let u = unit.trim_start_matches(' ');
-    let rate = |prefix: &str| -> Option<f64> {
-        Some(match prefix {
-            "" => 1.0,
-            "k" | "K" => 1e3,
-            "M" => 1e6,
-            "G" => 1e9,
-            _ => return None,
-        })
-    };
-    if let Some(p) = u.strip_suffix("/s") {
-        // `10k/s`, `10k req/s`, `10000/s`, `5 MB/s`
-        let p = p.trim_end_matches("req").trim_end_matches("ops").trim();
-        if let Some(b) = bytes_factor(p) {
-            return Some(b);
-        }
-        return rate(p);
-    }
-    Some(match u {
-        "" | "x" => 1.0,
-        "k" | "K" => 1e3,
-        "M" => 1e6,
-        "ns" => 1e-9,
-        "us" | "µs" | "μs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" | "min" => 60.0,
-        "%" => 1.0,
-        other => return bytes_factor(other),
-    })
-}
-
-fn bytes_factor(u: &str) -> Option<f64> {
-    Some(match u {
-        "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    })
 }
 
 /// A target from `perflab.toml`.
@@ -214,6 +130,16 @@ pub fn check(benchmarks: &[Benchmark], targets: &[Target]) -> (Vec<TargetResult>
                 continue;
             }
             hit = true;
+            let what = format!("metric {}", m.name);
+            let fits = [Some(&t.target), t.critical.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|l| l.quantity.value_for(&m.unit, &what, &l.text))
+                .find_map(Result::err);
+            if let Some(e) = fits {
+                unmatched.push(format!("target {} {}: {e}", t.benchmark, t.metric));
+                continue;
+            }
             let s = perflab_stats::sorted(&m.samples);
             let value = perflab_stats::quantile(&s, 0.5);
             let status = if t.target.holds(value) {

@@ -49,12 +49,12 @@ pub enum AnalysisError {
         current: String,
     },
     /// A level such as `< 5ms` could not be read.
-    #[error("invalid level {text:?}: {reason}")]
+    #[error("invalid level: {error}")]
     Level {
         /// The text.
         text: String,
-        /// Why.
-        reason: String,
+        /// Why (shown in the message, so not chained again).
+        error: perflab_model::QuantityError,
     },
     /// `--col` named a parameter with fewer than two values.
     #[error("parameter {param:?} has {found} value(s) among the benchmarks; --col needs two or more (params seen: {seen})")]

@@ -207,7 +207,15 @@ fn check_reports_pass_warn_fail_and_unmatched() {
         }],
     );
     assert_eq!(un.len(), 1);
-    assert!(un[0].contains("metrics here: time"), "{}", un[0]);
+    assert!(un[0].contains("metrics: time"), "{}", un[0]);
+    // A bare number on a time metric is refused with a hint, never read as seconds.
+    let (r, un) = check(&benches, &[target("< 5", None)]);
+    assert!(r.is_empty());
+    assert!(
+        un[0].contains("is a plain number but metric time is a duration (write a unit"),
+        "{}",
+        un[0]
+    );
 }
 
 #[test]

@@ -90,7 +90,7 @@ impl Threshold {
                 )));
             }
         }
-        let value = parse_value(rhs.trim(), &metric).map_err(err)?;
+        let value = parse_value(rhs.trim(), &metric).map_err(|e| err(e.to_string()))?;
         Ok(Threshold {
             expression: t.to_string(),
             scenario: scenario.filter(|s| s != "all"),
@@ -152,34 +152,15 @@ fn decode_quantile(s: &ScenarioSummary, q: f64) -> Option<f64> {
     Some(h.value_at_quantile(q) as f64 / 1e9)
 }
 
-fn parse_value(text: &str, metric: &str) -> Result<f64, String> {
-    let latency = metric.starts_with('p') || metric == "max" || metric == "mean";
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (num, unit) = text.split_at(split);
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number with an optional unit"))?;
-    let unit = unit.trim();
-    if latency {
-        let factor = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" | "" => 1e-3, // k6 reads bare latency numbers as milliseconds
-            "s" => 1.0,
-            _ => return Err(format!("unknown time unit {unit:?} (use ns, us, ms, s)")),
-        };
-        Ok(v * factor)
-    } else {
-        match unit {
-            "" => Ok(v),
-            "%" => Ok(v / 100.0),
-            "k" | "k/s" => Ok(v * 1e3),
-            "/s" => Ok(v),
-            _ => Err(format!("unknown unit {unit:?}")),
-        }
-    }
+/// The bound in base units, in perflab's one quantity grammar: latencies need a time unit (a
+/// bare `5` is refused, not read as milliseconds here and seconds elsewhere), `%` is a fraction.
+fn parse_value(text: &str, metric: &str) -> Result<f64, perflab_model::QuantityError> {
+    let unit = match metric {
+        m if m.starts_with('p') || m == "max" || m == "mean" => perflab_model::Unit::seconds(),
+        "rps" => perflab_model::Unit::per_sec(),
+        _ => perflab_model::Unit::count(),
+    };
+    perflab_model::parse_quantity(text)?.value_for(&unit, metric, text)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 
 pub mod load;
 pub mod profile;
+pub mod quantity;
 mod time;
 mod unit;
 
@@ -26,6 +27,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use quantity::{parse_bound, parse_quantity, Bound, BoundOp, Kind, Quantity, QuantityError};
 pub use time::{format_rfc3339, now_rfc3339, parse_duration, parse_rfc3339_ms};
 pub use unit::{Better, Unit};
 

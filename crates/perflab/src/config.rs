@@ -121,21 +121,16 @@ impl Config {
 /// Parse `10%`, `+20%`, `-10%` or `0.1` into a fraction (the sign is ignored: the allowed change
 /// always applies in the metric's worse direction).
 pub(crate) fn parse_pct(s: &str) -> Result<f64> {
-    let t = s.trim();
-    let (num, scale) = match t.strip_suffix('%') {
-        Some(n) => (n, 0.01),
-        None => (t, 1.0),
-    };
-    let v: f64 = num
-        .trim()
-        .trim_start_matches('+')
-        .parse()
+    let t = s.trim().trim_start_matches('+');
+    let q = perflab_model::parse_quantity(t)
         .with_context(|| format!("invalid percentage {s:?} (write it like 10%)"))?;
-    let v = (v * scale).abs();
-    if !v.is_finite() {
-        bail!("invalid percentage {s:?}");
+    if !matches!(
+        q.kind,
+        perflab_model::Kind::Fraction | perflab_model::Kind::Plain
+    ) {
+        bail!("invalid percentage {s:?} (write it like 10%)");
     }
-    Ok(v)
+    Ok(q.value.abs())
 }
 
 /// Load `explicit`, or `perflab.toml` at `root` when it exists; no file gives the defaults.

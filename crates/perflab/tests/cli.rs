@@ -657,7 +657,7 @@ fn check_without_targets_or_with_bad_config_is_an_error() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "target[0].target: invalid level \"5ms\": start with <, <=, > or >=",
+            "target[0].target: invalid level: \"5ms\": start with <, <=, > or >=",
         ));
 }
 

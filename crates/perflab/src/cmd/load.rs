@@ -190,18 +190,13 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>)> {
 }
 
 fn parse_rate(s: &str) -> Result<f64> {
-    let t = s.trim().trim_end_matches("/s");
-    let (num, mul) = match t.strip_suffix('k') {
-        Some(n) => (n, 1e3),
-        None => (t, 1.0),
-    };
-    let v: f64 = num
-        .parse()
+    let v = perflab_model::parse_quantity(s)
+        .and_then(|q| q.value_for(&perflab_model::Unit::per_sec(), "--rate", s))
         .with_context(|| format!("--rate {s:?}: write it like 1000/s or 20k/s"))?;
-    if !(v * mul > 0.0 && (v * mul).is_finite()) {
+    if v <= 0.0 {
         bail!("--rate {s:?} must be positive");
     }
-    Ok(v * mul)
+    Ok(v)
 }
 
 fn parse_segment(s: &str) -> Result<(usize, usize)> {
