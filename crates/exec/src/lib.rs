@@ -16,12 +16,14 @@
 //! assert_eq!(spec.rendered(), "echo 5");
 //! ```
 
+mod service;
 mod sys;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+pub use service::{spawn_service, Service};
 pub use sys::{run_argv, SystemExecutor};
 
 /// Errors of timing commands.
@@ -71,6 +73,14 @@ pub enum ExecError {
         /// The OS error.
         #[source]
         error: std::io::Error,
+    },
+    /// A spawned service did not come up.
+    #[error("--spawn {command:?}: {reason}")]
+    NotReady {
+        /// The command.
+        command: String,
+        /// What happened.
+        reason: String,
     },
     /// The `--prepare` command failed.
     #[error("prepare command failed: {0}")]

@@ -23,6 +23,8 @@ mod h1;
 pub mod merge;
 pub mod options;
 mod record;
+pub mod request;
+mod results;
 pub mod server;
 pub mod template;
 pub mod threshold;
@@ -30,6 +32,7 @@ pub mod tls;
 
 pub use engine::{process_cpu_seconds, process_rss_bytes, run, Ending, Progress};
 pub use record::{decode_histogram, encode_histogram, percentiles, ErrorKind};
+pub use results::{benchmarks, spectrum, SpectrumPoint};
 
 /// Errors of the load engine. Request failures are not errors: they are counted.
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,7 @@
 
 pub mod escape;
 mod gotest;
+mod load;
 mod profile;
 mod table;
 
@@ -30,6 +31,7 @@ use perflab_model::{Benchmark, Run, Unit};
 use serde::Serialize;
 
 pub use gotest::run_gotest;
+pub use load::{load_text, LoadEnding, LoadView};
 pub use profile::{profile_markdown, profile_text, top_table};
 pub use table::Table;
 

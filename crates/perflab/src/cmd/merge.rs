@@ -28,7 +28,7 @@ pub(crate) fn run(args: MergeArgs, store: Option<&Path>) -> Result<Outcome> {
     run.command = std::env::args().collect();
     run.labels
         .insert("merged_segments".into(), parts.len().to_string());
-    run.benchmarks = super::load::benchmarks(&merged);
+    run.benchmarks = perflab_load::benchmarks(&merged);
     let all = merged.scenarios.get("all").cloned().unwrap_or_default();
     let summary = format!(
         "merged {} segments: {} requests, {:.1}/s, p50 {} p99 {} max {}\n",

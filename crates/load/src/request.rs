@@ -1,0 +1,409 @@
+//! The whole plan of a load test as the user wrote it (flags or a scenario file), validated
+//! into [`LoadOptions`] and thresholds. The binary only copies its flags into a
+//! [`LoadRequest`]; every check of a URL, header, body, scenario, rate or duration is here.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use perflab_model::parse_duration;
+use serde::Deserialize;
+
+use crate::options::{parse_stages, parse_url, Check, LoadOptions, Model, Scenario};
+use crate::template::{CsvData, Template};
+use crate::threshold::Threshold;
+use crate::LoadError;
+
+fn config(message: String) -> LoadError {
+    LoadError::Config { message }
+}
+
+/// What the user asked for, unvalidated: the binary's flags, field for field.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct LoadRequest {
+    /// The URL of the quick form.
+    pub url: Option<String>,
+    /// A TOML scenario file instead of the URL.
+    pub scenario_file: Option<PathBuf>,
+    /// Method of the quick form.
+    pub method: String,
+    /// `Name: value` headers of the quick form.
+    pub headers: Vec<String>,
+    /// Body of the quick form (`@file` reads a file).
+    pub body: Option<String>,
+    /// Expected status of the quick form.
+    pub check_status: Option<u16>,
+    /// Thresholds from the flags (added to the file's).
+    pub thresholds: Vec<String>,
+    /// `30s:50,1m:100`.
+    pub stages: Option<String>,
+    /// Open model rate (`1000/s`).
+    pub rate: Option<String>,
+    /// Closed model virtual users.
+    pub vus: Option<usize>,
+    /// `fixed` or `poisson`.
+    pub arrival: String,
+    /// Open model connection pool.
+    pub max_connections: usize,
+    /// Open model queue.
+    pub max_queue: usize,
+    /// Closed model pause.
+    pub think_time: Option<String>,
+    /// Measured duration.
+    pub duration: String,
+    /// Request cap.
+    pub requests: Option<u64>,
+    /// Warm-up.
+    pub warmup: String,
+    /// Per-request timeout.
+    pub timeout: String,
+    /// `I/N`.
+    pub segment: String,
+    /// Stop when a threshold fails.
+    pub abort_on_fail: bool,
+    /// HTTP/2 over cleartext.
+    pub http2: bool,
+    /// Accept any TLS certificate.
+    pub insecure: bool,
+    /// Redirects to follow.
+    pub max_redirects: u32,
+}
+
+impl LoadRequest {
+    /// A request with the binary's defaults.
+    pub fn new() -> LoadRequest {
+        LoadRequest {
+            method: "GET".into(),
+            arrival: "fixed".into(),
+            duration: "10s".into(),
+            warmup: "0s".into(),
+            timeout: "10s".into(),
+            segment: "1/1".into(),
+            max_connections: 64,
+            max_queue: 10_000,
+            ..LoadRequest::default()
+        }
+    }
+
+    /// Check everything and build the engine's options and the thresholds.
+    ///
+    /// # Errors
+    /// [`LoadError::Config`] naming the flag, file and line, or scenario at fault.
+    pub fn validate(&self) -> Result<(LoadOptions, Vec<Threshold>), LoadError> {
+        let (scenarios, mut threshold_texts) = match (&self.scenario_file, &self.url) {
+            (Some(f), None) => load_scenarios(f)?,
+            (None, Some(url)) => {
+                let mut headers = Vec::new();
+                for h in &self.headers {
+                    let (k, v) = h
+                        .split_once(':')
+                        .ok_or_else(|| config(format!("-H {h:?}: write it as 'Name: value'")))?;
+                    headers.push((k.to_string(), v.to_string()));
+                }
+                let body = self
+                    .body
+                    .as_deref()
+                    .map(|b| read_body(b, Path::new(".")))
+                    .transpose()?;
+                let checks = self.check_status.map(Check::Status).into_iter().collect();
+                let s = scenario(
+                    "default",
+                    1,
+                    &self.method,
+                    url,
+                    &headers,
+                    body,
+                    None,
+                    checks,
+                )?;
+                (vec![s], Vec::new())
+            }
+            (Some(_), Some(_)) => {
+                return Err(config("give a URL or --scenario-file, not both".into()))
+            }
+            (None, None) => {
+                return Err(config(
+                    "give a URL (http://host:port/path) or --scenario-file FILE".into(),
+                ))
+            }
+        };
+        threshold_texts.extend(self.thresholds.iter().cloned());
+        let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+        let thresholds = threshold_texts
+            .iter()
+            .map(|t| Threshold::parse(t, &names))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stages = self
+            .stages
+            .as_deref()
+            .map(parse_stages)
+            .transpose()?
+            .unwrap_or_default();
+        let model = match (&self.rate, self.vus) {
+            (Some(_), Some(_)) => {
+                return Err(config(
+                    "--rate (open model) and --vus (closed model) exclude each other".into(),
+                ))
+            }
+            (Some(r), None) => Model::Open {
+                rate: parse_rate(r)?,
+                poisson: self.arrival == "poisson",
+                max_connections: self.max_connections.max(1),
+                max_queue: self.max_queue.max(1),
+            },
+            (None, vus) => Model::Closed {
+                vus: vus.unwrap_or(if stages.is_empty() { 10 } else { 0 }),
+                think_time: self
+                    .think_time
+                    .as_deref()
+                    .map(|t| dur("think-time", t))
+                    .transpose()?
+                    .unwrap_or(Duration::ZERO),
+            },
+        };
+        if let Model::Closed { vus: 0, .. } = model {
+            if stages.is_empty() {
+                return Err(config("--vus must be at least 1".into()));
+            }
+        }
+        let opts = LoadOptions {
+            model,
+            stages,
+            duration: dur("duration", &self.duration)?,
+            max_requests: self.requests,
+            warmup: dur("warmup", &self.warmup)?,
+            timeout: dur("timeout", &self.timeout)?,
+            scenarios,
+            segment: parse_segment(&self.segment)?,
+            abort_on_fail: self.abort_on_fail,
+            max_body_kept: 64 * 1024,
+            http2: self.http2,
+            insecure: self.insecure,
+            max_redirects: self.max_redirects,
+        };
+        if opts.total_duration().is_zero() && opts.max_requests.is_none() {
+            return Err(config(
+                "the test has no length: give --duration, --stages or --requests".into(),
+            ));
+        }
+        Ok((opts, thresholds))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    #[serde(default)]
+    thresholds: Vec<String>,
+    scenario: Vec<ScenarioEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioEntry {
+    name: String,
+    #[serde(default = "one")]
+    weight: u32,
+    #[serde(default = "get")]
+    method: String,
+    url: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    body: Option<String>,
+    body_file: Option<String>,
+    csv: Option<String>,
+    #[serde(default)]
+    check: Vec<CheckEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckEntry {
+    status: Option<u16>,
+    body_contains: Option<String>,
+    json_field: Option<String>,
+    latency_under: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn get() -> String {
+    "GET".into()
+}
+
+pub(crate) fn dur(flag: &str, v: &str) -> Result<Duration, LoadError> {
+    parse_duration(v).map_err(|e| config(format!("--{flag}: {e}")))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scenario(
+    name: &str,
+    weight: u32,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: Option<String>,
+    csv: Option<CsvData>,
+    checks: Vec<Check>,
+) -> Result<Scenario, LoadError> {
+    let target = parse_url(url)?;
+    let (authority, path) = (target.authority, target.path);
+    let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| config(format!("scenario {name}: invalid method {method:?}")))?;
+    let mut hs = Vec::new();
+    for (k, v) in headers {
+        let hname = hyper::header::HeaderName::from_bytes(k.trim().as_bytes())
+            .map_err(|_| config(format!("scenario {name}: invalid header name {k:?}")))?;
+        hs.push((
+            hname,
+            Template::compile(
+                v.trim(),
+                csv.as_ref(),
+                &format!("scenario {name}: header {k}"),
+            )?,
+        ));
+    }
+    Ok(Scenario {
+        name: name.to_string(),
+        weight,
+        url: Template::compile(&path, csv.as_ref(), &format!("scenario {name}: url"))?,
+        authority,
+        tls: target.tls,
+        method,
+        headers: hs,
+        body: body
+            .map(|b| Template::compile(&b, csv.as_ref(), &format!("scenario {name}: body")))
+            .transpose()?,
+        checks,
+        csv,
+    })
+}
+
+fn read_body(spec: &str, base: &Path) -> Result<String, LoadError> {
+    match spec.strip_prefix('@') {
+        Some(file) => {
+            let p = base.join(file);
+            std::fs::read_to_string(&p).map_err(|e| config(format!("--body: {}: {e}", p.display())))
+        }
+        None => Ok(spec.to_string()),
+    }
+}
+
+/// Read a scenario file (TOML), with errors naming its path and line.
+fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>), LoadError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| config(format!("{}: {e}", path.display())))?;
+    let file: ScenarioFile = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
+            .map_or(String::new(), |l| format!(":{l}"));
+        config(format!(
+            "{}{line}: {}",
+            path.display(),
+            e.message().trim().replace('\n', ", ")
+        ))
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut out = Vec::new();
+    for s in file.scenario {
+        let at = |m: String| config(format!("{}: scenario {}: {m}", path.display(), s.name));
+        let csv = match &s.csv {
+            Some(c) => {
+                let p = base.join(c);
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| config(format!("{}: {e}", p.display())))?;
+                Some(CsvData::parse(&text, &p.display().to_string())?)
+            }
+            None => None,
+        };
+        let body = match (&s.body, &s.body_file) {
+            (Some(_), Some(_)) => return Err(at("give body or body_file, not both".into())),
+            (Some(b), None) => Some(b.clone()),
+            (None, Some(f)) => Some(read_body(&format!("@{f}"), base)?),
+            (None, None) => None,
+        };
+        let mut checks = Vec::new();
+        for c in &s.check {
+            if let Some(st) = c.status {
+                checks.push(Check::Status(st));
+            }
+            if let Some(b) = &c.body_contains {
+                checks.push(Check::BodyContains(b.clone()));
+            }
+            if let Some(j) = &c.json_field {
+                checks.push(Check::JsonField(j.clone()));
+            }
+            if let Some(l) = &c.latency_under {
+                checks.push(Check::LatencyUnder(parse_duration(l).map_err(at)?));
+            }
+        }
+        if checks.len() > 64 {
+            return Err(at("at most 64 checks".into()));
+        }
+        let headers: Vec<(String, String)> = s.headers.clone().into_iter().collect();
+        out.push(
+            scenario(
+                &s.name, s.weight, &s.method, &s.url, &headers, body, csv, checks,
+            )
+            .map_err(|e| config(format!("{}: {e}", path.display())))?,
+        );
+    }
+    if out.is_empty() {
+        return Err(config(format!(
+            "{}: no [[scenario]] entries",
+            path.display()
+        )));
+    }
+    let mut names: Vec<&str> = out.iter().map(|s| s.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        return Err(config(format!(
+            "{}: two scenarios named {:?}",
+            path.display(),
+            w[0]
+        )));
+    }
+    if names.contains(&"all") {
+        return Err(config(format!(
+            "{}: \"all\" is reserved for the totals",
+            path.display()
+        )));
+    }
+    Ok((out, file.thresholds))
+}
+
+/// Parse `--rate` (`1000/s`, `20k/s`, a bare number).
+///
+/// # Errors
+/// [`LoadError::Config`] for anything but a positive rate.
+pub fn parse_rate(s: &str) -> Result<f64, LoadError> {
+    let v = perflab_model::parse_quantity(s)
+        .and_then(|q| q.value_for(&perflab_model::Unit::per_sec(), "--rate", s))
+        .map_err(|e| config(format!("--rate {s:?}: {e}")))?;
+    if v <= 0.0 {
+        return Err(config(format!("--rate {s:?} must be positive")));
+    }
+    Ok(v)
+}
+
+/// Parse `--segment I/N`.
+///
+/// # Errors
+/// [`LoadError::Config`] unless 1 ≤ I ≤ N.
+pub fn parse_segment(s: &str) -> Result<(usize, usize), LoadError> {
+    let bad = || {
+        config(format!(
+            "--segment {s:?}: write it as I/N with 1 <= I <= N, e.g. 2/8"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}

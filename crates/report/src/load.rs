@@ -1,0 +1,205 @@
+//! The terminal summary of a load run: model, totals, the latency table per scenario, service
+//! time and send lag for the open model, status and error counts, checks, the target's own cost,
+//! the percentile spectrum and the thresholds.
+
+use std::fmt::Write as _;
+
+use perflab_model::{Run, Unit};
+
+use crate::{escape, Table};
+
+/// How a load test ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadEnding {
+    /// Ran its length.
+    Completed,
+    /// Ctrl-C: the results are partial.
+    Interrupted,
+    /// A threshold failed with `--abort-on-fail`.
+    Aborted,
+}
+
+/// What the summary needs beside the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadView {
+    /// `closed model, 64 virtual users`.
+    pub model: String,
+    /// Warm-up before measuring, seconds.
+    pub warmup_seconds: f64,
+    /// How it ended.
+    pub ending: LoadEnding,
+    /// (quantile, seconds, requests at or below) of all requests.
+    pub spectrum: Vec<(f64, f64, u64)>,
+}
+
+/// The terminal summary of a load run.
+pub fn load_text(run: &Run, view: &LoadView) -> String {
+    let Some(s) = &run.load else {
+        return String::new();
+    };
+    let t = |v: f64| Unit::seconds().format(v);
+    let mut out = String::new();
+    let model = &view.model;
+    let _ = writeln!(
+        out,
+        "perflab load: {model}, {} measured{}{}",
+        t(s.measured_seconds),
+        if view.warmup_seconds == 0.0 {
+            String::new()
+        } else {
+            format!(" after {} warm-up", t(view.warmup_seconds))
+        },
+        s.segment
+            .as_deref()
+            .map_or(String::new(), |x| format!(", segment {x}"))
+    );
+    match view.ending {
+        LoadEnding::Interrupted => out.push_str("  interrupted: the results are partial\n"),
+        LoadEnding::Aborted => out.push_str("  aborted: a threshold failed (--abort-on-fail)\n"),
+        LoadEnding::Completed => {}
+    }
+    let all = s.scenarios.get("all").cloned().unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "  requests {}  achieved {:.1}/s{}  errors {} ({:.2}%)  dropped {}",
+        all.requests,
+        s.achieved_rate,
+        s.target_rate
+            .map_or(String::new(), |r| format!(" of {r:.1}/s target")),
+        all.errors.values().sum::<u64>()
+            + all
+                .status
+                .iter()
+                .filter(|(k, _)| k.as_str() >= "400")
+                .map(|(_, v)| v)
+                .sum::<u64>(),
+        all.error_rate * 100.0,
+        s.dropped
+    );
+    let latency_name = if s.latency_is == "response_time" {
+        "response time (from intended send)"
+    } else {
+        "latency (service time)"
+    };
+    let mut table = Table::new(vec![
+        "scenario".into(),
+        "requests".into(),
+        "rps".into(),
+        "p50".into(),
+        "p90".into(),
+        "p99".into(),
+        "p99.9".into(),
+        "max".into(),
+        "errors".into(),
+    ]);
+    for (name, sc) in &s.scenarios {
+        if name == "all" && s.scenarios.len() == 2 {
+            continue;
+        }
+        let l = &sc.latency;
+        table.row(vec![
+            escape::terminal(name),
+            sc.requests.to_string(),
+            format!("{:.1}", sc.rps),
+            t(l.p50),
+            t(l.p90),
+            t(l.p99),
+            t(l.p99_9),
+            t(l.max),
+            format!("{:.2}%", sc.error_rate * 100.0),
+        ]);
+    }
+    let _ = writeln!(out, "  {latency_name}:");
+    for line in table.render_text().lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+    if s.latency_is == "response_time" {
+        let v = &all.service_time;
+        let _ = writeln!(
+            out,
+            "  service time (from actual send): p50 {}  p90 {}  p99 {}  max {}",
+            t(v.p50),
+            t(v.p90),
+            t(v.p99),
+            t(v.max)
+        );
+        let _ = writeln!(
+            out,
+            "  send lag: p50 {}  p99 {}  max {}",
+            t(s.send_lag.p50),
+            t(s.send_lag.p99),
+            t(s.send_lag.max)
+        );
+    }
+    if !all.status.is_empty() {
+        let st: Vec<String> = all.status.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  status: {}", st.join(" "));
+    }
+    if !all.errors.is_empty() {
+        let er: Vec<String> = all.errors.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(out, "  errors: {}", er.join(" "));
+    }
+    for (name, sc) in &s.scenarios {
+        if name == "all" {
+            continue;
+        }
+        for c in &sc.checks {
+            let _ = writeln!(
+                out,
+                "  check {name}: {}: {:.2}% ({}/{})",
+                c.name,
+                if c.total > 0 {
+                    c.passed as f64 * 100.0 / c.total as f64
+                } else {
+                    0.0
+                },
+                c.passed,
+                c.total
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  traffic: {} in, {} out; perflab used {} of CPU",
+        Unit::bytes().format(all.bytes_in as f64),
+        Unit::bytes().format(all.bytes_out as f64),
+        t(s.generator_cpu_seconds)
+    );
+    if let Some(p) = &s.target_process {
+        let _ = writeln!(
+            out,
+            "  target pid {}: CPU {} ({} per request), RSS {} → {} (peak {}, {:+})",
+            p.pid,
+            t(p.cpu_seconds),
+            t(p.cpu_seconds_per_request),
+            Unit::bytes().format(p.rss_start_bytes as f64),
+            Unit::bytes().format(p.rss_end_bytes as f64),
+            Unit::bytes().format(p.rss_peak_bytes as f64),
+            Unit::bytes().format(p.rss_end_bytes as f64 - p.rss_start_bytes as f64)
+        );
+    }
+    if !view.spectrum.is_empty() {
+        let _ = writeln!(out, "  percentile spectrum ({latency_name}):");
+        for &(q, v, count) in &view.spectrum {
+            let _ = writeln!(out, "    {:>9.5}%  {:>10}  {count}", q * 100.0, t(v));
+        }
+    }
+    for th in &s.thresholds {
+        let _ = writeln!(
+            out,
+            "  threshold {} {} (observed {})",
+            if th.passed { "✓" } else { "✗" },
+            th.expression,
+            if th.expression.contains("rate")
+                || th.expression.contains("rps")
+                || th.expression.contains("checks")
+                || th.expression.contains("requests")
+            {
+                format!("{:.4}", th.observed)
+            } else {
+                t(th.observed)
+            }
+        );
+    }
+    out
+}
