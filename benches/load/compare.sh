@@ -22,8 +22,9 @@ server_kind=${4:-auto}
 if [ "$server_kind" = auto ]; then
   if command -v nginx >/dev/null 2>&1; then server_kind=nginx; else server_kind=perflab; fi
 fi
-cargo build --release -q -p perflab
+cargo build --release -q -p perflab -p perflab-testkit
 bin=target/release/perflab
+testserver=target/release/perflab-testserver
 cores=$(nproc)
 server_cpu=0
 load_cpu=$(( cores > 1 ? 1 : 0 ))
@@ -50,7 +51,7 @@ CONF
     taskset -c "$server_cpu" nginx -p "$work" -c "$work/nginx.conf" &
     ;;
   perflab)
-    taskset -c "$server_cpu" "$bin" testserver --addr "127.0.0.1:$port" --threads 1 >/dev/null &
+    taskset -c "$server_cpu" "$testserver" --addr "127.0.0.1:$port" --threads 1 >/dev/null &
     ;;
   *)
     echo "unknown server '$server_kind' (nginx, perflab or auto)" >&2

@@ -25,7 +25,6 @@ pub mod options;
 mod record;
 pub mod request;
 mod results;
-pub mod server;
 pub mod template;
 pub mod threshold;
 pub mod tls;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, ServerConfig, SignatureScheme};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
 use crate::LoadError;
 
@@ -89,26 +89,5 @@ pub fn client_config(insecure: bool, http2: bool) -> Result<Arc<ClientConfig>, L
     } else {
         vec![b"http/1.1".to_vec()]
     };
-    Ok(Arc::new(config))
-}
-
-/// A server configuration with a fresh self-signed certificate for `localhost` and 127.0.0.1.
-///
-/// # Errors
-/// Certificate generation failed.
-pub fn self_signed_server_config() -> Result<Arc<ServerConfig>, LoadError> {
-    let err = |e: String| LoadError::Config {
-        message: format!("TLS certificate: {e}"),
-    };
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
-        .map_err(|e| err(e.to_string()))?;
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
-    let mut config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| err(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.cert.der().clone()], key)
-        .map_err(|e| err(e.to_string()))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

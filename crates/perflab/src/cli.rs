@@ -127,9 +127,6 @@ perflab scan './app' --baseline main"
     ExecUsage(ExecUsageArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
     Demo(DemoArgs),
-    /// A small HTTP server for demos, tests and speed comparisons.
-    #[command(hide = true)]
-    Testserver(TestserverArgs),
     /// Burn CPU for a while (a deterministic workload for demos and tests).
     #[command(hide = true)]
     Spin(SpinArgs),
@@ -494,28 +491,6 @@ pub(crate) struct MergeArgs {
     pub(crate) files: Vec<PathBuf>,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct TestserverArgs {
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:0")]
-    pub(crate) addr: String,
-    /// Runtime threads.
-    #[arg(long, default_value_t = 1)]
-    pub(crate) threads: usize,
-    /// Stall every this often, e.g. 5s.
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) stall_every: Option<String>,
-    /// For this long, e.g. 1s.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
-    pub(crate) stall_for: String,
-    /// Size of /big in bytes.
-    #[arg(long, default_value_t = 1024 * 1024)]
-    pub(crate) body_size: usize,
-    /// Serve HTTPS with a fresh self-signed certificate.
-    #[arg(long)]
-    pub(crate) tls: bool,
 }
 
 /// CPU profile backends.

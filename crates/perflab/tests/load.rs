@@ -3,43 +3,58 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{json, stderr, Lab};
 use predicates::prelude::*;
 
+/// perflab's test server (crate perflab-testkit), in this process on a loopback port; it lives
+/// until the test process ends.
 struct Server {
-    child: Child,
     url: String,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn server(args: &[&str]) -> Server {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
-        .arg("testserver")
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().trim_start_matches("listening on ").to_string();
-    assert!(
-        url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
-        "{line}"
-    );
-    Server { child, url }
+    let mut opts = perflab_testkit::ServerOptions {
+        body_size: 1024 * 1024,
+        ..Default::default()
+    };
+    let mut threads = 1;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = || it.clone().next().copied().unwrap_or_default();
+        let secs = |t: &str| Duration::from_secs_f64(t.trim_end_matches('s').parse().unwrap());
+        match *a {
+            "--threads" => threads = v().parse().unwrap(),
+            "--stall-every" => opts.stall_every = Some(secs(v())),
+            "--stall-for" => opts.stall_for = secs(v()),
+            "--body-size" => opts.body_size = v().parse().unwrap(),
+            "--tls" => opts.tls = true,
+            other => panic!("unknown test server option {other}"),
+        }
+        if *a != "--tls" {
+            it.next();
+        }
+    }
+    let tls = opts.tls;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        perflab_testkit::run_blocking(addr, threads, opts, |bound| {
+            let _ = tx.send(bound);
+        })
+        .expect("test server runs");
+    });
+    let bound = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("test server bound");
+    let scheme = if tls { "https" } else { "http" };
+    Server {
+        url: format!("{scheme}://{bound}"),
+    }
 }
 
 fn summary(doc: &serde_json::Value) -> &serde_json::Value {
@@ -754,10 +769,8 @@ fn spawned_target_is_watched_for_cpu_and_memory() {
         l.local_addr().unwrap().port()
     };
     let lab = Lab::new();
-    let server_cmd = format!(
-        "'{}' testserver --addr 127.0.0.1:{port}",
-        assert_cmd::cargo::cargo_bin("perflab").display()
-    );
+    // A real server in its own process, as --spawn starts one.
+    let server_cmd = format!("python3 -m http.server {port} --bind 127.0.0.1");
     let out = lab
         .cmd()
         .args([

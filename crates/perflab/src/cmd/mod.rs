@@ -16,7 +16,6 @@ mod run;
 mod scan;
 mod show;
 mod spin;
-mod testserver;
 
 use std::path::Path;
 
@@ -47,7 +46,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Scan(a) => scan::run(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),
         Command::Demo(a) => demo::run(a),
-        Command::Testserver(a) => testserver::run(a),
         Command::Spin(a) => spin::run(a),
     }
 }

@@ -1,6 +1,7 @@
-//! A small, fast HTTP/1.1 server for demos, tests and the speed comparison: it answers from
-//! memory, and can stall on a schedule (every `stall_every`, for `stall_for`) to show what
-//! coordinated omission hides.
+//! Test support, not part of the product: a small, fast HTTP/1.1 and HTTP/2 server for perflab's
+//! load tests and the speed comparison in `benches/load/` (binary `perflab-testserver`). It
+//! answers from memory, and can stall on a schedule (every `stall_every`, for `stall_for`) to
+//! show what coordinated omission hides.
 //!
 //! Routes: `/` → `ok`, `/json` → a small JSON document, `/status/NNN` → that status,
 //! `/big` → `body_size` bytes, `/redirect/N` → 302 to `/redirect/N-1` (`/redirect/0` → `ok`),
@@ -15,6 +16,8 @@ use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::ServerConfig;
 
 /// How the server behaves.
 #[derive(Debug, Clone, Default)]
@@ -97,15 +100,10 @@ fn redirect(status: StatusCode, location: String) -> Response<Full<Bytes>> {
 /// Serve on `listener` until the task is dropped.
 ///
 /// # Errors
-/// The TLS certificate could not be made.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    opts: ServerOptions,
-) -> Result<(), crate::LoadError> {
+/// The TLS certificate could not be made (test support: the message is all a test needs).
+pub async fn serve(listener: tokio::net::TcpListener, opts: ServerOptions) -> Result<(), String> {
     let acceptor = if opts.tls {
-        Some(tokio_rustls::TlsAcceptor::from(
-            crate::tls::self_signed_server_config()?,
-        ))
+        Some(tokio_rustls::TlsAcceptor::from(self_signed_server_config()?))
     } else {
         None
     };
@@ -158,8 +156,26 @@ pub fn run_blocking(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
-        serve(listener, opts)
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))
+        serve(listener, opts).await.map_err(std::io::Error::other)
     })
+}
+
+/// A server configuration with a fresh self-signed certificate for `localhost` and 127.0.0.1.
+///
+/// # Errors
+/// Certificate generation failed.
+fn self_signed_server_config() -> Result<Arc<ServerConfig>, String> {
+    let err = |e: String| format!("TLS certificate: {e}");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+        .map_err(|e| err(e.to_string()))?;
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.cert.der().clone()], key)
+            .map_err(|e| err(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
