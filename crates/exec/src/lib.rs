@@ -16,6 +16,7 @@
 //! assert_eq!(spec.rendered(), "echo 5");
 //! ```
 
+mod commands;
 mod service;
 mod sys;
 
@@ -23,6 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+pub use commands::{rss_floor, sweep, time_command, warnings, Timed};
 pub use service::{spawn_service, Service};
 pub use sys::{run_argv, SystemExecutor};
 
@@ -73,6 +75,12 @@ pub enum ExecError {
         /// The OS error.
         #[source]
         error: std::io::Error,
+    },
+    /// Options that do not fit together.
+    #[error("{message}")]
+    Options {
+        /// What is wrong, naming the flag.
+        message: String,
     },
     /// A spawned service did not come up.
     #[error("--spawn {command:?}: {reason}")]

@@ -22,6 +22,7 @@ mod gotest;
 mod load;
 mod profile;
 mod table;
+mod timing;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,6 +35,7 @@ pub use gotest::run_gotest;
 pub use load::{load_text, LoadEnding, LoadView};
 pub use profile::{profile_markdown, profile_text, top_table};
 pub use table::Table;
+pub use timing::timing_text;
 
 /// A median with its interval as benchstat prints it: `1.72µs ± 1%` (`± ∞` when unbounded).
 pub fn median_pm(unit: &Unit, median: f64, ci_low: f64, ci_high: f64) -> String {
