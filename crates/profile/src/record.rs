@@ -102,6 +102,14 @@ pub struct Recording {
 /// Why recording failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// A scratch directory could not be made.
+    #[error("cannot create {path}: {reason}")]
+    Scratch {
+        /// The directory.
+        path: String,
+        /// The OS error.
+        reason: String,
+    },
     /// The command could not be started.
     #[error("cannot start {program:?}: {reason}")]
     Spawn {
@@ -121,8 +129,8 @@ pub enum RecordError {
     /// Its output could not be read.
     #[error(transparent)]
     Profile(#[from] ProfileError),
-    /// I/O.
-    #[error("{0}")]
+    /// I/O while recording.
+    #[error("while recording: {0}")]
     Io(#[from] std::io::Error),
 }
 

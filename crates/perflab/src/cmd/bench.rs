@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context as _, Result};
 use perflab_model::{Run, RunKind};
 
-use super::profile::{profile_command, write_outputs, Profiled};
+use perflab_profile::session::Profiled;
+
+use super::profile::{profile_command, write_outputs};
 use crate::cli::{BenchArgs, CallGraph, ProfileMode};
 use crate::context;
 use crate::Outcome;

@@ -10,7 +10,9 @@ use perflab_model::{Run, RunKind};
 use perflab_profile::summary::{self, RunFacts};
 use perflab_profile::{flame, folded, pprof, top, Profile, ValueType};
 
-use super::profile::{benchmark_of, on_process_clock, profile_command, write_outputs};
+use perflab_profile::session::{benchmark_of, on_process_clock};
+
+use super::profile::{profile_command, write_outputs};
 use crate::cli::ScanArgs;
 use crate::{context, output, Outcome};
 

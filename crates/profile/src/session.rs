@@ -1,0 +1,289 @@
+//! One profiling session from recording to what the user keeps: the recordings of a command
+//! (CPU, and allocations with `--alloc`), put on the process's own clock, rendered as
+//! flamegraphs, pprof and folded files with the summary, and the run's numbers as a benchmark.
+
+use std::path::{Path, PathBuf};
+
+use perflab_model::profile::ProfileSummary;
+use perflab_model::{Benchmark, Metric, Unit};
+
+use crate::record::{self, RecordError, RecordOptions, Recording};
+use crate::summary::{self, RunFacts};
+use crate::{flame, folded, pprof, Profile, ProfileError};
+
+/// A file to write: its role in the summary (`flamegraph`, `pprof`…), its name and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// Key in `ProfileSummary::files`.
+    pub role: String,
+    /// File name (with the prefix).
+    pub name: String,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+/// A CPU recording and, with --alloc, an allocation recording of the same target.
+#[derive(Debug, Clone)]
+pub struct Profiled {
+    /// The CPU profile (or the file read).
+    pub cpu: Recording,
+    /// The allocation profile, with --alloc.
+    pub alloc: Option<Recording>,
+}
+
+impl Profiled {
+    /// A profile read from a file (`--input`).
+    pub fn from_file(profile: Profile) -> Profiled {
+        let is_alloc = profile.type_index("alloc_space").is_some();
+        let rec = Recording {
+            profile,
+            backend: "file".into(),
+            note: None,
+            unwinding: None,
+            usage: record::Usage::default(),
+        };
+        if is_alloc {
+            // A heap profile only: it is both what is shown and where sites come from.
+            Profiled {
+                cpu: rec.clone(),
+                alloc: Some(rec),
+            }
+        } else {
+            Profiled {
+                cpu: rec,
+                alloc: None,
+            }
+        }
+    }
+
+    /// A one-line description when the command did not end well.
+    pub fn failure(&self, target: &str) -> Option<String> {
+        let u = &self.cpu.usage;
+        if u.timed_out {
+            return None; // stopped by perflab at its budget: expected
+        }
+        match (u.exit_code, u.signal) {
+            (Some(0), _) | (None, None) => None,
+            (Some(c), _) => Some(format!(
+                "{target} exited with status {c}: the profile of what ran was kept (partial)"
+            )),
+            (None, Some(s)) => Some(format!(
+                "{target} was killed by signal {s}: the profile up to then was kept (partial)"
+            )),
+        }
+    }
+}
+
+/// Record the CPU profile of `argv` and, when asked, its allocations. `stdout`: a file for the
+/// command's output during the CPU run (a harness's results); the allocation run's output is
+/// dropped then, as it would only repeat it.
+///
+/// # Errors
+/// [`RecordError`] when a recorder fails or the scratch directories cannot be made.
+pub fn profile_command(
+    argv: &[String],
+    base: &RecordOptions,
+    alloc: bool,
+    stdout: Option<&Path>,
+) -> Result<Profiled, RecordError> {
+    let dir = |name: &str| -> Result<PathBuf, RecordError> {
+        let d = base.scratch.join(name);
+        std::fs::create_dir_all(&d).map_err(|e| RecordError::Scratch {
+            path: d.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(d)
+    };
+    let mut cpu_opts = base.clone();
+    cpu_opts.scratch = dir("cpu")?;
+    cpu_opts.stdout = stdout.map(Path::to_path_buf);
+    let cpu = record::record_cpu(argv, &cpu_opts)?;
+    let alloc = if alloc {
+        let mut opts = base.clone();
+        opts.scratch = dir("alloc")?;
+        opts.stdout = stdout.map(|_| opts.scratch.join("stdout"));
+        Some(record::record_alloc(argv, &opts)?)
+    } else {
+        None
+    };
+    Ok(Profiled { cpu, alloc })
+}
+
+fn facts(target: &str, r: &Recording) -> RunFacts {
+    let u = &r.usage;
+    // Under valgrind the process's times are the instrumented run's, not the program's.
+    let timed = r.backend == "perf" || r.backend == "rusage";
+    RunFacts {
+        target: target.to_string(),
+        backend: r.backend.clone(),
+        backend_note: r.note.clone(),
+        unwinding: r.unwinding.as_ref().map(|(u, _)| u.as_str().to_string()),
+        cpu_time_s: timed.then_some(u.user_s + u.sys_s),
+        sys_time_s: timed.then_some(u.sys_s),
+        wall_time_s: timed.then_some(u.wall_s),
+        peak_rss_bytes: u.peak_rss().filter(|_| timed),
+        // The main thread lives the whole run, so wall - CPU is a lower bound of waiting.
+        threads: Some(1),
+    }
+}
+
+/// The CPU profile with its `cpu` column put on the process's own clock (rusage), so the
+/// flamegraph, pprof and folded files agree with the summary.
+pub fn on_process_clock(p: &Profile, cpu_s: Option<f64>) -> Profile {
+    match (p.type_index("cpu"), cpu_s) {
+        (Some(i), Some(cpu)) if cpu > 0.0 && p.total(i) > 0 => {
+            p.scaled(i, cpu * 1e9 / p.total(i) as f64)
+        }
+        _ => p.clone(),
+    }
+}
+
+/// The files of a profile, `{prefix}flamegraph.svg`, `{prefix}profile.pb.gz`,
+/// `{prefix}stacks.folded` (and the `alloc-` files), and its summary. The caller writes them
+/// (this crate measures and renders, it does not touch the user's directories).
+///
+/// # Errors
+/// [`ProfileError`] when a flamegraph cannot be drawn.
+pub fn render_outputs(
+    prefix: &str,
+    target: &str,
+    profiled: &Profiled,
+    top: usize,
+    frequency: u32,
+) -> Result<(ProfileSummary, Vec<OutputFile>), ProfileError> {
+    let cpu = &profiled.cpu;
+    let f = facts(target, cpu);
+    let mut s = summary::summarize(&cpu.profile, &f, top);
+    if let Some((u, why)) = &cpu.unwinding {
+        let note = format!("{} unwinding: {why}", u.as_str());
+        s.backend_note = Some(match s.backend_note.take() {
+            Some(n) => format!("{n}; {note}"),
+            None => note,
+        });
+    }
+    let shown = on_process_clock(&cpu.profile, f.cpu_time_s);
+    let col = summary::main_column(&shown);
+    let mut subtitle = cpu.backend.clone();
+    if let Some((u, _)) = &cpu.unwinding {
+        subtitle.push_str(&format!(", {} unwinding, {frequency} Hz", u.as_str()));
+    }
+    subtitle.push_str(&format!(", {} samples", s.samples));
+    if let Some(c) = s.cpu_time_s {
+        subtitle.push_str(&format!(", CPU {}", Unit::seconds().format(c)));
+    }
+    let mut files = Vec::new();
+    let mut write = |role: &str, name: &str, bytes: &[u8]| -> Result<(), ProfileError> {
+        files.push(OutputFile {
+            role: role.to_string(),
+            name: format!("{prefix}{name}"),
+            bytes: bytes.to_vec(),
+        });
+        Ok(())
+    };
+    let title = format!("{}: {target}", shown.sample_types[col].kind);
+    write(
+        "flamegraph",
+        "flamegraph.svg",
+        &flame::render(&shown, col, &title, &subtitle)?,
+    )?;
+    let default_type = shown.sample_types[col].kind.clone();
+    let mut with_comments = shown.clone();
+    with_comments
+        .comments
+        .push(format!("perflab profile: {target}"));
+    with_comments.comments.push(format!("backend: {subtitle}"));
+    write(
+        "pprof",
+        "profile.pb.gz",
+        &pprof::write(&with_comments, Some(&default_type)),
+    )?;
+    write(
+        "folded",
+        "stacks.folded",
+        folded::write(&shown, col).as_bytes(),
+    )?;
+    if let Some(alloc) = &profiled.alloc {
+        let a = summary::summarize(&alloc.profile, &facts(target, alloc), top);
+        let ai = alloc.profile.type_index("alloc_space").unwrap_or(0);
+        write(
+            "alloc_flamegraph",
+            "alloc-flamegraph.svg",
+            &flame::render(
+                &alloc.profile,
+                ai,
+                &format!("allocated bytes: {target}"),
+                &format!("{}, {} allocations", alloc.backend, a.samples),
+            )?,
+        )?;
+        write(
+            "alloc_pprof",
+            "alloc.pb.gz",
+            &pprof::write(&alloc.profile, Some("alloc_space")),
+        )?;
+        write(
+            "alloc_folded",
+            "alloc.folded",
+            folded::write(&alloc.profile, ai).as_bytes(),
+        )?;
+        if alloc.backend != "file" {
+            let (w_cpu, w_alloc) = (cpu.usage.wall_s, alloc.usage.wall_s);
+            if w_cpu > 0.0 {
+                s.warnings.push(format!(
+                    "allocation profiling (valgrind DHAT) ran {:.1}× slower than the CPU run \
+                     ({:.2} s against {:.2} s wall)",
+                    w_alloc / w_cpu,
+                    w_alloc,
+                    w_cpu
+                ));
+            }
+        }
+        s.alloc = a.alloc;
+        s.recommendations.extend(
+            a.recommendations
+                .into_iter()
+                .filter(|r| r.rule == "temporary-allocations" || r.rule == "leaks"),
+        );
+    }
+    if let Some(f) = profiled.failure(target) {
+        s.warnings.push(f);
+    }
+    let u = &cpu.usage;
+    if u.max_rss_bytes > 0 && u.peak_rss().is_none() && cpu.backend != "callgrind" {
+        s.warnings.push(format!(
+            "peak RSS not recorded: it is at perflab's measurement floor ({}), so the command's \
+             own peak is smaller than perflab can see",
+            Unit::bytes().format(u.rss_floor_bytes as f64)
+        ));
+    }
+    if cpu.usage.timed_out {
+        s.warnings
+            .push("stopped at the end of its time budget: the profile covers what ran".into());
+    }
+    Ok((s, files))
+}
+
+/// The run's numbers as a benchmark, so `compare` and `check` work on profile runs too.
+pub fn benchmark_of(s: &ProfileSummary) -> Benchmark {
+    let mut b = Benchmark::new(s.target.clone());
+    let mut add = |name: &str, unit: Unit, v: Option<f64>| {
+        if let Some(v) = v {
+            b.metrics.push(Metric::new(name, unit, vec![v]));
+        }
+    };
+    add("cpu_time", Unit::seconds(), s.cpu_time_s);
+    add("wall_time", Unit::seconds(), s.wall_time_s);
+    add(
+        "peak_rss",
+        Unit::bytes(),
+        s.peak_rss_bytes.map(|v| v as f64),
+    );
+    if s.value == "instructions" {
+        add("instructions", Unit::count(), Some(s.total));
+    }
+    if let Some(a) = &s.alloc {
+        add("alloc_bytes", Unit::bytes(), Some(a.total_bytes as f64));
+        add("alloc_blocks", Unit::count(), Some(a.total_blocks as f64));
+        add("leaked_bytes", Unit::bytes(), Some(a.leaked_bytes as f64));
+    }
+    b
+}
