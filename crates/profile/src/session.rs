@@ -287,3 +287,30 @@ pub fn benchmark_of(s: &ProfileSummary) -> Benchmark {
     }
     b
 }
+
+/// A profile without its first frame where that frame is one of `roots`.
+pub fn strip_roots(p: &Profile, roots: &[String]) -> Profile {
+    let mut out = Profile::new(p.sample_types.clone());
+    for s in &p.samples {
+        let skip = usize::from(
+            s.stack
+                .first()
+                .is_some_and(|&f| roots.iter().any(|r| r == p.name(f))),
+        );
+        let ids: Vec<u32> = s.stack[skip..]
+            .iter()
+            .map(|&f| out.intern(p.frames[f as usize].clone()))
+            .collect();
+        out.add(&ids, &s.values);
+    }
+    out
+}
+
+/// Each function's flat share of column `index`'s total.
+pub fn flat_shares(p: &Profile, index: usize) -> std::collections::BTreeMap<String, f64> {
+    let total = p.total(index).max(1) as f64;
+    crate::top::table(p, index)
+        .into_iter()
+        .map(|r| (r.function, r.flat as f64 / total))
+        .collect()
+}

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 pub use gotest::run_gotest;
 pub use load::{load_text, LoadEnding, LoadView};
-pub use profile::{profile_markdown, profile_text, top_table};
+pub use profile::{profile_markdown, profile_text, scan_text, top_table};
 pub use table::Table;
 pub use timing::timing_text;
 

@@ -258,6 +258,45 @@ pub fn profile_markdown(profiles: &[ProfileSummary]) -> String {
     out
 }
 
+/// The terminal summary of `perflab scan`: each target, then all targets with the delta
+/// against the baseline.
+pub fn scan_text(run: &perflab_model::Run) -> String {
+    let mut out = String::new();
+    for s in &run.profiles {
+        if s.target == "all" {
+            out.push_str("\n== all targets ==\n");
+            out.push_str(&profile_text(s));
+            if !s.baseline_delta.is_empty() {
+                out.push_str("\n  Against the baseline (flat share of the total):\n");
+                let mut t = Table::new(
+                    ["base", "now", "delta", "function"]
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect(),
+                )
+                .left_align_from(3);
+                for d in &s.baseline_delta {
+                    t.row(vec![
+                        format!("{:.1}%", d.base_share * 100.0),
+                        format!("{:.1}%", d.current_share * 100.0),
+                        format!("{:+.1} pp", (d.current_share - d.base_share) * 100.0),
+                        crate::escape::terminal(&d.function),
+                    ]);
+                }
+                for line in t.render_text().lines() {
+                    out.push_str("  ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        } else {
+            out.push_str(&format!("\n== {} ==\n", crate::escape::terminal(&s.target)));
+            out.push_str(&profile_text(s));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

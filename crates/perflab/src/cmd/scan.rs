@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use perflab_model::profile::{FunctionDelta, ProfileSummary};
+use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
 use perflab_profile::summary::{self, RunFacts};
-use perflab_profile::{flame, folded, pprof, top, Profile, ValueType};
+use perflab_profile::{flame, folded, pprof, Profile, ValueType};
 
-use perflab_profile::session::{benchmark_of, on_process_clock};
+use perflab_analysis::scan::deltas;
+use perflab_profile::session::{benchmark_of, flat_shares, on_process_clock, strip_roots};
 
 use super::profile::{profile_command, write_outputs};
 use crate::cli::ScanArgs;
@@ -97,7 +98,11 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
                 let bi = bp.type_index("cpu").unwrap_or(summary::main_column(&bp));
                 // Compare functions, not targets: strip the target roots of both sides.
                 let cur = strip_roots(&overall, &args.commands);
-                all.baseline_delta = deltas(&shares(&bp, bi), &shares(&cur, 0), args.profile.top);
+                all.baseline_delta = deltas(
+                    &flat_shares(&bp, bi),
+                    &flat_shares(&cur, 0),
+                    args.profile.top,
+                );
                 let svg =
                     flame::render_diff(&bp, bi, &cur, 0, &format!("cpu: now against {label}"))?;
                 output::write_atomic(&files("diff-flamegraph.svg"), &svg)?;
@@ -108,7 +113,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
             }
             None => {
                 let cur = strip_roots(&overall, &args.commands);
-                all.baseline_delta = deltas(&base_top, &shares(&cur, 0), args.profile.top);
+                all.baseline_delta = deltas(&base_top, &flat_shares(&cur, 0), args.profile.top);
                 all.warnings.push(format!(
                     "{label} has no profile file left: the delta uses its stored top table only, and no differential flamegraph was drawn"
                 ));
@@ -124,7 +129,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     }
     run.profiles = summaries;
     run.profiles.push(all);
-    super::finish_run(run, &args.output, store, scan_text)?;
+    super::finish_run(run, &args.output, store, perflab_report::scan_text)?;
     if let Some(f) = failures.first() {
         let more = failures.len() - 1;
         if more > 0 {
@@ -133,94 +138,6 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         bail!("{f}");
     }
     Ok(Outcome::Ok)
-}
-
-fn scan_text(run: &Run) -> String {
-    let mut out = String::new();
-    for s in &run.profiles {
-        if s.target == "all" {
-            out.push_str("\n== all targets ==\n");
-            out.push_str(&perflab_report::profile_text(s));
-            if !s.baseline_delta.is_empty() {
-                out.push_str("\n  Against the baseline (flat share of the total):\n");
-                let mut t = perflab_report::Table::new(
-                    ["base", "now", "delta", "function"]
-                        .iter()
-                        .map(|h| h.to_string())
-                        .collect(),
-                )
-                .left_align_from(3);
-                for d in &s.baseline_delta {
-                    t.row(vec![
-                        format!("{:.1}%", d.base_share * 100.0),
-                        format!("{:.1}%", d.current_share * 100.0),
-                        format!("{:+.1} pp", (d.current_share - d.base_share) * 100.0),
-                        d.function.clone(),
-                    ]);
-                }
-                for line in t.render_text().lines() {
-                    out.push_str("  ");
-                    out.push_str(line);
-                    out.push('\n');
-                }
-            }
-        } else {
-            out.push_str(&format!("\n== {} ==\n", s.target));
-            out.push_str(&perflab_report::profile_text(s));
-        }
-    }
-    out
-}
-
-/// A profile without its first frame where that frame is one of `roots`.
-fn strip_roots(p: &Profile, roots: &[String]) -> Profile {
-    let mut out = Profile::new(p.sample_types.clone());
-    for s in &p.samples {
-        let skip = usize::from(
-            s.stack
-                .first()
-                .is_some_and(|&f| roots.iter().any(|r| r == p.name(f))),
-        );
-        let ids: Vec<u32> = s.stack[skip..]
-            .iter()
-            .map(|&f| out.intern(p.frames[f as usize].clone()))
-            .collect();
-        out.add(&ids, &s.values);
-    }
-    out
-}
-
-fn shares(p: &Profile, index: usize) -> BTreeMap<String, f64> {
-    let total = p.total(index).max(1) as f64;
-    top::table(p, index)
-        .into_iter()
-        .map(|r| (r.function, r.flat as f64 / total))
-        .collect()
-}
-
-/// The functions whose share moved most, hotter first.
-fn deltas(
-    base: &BTreeMap<String, f64>,
-    current: &BTreeMap<String, f64>,
-    n: usize,
-) -> Vec<FunctionDelta> {
-    let names: std::collections::BTreeSet<&String> = base.keys().chain(current.keys()).collect();
-    let mut rows: Vec<FunctionDelta> = names
-        .into_iter()
-        .map(|f| FunctionDelta {
-            function: f.clone(),
-            base_share: base.get(f).copied().unwrap_or(0.0),
-            current_share: current.get(f).copied().unwrap_or(0.0),
-        })
-        .filter(|d| (d.current_share - d.base_share).abs() >= 0.001)
-        .collect();
-    rows.sort_by(|a, b| {
-        (b.current_share - b.base_share)
-            .total_cmp(&(a.current_share - a.base_share))
-            .then(a.function.cmp(&b.function))
-    });
-    rows.truncate(n);
-    rows
 }
 
 /// The baseline: a profile file, or a stored run whose profile file still exists, or failing
