@@ -17,6 +17,7 @@
 //! ```
 
 mod commands;
+mod harness;
 mod service;
 mod sys;
 
@@ -25,6 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use commands::{rss_floor, sweep, time_command, warnings, Timed};
+pub use harness::{run_harness, tail, HarnessOutput};
 pub use service::{spawn_service, Service};
 pub use sys::{run_argv, SystemExecutor};
 
@@ -81,6 +83,16 @@ pub enum ExecError {
     Options {
         /// What is wrong, naming the flag.
         message: String,
+    },
+    /// A benchmark harness failed.
+    #[error("{command} failed ({status}){said}")]
+    Harness {
+        /// The command.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// The tails of its stderr and stdout, when it said anything.
+        said: String,
     },
     /// A spawned service did not come up.
     #[error("--spawn {command:?}: {reason}")]

@@ -1,11 +1,10 @@
 //! `perflab bench -- CMD`: run a harness, read what it printed; with `--profile`, profile it
 //! while it runs and attach the profile to the run.
 
-use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context as _, Result};
+use perflab_exec::HarnessOutput;
 use perflab_model::{Run, RunKind};
 
 use perflab_profile::session::Profiled;
@@ -14,13 +13,6 @@ use super::profile::{profile_command, write_outputs};
 use crate::cli::{BenchArgs, CallGraph, ProfileMode};
 use crate::context;
 use crate::Outcome;
-
-/// What the harness printed.
-struct Harness {
-    stdout: String,
-    stderr: String,
-    interrupted: bool,
-}
 
 pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
     let format = context::parse_format(args.format.as_deref())?;
@@ -35,7 +27,10 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
         let (h, p) = profiled_harness(&args)?;
         (h, Some(p))
     } else {
-        (plain_harness(&args)?, None)
+        (
+            perflab_exec::run_harness(&args.command, args.show_output, super::interrupt_flag())?,
+            None,
+        )
     };
     let source = format!("output of {program}");
     let parsed = match format {
@@ -77,62 +72,9 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The harness on its own: stdout read line by line (echoed with --show-output), stderr
-/// drained on a thread so a chatty harness never blocks on a full pipe.
-fn plain_harness(args: &BenchArgs) -> Result<Harness> {
-    let program = &args.command[0];
-    let mut child = Command::new(program)
-        .args(&args.command[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start {program:?}"))?;
-    let mut err_pipe = child.stderr.take().context("stderr pipe")?;
-    let err_thread = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err_pipe.read_to_end(&mut s);
-        s
-    });
-    let stop = super::interrupt_flag();
-    let mut stdout = String::new();
-    let reader = BufReader::new(child.stdout.take().context("stdout pipe")?);
-    for line in reader.split(b'\n') {
-        let line = line.context("reading the harness's output")?;
-        let line = String::from_utf8_lossy(&line);
-        if args.show_output {
-            eprintln!("{line}");
-        }
-        stdout.push_str(&line);
-        stdout.push('\n');
-    }
-    let status = child.wait().context("waiting for the harness")?;
-    let stderr = String::from_utf8_lossy(&err_thread.join().unwrap_or_default()).into_owned();
-    let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
-    if !status.success() && !interrupted {
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        bail!(
-            "{} failed ({}){}",
-            args.command.join(" "),
-            status,
-            if tail.is_empty() {
-                String::new()
-            } else {
-                format!(" (stderr: {})", tail.join(" | "))
-            }
-        );
-    }
-    Ok(Harness {
-        stdout,
-        stderr,
-        interrupted,
-    })
-}
-
 /// The harness under the profiler (perf, else callgrind, else timing only, as `perflab
 /// profile` chooses): its stdout goes to a file that is read afterwards, its stderr shows live.
-fn profiled_harness(args: &BenchArgs) -> Result<(Harness, Profiled)> {
+fn profiled_harness(args: &BenchArgs) -> Result<(HarnessOutput, Profiled)> {
     let argv = &args.command;
     let is_go_test = argv.len() > 1
         && Path::new(&argv[0]).file_name().is_some_and(|n| n == "go")
@@ -185,7 +127,7 @@ fn profiled_harness(args: &BenchArgs) -> Result<(Harness, Profiled)> {
         other => eprintln!("note: profiled with {other}: no stacks, timings are native"),
     }
     Ok((
-        Harness {
+        HarnessOutput {
             stdout,
             stderr: String::new(),
             interrupted,
