@@ -61,6 +61,48 @@ pub struct Target {
     pub critical: Option<Level>,
 }
 
+impl Target {
+    /// A target from its texts, as `perflab.toml` writes it.
+    ///
+    /// # Errors
+    /// [`AnalysisError::Level`] for a level that does not parse; [`AnalysisError::Target`] when
+    /// the target and the critical level point in different directions.
+    pub fn parse(
+        benchmark: &str,
+        metric: &str,
+        target: &str,
+        critical: Option<&str>,
+    ) -> Result<Target, AnalysisError> {
+        let field = |field: &'static str| {
+            move |e: AnalysisError| AnalysisError::Field {
+                field,
+                error: Box::new(e),
+            }
+        };
+        let t = Level::parse(target).map_err(field("target"))?;
+        let c = critical
+            .map(Level::parse)
+            .transpose()
+            .map_err(field("critical"))?;
+        if let Some(c) = &c {
+            if t.op.is_upper() != c.op.is_upper() {
+                return Err(AnalysisError::Target {
+                    message: format!(
+                        "target {target:?} and critical {:?} point in different directions",
+                        c.text
+                    ),
+                });
+            }
+        }
+        Ok(Target {
+            benchmark: benchmark.into(),
+            metric: metric.into(),
+            target: t,
+            critical: c,
+        })
+    }
+}
+
 /// Outcome of one target on one benchmark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -57,6 +57,20 @@ pub enum AnalysisError {
         /// Why (shown in the message, so not chained again).
         error: perflab_model::QuantityError,
     },
+    /// A field of a target is wrong (`.target: invalid level …`).
+    #[error(".{field}: {error}")]
+    Field {
+        /// `target` or `critical`.
+        field: &'static str,
+        /// What is wrong with it.
+        error: Box<AnalysisError>,
+    },
+    /// A target that cannot work as written.
+    #[error("{message}")]
+    Target {
+        /// What is wrong.
+        message: String,
+    },
     /// `--col` named a parameter with fewer than two values.
     #[error("parameter {param:?} has {found} value(s) among the benchmarks; --col needs two or more (params seen: {seen})")]
     Column {
@@ -123,6 +137,18 @@ impl Default for CompareOptions {
             rules: Vec::new(),
             base_label: "base".into(),
             current_label: "current".into(),
+        }
+    }
+}
+
+impl Correction {
+    /// `none`, `holm` or `bh`.
+    pub fn from_name(name: &str) -> Option<Correction> {
+        match name {
+            "none" => Some(Correction::None),
+            "holm" => Some(Correction::Holm),
+            "bh" => Some(Correction::Bh),
+            _ => None,
         }
     }
 }

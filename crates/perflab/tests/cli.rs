@@ -776,3 +776,36 @@ fn interrupt_keeps_what_was_measured() {
     let log = lab.cmd().args(["log", "--json"]).output().unwrap();
     assert_eq!(json(&log.stdout)[0]["interrupted"], true);
 }
+
+#[test]
+fn config_with_unknown_keys_or_crossed_levels_is_refused() {
+    let lab = Lab::new();
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nmetric = \"p99\"\ntraget = \"< 5ms\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["check", &data("old.txt")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `traget`"));
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nmetric = \"time\"\ntarget = \"< 5ms\"\ncritical = \"> 10ms\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["check", &data("old.txt")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "target[0]: target \"< 5ms\" and critical \"> 10ms\" point in different directions"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
