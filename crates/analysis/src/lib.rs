@@ -794,5 +794,35 @@ pub fn compare_by_param(
     compare_many(&pairs, opts)
 }
 
+/// Facts about the machine and toolchain that differ between two runs: numbers from different
+/// CPUs or configurations are not comparable, and the user should know.
+pub fn config_differences(base: &perflab_model::Run, current: &perflab_model::Run) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, b) in &base.labels {
+        if let Some(c) = current.labels.get(k) {
+            if b != c && !matches!(k.as_str(), "profiler") {
+                out.push(format!("base and current differ in {k}: {b:?} vs {c:?}"));
+            }
+        }
+    }
+    if let (Some(b), Some(c)) = (&base.host, &current.host) {
+        if b.cpu.is_some() && c.cpu.is_some() && b.cpu != c.cpu && !base.labels.contains_key("cpu")
+        {
+            out.push(format!(
+                "base and current ran on different CPUs: {:?} vs {:?}",
+                b.cpu.as_deref().unwrap_or(""),
+                c.cpu.as_deref().unwrap_or("")
+            ));
+        }
+        if b.cores != c.cores {
+            out.push(format!(
+                "base and current ran with {} and {} cores",
+                b.cores, c.cores
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

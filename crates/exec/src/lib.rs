@@ -17,6 +17,7 @@
 //! ```
 
 mod commands;
+mod facts;
 mod harness;
 mod service;
 mod sys;
@@ -26,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use commands::{rss_floor, sweep, time_command, warnings, Timed};
+pub use facts::{git_info, host_info, project_root};
 pub use harness::{run_harness, tail, HarnessOutput};
 pub use service::{spawn_service, Service};
 pub use sys::{run_argv, SystemExecutor};

@@ -101,6 +101,19 @@ impl Format {
     }
 }
 
+impl Format {
+    /// A `--format` value: none, or a known name.
+    ///
+    /// # Errors
+    /// [`IngestError::FormatName`] listing the known names.
+    pub fn parse_option(name: Option<&str>) -> Result<Option<Format>, IngestError> {
+        name.map(|n| {
+            Format::from_name(n).ok_or_else(|| IngestError::FormatName { name: n.into() })
+        })
+        .transpose()
+    }
+}
+
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -195,6 +208,12 @@ pub enum IngestError {
         field: String,
         /// What is wrong, with a hint.
         message: String,
+    },
+    /// `--format` named no known format.
+    #[error("unknown format {name:?} (known: {})", format_list())]
+    FormatName {
+        /// What was given.
+        name: String,
     },
     /// The input is larger than perflab reads, or is not text.
     #[error("{source_name}: {message}")]

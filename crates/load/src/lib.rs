@@ -47,6 +47,9 @@ pub enum LoadError {
     #[error("cannot start the load runtime: {0}")]
     Runtime(String),
     /// Results that cannot be merged.
-    #[error("{0}")]
-    Merge(String),
+    #[error("cannot merge: {reason}")]
+    Merge {
+        /// Why.
+        reason: String,
+    },
 }

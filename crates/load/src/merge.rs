@@ -17,22 +17,26 @@ fn merge_scenario(
     let mut lat = if a.latency_histogram.is_empty() {
         new_histogram()
     } else {
-        decode_histogram(&a.latency_histogram).map_err(LoadError::Merge)?
+        decode_histogram(&a.latency_histogram).map_err(|reason| LoadError::Merge { reason })?
     };
     let mut svc = if a.service_time_histogram.is_empty() {
         new_histogram()
     } else {
-        decode_histogram(&a.service_time_histogram).map_err(LoadError::Merge)?
+        decode_histogram(&a.service_time_histogram).map_err(|reason| LoadError::Merge { reason })?
     };
     if !b.latency_histogram.is_empty() {
-        let h = decode_histogram(&b.latency_histogram).map_err(LoadError::Merge)?;
-        lat.add(&h)
-            .map_err(|e| LoadError::Merge(format!("{e:?}")))?;
+        let h =
+            decode_histogram(&b.latency_histogram).map_err(|reason| LoadError::Merge { reason })?;
+        lat.add(&h).map_err(|e| LoadError::Merge {
+            reason: format!("{e:?}"),
+        })?;
     }
     if !b.service_time_histogram.is_empty() {
-        let h = decode_histogram(&b.service_time_histogram).map_err(LoadError::Merge)?;
-        svc.add(&h)
-            .map_err(|e| LoadError::Merge(format!("{e:?}")))?;
+        let h = decode_histogram(&b.service_time_histogram)
+            .map_err(|reason| LoadError::Merge { reason })?;
+        svc.add(&h).map_err(|e| LoadError::Merge {
+            reason: format!("{e:?}"),
+        })?;
     }
     let failed = a.error_rate * a.requests as f64 + b.error_rate * b.requests as f64;
     a.requests += b.requests;
@@ -75,13 +79,13 @@ fn merge_scenario(
 /// # Errors
 /// Mixed load models, or histograms that do not decode.
 pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
-    let first = parts
-        .first()
-        .ok_or_else(|| LoadError::Merge("nothing to merge".into()))?;
+    let first = parts.first().ok_or_else(|| LoadError::Merge {
+        reason: "nothing to merge".into(),
+    })?;
     if parts.iter().any(|p| p.model != first.model) {
-        return Err(LoadError::Merge(
-            "cannot merge open-model and closed-model results".into(),
-        ));
+        return Err(LoadError::Merge {
+            reason: "open-model and closed-model results do not mix".into(),
+        });
     }
     // Segments run side by side: the merged test lasted as long as the longest segment.
     let seconds = parts.iter().map(|p| p.measured_seconds).fold(0.0, f64::max);

@@ -153,6 +153,34 @@ pub struct Run {
     pub profiles: Vec<profile::ProfileSummary>,
 }
 
+/// One line of `perflab log`, as the history lists it (from its columns, never from
+/// the document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Run id.
+    pub id: String,
+    /// Run kind.
+    pub kind: String,
+    /// Start time (RFC 3339).
+    pub started_at: String,
+    /// Start time, Unix milliseconds.
+    pub started_unix_ms: i64,
+    /// Git commit.
+    pub commit: Option<String>,
+    /// Git branch.
+    pub branch: Option<String>,
+    /// Uncommitted changes.
+    pub dirty: bool,
+    /// Interrupted run.
+    pub interrupted: bool,
+    /// Number of benchmarks.
+    pub benchmarks: usize,
+    /// The command measured, if any.
+    pub command: String,
+    /// Baseline names pointing at it.
+    pub baselines: Vec<String>,
+}
+
 /// Errors reading a result document.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -1,31 +1,6 @@
-//! `perflab.toml`: comparison settings, allowed changes per metric and benchmark, and targets.
-//!
-//! ```toml
-//! [compare]
-//! alpha = 0.05
-//! confidence = 0.95
-//! correction = "holm"      # none | holm | bh
-//! max_change = "10%"       # for metrics without a rule
-//!
-//! [max_change]             # per metric
-//! p99 = "20%"
-//! throughput = "10%"
-//! rss = "30%"
-//!
-//! [[rule]]                 # per benchmark (glob) and metric
-//! benchmark = "Search*"
-//! metric = "time"
-//! max_change = "5%"
-//!
-//! [[target]]
-//! benchmark = "Search*"
-//! metric = "p99"
-//! target = "< 5ms"
-//! critical = "< 10ms"
-//!
-//! [metric.hit_ratio]       # a custom metric's direction (default: from its unit)
-//! better = "higher"
-//! ```
+//! `perflab.toml`: comparison settings, allowed changes per metric and benchmark, targets and
+//! metric directions (the keys are in docs/config.md). The file is read here; what it sets is
+//! validated by the crates that own it (levels and targets in perflab-analysis).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

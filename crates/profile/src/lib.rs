@@ -46,8 +46,16 @@ pub enum ProfileError {
         /// What is wrong.
         message: String,
     },
-    /// An I/O error while reading or writing.
-    #[error("{0}")]
+    /// A profile file could not be read.
+    #[error("cannot read {path}: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error (in the message, not chained again).
+        error: String,
+    },
+    /// An I/O error while rendering.
+    #[error("i/o error while rendering a profile: {0}")]
     Io(#[from] std::io::Error),
 }
 
@@ -59,6 +67,39 @@ impl ProfileError {
             message: message.into(),
         }
     }
+}
+
+/// The largest profile file read (1 GiB): `--input /dev/zero` ends with an error.
+pub const MAX_INPUT_BYTES: u64 = 1 << 30;
+
+/// Read a profile file of any format [`read_any`] knows, at most [`MAX_INPUT_BYTES`].
+///
+/// # Errors
+/// [`ProfileError::Malformed`] for a file too large or not a profile; [`ProfileError::Io`].
+pub fn read_path(path: &std::path::Path) -> Result<Profile, ProfileError> {
+    use std::io::Read as _;
+    let source = path.display().to_string();
+    let read_error = |e: std::io::Error| ProfileError::Read {
+        path: source.clone(),
+        error: e.to_string(),
+    };
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .map_err(read_error)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(read_error)?;
+    if data.len() as u64 > MAX_INPUT_BYTES {
+        return Err(ProfileError::malformed(
+            &source,
+            None,
+            format!(
+                "larger than {} MiB, the most perflab reads from one file",
+                MAX_INPUT_BYTES >> 20
+            ),
+        ));
+    }
+    read_any(&data, &source)
 }
 
 /// What a value column measures: pprof's `ValueType` (`cpu`/`nanoseconds`, `alloc_space`/`bytes`).

@@ -314,3 +314,37 @@ pub fn flat_shares(p: &Profile, index: usize) -> std::collections::BTreeMap<Stri
         .map(|r| (r.function, r.flat as f64 / total))
         .collect()
 }
+
+/// What a user profiling a harness should know before it runs: the test binary that `go test`
+/// builds and runs itself resolves to no symbols (seen with Go 1.19, with -o, -work or
+/// -ldflags alike), while one built with -c resolves.
+pub fn harness_notes(argv: &[String]) -> Vec<String> {
+    let is_go_test = argv.len() > 1
+        && Path::new(&argv[0]).file_name().is_some_and(|n| n == "go")
+        && argv[1] == "test";
+    if is_go_test {
+        vec![
+            "the symbols of the test binary that go test builds and runs itself cannot be \
+read, so its profile is mostly [unknown]: build it with `go test -c -o bench.test` and run \
+`perflab bench --profile -- ./bench.test -test.run '^$' -test.bench .`"
+                .into(),
+        ]
+    } else {
+        Vec::new()
+    }
+}
+
+/// What the figures of a harness profiled with `backend` mean, when they are not native.
+pub fn backend_warning(backend: &str) -> Option<String> {
+    match backend {
+        "perf" => None,
+        "callgrind" => Some(
+            "the harness ran under callgrind (perf unavailable): its timings are tens of times \
+slower than native and compare only with other callgrind runs"
+                .into(),
+        ),
+        other => Some(format!(
+            "profiled with {other}: no stacks, timings are native"
+        )),
+    }
+}

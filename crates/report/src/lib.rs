@@ -179,6 +179,47 @@ fn superscript(n: usize) -> String {
         .collect()
 }
 
+/// `perflab log`: one line per run, newest first.
+pub fn log_text(runs: &[perflab_model::RunSummary]) -> String {
+    let mut t = Table::new(
+        [
+            "run",
+            "kind",
+            "started",
+            "commit",
+            "branch",
+            "benchmarks",
+            "baselines",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for r in runs {
+        let commit = r.commit.as_deref().map_or("-".to_string(), |c| {
+            let short: String = c.chars().take(9).collect();
+            if r.dirty {
+                format!("{short}+")
+            } else {
+                short
+            }
+        });
+        t.row(vec![
+            format!(
+                "{}{}",
+                r.id,
+                if r.interrupted { " (interrupted)" } else { "" }
+            ),
+            r.kind.clone(),
+            r.started_at.clone(),
+            commit,
+            r.branch.as_deref().map_or("-".into(), escape::terminal),
+            r.benchmarks.to_string(),
+            r.baselines.join(","),
+        ]);
+    }
+    t.render_text()
+}
+
 /// Terminal table of a comparison, one block per metric.
 pub fn compare_text(c: &Comparison) -> String {
     let mut out = String::new();

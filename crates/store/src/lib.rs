@@ -73,32 +73,7 @@ pub enum StoreError {
     },
 }
 
-/// One line of `perflab log`, read from the columns (never from the document).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunSummary {
-    /// Run id.
-    pub id: String,
-    /// Run kind.
-    pub kind: String,
-    /// Start time (RFC 3339).
-    pub started_at: String,
-    /// Start time, Unix milliseconds.
-    pub started_unix_ms: i64,
-    /// Git commit.
-    pub commit: Option<String>,
-    /// Git branch.
-    pub branch: Option<String>,
-    /// Uncommitted changes.
-    pub dirty: bool,
-    /// Interrupted run.
-    pub interrupted: bool,
-    /// Number of benchmarks.
-    pub benchmarks: usize,
-    /// The command measured, if any.
-    pub command: String,
-    /// Baseline names pointing at it.
-    pub baselines: Vec<String>,
-}
+pub use perflab_model::RunSummary;
 
 /// Filters for [`Store::list_runs`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

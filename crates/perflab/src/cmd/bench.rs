@@ -76,17 +76,8 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
 /// profile` chooses): its stdout goes to a file that is read afterwards, its stderr shows live.
 fn profiled_harness(args: &BenchArgs) -> Result<(HarnessOutput, Profiled)> {
     let argv = &args.command;
-    let is_go_test = argv.len() > 1
-        && Path::new(&argv[0]).file_name().is_some_and(|n| n == "go")
-        && argv[1] == "test";
-    if is_go_test {
-        // Seen with Go 1.19: the binary go test builds and runs itself resolves to no symbols
-        // (with -o, -work or -ldflags alike); one built with -c resolves.
-        eprintln!(
-            "note: the symbols of the test binary that go test builds and runs itself cannot be \
-             read, so its profile is mostly [unknown]: build it with `go test -c -o bench.test` \
-             and run `perflab bench --profile -- ./bench.test -test.run '^$' -test.bench .`"
-        );
+    for note in perflab_profile::session::harness_notes(argv) {
+        eprintln!("note: {note}");
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let out = scratch.path().join("harness.out");
@@ -118,13 +109,8 @@ fn profiled_harness(args: &BenchArgs) -> Result<(HarnessOutput, Profiled)> {
             bail!("{why}");
         }
     }
-    match profiled.cpu.backend.as_str() {
-        "perf" => {}
-        "callgrind" => eprintln!(
-            "warning: the harness ran under callgrind (perf unavailable): its timings are tens of \
-             times slower than native and compare only with other callgrind runs"
-        ),
-        other => eprintln!("note: profiled with {other}: no stacks, timings are native"),
+    if let Some(w) = perflab_profile::session::backend_warning(&profiled.cpu.backend) {
+        eprintln!("warning: {w}");
     }
     Ok((
         HarnessOutput {

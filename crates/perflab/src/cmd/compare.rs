@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use perflab_analysis::{
     benchmark_matches, compare_by_param, compare_each, ignore_params, Correction, Row,
 };
-use perflab_model::{Benchmark, Run};
+use perflab_model::Benchmark;
 
 use crate::cli::{CompareArgs, CompareFormat, CorrectionArg};
 use crate::config::{parse_pct, Config};
@@ -73,7 +73,7 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
                 {
                     cur.label = format!("{} ({})", cur.label, currents.len() + 1);
                 }
-                for w in config_differences(&base.run, &cur.run) {
+                for w in perflab_analysis::config_differences(&base.run, &cur.run) {
                     eprintln!("warning: {w}");
                 }
                 currents.push((ignore(cur.run.benchmarks), cur.label));
@@ -129,34 +129,4 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     } else {
         Outcome::GateFailed
     })
-}
-
-/// Facts about the machine and toolchain that differ between two runs: numbers from different
-/// CPUs or configurations are not comparable, and the user should know.
-fn config_differences(base: &Run, current: &Run) -> Vec<String> {
-    let mut out = Vec::new();
-    for (k, b) in &base.labels {
-        if let Some(c) = current.labels.get(k) {
-            if b != c && !matches!(k.as_str(), "profiler") {
-                out.push(format!("base and current differ in {k}: {b:?} vs {c:?}"));
-            }
-        }
-    }
-    if let (Some(b), Some(c)) = (&base.host, &current.host) {
-        if b.cpu.is_some() && c.cpu.is_some() && b.cpu != c.cpu && !base.labels.contains_key("cpu")
-        {
-            out.push(format!(
-                "base and current ran on different CPUs: {:?} vs {:?}",
-                b.cpu.as_deref().unwrap_or(""),
-                c.cpu.as_deref().unwrap_or("")
-            ));
-        }
-        if b.cores != c.cores {
-            out.push(format!(
-                "base and current ran with {} and {} cores",
-                b.cores, c.cores
-            ));
-        }
-    }
-    out
 }

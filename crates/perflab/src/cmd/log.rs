@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use anyhow::Result;
-use perflab_report::Table;
 use perflab_store::RunFilter;
 
 use crate::cli::LogArgs;
@@ -35,42 +34,6 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
         output::print("no runs recorded yet (perflab run, bench and import record them)\n")?;
         return Ok(Outcome::Ok);
     }
-    let mut t = Table::new(
-        [
-            "run",
-            "kind",
-            "started",
-            "commit",
-            "branch",
-            "benchmarks",
-            "baselines",
-        ]
-        .map(String::from)
-        .to_vec(),
-    );
-    for r in runs {
-        let commit = r.commit.as_deref().map_or("-".to_string(), |c| {
-            let short: String = c.chars().take(9).collect();
-            if r.dirty {
-                format!("{short}+")
-            } else {
-                short
-            }
-        });
-        t.row(vec![
-            format!(
-                "{}{}",
-                r.id,
-                if r.interrupted { " (interrupted)" } else { "" }
-            ),
-            r.kind,
-            r.started_at,
-            commit,
-            r.branch.unwrap_or_else(|| "-".into()),
-            r.benchmarks.to_string(),
-            r.baselines.join(","),
-        ]);
-    }
-    output::print(&t.render_text())?;
+    output::print(&perflab_report::log_text(&runs))?;
     Ok(Outcome::Ok)
 }

@@ -35,8 +35,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let (target, profiled) = if let Some(path) = &args.input {
-        let data = read_input(path)?;
-        let profile = perflab_profile::read_any(&data, &path.display().to_string())?;
+        let profile = perflab_profile::read_path(path)?;
         let target = path.display().to_string();
         let profiled = Profiled::from_file(profile);
         (target, profiled)
@@ -140,24 +139,4 @@ pub(super) fn write_outputs(
         s.files.insert(f.role, path.display().to_string());
     }
     Ok(s)
-}
-
-/// A profile file of at most 1 GiB (`--input /dev/zero` ends with an error).
-fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
-    use std::io::Read as _;
-    const MAX: u64 = 1 << 30;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut data = Vec::new();
-    file.take(MAX + 1)
-        .read_to_end(&mut data)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if data.len() as u64 > MAX {
-        anyhow::bail!(
-            "{}: larger than {} MiB, the most perflab reads from one file",
-            path.display(),
-            MAX >> 20
-        );
-    }
-    Ok(data)
 }

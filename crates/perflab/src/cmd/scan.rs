@@ -71,26 +71,29 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     let mut all = summary::summarize(&overall, &facts, args.profile.top);
     // The root frames are the targets: the overall table shows functions, so drop them.
     all.top.retain(|r| !args.commands.contains(&r.function));
-    let col = 0;
     let files = |name: &str| args.output_dir.join(name);
-    output::write_atomic(
-        &files("overall-flamegraph.svg"),
-        &flame::render(&overall, col, "cpu: all targets", "one tower per target")?,
-    )?;
-    all.files.insert(
-        "flamegraph".into(),
-        files("overall-flamegraph.svg").display().to_string(),
-    );
-    output::write_atomic(
-        &files("overall.pb.gz"),
-        &pprof::write(&overall, Some("cpu")),
-    )?;
-    all.files
-        .insert("pprof".into(), files("overall.pb.gz").display().to_string());
-    output::write_atomic(
-        &files("overall.folded"),
-        folded::write(&overall, col).as_bytes(),
-    )?;
+    let overall_files = [
+        (
+            "flamegraph",
+            "overall-flamegraph.svg",
+            flame::render(&overall, 0, "cpu: all targets", "one tower per target")?,
+        ),
+        (
+            "pprof",
+            "overall.pb.gz",
+            pprof::write(&overall, Some("cpu")),
+        ),
+        (
+            "folded",
+            "overall.folded",
+            folded::write(&overall, 0).into_bytes(),
+        ),
+    ];
+    for (role, name, bytes) in overall_files {
+        output::write_atomic(&files(name), &bytes)?;
+        all.files
+            .insert(role.into(), files(name).display().to_string());
+    }
     if let Some(base) = &args.baseline {
         let (label, base_profile, base_top) = load_baseline(base, store)?;
         match base_profile {
