@@ -37,12 +37,12 @@ mod tests {
     #[test]
     fn hotter_first_and_small_moves_left_out() {
         let base: BTreeMap<String, f64> =
-            [("a".into(), 0.5), ("b".into(), 0.3), ("c".into(), 0.2)].into();
+            [("a".into(), 0.5), ("b".into(), 0.3), ("c".into(), 0.25)].into();
         let now: BTreeMap<String, f64> =
             [("a".into(), 0.3), ("b".into(), 0.3005), ("d".into(), 0.4)].into();
         let d = deltas(&base, &now, 10);
         let names: Vec<&str> = d.iter().map(|x| x.function.as_str()).collect();
-        assert_eq!(names, ["d", "c", "a"]);
+        assert_eq!(names, ["d", "a", "c"]);
         assert_eq!(deltas(&base, &now, 1).len(), 1);
     }
 }
