@@ -357,70 +357,19 @@ fn check_status(command: &str, m: &Measurement, ignore: bool) -> Result<(), Exec
     }
 }
 
-/// Split a command line into words as a POSIX shell would, without expanding anything:
-/// single quotes, double quotes with `\"` and `\\`, and backslash escapes.
+/// Split a command line into words as a POSIX shell would (quotes, backslashes), without
+/// running a shell: the `shell-words` crate, which follows the POSIX rules exactly.
 ///
 /// # Errors
-/// An unterminated quote, or an empty command.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x @ ('"' | '\\' | '$' | '`')) => cur.push(x),
-                            Some(x) => {
-                                cur.push('\\');
-                                cur.push(x);
-                            }
-                            None => return Err("unterminated double quote".into()),
-                        },
-                        Some(x) => cur.push(x),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(x) => cur.push(x),
-                    None => return Err("trailing backslash".into()),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
+/// [`ExecError::Parse`] for an unterminated quote or an empty command.
+pub fn split_words(line: &str) -> Result<Vec<String>, ExecError> {
+    let parse = |reason: String| ExecError::Parse {
+        command: line.to_string(),
+        reason,
+    };
+    let words = shell_words::split(line).map_err(|e| parse(e.to_string()))?;
     if words.is_empty() {
-        return Err("empty command".into());
+        return Err(parse("no command".into()));
     }
     Ok(words)
 }

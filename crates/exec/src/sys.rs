@@ -23,10 +23,7 @@ impl Executor for SystemExecutor {
     ) -> Result<Measurement, ExecError> {
         let mut cmd = match launch {
             Launch::Direct => {
-                let words = split_words(command).map_err(|reason| ExecError::Parse {
-                    command: command.into(),
-                    reason,
-                })?;
+                let words = split_words(command)?;
                 let mut c = Command::new(&words[0]);
                 c.args(&words[1..]);
                 c

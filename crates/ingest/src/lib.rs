@@ -107,10 +107,8 @@ impl Format {
     /// # Errors
     /// [`IngestError::FormatName`] listing the known names.
     pub fn parse_option(name: Option<&str>) -> Result<Option<Format>, IngestError> {
-        name.map(|n| {
-            Format::from_name(n).ok_or_else(|| IngestError::FormatName { name: n.into() })
-        })
-        .transpose()
+        name.map(|n| Format::from_name(n).ok_or_else(|| IngestError::FormatName { name: n.into() }))
+            .transpose()
     }
 }
 

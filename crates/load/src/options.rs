@@ -147,23 +147,56 @@ pub struct Target {
     pub tls: bool,
 }
 
-/// Split `http://host:port/path?q` (or `https://`) into its parts.
+/// Split `http://host:port/path?q` (or `https://`, any case) into its parts. The scheme,
+/// host and port are read by the `url` crate (WHATWG rules: IPv6 literals, ports over 65535
+/// refused, `http://h:8080?x=1` has the path `/`); the path and query are kept as written so
+/// that `{{…}}` templates survive, and must not contain spaces or control characters.
 ///
 /// # Errors
-/// Another scheme, or no host.
+/// Another scheme, no host, a bad port, or a path with whitespace.
 pub fn parse_url(url: &str) -> Result<Target, LoadError> {
-    let (rest, tls) = if let Some(r) = url.strip_prefix("http://") {
-        (r, false)
-    } else if let Some(r) = url.strip_prefix("https://") {
-        (r, true)
-    } else {
-        return Err(LoadError::Config {
-            message: format!("{url}: the URL must start with http:// or https://"),
-        });
+    let bad = |why: &str| LoadError::Config {
+        message: format!("{url}: {why}"),
     };
-    let (authority, path) = split_rest(url, rest, if tls { 443 } else { 80 })?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("the URL must start with http:// or https://"))?;
+    let tls = match scheme.to_ascii_lowercase().as_str() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(bad("the URL must start with http:// or https://")),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.is_empty() {
+        return Err(bad("no host"));
+    }
+    let parsed = url::Url::parse(&format!(
+        "{}://{authority}/",
+        if tls { "https" } else { "http" }
+    ))
+    .map_err(|e| bad(&format!("invalid host or port ({e})")))?;
+    let host = match parsed.host() {
+        Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+        Some(h) => h.to_string(),
+        None => return Err(bad("no host")),
+    };
+    let port = parsed
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
+    let tail = tail.split('#').next().unwrap_or("");
+    if tail.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad(
+            "the path has a space or a control character (percent-encode it: %20)",
+        ));
+    }
+    let path = if tail.is_empty() || tail.starts_with('?') {
+        format!("/{tail}")
+    } else {
+        tail.to_string()
+    };
     Ok(Target {
-        authority,
+        authority: format!("{host}:{port}"),
         path,
         tls,
     })
@@ -209,24 +242,6 @@ pub fn resolve_location(location: &str, base: &Target) -> Option<Target> {
 /// A scheme other than http or https, or no host.
 pub fn split_url(url: &str) -> Result<(String, String), LoadError> {
     parse_url(url).map(|t| (t.authority, t.path))
-}
-
-fn split_rest(url: &str, rest: &str, default_port: u16) -> Result<(String, String), LoadError> {
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() {
-        return Err(LoadError::Config {
-            message: format!("{url}: no host"),
-        });
-    }
-    let authority = if authority.contains(':') && !authority.ends_with(']') {
-        authority.to_string()
-    } else {
-        format!("{authority}:{default_port}")
-    };
-    Ok((authority, path.to_string()))
 }
 
 /// Everything a load test needs.
@@ -285,6 +300,35 @@ impl LoadOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_read_by_a_real_url_parser() {
+        let t = parse_url("HTTP://h:8080?x=1").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path.as_str(), t.tls),
+            ("h:8080", "/?x=1", false)
+        );
+        let t = parse_url("https://[::1]/a/{{csv.id}}?q=2#frag").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path.as_str(), t.tls),
+            ("[::1]:443", "/a/{{csv.id}}?q=2", true)
+        );
+        assert_eq!(
+            parse_url("http://localhost").unwrap().authority,
+            "localhost:80"
+        );
+        for bad in [
+            "http://h:65536/",
+            "http://h:x/",
+            "http://[::1/",
+            "ftp://h/",
+            "http:///p",
+            "http://h/a b",
+            "h:80",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn stages_parse_and_interpolate() {

@@ -62,53 +62,46 @@ impl CsvData {
     /// # Errors
     /// An empty file, or a row with a different number of fields than the header.
     pub fn parse(text: &str, source: &str) -> Result<CsvData, LoadError> {
-        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-        let header = lines.next().ok_or_else(|| LoadError::Config {
-            message: format!("{source}: empty CSV file (it needs a header line)"),
-        })?;
-        let columns = split_csv(header);
+        let err = |message: String| LoadError::Config { message };
+        // The csv crate: RFC 4180 quoting, CRLF, and the line of a ragged row.
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(text.as_bytes());
+        let columns: Vec<String> = reader
+            .headers()
+            .map_err(|e| err(format!("{source}: {e}")))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if columns.is_empty() || columns.iter().all(String::is_empty) {
+            return Err(err(format!(
+                "{source}: empty CSV file (it needs a header line)"
+            )));
+        }
         let mut rows = Vec::new();
-        for (i, line) in lines.enumerate() {
-            let row = split_csv(line);
-            if row.len() != columns.len() {
-                return Err(LoadError::Config {
-                    message: format!(
-                        "{source}:{}: {} fields, the header has {}",
-                        i + 2,
-                        row.len(),
-                        columns.len()
-                    ),
-                });
+        for record in reader.records() {
+            let record = record.map_err(|e| match e.kind() {
+                csv::ErrorKind::UnequalLengths {
+                    pos: Some(pos),
+                    expected_len,
+                    len,
+                } => err(format!(
+                    "{source}:{}: {len} fields, the header has {expected_len}",
+                    pos.line()
+                )),
+                _ => err(format!("{source}: {e}")),
+            })?;
+            if record.iter().all(str::is_empty) {
+                continue;
             }
-            rows.push(row);
+            rows.push(record.iter().map(str::to_string).collect());
         }
         if rows.is_empty() {
-            return Err(LoadError::Config {
-                message: format!("{source}: no rows after the header"),
-            });
+            return Err(err(format!("{source}: no rows after the header")));
         }
         Ok(CsvData { columns, rows })
     }
-}
-
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.trim_end_matches('\r').chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => out.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
 }
 
 /// A compiled template.

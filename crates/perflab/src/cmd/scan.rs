@@ -23,7 +23,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     let argvs: Vec<Vec<String>> = args
         .commands
         .iter()
-        .map(|c| perflab_exec::split_words(c).map_err(|e| anyhow::anyhow!("{c:?}: {e}")))
+        .map(|c| perflab_exec::split_words(c).map_err(anyhow::Error::from))
         .collect::<Result<_>>()?;
     if argvs.iter().any(Vec::is_empty) {
         bail!("an empty command was given");
