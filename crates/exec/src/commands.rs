@@ -84,7 +84,6 @@ pub fn time_command(
     spec: &CommandSpec,
     name: String,
     opts: &RunOptions,
-    floor: f64,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Timed, ExecError> {
@@ -97,6 +96,8 @@ pub fn time_command(
     if outcome.runs.is_empty() {
         return Ok(timed);
     }
+    // Measured now, as the floor follows perflab's own memory at the time of the spawn.
+    let floor = rss_floor();
     let mut b = Benchmark::new(name);
     b.params = spec.params.clone();
     let col = |f: &dyn Fn(&crate::Measurement) -> f64| -> Vec<f64> {

@@ -70,7 +70,7 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
                 ),
             }
         };
-        let timed = time_command(spec, name, &opts, floor, stop, &mut progress);
+        let timed = time_command(spec, name, &opts, stop, &mut progress);
         if tty {
             eprint!("\r\x1b[2K");
         }
