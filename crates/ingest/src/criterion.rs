@@ -172,11 +172,32 @@ fn throughput_unit(unit: &str) -> Option<(f64, Unit)> {
 /// # Errors
 /// [`IngestError::Io`] when the tree cannot be walked, JSON and field errors naming the file.
 pub fn parse_dir(root: &Path, source: &str) -> Result<Parsed, IngestError> {
+    parse_dir_since(root, source, None)
+}
+
+/// Read only the benchmarks whose `new/sample.json` was written at or after `since` (the ones a
+/// `cargo bench` that started then ran), so an old result of a benchmark that no longer exists,
+/// or was filtered out of this run, is never mixed in.
+///
+/// # Errors
+/// As [`parse_dir`].
+pub fn parse_dir_since(
+    root: &Path,
+    source: &str,
+    since: Option<std::time::SystemTime>,
+) -> Result<Parsed, IngestError> {
     let mut samples = Vec::new();
     walk(root, &mut samples).map_err(|error| IngestError::Io {
         source_name: source.into(),
         error,
     })?;
+    if let Some(t) = since {
+        samples.retain(|p| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .is_ok_and(|m| m >= t)
+        });
+    }
     samples.sort();
     let mut out = Vec::new();
     for sample_path in samples {
@@ -248,23 +269,68 @@ fn read_benchmark(new_dir: &Path) -> Result<Benchmark, IngestError> {
     let per_iter: Vec<f64> = times.iter().zip(&iters).map(|(t, n)| t / n / 1e9).collect();
 
     let bench_path = new_dir.join("benchmark.json");
-    let name = if bench_path.is_file() {
-        let meta = read_json(&bench_path)?;
-        meta.get("full_id")
-            .or_else(|| meta.get("title"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
+    let meta = if bench_path.is_file() {
+        Some(read_json(&bench_path)?)
     } else {
         None
     };
-    let name = name.unwrap_or_else(|| {
-        let dir = new_dir.parent().unwrap_or(new_dir);
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    let mut b = Benchmark::new(name);
+    let text = |k: &str| {
+        meta.as_ref()
+            .and_then(|m| m.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    // A group's functions and input values become params (`fib` with `function=iterative`,
+    // `value=20`), so `--col function` compares implementations and `--col value` sizes.
+    let mut b =
+        match text("group_id") {
+            Some(group) => {
+                let mut b = Benchmark::new(group);
+                if let Some(f) = text("function_id") {
+                    b.params.insert("function".into(), f);
+                }
+                if let Some(v) = text("value_str") {
+                    b.params.insert("value".into(), v);
+                }
+                b
+            }
+            None => Benchmark::new(text("full_id").or_else(|| text("title")).unwrap_or_else(
+                || {
+                    let dir = new_dir.parent().unwrap_or(new_dir);
+                    dir.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                },
+            )),
+        };
     b.metrics
         .push(Metric::new("time", Unit::seconds(), per_iter));
     Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_results_written_since_the_run_began_are_read() {
+        let dir =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/criterion-dir/generated-0.5.1");
+        let all = parse_dir_since(&dir, "t", Some(std::time::UNIX_EPOCH)).unwrap();
+        assert_eq!(all.benchmarks.len(), 5);
+        let b = &all.benchmarks[0];
+        assert_eq!(
+            (
+                b.name.as_str(),
+                b.params.get("function").map(String::as_str)
+            ),
+            ("fib", Some("iterative"))
+        );
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        assert!(matches!(
+            parse_dir_since(&dir, "t", Some(later)),
+            Err(IngestError::Empty { .. })
+        ));
+    }
 }

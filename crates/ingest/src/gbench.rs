@@ -35,6 +35,39 @@ const KNOWN: [&str; 19] = [
     "error_message",
 ];
 
+/// `BM_Copy/1024/threads:4` → `BM_Copy` with `arg=1024` and `threads=4`: the `key:value` parts
+/// Google Benchmark writes (`threads:`, `repeats:`, `min_time:`, named `->ArgNames`) become those
+/// params, plain numbers become `arg` (`arg2`, … after the first), so `--col threads` works.
+fn named(full: &str) -> Benchmark {
+    let mut parts = full.split('/');
+    let mut b = Benchmark::new(parts.next().unwrap_or(full));
+    let mut args = 0;
+    let mut rest = Vec::new();
+    for p in parts {
+        if let Some((k, v)) = p.split_once(':') {
+            if !k.is_empty() && !v.is_empty() {
+                b.params.insert(k.to_string(), v.to_string());
+                continue;
+            }
+        }
+        if !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+            args += 1;
+            let key = if args == 1 {
+                "arg".to_string()
+            } else {
+                format!("arg{args}")
+            };
+            b.params.insert(key, p.to_string());
+            continue;
+        }
+        rest.push(p);
+    }
+    if !rest.is_empty() {
+        b.name = format!("{}/{}", b.name, rest.join("/"));
+    }
+    b
+}
+
 /// Parse Google Benchmark JSON.
 ///
 /// # Errors
@@ -58,10 +91,19 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
         .filter_map(run_name)
         .collect();
     let mut out = Vec::new();
+    let mut warnings = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let field = |f: &str| format!("benchmarks[{i}].{f}");
         let name = run_name(row).ok_or_else(|| field_error(source, field("name"), "missing"))?;
         if row.get("error_occurred").and_then(Value::as_bool) == Some(true) {
+            let why = row
+                .get("error_message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
+            let w = format!("{source}: benchmark {name} errored ({why}); left out");
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
             continue;
         }
         if row.get("run_type").and_then(Value::as_str) == Some("aggregate") {
@@ -85,7 +127,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
         let Some(real) = row.get("real_time").and_then(Value::as_f64) else {
             continue;
         };
-        let mut b = Benchmark::new(name);
+        let mut b = named(name);
         b.metrics.push(Metric::new(
             "time",
             Unit::seconds(),
@@ -124,6 +166,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
         out.push(b);
     }
     let mut parsed = Parsed::new(Format::GoogleBenchmark, "google benchmark", coalesce(out));
+    parsed.warnings = warnings;
     if let Some(ctx) = doc.get("context").and_then(Value::as_object) {
         for key in [
             "host_name",

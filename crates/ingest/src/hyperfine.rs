@@ -7,6 +7,20 @@ use serde_json::Value;
 
 use crate::{coalesce, field_error, json_error, Format, IngestError, Parsed};
 
+/// The template a `-P`/`-L` run came from: each parameter's value in the rendered command put
+/// back as `{name}` (longest values first), so `sleep 0.1` with `t=0.1` is `sleep {t}` and
+/// every value of a sweep is one benchmark with a `t` param (`--col t` compares them).
+fn template(command: &str, params: &std::collections::BTreeMap<String, String>) -> String {
+    let mut by_len: Vec<(&String, &String)> =
+        params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    by_len.sort_by_key(|b| std::cmp::Reverse(b.1.len()));
+    let mut out = command.to_string();
+    for (k, v) in by_len {
+        out = out.replace(v.as_str(), &format!("{{{k}}}"));
+    }
+    out
+}
+
 /// Parse hyperfine JSON.
 ///
 /// # Errors
@@ -46,6 +60,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
                 let s = v.as_str().map_or_else(|| v.to_string(), str::to_string);
                 b.params.insert(k.clone(), s);
             }
+            b.name = template(command, &b.params);
         }
         b.metrics.push(Metric::new("time", Unit::seconds(), times));
         if let Some(mem) = row.get("memory_usage_byte").and_then(Value::as_array) {

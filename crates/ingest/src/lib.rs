@@ -21,6 +21,7 @@ pub mod bmf;
 pub mod criterion;
 pub mod gbench;
 pub mod gotest;
+pub mod harness;
 pub mod hyperfine;
 pub mod libtest;
 pub mod pytest_benchmark;
@@ -381,6 +382,10 @@ pub fn parse(format: Format, text: &str, source: &str) -> Result<Parsed, IngestE
             p
         }
     };
+    finish(parsed, source)
+}
+
+pub(crate) fn finish_public(parsed: Parsed, source: &str) -> Result<Parsed, IngestError> {
     finish(parsed, source)
 }
 

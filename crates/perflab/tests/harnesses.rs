@@ -193,3 +193,90 @@ def test_fib(benchmark):\n    assert benchmark(fib, 12) == 144\n",
     assert_eq!(doc["benchmarks"][0]["name"], "test_fib");
     assert!(samples(&doc["benchmarks"][0]["metrics"][0]) >= 7);
 }
+
+#[test]
+fn bench_asks_hyperfine_for_json_and_names_runs_by_their_template() {
+    if !have("hyperfine") {
+        common::skip("hyperfine", "hyperfine is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args([
+            "bench",
+            "--json",
+            "--no-store",
+            "--",
+            "hyperfine",
+            "-N",
+            "--runs",
+            "3",
+            "--style",
+            "none",
+            "-P",
+            "t",
+            "1",
+            "2",
+            "sleep 0.0{t}",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("note: added --export-json"),
+        "{}",
+        stderr(&out)
+    );
+    let doc = json(&out.stdout);
+    let b = doc["benchmarks"].as_array().unwrap();
+    assert_eq!(b.len(), 2, "{doc}");
+    for (i, t) in ["1", "2"].iter().enumerate() {
+        assert_eq!(b[i]["name"], "sleep 0.0{t}");
+        assert_eq!(b[i]["params"]["t"], *t);
+        assert_eq!(
+            samples(&b[i]["metrics"][0]),
+            3,
+            "raw times, not the summary"
+        );
+    }
+}
+
+#[test]
+fn bench_asks_pytest_benchmark_for_json() {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import pytest_benchmark"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        common::skip("pytest-benchmark", "pytest-benchmark is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    lab.write(
+        "test_sum.py",
+        "def test_sum(benchmark):\n    assert benchmark(sum, range(100)) == 4950\n",
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "bench",
+            "--json",
+            "--no-store",
+            "--",
+            "python3",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-min-rounds=5",
+            "test_sum.py",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["tool"]["name"], "pytest-benchmark", "{doc}");
+    assert!(samples(&doc["benchmarks"][0]["metrics"][0]) >= 5);
+}

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use perflab_exec::HarnessOutput;
+use perflab_ingest::harness::{arrange, read_results};
 use perflab_model::{Run, RunKind};
 
 use perflab_profile::session::Profiled;
@@ -21,31 +22,27 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
     {
         bail!("--alloc, --mode and --call-graph choose how to profile the harness: add --profile");
     }
-    let program = &args.command[0];
     let target = args.command.join(" ");
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let arranged = arrange(
+        &args.command,
+        scratch.path(),
+        &context::project_root(),
+        format,
+    );
+    if let Some(n) = &arranged.note {
+        eprintln!("note: {n}");
+    }
+    let since = std::time::SystemTime::now();
     let (harness, profiled) = if args.profile {
-        let (h, p) = profiled_harness(&args)?;
+        let (h, p) = profiled_harness(&args, &arranged.argv)?;
         (h, Some(p))
     } else {
-        (
-            perflab_exec::run_harness(&args.command, args.show_output, super::interrupt_flag())?,
-            None,
-        )
+        let h =
+            perflab_exec::run_harness(&arranged.argv, args.show_output, super::interrupt_flag())?;
+        (h, None)
     };
-    let source = format!("output of {program}");
-    let parsed = match format {
-        Some(perflab_ingest::Format::CriterionDir) => {
-            perflab_ingest::parse_path(&context::project_root().join("target/criterion"), format)?
-        }
-        _ => match perflab_ingest::parse_text(&harness.stdout, format, &source) {
-            Ok(p) => p,
-            // Some harnesses (criterion with --output-format bencher on old versions) print to
-            // stderr; try it before giving up.
-            Err(e) => {
-                perflab_ingest::parse_text(&harness.stderr, format, &source).map_err(|_| e)?
-            }
-        },
-    };
+    let parsed = read_results(&arranged, &harness.stdout, &harness.stderr, since)?;
     context::warn_all(&parsed.warnings);
     let mut run = Run::new(RunKind::Bench);
     context::stamp(&mut run);
@@ -74,8 +71,7 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
 
 /// The harness under the profiler (perf, else callgrind, else timing only, as `perflab
 /// profile` chooses): its stdout goes to a file that is read afterwards, its stderr shows live.
-fn profiled_harness(args: &BenchArgs) -> Result<(HarnessOutput, Profiled)> {
-    let argv = &args.command;
+fn profiled_harness(args: &BenchArgs, argv: &[String]) -> Result<(HarnessOutput, Profiled)> {
     for note in perflab_profile::session::harness_notes(argv) {
         eprintln!("note: {note}");
     }
@@ -83,7 +79,7 @@ fn profiled_harness(args: &BenchArgs) -> Result<(HarnessOutput, Profiled)> {
     let out = scratch.path().join("harness.out");
     let stop = super::interrupt_flag();
     let profiled = profile_command(
-        &args.command,
+        argv,
         &args.profile_options,
         scratch.path(),
         None,
