@@ -46,6 +46,12 @@ pub enum LoadError {
     /// The async runtime could not start.
     #[error("cannot start the load runtime: {0}")]
     Runtime(String),
+    /// A stored HDR histogram is damaged.
+    #[error("latency histogram {reason}")]
+    Histogram {
+        /// What is wrong.
+        reason: String,
+    },
     /// Results that cannot be merged.
     #[error("cannot merge: {reason}")]
     Merge {

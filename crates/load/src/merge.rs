@@ -17,23 +17,21 @@ fn merge_scenario(
     let mut lat = if a.latency_histogram.is_empty() {
         new_histogram()
     } else {
-        decode_histogram(&a.latency_histogram).map_err(|reason| LoadError::Merge { reason })?
+        decode_histogram(&a.latency_histogram)?
     };
     let mut svc = if a.service_time_histogram.is_empty() {
         new_histogram()
     } else {
-        decode_histogram(&a.service_time_histogram).map_err(|reason| LoadError::Merge { reason })?
+        decode_histogram(&a.service_time_histogram)?
     };
     if !b.latency_histogram.is_empty() {
-        let h =
-            decode_histogram(&b.latency_histogram).map_err(|reason| LoadError::Merge { reason })?;
+        let h = decode_histogram(&b.latency_histogram)?;
         lat.add(&h).map_err(|e| LoadError::Merge {
             reason: format!("{e:?}"),
         })?;
     }
     if !b.service_time_histogram.is_empty() {
-        let h = decode_histogram(&b.service_time_histogram)
-            .map_err(|reason| LoadError::Merge { reason })?;
+        let h = decode_histogram(&b.service_time_histogram)?;
         svc.add(&h).map_err(|e| LoadError::Merge {
             reason: format!("{e:?}"),
         })?;

@@ -51,7 +51,7 @@ pub fn parse_stages(text: &str) -> Result<Vec<Stage>, LoadError> {
                 .trim()
                 .split_once(':')
                 .ok_or_else(|| err("missing ':'".into()))?;
-            let duration = perflab_model::parse_duration(d).map_err(err)?;
+            let duration = perflab_model::parse_duration(d).map_err(|e| err(e.reason))?;
             let target: f64 = t
                 .trim()
                 .trim_end_matches("/s")

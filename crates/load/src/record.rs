@@ -293,13 +293,14 @@ pub fn encode_histogram(h: &Histogram<u64>) -> String {
 ///
 /// # Errors
 /// Invalid base64 or histogram data.
-pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, String> {
+pub fn decode_histogram(s: &str) -> Result<Histogram<u64>, crate::LoadError> {
+    let bad = |reason: String| crate::LoadError::Histogram { reason };
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(s)
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
+        .map_err(|e| bad(format!("not base64: {e}")))?;
     Deserializer::new()
         .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram does not decode: {e:?}"))
+        .map_err(|e| bad(format!("does not decode: {e:?}")))
 }
 
 /// Turn totals into the summary the model carries.

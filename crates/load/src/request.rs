@@ -337,7 +337,9 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>), LoadError
                 checks.push(Check::JsonField(j.clone()));
             }
             if let Some(l) = &c.latency_under {
-                checks.push(Check::LatencyUnder(parse_duration(l).map_err(at)?));
+                checks.push(Check::LatencyUnder(
+                    parse_duration(l).map_err(|e| at(e.to_string()))?,
+                ));
             }
         }
         if checks.len() > 64 {

@@ -142,10 +142,13 @@ impl Template {
                 .find("}}")
                 .ok_or_else(|| err(format!("unclosed {{{{ at byte {}", offset + start)))?;
             let expr = after[..end].trim();
-            segments.push(
-                parse_generator(expr, csv)
-                    .map_err(|m| err(format!("{{{{{expr}}}}} at byte {}: {m}", offset + start)))?,
-            );
+            segments.push(parse_generator(expr, csv).map_err(|m| {
+                err(format!(
+                    "{{{{{expr}}}}} at byte {}: {}",
+                    offset + start,
+                    m.0
+                ))
+            })?);
             let consumed = start + 2 + end + 2;
             offset += consumed;
             rest = &rest[consumed..];
@@ -252,10 +255,26 @@ fn push_fixed6(out: &mut String, v: f64) {
     out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
-fn args<const N: usize>(inner: &str) -> Result<[f64; N], String> {
+/// A generator that cannot be read; the caller adds where it is.
+#[derive(Debug)]
+struct GeneratorError(String);
+
+impl From<&str> for GeneratorError {
+    fn from(s: &str) -> Self {
+        GeneratorError(s.to_string())
+    }
+}
+
+impl From<String> for GeneratorError {
+    fn from(s: String) -> Self {
+        GeneratorError(s)
+    }
+}
+
+fn args<const N: usize>(inner: &str) -> Result<[f64; N], GeneratorError> {
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
     if parts.len() != N {
-        return Err(format!("expected {N} arguments, got {}", parts.len()));
+        return Err(format!("expected {N} arguments, got {}", parts.len()).into());
     }
     let mut out = [0.0; N];
     for (o, p) in out.iter_mut().zip(&parts) {
@@ -264,7 +283,7 @@ fn args<const N: usize>(inner: &str) -> Result<[f64; N], String> {
     Ok(out)
 }
 
-fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, String> {
+fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, GeneratorError> {
     if expr == "seq" {
         return Ok(Segment::Seq);
     }
@@ -274,7 +293,7 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, String>
     if let Some(name) = expr.strip_prefix("env.") {
         return std::env::var(name)
             .map(Segment::Literal)
-            .map_err(|_| format!("environment variable {name} is not set"));
+            .map_err(|_| format!("environment variable {name} is not set").into());
     }
     if let Some(col) = expr.strip_prefix("csv.") {
         let csv = csv.ok_or("csv.* needs a csv file in the scenario")?;
@@ -283,7 +302,9 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, String>
             .iter()
             .position(|c| c == col)
             .map(Segment::Csv)
-            .ok_or_else(|| format!("no column {col:?} (columns: {})", csv.columns.join(", ")));
+            .ok_or_else(|| {
+                format!("no column {col:?} (columns: {})", csv.columns.join(", ")).into()
+            });
     }
     let (name, inner) = expr
         .split_once('(')
@@ -308,7 +329,7 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, String>
             }
             Ok(Segment::RandomFloats(n as usize, a, b))
         }
-        other => Err(format!("unknown generator {other:?}")),
+        other => Err(format!("unknown generator {other:?}").into()),
     }
 }
 

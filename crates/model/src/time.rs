@@ -101,16 +101,30 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A duration that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {text:?}: {reason}")]
+pub struct DurationError {
+    /// The text.
+    pub text: String,
+    /// What is wrong, with how to write it.
+    pub reason: String,
+}
+
 /// Parse a human duration: `3s`, `500ms`, `1m30s`, `2.5s`, `100us`, `250µs`, `1h`; a bare
 /// number is seconds.
 ///
 /// # Errors
-/// A message naming the text and the units that are understood.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+/// [`DurationError`] naming the text and the units that are understood.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
+    let fail = |reason: String| DurationError {
+        text: s.to_string(),
+        reason,
+    };
     let mut total = 0.0f64;
     let mut rest = s.trim();
     if rest.is_empty() {
-        return Err("empty duration".into());
+        return Err(fail("empty (write it like 3s, 500ms or 1m30s)".into()));
     }
     while !rest.is_empty() {
         let n_end = rest
@@ -119,7 +133,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         let (num, tail) = rest.split_at(n_end);
         let value: f64 = num
             .parse()
-            .map_err(|_| format!("invalid duration {s:?} (write it like 3s, 500ms or 1m30s)"))?;
+            .map_err(|_| fail("write it like 3s, 500ms or 1m30s".into()))?;
         let u_end = tail
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(tail.len());
@@ -131,17 +145,13 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
             "s" | "" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            _ => {
-                return Err(format!(
-                    "invalid duration {s:?}: unknown unit {unit:?} (use ms, s, m, h)"
-                ))
-            }
+            _ => return Err(fail(format!("unknown unit {unit:?} (use ms, s, m, h)"))),
         };
         total += value * factor;
         rest = next;
     }
     if !total.is_finite() || total > 1e9 {
-        return Err(format!("invalid duration {s:?}: too long"));
+        return Err(fail("too long".into()));
     }
     Ok(std::time::Duration::from_secs_f64(total))
 }
