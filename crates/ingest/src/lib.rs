@@ -137,6 +137,21 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The results as a run: the document itself when the input was one, else a new run of
+    /// `kind` with the tool, labels and benchmarks read.
+    pub fn into_run(self, kind: perflab_model::RunKind) -> Run {
+        match self.run {
+            Some(run) => *run,
+            None => {
+                let mut run = Run::new(kind);
+                run.tool = self.tool;
+                run.labels = self.labels;
+                run.benchmarks = self.benchmarks;
+                run
+            }
+        }
+    }
+
     fn new(format: Format, tool: &str, benchmarks: Vec<Benchmark>) -> Parsed {
         Parsed {
             format,

@@ -55,16 +55,7 @@ pub(crate) fn warn_all(warnings: &[String]) {
 pub(crate) fn run_from_file(path: &Path, format: Option<Format>) -> Result<Run> {
     let parsed = perflab_ingest::parse_path(path, format)?;
     warn_all(&parsed.warnings);
-    Ok(match parsed.run {
-        Some(run) => *run,
-        None => {
-            let mut run = Run::new(perflab_model::RunKind::Import);
-            run.tool = parsed.tool;
-            run.labels = parsed.labels;
-            run.benchmarks = parsed.benchmarks;
-            run
-        }
-    })
+    Ok(parsed.into_run(perflab_model::RunKind::Import))
 }
 
 /// Resolve a reference: an existing file first, then a run id (or unique prefix), a baseline

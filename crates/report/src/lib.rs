@@ -21,6 +21,7 @@ pub mod escape;
 mod gotest;
 mod load;
 mod profile;
+mod render;
 mod table;
 mod timing;
 
@@ -34,6 +35,7 @@ use serde::Serialize;
 pub use gotest::run_gotest;
 pub use load::{load_text, LoadEnding, LoadView};
 pub use profile::{profile_markdown, profile_text, scan_text, top_table};
+pub use render::{render, Document, Format, RenderError};
 pub use table::Table;
 pub use timing::timing_text;
 

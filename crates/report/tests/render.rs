@@ -135,3 +135,87 @@ fn report_renderings() {
     };
     golden("report-no-targets.md", &report_markdown(&empty));
 }
+
+fn input(name: &str) -> Run {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    Run::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Every document × format the seam offers has a golden file, and every other pair is an error
+/// that lists what exists.
+#[test]
+fn every_document_in_every_format_through_the_render_seam() {
+    use perflab_report::{render, Document, Format, LoadEnding, LoadView};
+    let base = fixture(BASE, "run-base");
+    let c = comparison();
+    let (results, _) = check(
+        &base.benchmarks,
+        &[Target::parse("Search*", "time", "< 60us", Some("< 100us")).unwrap()],
+    );
+    let load = input("load-input.json");
+    let view = LoadView {
+        model: "closed model, 2 virtual users".into(),
+        warmup_seconds: 0.0,
+        ending: LoadEnding::Completed,
+        spectrum: vec![(0.5, 0.0009, 20), (0.99, 0.004, 39), (1.0, 0.005, 40)],
+    };
+    let timing = input("timing-input.json");
+    let notes = vec![
+        vec![],
+        vec!["the first run was much slower (30ms) than the rest".into()],
+    ];
+    let profile = input("profile-input.json");
+    let mut scan = profile.clone();
+    let mut all = profile.profiles[0].clone();
+    all.target = "all".into();
+    scan.profiles.push(all);
+    let log = vec![perflab_model::RunSummary {
+        id: "0192ab".into(),
+        kind: "bench".into(),
+        started_at: "2024-01-15T09:30:00.000Z".into(),
+        started_unix_ms: 1_705_311_000_000,
+        commit: Some("abc1234def5678".into()),
+        branch: Some("main|<b>".into()),
+        dirty: true,
+        interrupted: false,
+        benchmarks: 3,
+        command: "go test -bench .".into(),
+        baselines: vec!["main".into()],
+    }];
+    let docs: Vec<(&str, Document<'_>)> = vec![
+        ("run", Document::Run(&base)),
+        ("comparison", Document::Comparison(&c)),
+        ("check", Document::Check("run-base", &results)),
+        ("load", Document::Load(&load, &view)),
+        ("timing", Document::Timing(&timing, &notes)),
+        ("scan", Document::Scan(&scan)),
+        ("profile", Document::Profile(&profile.profiles[0])),
+        ("log", Document::Log(&log)),
+    ];
+    let all_formats = [
+        (Format::Text, "txt"),
+        (Format::Markdown, "md"),
+        (Format::Json, "json"),
+        (Format::Csv, "csv"),
+        (Format::Gotest, "gotest.txt"),
+    ];
+    let mut rendered = 0;
+    for (name, doc) in &docs {
+        for (format, ext) in all_formats {
+            match render(format, doc) {
+                Ok(text) => {
+                    assert!(doc.formats().contains(&format), "{name} {format:?}");
+                    golden(&format!("seam/{name}.{ext}"), &text);
+                    rendered += 1;
+                }
+                Err(e) => {
+                    assert!(!doc.formats().contains(&format), "{name} {format:?}: {e}");
+                    assert!(e.to_string().contains("(it has: "), "{e}");
+                }
+            }
+        }
+    }
+    assert_eq!(rendered, 19);
+}

@@ -59,10 +59,10 @@ pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
         run.profiles.push(summary);
     }
     super::finish_run(run, &args.output, store, |r| {
-        let mut text = perflab_report::run_text(r);
+        let mut text = super::text(perflab_report::Document::Run(r));
         for s in &r.profiles {
             text.push('\n');
-            text.push_str(&perflab_report::profile_text(s));
+            text.push_str(&super::text(perflab_report::Document::Profile(s)));
         }
         text
     })?;

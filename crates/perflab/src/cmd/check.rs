@@ -5,6 +5,8 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use perflab_analysis::{check, Status};
 
+use perflab_report::{render, Document, Format};
+
 use crate::cli::CheckArgs;
 use crate::config::Config;
 use crate::{context, output, Outcome};
@@ -24,16 +26,15 @@ pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Res
     if let Some(first) = unmatched.first() {
         bail!("{first} in {}", resolved.label);
     }
-    if args.json {
-        let doc = serde_json::json!({
-            "schema": "perflab.check.v1",
-            "run": resolved.run.id,
-            "results": results,
-        });
-        output::print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    let format = if args.json {
+        Format::Json
     } else {
-        output::print(&perflab_report::check_text(&results))?;
-    }
+        Format::Text
+    };
+    output::print(&render(
+        format,
+        &Document::Check(&resolved.run.id, &results),
+    )?)?;
     let fail = results.iter().any(|r| r.status == Status::Fail);
     let warn = results.iter().any(|r| r.status == Status::Warn);
     Ok(if fail || (args.strict && warn) {

@@ -8,6 +8,8 @@ use perflab_analysis::{
 };
 use perflab_model::Benchmark;
 
+use perflab_report::{render, Document, Format};
+
 use crate::cli::{CompareArgs, CompareFormat, CorrectionArg};
 use crate::config::{parse_pct, Config};
 use crate::{context, output, Outcome};
@@ -114,12 +116,13 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     for w in &comparison.warnings {
         eprintln!("warning: {w}");
     }
-    let text = match args.format {
-        CompareFormat::Text => perflab_report::compare_text(&comparison),
-        CompareFormat::Json => perflab_report::compare_json(&comparison),
-        CompareFormat::Markdown => perflab_report::compare_markdown(&comparison),
-        CompareFormat::Csv => perflab_report::compare_csv(&comparison),
+    let format = match args.format {
+        CompareFormat::Text => Format::Text,
+        CompareFormat::Json => Format::Json,
+        CompareFormat::Markdown => Format::Markdown,
+        CompareFormat::Csv => Format::Csv,
     };
+    let text = render(format, &Document::Comparison(&comparison))?;
     match &args.output {
         Some(path) => output::write_atomic(path, text.as_bytes())?,
         None => output::print(&text)?,

@@ -26,6 +26,8 @@ pub(crate) fn run(args: ImportArgs, store: Option<&Path>) -> Result<Outcome> {
         run.command.push(file.display().to_string());
     }
     run.coalesce();
-    super::finish_run(run, &args.output, store, perflab_report::run_text)?;
+    super::finish_run(run, &args.output, store, |r| {
+        super::text(perflab_report::Document::Run(r))
+    })?;
     Ok(Outcome::Ok)
 }

@@ -103,7 +103,7 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
             .collect(),
     };
     run.load = Some(summary);
-    let text = perflab_report::load_text(&run, &view);
+    let text = super::text(perflab_report::Document::Load(&run, &view));
     super::finish_run(run, &args.output, store, |_| text)?;
     if let Some(s) = shortfall {
         eprintln!(

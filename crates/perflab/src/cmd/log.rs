@@ -5,6 +5,8 @@ use std::path::Path;
 use anyhow::Result;
 use perflab_store::RunFilter;
 
+use perflab_report::{render, Document, Format};
+
 use crate::cli::LogArgs;
 use crate::{context, output, Outcome};
 
@@ -16,24 +18,13 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
         ..RunFilter::default()
     })?;
     if args.json {
-        let rows: Vec<serde_json::Value> = runs
-            .iter()
-            .map(|r| {
-                serde_json::json!({
-                    "id": r.id, "kind": r.kind, "started_at": r.started_at,
-                    "commit": r.commit, "branch": r.branch, "dirty": r.dirty,
-                    "interrupted": r.interrupted, "benchmarks": r.benchmarks,
-                    "baselines": r.baselines, "command": r.command,
-                })
-            })
-            .collect();
-        output::print(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
+        output::print(&render(Format::Json, &Document::Log(&runs))?)?;
         return Ok(Outcome::Ok);
     }
     if runs.is_empty() {
         output::print("no runs recorded yet (perflab run, bench and import record them)\n")?;
         return Ok(Outcome::Ok);
     }
-    output::print(&perflab_report::log_text(&runs))?;
+    output::print(&render(Format::Text, &Document::Log(&runs))?)?;
     Ok(Outcome::Ok)
 }

@@ -95,6 +95,11 @@ fn finish_run(
     Ok(())
 }
 
+/// A document as terminal text (every document has a text rendering, see `Document::formats`).
+fn text(doc: perflab_report::Document<'_>) -> String {
+    perflab_report::render(perflab_report::Format::Text, &doc).unwrap_or_else(|e| format!("{e}\n"))
+}
+
 /// Install the Ctrl-C handler once; the flag tells measuring loops to stop and keep their data.
 fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
     use std::sync::atomic::{AtomicBool, Ordering};

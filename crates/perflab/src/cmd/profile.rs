@@ -68,7 +68,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     super::finish_run(run, &args.output, store, |r| {
         r.profiles
             .iter()
-            .map(perflab_report::profile_text)
+            .map(|p| super::text(perflab_report::Document::Profile(p)))
             .collect::<Vec<_>>()
             .join("\n")
     })?;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::Result;
 use perflab_analysis::{check, compare};
-use perflab_report::ReportInput;
+use perflab_report::{render, Document, Format, ReportInput};
 use perflab_store::RunFilter;
 
 use crate::cli::{ReportArgs, ReportFormat};
@@ -46,8 +46,8 @@ pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Re
         comparison,
     };
     let text = match args.format {
-        ReportFormat::Markdown => perflab_report::report_markdown(&input),
-        ReportFormat::Json => perflab_report::report_json(&input),
+        ReportFormat::Markdown => render(Format::Markdown, &Document::Report(&input))?,
+        ReportFormat::Json => render(Format::Json, &Document::Report(&input))?,
     };
     match &args.output {
         Some(p) => output::write_atomic(p, text.as_bytes())?,

@@ -85,7 +85,7 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
         }
     }
     super::finish_run(run, &args.output, store, |run| {
-        perflab_report::timing_text(run, &notes)
+        super::text(perflab_report::Document::Timing(run, &notes))
     })?;
     Ok(Outcome::Ok)
 }

@@ -132,7 +132,9 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     }
     run.profiles = summaries;
     run.profiles.push(all);
-    super::finish_run(run, &args.output, store, perflab_report::scan_text)?;
+    super::finish_run(run, &args.output, store, |r| {
+        super::text(perflab_report::Document::Scan(r))
+    })?;
     if let Some(f) = failures.first() {
         let more = failures.len() - 1;
         if more > 0 {

@@ -4,15 +4,18 @@ use std::path::Path;
 
 use anyhow::Result;
 
+use perflab_report::{render, Document, Format};
+
 use crate::cli::{ShowArgs, ShowFormat};
 use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: ShowArgs, store: Option<&Path>) -> Result<Outcome> {
     let resolved = context::resolve(&args.run, store, None)?;
-    let text = match args.format {
-        ShowFormat::Json => resolved.run.to_json(),
-        ShowFormat::Gotest => perflab_report::run_gotest(&resolved.run),
+    let format = match args.format {
+        ShowFormat::Json => Format::Json,
+        ShowFormat::Gotest => Format::Gotest,
     };
+    let text = render(format, &Document::Run(&resolved.run))?;
     output::print(&text)?;
     Ok(Outcome::Ok)
 }

@@ -1,0 +1,172 @@
+//! The one seam every command's output goes through: `render(format, document)`. Each document
+//! lists the formats it has; asking for another is an error that names the ones it has, never
+//! an empty output. Golden files in `tests/golden/` hold one rendering per document × format.
+
+use perflab_analysis::{Comparison, TargetResult};
+use perflab_model::profile::ProfileSummary;
+use perflab_model::{Run, RunSummary};
+
+use crate::{LoadView, ReportInput};
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text for a terminal.
+    Text,
+    /// Markdown for a pull-request comment or a file.
+    Markdown,
+    /// Versioned JSON.
+    Json,
+    /// One CSV line per row.
+    Csv,
+    /// The Go benchmark format (benchstat reads it).
+    Gotest,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Text => "text",
+            Format::Markdown => "markdown",
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Gotest => "gotest",
+        }
+    }
+}
+
+/// What can be rendered.
+#[derive(Debug, Clone, Copy)]
+pub enum Document<'a> {
+    /// A result document (any kind).
+    Run(&'a Run),
+    /// A comparison.
+    Comparison(&'a Comparison),
+    /// Target results of a run (its id).
+    Check(&'a str, &'a [TargetResult]),
+    /// The report of a run: targets, comparison, changes.
+    Report(&'a ReportInput<'a>),
+    /// A load run with what its summary needs.
+    Load(&'a Run, &'a LoadView),
+    /// `perflab run`: timed commands with their warnings.
+    Timing(&'a Run, &'a [Vec<String>]),
+    /// `perflab scan`: several profiles and the overall one.
+    Scan(&'a Run),
+    /// One profile summary.
+    Profile(&'a ProfileSummary),
+    /// The history's runs.
+    Log(&'a [RunSummary]),
+}
+
+impl Document<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            Document::Run(_) => "run",
+            Document::Comparison(_) => "comparison",
+            Document::Check(..) => "check",
+            Document::Report(_) => "report",
+            Document::Load(..) => "load run",
+            Document::Timing(..) => "timing run",
+            Document::Scan(_) => "scan",
+            Document::Profile(_) => "profile",
+            Document::Log(_) => "log",
+        }
+    }
+
+    /// The formats this document has.
+    pub fn formats(&self) -> &'static [Format] {
+        use Format::*;
+        match self {
+            Document::Run(_) => &[Text, Json, Gotest],
+            Document::Comparison(_) => &[Text, Markdown, Json, Csv],
+            Document::Check(..) => &[Text, Json],
+            Document::Report(_) => &[Markdown, Json],
+            Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
+            Document::Profile(_) => &[Text, Markdown],
+            Document::Log(_) => &[Text, Json],
+        }
+    }
+}
+
+/// A format the document does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {document} has no {format} output (it has: {available})")]
+pub struct RenderError {
+    /// The document.
+    pub document: &'static str,
+    /// What was asked.
+    pub format: &'static str,
+    /// What exists.
+    pub available: String,
+}
+
+fn check_json(run: &str, results: &[TargetResult]) -> String {
+    let mut s = serde_json::to_string_pretty(&serde_json::json!({
+        "schema": "perflab.check.v1",
+        "run": run,
+        "results": results,
+    }))
+    .expect("invariant: target results serialise");
+    s.push('\n');
+    s
+}
+
+fn log_json(runs: &[RunSummary]) -> String {
+    let rows: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id, "kind": r.kind, "started_at": r.started_at,
+                "commit": r.commit, "branch": r.branch, "dirty": r.dirty,
+                "interrupted": r.interrupted, "benchmarks": r.benchmarks,
+                "baselines": r.baselines, "command": r.command,
+            })
+        })
+        .collect();
+    let mut s = serde_json::to_string_pretty(&rows).expect("invariant: rows serialise");
+    s.push('\n');
+    s
+}
+
+/// Render `document` as `format`.
+///
+/// # Errors
+/// [`RenderError`] when the document has no such format.
+pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderError> {
+    use Format::*;
+    Ok(match (document, format) {
+        (Document::Run(r), Text) => crate::run_text(r),
+        (
+            Document::Run(r) | Document::Load(r, _) | Document::Timing(r, _) | Document::Scan(r),
+            Json,
+        ) => r.to_json(),
+        (Document::Run(r), Gotest) => crate::run_gotest(r),
+        (Document::Comparison(c), Text) => crate::compare_text(c),
+        (Document::Comparison(c), Markdown) => crate::compare_markdown(c),
+        (Document::Comparison(c), Json) => crate::compare_json(c),
+        (Document::Comparison(c), Csv) => crate::compare_csv(c),
+        (Document::Check(_, t), Text) => crate::check_text(t),
+        (Document::Check(id, t), Json) => check_json(id, t),
+        (Document::Report(i), Markdown) => crate::report_markdown(i),
+        (Document::Report(i), Json) => crate::report_json(i),
+        (Document::Load(r, v), Text) => crate::load_text(r, v),
+        (Document::Timing(r, notes), Text) => crate::timing_text(r, notes),
+        (Document::Scan(r), Text) => crate::scan_text(r),
+        (Document::Profile(p), Text) => crate::profile_text(p),
+        (Document::Profile(p), Markdown) => crate::profile_markdown(std::slice::from_ref(*p)),
+        (Document::Log(runs), Text) => crate::log_text(runs),
+        (Document::Log(runs), Json) => log_json(runs),
+        (d, f) => {
+            return Err(RenderError {
+                document: d.name(),
+                format: f.name(),
+                available: d
+                    .formats()
+                    .iter()
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+        }
+    })
+}
