@@ -49,4 +49,42 @@ fn main() {
         first / 1e6
     );
     println!("test compare_1000x20 ... bench: {median:.0} ns/iter (+/- {spread:.0})");
+    million();
+}
+
+/// One benchmark with a million samples a side: the median CI and the rank test must stay
+/// O(n log n), so the comparison costs about what reading the samples from Go text costs.
+fn million() {
+    const N: usize = 1_000_000;
+    let mut x = 99u64;
+    let mut text = String::with_capacity(N * 40);
+    let mut side = |shift: f64, text: &mut String| -> Vec<Benchmark> {
+        text.clear();
+        for _ in 0..N {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = 1000.0 * shift + (x % 1000) as f64;
+            text.push_str(&format!("BenchmarkBig-2 1 {v} ns/op\n"));
+        }
+        let t = Instant::now();
+        let parsed =
+            perflab_ingest::parse(perflab_ingest::Format::GoTest, text, "big.txt").expect("parses");
+        eprintln!(
+            "imported {N} samples in {:.0} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        parsed.benchmarks
+    };
+    let base = side(1.0, &mut text);
+    let current = side(1.01, &mut text);
+    let t = Instant::now();
+    let c = compare(&base, &current, &CompareOptions::default()).expect("compares");
+    let ns = t.elapsed().as_nanos();
+    eprintln!(
+        "compared {N} vs {N} samples in {:.0} ms (p = {:?})",
+        ns as f64 / 1e6,
+        c.rows[0].p_value
+    );
+    println!("test compare_1m_vs_1m ... bench: {ns} ns/iter (+/- 0)");
 }
