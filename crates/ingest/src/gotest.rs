@@ -68,6 +68,27 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
     let mut result_lines = 0usize;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
+        // `--- FAIL: BenchmarkX` (b.Fatal, a panic) and `--- SKIP:`: the benchmark has no or
+        // partial results; say which, by name.
+        if let Some(rest) = line
+            .trim_start()
+            .strip_prefix("--- FAIL: ")
+            .or_else(|| line.trim_start().strip_prefix("--- SKIP: "))
+        {
+            if rest.starts_with("Benchmark") {
+                let name = rest.split_whitespace().next().unwrap_or(rest);
+                let what = if line.contains("--- FAIL") {
+                    "failed"
+                } else {
+                    "was skipped"
+                };
+                warnings.push(format!(
+                    "{source}:{}: {name} {what}; its results are missing or partial",
+                    i + 1
+                ));
+            }
+            continue;
+        }
         if !line.starts_with("Benchmark") {
             if let Some((key, value)) = config_line(line) {
                 if key == "pkg" {
@@ -295,6 +316,19 @@ fn normalise_unit(unit: &str) -> MetricSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_and_skipped_benchmarks_are_named() {
+        let text = "BenchmarkA-2 10 100 ns/op\n--- FAIL: BenchmarkB-2\n    b_test.go:9: boom\n--- SKIP: BenchmarkC\nFAIL\n";
+        let p = parse(text, "b.txt").unwrap();
+        assert_eq!(
+            p.warnings,
+            [
+                "b.txt:2: BenchmarkB-2 failed; its results are missing or partial",
+                "b.txt:4: BenchmarkC was skipped; its results are missing or partial"
+            ]
+        );
+    }
 
     fn keys(text: &str) -> Vec<String> {
         parse(text, "t")
