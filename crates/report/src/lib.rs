@@ -576,30 +576,35 @@ pub struct ReportInput<'a> {
 pub fn report_markdown(input: &ReportInput<'_>) -> String {
     let run = input.run;
     let mut out = String::from("# 📊 Benchmark Report\n\n");
-    let _ = writeln!(out, "**Date**: {}  ", run.started_at);
+    let _ = writeln!(out, "**Date**: {}  ", escape::markdown(&run.started_at));
     if let Some(g) = &run.git {
-        let short: String = g.commit.chars().take(12).collect();
+        let short = escape::markdown(&g.commit.chars().take(12).collect::<String>());
         let _ = writeln!(
             out,
             "**Commit**: {short}{}  ",
             if g.dirty { " (dirty)" } else { "" }
         );
         if let Some(b) = &g.branch {
-            let _ = writeln!(out, "**Branch**: {b}  ");
+            let _ = writeln!(out, "**Branch**: {}  ", escape::markdown(b));
         }
     }
-    let _ = writeln!(out, "**Run**: `{}` ({})  ", run.id, run.kind.as_str());
+    let _ = writeln!(
+        out,
+        "**Run**: `{}` ({})  ",
+        run.id.replace('`', "'"),
+        run.kind.as_str()
+    );
     if let Some(h) = &run.host {
         let _ = writeln!(
             out,
             "**Host**: {} · {} {} · {} cores{}  ",
-            h.hostname,
-            h.os,
-            h.arch,
+            escape::markdown(&h.hostname),
+            escape::markdown(&h.os),
+            escape::markdown(&h.arch),
             h.cores,
             h.cpu
                 .as_deref()
-                .map_or(String::new(), |c| format!(" · {c}"))
+                .map_or(String::new(), |c| format!(" · {}", escape::markdown(c)))
         );
     }
     if run.interrupted {
