@@ -26,6 +26,7 @@
 mod check;
 mod gate;
 mod glob;
+pub mod history;
 pub mod scan;
 
 use std::collections::BTreeMap;
