@@ -252,3 +252,61 @@ pub fn change_points(series: &[f64], opts: &ChangePointOptions) -> Vec<ChangePoi
     }
     points
 }
+
+/// Whether a change point made things worse or better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Worse in the metric's direction.
+    Regression,
+    /// Better.
+    Improvement,
+}
+
+/// A change point of one benchmark × metric series, tied to the run where it starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// Benchmark key.
+    pub benchmark: String,
+    /// Metric name.
+    pub metric: String,
+    /// The first run after the change.
+    pub run_id: String,
+    /// `mean_after / mean_before − 1`.
+    pub change: f64,
+    /// Its p-value.
+    pub p_value: f64,
+    /// Regression or improvement.
+    pub direction: Direction,
+}
+
+/// The alerts of one series: `medians[i]` was measured by `run_ids[i]`, oldest first.
+pub fn alerts(
+    benchmark: &str,
+    metric: &str,
+    better: perflab_model::Better,
+    medians: &[f64],
+    run_ids: &[String],
+    opts: &ChangePointOptions,
+) -> Vec<Alert> {
+    change_points(medians, opts)
+        .into_iter()
+        .filter_map(|c| {
+            let run_id = run_ids.get(c.index)?.clone();
+            let up = c.change() > 0.0;
+            let worse = up == (better == perflab_model::Better::Lower);
+            Some(Alert {
+                benchmark: benchmark.to_string(),
+                metric: metric.to_string(),
+                run_id,
+                change: c.change(),
+                p_value: c.p_value,
+                direction: if worse {
+                    Direction::Regression
+                } else {
+                    Direction::Improvement
+                },
+            })
+        })
+        .collect()
+}

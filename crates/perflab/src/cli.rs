@@ -61,7 +61,7 @@ BASE and CURRENT are each a result file of any supported format, a stored run id
 baseline name, or a branch name (its latest run). With one input and --col PARAM, the values of \
 that parameter are compared instead (the first value seen is the base).",
         after_help = "Examples:\n  perflab compare old.txt new.txt\n  perflab compare main current.json --format markdown\n  \
-perflab compare results.json --col backend\n  perflab compare main HEAD --filter 'Search*' --max-change 5%"
+perflab compare results.json --col backend\n  perflab compare main latest --filter 'Search*' --max-change 5%"
     )]
     Compare(CompareArgs),
     /// Check results against the targets in perflab.toml.
@@ -71,8 +71,10 @@ perflab compare results.json --col backend\n  perflab compare main HEAD --filter
     Check(CheckArgs),
     /// Write a Markdown or JSON report of a run: targets, comparison, significant changes.
     Report(ReportArgs),
-    /// List the runs in the history.
+    /// List the runs in the history (`--alerts`: its change points).
     Log(LogArgs),
+    /// The history's change points: persistent shifts per benchmark and metric (= log --alerts).
+    Alerts(LogArgs),
     /// Print a stored run (`latest`, a run id or prefix, a baseline, a branch).
     #[command(
         after_help = "Examples:\n  perflab show latest\n  perflab show main --format gotest > main.txt   # for benchstat\n  perflab show run:0192ab --format json"
@@ -341,6 +343,13 @@ pub(crate) struct LogArgs {
     /// Print JSON.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Show the change points of every benchmark × metric series instead (E-Divisive means,
+    /// as Apache Otava finds them; `perflab alerts` is the same).
+    #[arg(long)]
+    pub(crate) alerts: bool,
+    /// Significance a change point must reach.
+    #[arg(long, default_value_t = 0.001, value_name = "P")]
+    pub(crate) max_p: f64,
 }
 
 #[derive(Debug, Args)]

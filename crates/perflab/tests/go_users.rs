@@ -291,3 +291,46 @@ fn targets_match_the_names_compare_prints() {
         stderr(&out)
     );
 }
+
+#[test]
+fn alerts_find_the_run_where_a_series_shifted() {
+    let lab = Lab::new();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let centre = if i < 15 { 100.0 } else { 130.0 };
+        let text: String = (0..5)
+            .map(|k| {
+                format!(
+                    "BenchmarkParse-2 10 {} ns/op\nBenchmarkFlat-2 10 {} ns/op\n",
+                    centre + (i % 3 + k) as f64,
+                    50 + (i + k) % 4
+                )
+            })
+            .collect();
+        let f = lab.write(&format!("r{i}.txt"), &text);
+        let out = lab
+            .cmd()
+            .args(["import", "--json", f.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        ids.push(json(&out.stdout)["id"].as_str().unwrap().to_string());
+    }
+    let out = lab.cmd().args(["alerts", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let alerts = doc["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "only Parse shifted: {doc}");
+    let a = &alerts[0];
+    assert_eq!(a["benchmark"], "Parse/procs=2");
+    assert_eq!(a["metric"], "time");
+    assert_eq!(a["direction"], "regression");
+    assert_eq!(
+        a["run_id"],
+        ids[15].as_str(),
+        "the first run after the change"
+    );
+    assert!((a["change"].as_f64().unwrap() - 0.30).abs() < 0.02, "{a}");
+    let text = lab.cmd().args(["log", "--alerts"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&text.stdout).contains("regression"));
+}

@@ -376,3 +376,39 @@ fn issue_9_every_document_perflab_writes_imports_again() {
         serde_json::from_str(&std::fs::read_to_string(lab.path("r.json")).unwrap()).unwrap();
     assert!(!doc.to_string().contains("null"), "{doc}");
 }
+
+#[test]
+fn issue_9_outputs_replace_whole_files_and_leave_no_temp_or_name_the_file() {
+    let lab = Lab::new();
+    for _ in 0..2 {
+        let out = lab
+            .cmd()
+            .args(["compare", &data("old.txt"), &data("new.txt"), "-o", "c.txt"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let names: Vec<String> = std::fs::read_dir(lab.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "history.db")
+        .collect();
+    assert_eq!(names, ["c.txt"], "no temp file is left beside the output");
+    let out = lab
+        .cmd()
+        .args([
+            "compare",
+            &data("old.txt"),
+            &data("new.txt"),
+            "-o",
+            "/nonexistent-dir/x.md",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: cannot write /nonexistent-dir/x.md"),
+        "{}",
+        stderr(&out)
+    );
+}

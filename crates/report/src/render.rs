@@ -2,6 +2,7 @@
 //! lists the formats it has; asking for another is an error that names the ones it has, never
 //! an empty output. Golden files in `tests/golden/` hold one rendering per document × format.
 
+use perflab_analysis::history::Alert;
 use perflab_analysis::{Comparison, TargetResult};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunSummary};
@@ -56,6 +57,8 @@ pub enum Document<'a> {
     Profile(&'a ProfileSummary),
     /// The history's runs.
     Log(&'a [RunSummary]),
+    /// Change-point alerts of the history.
+    Alerts(&'a [Alert]),
 }
 
 impl Document<'_> {
@@ -70,6 +73,7 @@ impl Document<'_> {
             Document::Scan(_) => "scan",
             Document::Profile(_) => "profile",
             Document::Log(_) => "log",
+            Document::Alerts(_) => "alert list",
         }
     }
 
@@ -83,7 +87,7 @@ impl Document<'_> {
             Document::Report(_) => &[Markdown, Json],
             Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
             Document::Profile(_) => &[Text, Markdown],
-            Document::Log(_) => &[Text, Json],
+            Document::Log(_) | Document::Alerts(_) => &[Text, Json],
         }
     }
 }
@@ -128,6 +132,35 @@ fn log_json(runs: &[RunSummary]) -> String {
     s
 }
 
+fn alerts_text(alerts: &[Alert]) -> String {
+    if alerts.is_empty() {
+        return "no change points in the history\n".into();
+    }
+    let mut t = crate::Table::new(
+        [
+            "benchmark",
+            "metric",
+            "change",
+            "p",
+            "direction",
+            "first run after",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for a in alerts {
+        t.row(vec![
+            crate::escape::terminal(&a.benchmark),
+            crate::escape::terminal(&a.metric),
+            format!("{:+.1}%", a.change * 100.0),
+            format!("{:.2e}", a.p_value),
+            format!("{:?}", a.direction).to_lowercase(),
+            a.run_id.clone(),
+        ]);
+    }
+    t.render_text()
+}
+
 /// Render `document` as `format`.
 ///
 /// # Errors
@@ -156,6 +189,16 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Profile(p), Markdown) => crate::profile_markdown(std::slice::from_ref(*p)),
         (Document::Log(runs), Text) => crate::log_text(runs),
         (Document::Log(runs), Json) => log_json(runs),
+        (Document::Alerts(a), Text) => alerts_text(a),
+        (Document::Alerts(a), Json) => {
+            let mut s = serde_json::to_string_pretty(&serde_json::json!({
+                "schema": "perflab.alerts.v1",
+                "alerts": a,
+            }))
+            .expect("invariant: alerts serialise");
+            s.push('\n');
+            s
+        }
         (d, f) => {
             return Err(RenderError {
                 document: d.name(),

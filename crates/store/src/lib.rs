@@ -117,6 +117,19 @@ pub struct Point {
     pub branch: Option<String>,
 }
 
+/// One benchmark × metric over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Benchmark key.
+    pub benchmark: String,
+    /// Metric name.
+    pub metric: String,
+    /// `lower` or `higher`.
+    pub better: String,
+    /// Its points, oldest first.
+    pub points: Vec<Point>,
+}
+
 /// The points of a run: one per benchmark and metric with samples.
 pub fn points_of(run: &Run) -> Vec<Point> {
     let time_unix_ms = unix_ms(&run.started_at);
@@ -186,6 +199,32 @@ pub trait Store: Send + Sync {
         metric: &str,
         branch: Option<&str>,
     ) -> Result<Vec<Point>, StoreError>;
+
+    /// Every benchmark × metric that has points, as (benchmark, metric, better), sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError>;
+
+    /// Every series with its points, oldest first, optionally on one branch.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn all_series(&self, branch: Option<&str>) -> Result<Vec<Series>, StoreError> {
+        let mut out = Vec::new();
+        for (benchmark, metric, better) in self.series_keys()? {
+            let points = self.series(&benchmark, &metric, branch)?;
+            if !points.is_empty() {
+                out.push(Series {
+                    benchmark,
+                    metric,
+                    better,
+                    points,
+                });
+            }
+        }
+        Ok(out)
+    }
 
     /// Point a baseline name at a run; returns the run it named before, if another.
     ///

@@ -399,6 +399,20 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
+    fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT benchmark, metric, MIN(better) FROM points
+                 GROUP BY benchmark, metric ORDER BY benchmark, metric",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {
         let run = self
             .run(run_id)?

@@ -5,6 +5,8 @@ use std::path::Path;
 use anyhow::Result;
 use perflab_store::RunFilter;
 
+use perflab_analysis::history::{alerts, ChangePointOptions};
+use perflab_model::Better;
 use perflab_report::{render, Document, Format};
 
 use crate::cli::LogArgs;
@@ -12,6 +14,37 @@ use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
     let s = context::open_store(store)?;
+    if args.alerts {
+        let opts = ChangePointOptions {
+            max_p_value: args.max_p,
+            ..Default::default()
+        };
+        let mut found = Vec::new();
+        for series in s.all_series(args.branch.as_deref())? {
+            let medians: Vec<f64> = series.points.iter().map(|p| p.median).collect();
+            let runs: Vec<String> = series.points.iter().map(|p| p.run_id.clone()).collect();
+            let better = if series.better == "higher" {
+                Better::Higher
+            } else {
+                Better::Lower
+            };
+            found.extend(alerts(
+                &series.benchmark,
+                &series.metric,
+                better,
+                &medians,
+                &runs,
+                &opts,
+            ));
+        }
+        let format = if args.json {
+            Format::Json
+        } else {
+            Format::Text
+        };
+        output::print(&render(format, &Document::Alerts(&found))?)?;
+        return Ok(Outcome::Ok);
+    }
     let runs = s.list_runs(&RunFilter {
         branch: args.branch.clone(),
         limit: args.limit,

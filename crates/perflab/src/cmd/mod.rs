@@ -38,6 +38,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Check(a) => check::run(a, store, &config()?),
         Command::Report(a) => report::run(a, store, &config()?),
         Command::Log(a) => log::run(a, store),
+        Command::Alerts(a) => log::run(crate::cli::LogArgs { alerts: true, ..a }, store),
         Command::Show(a) => show::run(a, store),
         Command::Baseline(a) => baseline::run(a, store),
         Command::Load(a) => load::run(a, store),
