@@ -314,6 +314,7 @@ pub(crate) struct CheckArgs {
 pub(crate) enum ReportFormat {
     Markdown,
     Json,
+    Prometheus,
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,7 @@ pub mod escape;
 mod gotest;
 mod load;
 mod profile;
+pub mod prometheus;
 mod render;
 mod table;
 mod timing;

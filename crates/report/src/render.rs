@@ -22,6 +22,8 @@ pub enum Format {
     Csv,
     /// The Go benchmark format (benchstat reads it).
     Gotest,
+    /// The Prometheus text exposition format.
+    Prometheus,
 }
 
 impl Format {
@@ -32,6 +34,7 @@ impl Format {
             Format::Json => "json",
             Format::Csv => "csv",
             Format::Gotest => "gotest",
+            Format::Prometheus => "prometheus",
         }
     }
 }
@@ -81,10 +84,10 @@ impl Document<'_> {
     pub fn formats(&self) -> &'static [Format] {
         use Format::*;
         match self {
-            Document::Run(_) => &[Text, Json, Gotest],
+            Document::Run(_) => &[Text, Json, Gotest, Prometheus],
             Document::Comparison(_) => &[Text, Markdown, Json, Csv],
             Document::Check(..) => &[Text, Json],
-            Document::Report(_) => &[Markdown, Json],
+            Document::Report(_) => &[Markdown, Json, Prometheus],
             Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
             Document::Profile(_) => &[Text, Markdown],
             Document::Log(_) | Document::Alerts(_) => &[Text, Json],
@@ -174,6 +177,8 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
             Json,
         ) => r.to_json(),
         (Document::Run(r), Gotest) => crate::run_gotest(r),
+        (Document::Run(r), Prometheus) => crate::prometheus::run_prometheus(r),
+        (Document::Report(i), Prometheus) => crate::prometheus::report_prometheus(i),
         (Document::Comparison(c), Text) => crate::compare_text(c),
         (Document::Comparison(c), Markdown) => crate::compare_markdown(c),
         (Document::Comparison(c), Json) => crate::compare_json(c),

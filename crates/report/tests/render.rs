@@ -200,6 +200,7 @@ fn every_document_in_every_format_through_the_render_seam() {
         (Format::Json, "json"),
         (Format::Csv, "csv"),
         (Format::Gotest, "gotest.txt"),
+        (Format::Prometheus, "prom"),
     ];
     let mut rendered = 0;
     for (name, doc) in &docs {
@@ -217,5 +218,5 @@ fn every_document_in_every_format_through_the_render_seam() {
             }
         }
     }
-    assert_eq!(rendered, 19);
+    assert_eq!(rendered, 20);
 }

@@ -48,6 +48,7 @@ pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Re
     let text = match args.format {
         ReportFormat::Markdown => render(Format::Markdown, &Document::Report(&input))?,
         ReportFormat::Json => render(Format::Json, &Document::Report(&input))?,
+        ReportFormat::Prometheus => render(Format::Prometheus, &Document::Report(&input))?,
     };
     match &args.output {
         Some(p) => output::write_atomic(p, text.as_bytes())?,
