@@ -7,7 +7,7 @@ pub(crate) use perflab_exec::project_root;
 use perflab_exec::{git_info, host_info};
 use perflab_ingest::Format;
 use perflab_model::Run;
-use perflab_store::{RunFilter, SqliteStore, Store};
+use perflab_store::{RunFilter, Store};
 
 /// Fill in git and host facts of a new run.
 pub(crate) fn stamp(run: &mut Run) {
@@ -19,16 +19,12 @@ pub(crate) fn stamp(run: &mut Run) {
 /// Callers get the `Store` trait only, so another back end (PostgreSQL) can be chosen here
 /// without touching them.
 pub(crate) fn open_store(explicit: Option<&Path>) -> Result<Box<dyn Store>> {
-    let path = match explicit {
+    let location = match explicit {
         Some(p) => p.to_path_buf(),
         None => project_root().join(".perflab").join("history.db"),
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the history directory {}", dir.display()))?;
-    }
-    let store = SqliteStore::open(&path).with_context(|| format!("{}", path.display()))?;
-    Ok(Box::new(store))
+    let location = location.to_string_lossy();
+    perflab_store::open(&location).with_context(|| location.to_string())
 }
 
 /// What a reference resolved to.

@@ -26,11 +26,33 @@
 //! assert_eq!(series[0].median, 2.0);
 //! ```
 
+mod postgres;
 mod sqlite;
 
 use perflab_model::Run;
 
+pub use postgres::PostgresStore;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+
+/// Open the history a location names: a `postgres://` or `postgresql://` URL, else a SQLite
+/// file path (its directory is created when missing).
+///
+/// # Errors
+/// As [`SqliteStore::open`] and [`PostgresStore::connect`].
+pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(Box::new(PostgresStore::connect(location)?))
+    } else {
+        let path = std::path::Path::new(location);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database {
+                backend: "sqlite",
+                message: format!("cannot create the history directory {}: {e}", dir.display()),
+            })?;
+        }
+        Ok(Box::new(SqliteStore::open(path)?))
+    }
+}
 
 /// Errors of the history store. Backend errors carry the backend's message, not its types.
 #[derive(Debug, thiserror::Error)]

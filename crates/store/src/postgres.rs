@@ -1,0 +1,361 @@
+//! The team's history on PostgreSQL: the same tables, points and contract as the SQLite store
+//! (`--store postgres://user@host:port/db` or `PERFLAB_STORE`). Versions are recorded in the
+//! same `schema_version` table; the schema starts at the SQLite store's current version.
+
+use std::sync::{Mutex, MutexGuard};
+
+use perflab_model::Run;
+use postgres::{Client, NoTls, Transaction};
+
+use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
+
+fn db(e: postgres::Error) -> StoreError {
+    StoreError::Database {
+        backend: "postgres",
+        message: e.to_string().replace('\n', " "),
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id              TEXT PRIMARY KEY,
+    kind            TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    git_commit      TEXT,
+    git_branch      TEXT,
+    git_dirty       BOOLEAN NOT NULL DEFAULT FALSE,
+    interrupted     BOOLEAN NOT NULL DEFAULT FALSE,
+    document        TEXT NOT NULL,
+    started_unix_ms BIGINT NOT NULL DEFAULT 0,
+    benchmarks      BIGINT NOT NULL DEFAULT 0,
+    command         TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS runs_time ON runs (started_unix_ms, id);
+CREATE INDEX IF NOT EXISTS runs_branch_time ON runs (git_branch, started_unix_ms);
+CREATE TABLE IF NOT EXISTS baselines (
+    name       TEXT PRIMARY KEY,
+    run_id     TEXT NOT NULL REFERENCES runs (id),
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS points (
+    run_id       TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    benchmark    TEXT NOT NULL,
+    metric       TEXT NOT NULL,
+    unit         TEXT NOT NULL,
+    better       TEXT NOT NULL,
+    n            BIGINT NOT NULL,
+    median       DOUBLE PRECISION NOT NULL,
+    ci_low       DOUBLE PRECISION,
+    ci_high      DOUBLE PRECISION,
+    time_unix_ms BIGINT NOT NULL,
+    git_commit   TEXT,
+    git_branch   TEXT,
+    PRIMARY KEY (run_id, benchmark, metric, unit)
+);
+CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);
+";
+
+/// A PostgreSQL history. One connection behind a mutex (the CLI's needs); a server process
+/// that wants more opens more stores.
+pub struct PostgresStore {
+    client: Mutex<Client>,
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://user:pass@host:port/db`) and create or check the schema.
+    ///
+    /// # Errors
+    /// Connection and database errors; [`StoreError::NewerSchema`].
+    pub fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let mut client = Client::connect(url, NoTls).map_err(db)?;
+        let mut tx = client.transaction().map_err(db)?;
+        // One migrator at a time when several CI jobs start together.
+        tx.batch_execute("SELECT pg_advisory_xact_lock(4242)")
+            .map_err(db)?;
+        tx.batch_execute(SCHEMA).map_err(db)?;
+        let found: Option<i64> = tx
+            .query_one("SELECT MAX(version) FROM schema_version", &[])
+            .map_err(db)?
+            .get(0);
+        match found {
+            None => {
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )
+                .map_err(db)?;
+            }
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::NewerSchema {
+                    found: v,
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            Some(_) => {}
+        }
+        tx.commit().map_err(db)?;
+        Ok(PostgresStore {
+            client: Mutex::new(client),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Client> {
+        self.client.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
+    Run::from_json(doc).map_err(|e| StoreError::Corrupt {
+        id: id.into(),
+        message: e.to_string(),
+    })
+}
+
+fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM points WHERE run_id = $1", &[&run.id])
+        .map_err(db)?;
+    let stmt = tx
+        .prepare(
+            "INSERT INTO points (run_id, benchmark, metric, unit, better, n, median, ci_low,
+             ci_high, time_unix_ms, git_commit, git_branch)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (run_id, benchmark, metric, unit) DO UPDATE SET median = EXCLUDED.median",
+        )
+        .map_err(db)?;
+    for p in points_of(run) {
+        tx.execute(
+            &stmt,
+            &[
+                &p.run_id,
+                &p.benchmark,
+                &p.metric,
+                &p.unit,
+                &p.better,
+                &(p.n as i64),
+                &p.median,
+                &p.ci_low,
+                &p.ci_high,
+                &p.time_unix_ms,
+                &p.commit,
+                &p.branch,
+            ],
+        )
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+impl Store for PostgresStore {
+    fn save_run(&self, run: &Run) -> Result<(), StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        let git = run.git.as_ref();
+        tx.execute(
+            "INSERT INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty, interrupted,
+             document, started_unix_ms, benchmarks, command)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at,
+               git_commit = EXCLUDED.git_commit, git_branch = EXCLUDED.git_branch,
+               git_dirty = EXCLUDED.git_dirty, interrupted = EXCLUDED.interrupted,
+               document = EXCLUDED.document, started_unix_ms = EXCLUDED.started_unix_ms,
+               benchmarks = EXCLUDED.benchmarks, command = EXCLUDED.command",
+            &[
+                &run.id,
+                &run.kind.as_str(),
+                &run.started_at,
+                &git.map(|g| g.commit.clone()),
+                &git.and_then(|g| g.branch.clone()),
+                &git.is_some_and(|g| g.dirty),
+                &run.interrupted,
+                &run.to_json(),
+                &unix_ms(&run.started_at),
+                &(run.benchmarks.len() as i64),
+                &run.command.join(" "),
+            ],
+        )
+        .map_err(db)?;
+        insert_points(&mut tx, run)?;
+        tx.commit().map_err(db)
+    }
+
+    fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
+        let pattern = format!("{}%", id_or_prefix.replace(['%', '_', '\\'], ""));
+        let rows = self
+            .lock()
+            .query(
+                "SELECT id, document FROM runs WHERE id = $1 OR id LIKE $2 LIMIT 3",
+                &[&id_or_prefix, &pattern],
+            )
+            .map_err(db)?;
+        let rows: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
+            return parse(id, doc).map(Some);
+        }
+        match rows.len() {
+            0 => Ok(None),
+            1 => parse(&rows[0].0, &rows[0].1).map(Some),
+            n => Err(StoreError::Ambiguous {
+                prefix: id_or_prefix.into(),
+                count: n,
+            }),
+        }
+    }
+
+    fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
+        let mut client = self.lock();
+        let before: Option<(i64, String)> = match &filter.before {
+            Some(id) => client
+                .query_opt("SELECT started_unix_ms, id FROM runs WHERE id = $1", &[id])
+                .map_err(db)?
+                .map(|r| (r.get(0), r.get(1))),
+            None => None,
+        };
+        let limit: Option<i64> = (filter.limit > 0).then_some(filter.limit as i64);
+        let rows = client
+            .query(
+                "SELECT id, kind, started_at, started_unix_ms, git_commit, git_branch, git_dirty,
+                        interrupted, benchmarks, command
+                 FROM runs
+                 WHERE ($1::TEXT IS NULL OR git_branch = $1)
+                   AND ($2::TEXT IS NULL OR kind = $2)
+                   AND ($3::BIGINT IS NULL OR started_unix_ms < $3
+                        OR (started_unix_ms = $3 AND id < $4))
+                 ORDER BY started_unix_ms DESC, id DESC
+                 LIMIT $5",
+                &[
+                    &filter.branch,
+                    &filter.kind,
+                    &before.as_ref().map(|b| b.0),
+                    &before.as_ref().map(|b| b.1.clone()),
+                    &limit,
+                ],
+            )
+            .map_err(db)?;
+        let mut out: Vec<RunSummary> = rows
+            .iter()
+            .map(|r| RunSummary {
+                id: r.get(0),
+                kind: r.get(1),
+                started_at: r.get(2),
+                started_unix_ms: r.get(3),
+                commit: r.get(4),
+                branch: r.get(5),
+                dirty: r.get(6),
+                interrupted: r.get(7),
+                benchmarks: r.get::<_, i64>(8) as usize,
+                command: r.get(9),
+                baselines: Vec::new(),
+            })
+            .collect();
+        drop(client);
+        let baselines = self.baselines()?;
+        for s in &mut out {
+            s.baselines = baselines
+                .iter()
+                .filter(|(_, r)| *r == s.id)
+                .map(|(n, _)| n.clone())
+                .collect();
+        }
+        Ok(out)
+    }
+
+    fn series(
+        &self,
+        benchmark: &str,
+        metric: &str,
+        branch: Option<&str>,
+    ) -> Result<Vec<Point>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
+                        time_unix_ms, git_commit, git_branch
+                 FROM points
+                 WHERE benchmark = $1 AND metric = $2 AND ($3::TEXT IS NULL OR git_branch = $3)
+                 ORDER BY time_unix_ms, run_id",
+                &[&benchmark, &metric, &branch],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| Point {
+                run_id: r.get(0),
+                benchmark: r.get(1),
+                metric: r.get(2),
+                unit: r.get(3),
+                better: r.get(4),
+                n: r.get::<_, i64>(5) as usize,
+                median: r.get(6),
+                ci_low: r.get(7),
+                ci_high: r.get(8),
+                time_unix_ms: r.get(9),
+                commit: r.get(10),
+                branch: r.get(11),
+            })
+            .collect())
+    }
+
+    fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT benchmark, metric, MIN(better) FROM points
+                 GROUP BY benchmark, metric ORDER BY benchmark, metric",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+
+    fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {
+        let run = self
+            .run(run_id)?
+            .ok_or_else(|| StoreError::NoSuchRun(run_id.into()))?;
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(db)?;
+        let before: Option<String> = tx
+            .query_opt("SELECT run_id FROM baselines WHERE name = $1", &[&name])
+            .map_err(db)?
+            .map(|r| r.get(0));
+        tx.execute(
+            "INSERT INTO baselines (name, run_id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET run_id = EXCLUDED.run_id, created_at = EXCLUDED.created_at",
+            &[&name, &run.id, &perflab_model::now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(before.filter(|b| *b != run.id))
+    }
+
+    fn baseline(&self, name: &str) -> Result<Option<Run>, StoreError> {
+        let id: Option<String> = self
+            .lock()
+            .query_opt("SELECT run_id FROM baselines WHERE name = $1", &[&name])
+            .map_err(db)?
+            .map(|r| r.get(0));
+        match id {
+            Some(id) => self.run(&id),
+            None => Ok(None),
+        }
+    }
+
+    fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .lock()
+            .query("SELECT name, run_id FROM baselines ORDER BY name", &[])
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn delete_baseline(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM baselines WHERE name = $1", &[&name])
+            .map_err(db)?
+            > 0)
+    }
+}

@@ -1,0 +1,170 @@
+//! The `Store` contract, run against every backend: SQLite always, PostgreSQL when
+//! `PERFLAB_TEST_POSTGRES` names a server (CI starts one; a skip is loud and fails CI). Each
+//! PostgreSQL test gets a schema of its own, so tests run in parallel without sharing tables.
+
+use perflab_model::{Benchmark, GitInfo, Metric, Run, RunKind, Unit};
+use perflab_store::{PostgresStore, RunFilter, SqliteStore, Store, StoreError};
+
+fn postgres() -> Option<Box<dyn Store>> {
+    let Ok(url) = std::env::var("PERFLAB_TEST_POSTGRES") else {
+        let required = std::env::var("PERFLAB_REQUIRE_TOOLS").unwrap_or_default();
+        if required.split([' ', ',']).any(|t| t == "postgres") {
+            panic!("postgres is required here (PERFLAB_REQUIRE_TOOLS) but PERFLAB_TEST_POSTGRES is not set");
+        }
+        eprintln!("SKIPPED (not a pass): postgres: set PERFLAB_TEST_POSTGRES=postgres://user:pass@127.0.0.1/db");
+        return None;
+    };
+    let schema = format!("t_{}", unique());
+    let mut admin =
+        postgres::Client::connect(&url, postgres::NoTls).expect("PERFLAB_TEST_POSTGRES connects");
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .expect("create a test schema");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    Some(Box::new(
+        PostgresStore::connect(&scoped).expect("store connects"),
+    ))
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{SystemTime, UNIX_EPOCH};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let t = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{t:x}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+type Backend = (&'static str, Box<dyn Store>, Option<tempfile::TempDir>);
+
+fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+    let mut out: Vec<Backend> = vec![("sqlite", Box::new(sqlite), Some(dir))];
+    if let Some(pg) = postgres() {
+        out.push(("postgres", pg, None));
+    }
+    out
+}
+
+fn run_at(t: &str, branch: &str, median: f64) -> Run {
+    let mut r = Run::new(RunKind::Bench);
+    r.started_at = t.into();
+    r.git = Some(GitInfo {
+        commit: "abc".into(),
+        branch: Some(branch.into()),
+        dirty: false,
+    });
+    let mut b = Benchmark::new("parse").with_param("n", "10");
+    b.metrics.push(Metric::new(
+        "time",
+        Unit::seconds(),
+        vec![median, median, median * 1.5],
+    ));
+    r.benchmarks.push(b);
+    r
+}
+
+#[test]
+fn lists_newest_first_with_filters_prefixes_and_series() {
+    for (name, s, _dir) in backends() {
+        let a = run_at("2024-01-01T00:00:00.000Z", "main", 1.0);
+        let b = run_at("2024-01-02T00:00:00.000Z", "feature", 2.0);
+        let c = run_at("2024-01-03T00:00:00+02:00", "main", 3.0);
+        for r in [&a, &b, &c] {
+            s.save_run(r).unwrap();
+        }
+        s.save_run(&a).unwrap(); // a second save replaces, never duplicates
+        let all = s.list_runs(&RunFilter::default()).unwrap();
+        let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, [c.id.as_str(), b.id.as_str(), a.id.as_str()], "{name}");
+        let main = s
+            .list_runs(&RunFilter {
+                branch: Some("main".into()),
+                limit: 1,
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(
+            (main[0].id.as_str(), main[0].benchmarks),
+            (c.id.as_str(), 1),
+            "{name}"
+        );
+        let before = s
+            .list_runs(&RunFilter {
+                before: Some(c.id.clone()),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(before[0].id, b.id, "{name}");
+        assert_eq!(s.run(&a.id[..30]).unwrap().unwrap().id, a.id, "{name}");
+        assert!(s.run("zzzz").unwrap().is_none(), "{name}");
+        let series = s.series("parse/n=10", "time", Some("main")).unwrap();
+        let medians: Vec<f64> = series.iter().map(|p| p.median).collect();
+        assert_eq!(medians, [1.0, 3.0], "{name}");
+        assert_eq!(
+            series[1].time_unix_ms, 1_704_232_800_000,
+            "{name}: offsets honoured"
+        );
+        assert_eq!(s.all_series(None).unwrap()[0].points.len(), 3, "{name}");
+    }
+}
+
+#[test]
+fn baselines_point_at_stored_runs_and_say_when_they_move() {
+    for (name, s, _dir) in backends() {
+        assert!(
+            matches!(
+                s.save_baseline("main", "nope"),
+                Err(StoreError::NoSuchRun(_))
+            ),
+            "{name}"
+        );
+        let a = run_at("2024-01-01T00:00:00.000Z", "main", 1.0);
+        let b = run_at("2024-01-02T00:00:00.000Z", "main", 1.0);
+        s.save_run(&a).unwrap();
+        s.save_run(&b).unwrap();
+        assert_eq!(s.save_baseline("main", &a.id).unwrap(), None, "{name}");
+        assert_eq!(
+            s.save_baseline("main", &b.id).unwrap(),
+            Some(a.id.clone()),
+            "{name}"
+        );
+        assert_eq!(s.baseline("main").unwrap().unwrap().id, b.id, "{name}");
+        let listed = s.list_runs(&RunFilter::default()).unwrap();
+        assert_eq!(listed[0].baselines, ["main"], "{name}");
+        assert!(s.delete_baseline("main").unwrap(), "{name}");
+        assert!(s.baseline("main").unwrap().is_none(), "{name}");
+    }
+}
+
+#[test]
+fn concurrent_saves_lose_nothing() {
+    for (name, s, _dir) in backends() {
+        let s: std::sync::Arc<dyn Store> = std::sync::Arc::from(s);
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let t = format!("2024-02-{:02}T00:00:00.000Z", i + 1);
+                    s.save_run(&run_at(&t, "main", i as f64 + 1.0)).unwrap();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(
+            s.list_runs(&RunFilter::default()).unwrap().len(),
+            8,
+            "{name}"
+        );
+    }
+}
