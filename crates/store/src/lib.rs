@@ -85,6 +85,9 @@ pub enum StoreError {
     /// The run to name as a baseline does not exist.
     #[error("no run {0:?} in the history (see `perflab log`)")]
     NoSuchRun(String),
+    /// A token with this name exists already.
+    #[error("a token named {0:?} exists (revoke it first: perflab token revoke NAME)")]
+    TokenExists(String),
     /// The database was written by a newer perflab.
     #[error("history schema version {found} is newer than this perflab's ({supported}); upgrade perflab")]
     NewerSchema {
@@ -247,6 +250,30 @@ pub trait Store: Send + Sync {
         }
         Ok(out)
     }
+
+    /// Record an upload token by name; only its hash is given and kept.
+    ///
+    /// # Errors
+    /// [`StoreError::TokenExists`]; database errors.
+    fn save_token(&self, name: &str, hash: &str) -> Result<(), StoreError>;
+
+    /// Token names with their creation times.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn tokens(&self) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Remove a token; true when it existed.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn revoke_token(&self, name: &str) -> Result<bool, StoreError>;
+
+    /// The name of the token with this hash, if one is stored.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError>;
 
     /// Point a baseline name at a run; returns the run it named before, if another.
     ///

@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS points (
     PRIMARY KEY (run_id, benchmark, metric, unit)
 );
 CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);
+CREATE TABLE IF NOT EXISTS tokens (
+    name       TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);
 ";
 
 /// A PostgreSQL history. One connection behind a mutex (the CLI's needs); a server process
@@ -91,6 +96,14 @@ impl PostgresStore {
                     found: v,
                     supported: SCHEMA_VERSION,
                 })
+            }
+            Some(v) if v < SCHEMA_VERSION => {
+                // The tables above were created with IF NOT EXISTS: record the version.
+                tx.execute(
+                    "INSERT INTO schema_version (version) VALUES ($1)",
+                    &[&SCHEMA_VERSION],
+                )
+                .map_err(db)?;
             }
             Some(_) => {}
         }
@@ -309,6 +322,45 @@ impl Store for PostgresStore {
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
             .collect())
+    }
+
+    fn save_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+        let n = self
+            .lock()
+            .execute(
+                "INSERT INTO tokens (name, hash, created_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (name) DO NOTHING",
+                &[&name, &hash, &perflab_model::now_rfc3339()],
+            )
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::TokenExists(name.into()));
+        }
+        Ok(())
+    }
+
+    fn tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = self
+            .lock()
+            .query("SELECT name, created_at FROM tokens ORDER BY name", &[])
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM tokens WHERE name = $1", &[&name])
+            .map_err(db)?
+            > 0)
+    }
+
+    fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_opt("SELECT name FROM tokens WHERE hash = $1", &[&hash])
+            .map_err(db)?
+            .map(|r| r.get(0)))
     }
 
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {

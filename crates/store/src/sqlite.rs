@@ -17,7 +17,14 @@ fn db(e: rusqlite::Error) -> StoreError {
 
 /// Schema migrations, in order; the version is the number applied. Version 1 is the history as
 /// perflab 0.1 wrote it; each later step only adds.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+
+/// Version 3: upload tokens (only their SHA-256 is kept).
+const MIGRATION_3: &str = "CREATE TABLE IF NOT EXISTS tokens (
+    name       TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+);";
 
 /// Version 1: the tables perflab 0.1 created.
 pub(crate) const MIGRATION_1: &str = "CREATE TABLE IF NOT EXISTS runs (
@@ -411,6 +418,56 @@ impl Store for SqliteStore {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn save_token(&self, name: &str, hash: &str) -> Result<(), StoreError> {
+        let conn = self.lock();
+        let exists: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM tokens WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .map_err(db)?;
+        if exists > 0 {
+            return Err(StoreError::TokenExists(name.into()));
+        }
+        conn.execute(
+            "INSERT INTO tokens (name, hash, created_at) VALUES (?1, ?2, ?3)",
+            params![name, hash, perflab_model::now_rfc3339()],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    fn tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT name, created_at FROM tokens ORDER BY name")
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn revoke_token(&self, name: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .execute("DELETE FROM tokens WHERE name = ?1", params![name])
+            .map_err(db)?
+            > 0)
+    }
+
+    fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT name FROM tokens WHERE hash = ?1",
+                params![hash],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
     }
 
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {

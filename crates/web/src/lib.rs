@@ -1,0 +1,303 @@
+//! Stage: **show**. The team's history over HTTP: `app(state) -> axum::Router` serves the read
+//! API (`/api/v1/runs`, `/runs/{id}`, `/series`, `/alerts`, `/compare`), the upload API
+//! (`POST /api/v1/runs` with a bearer token) and Prometheus text at `/metrics`, over any
+//! [`Store`]. Handlers are tested with `oneshot`; `perflab serve` binds it.
+//!
+//! Errors are JSON (`{"error": "…"}`) with the status that says what happened: 400 with the
+//! line and column of a malformed upload, 401 without a valid token, 404, 413 over the body
+//! limit, 503 when the database fails (the detail goes to the log, not to the client).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use perflab_analysis::history::{alerts, Alert, ChangePointOptions};
+use perflab_model::{Better, Run};
+use perflab_store::{RunFilter, Store, StoreError};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The SHA-256 of a token, as the store keeps it (hex).
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What the server shares between requests.
+pub struct AppState {
+    /// The history.
+    pub store: Arc<dyn Store>,
+    /// Largest upload body, bytes.
+    pub max_upload: usize,
+    /// When set, reads need this token too.
+    pub read_token: Option<String>,
+    /// Requests served, per route (for `/metrics`).
+    pub requests: [AtomicU64; 4],
+}
+
+impl AppState {
+    /// A state over `store` with a 32 MiB upload limit and open reads.
+    pub fn new(store: Arc<dyn Store>) -> AppState {
+        AppState {
+            store,
+            max_upload: 32 << 20,
+            read_token: None,
+            requests: Default::default(),
+        }
+    }
+}
+
+/// An error answered as JSON.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppError {
+    /// 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401.
+    #[error("a valid token is needed (Authorization: Bearer TOKEN; perflab token create NAME)")]
+    Unauthorized,
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 503: the store failed.
+    #[error("the history database is unavailable")]
+    Unavailable(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Unavailable(e)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unavailable(e) => {
+                // The detail is for the operator; the client gets the generic line.
+                eprintln!("perflab serve: store error: {e}");
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response()
+    }
+}
+
+type Shared = Arc<AppState>;
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    match &state.read_token {
+        Some(t) if bearer(headers) != Some(t.as_str()) => Err(AppError::Unauthorized),
+        _ => Ok(()),
+    }
+}
+
+fn count(state: &AppState, route: usize) {
+    state.requests[route].fetch_add(1, Ordering::Relaxed);
+}
+
+/// The router over `state`.
+pub fn app(state: Shared) -> Router {
+    let limit = state.max_upload;
+    Router::new()
+        .route("/api/v1/runs", get(list_runs).post(upload))
+        .route("/api/v1/runs/{id}", get(one_run))
+        .route("/api/v1/series", get(series))
+        .route("/api/v1/alerts", get(list_alerts))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { AppError::NotFound("no such route (see docs/api.md)".into()) })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+#[derive(Debug, Deserialize)]
+struct RunsQuery {
+    branch: Option<String>,
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<RunsQuery>,
+) -> Result<Response, AppError> {
+    count(&s, 0);
+    may_read(&s, &headers)?;
+    let runs = s.store.list_runs(&RunFilter {
+        branch: q.branch,
+        kind: q.kind,
+        before: None,
+        limit: q.limit.unwrap_or(100).min(10_000),
+    })?;
+    let body = perflab_report::render(
+        perflab_report::Format::Json,
+        &perflab_report::Document::Log(&runs),
+    )
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+async fn one_run(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    count(&s, 0);
+    may_read(&s, &headers)?;
+    match s.store.run(&id) {
+        Ok(Some(run)) => {
+            Ok(([(header::CONTENT_TYPE, "application/json")], run.to_json()).into_response())
+        }
+        Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
+        Err(StoreError::Ambiguous { .. }) => {
+            Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn upload(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, AppError> {
+    count(&s, 1);
+    let token = bearer(&headers).ok_or(AppError::Unauthorized)?;
+    if s.store.token_name(&token_hash(token))?.is_none() {
+        return Err(AppError::Unauthorized);
+    }
+    let mut run = Run::from_json(&body).map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
+    let warnings = perflab_model::sanitize(&mut run.benchmarks);
+    s.store.save_run(&run)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": run.id, "warnings": warnings })),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SeriesQuery {
+    benchmark: String,
+    metric: String,
+    branch: Option<String>,
+}
+
+async fn series(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<SeriesQuery>,
+) -> Result<Response, AppError> {
+    count(&s, 2);
+    may_read(&s, &headers)?;
+    let points = s
+        .store
+        .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
+    let rows: Vec<serde_json::Value> = points
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "run_id": p.run_id, "time": perflab_model::format_rfc3339(p.time_unix_ms.div_euclid(1000), p.time_unix_ms.rem_euclid(1000) as u32),
+                "commit": p.commit, "branch": p.branch, "n": p.n, "median": p.median,
+                "ci_low": p.ci_low, "ci_high": p.ci_high,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "benchmark": q.benchmark, "metric": q.metric, "points": rows,
+    }))
+    .into_response())
+}
+
+fn all_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {
+    let opts = ChangePointOptions::default();
+    let mut out = Vec::new();
+    for s in store.all_series(None)? {
+        let medians: Vec<f64> = s.points.iter().map(|p| p.median).collect();
+        let runs: Vec<String> = s.points.iter().map(|p| p.run_id.clone()).collect();
+        let better = if s.better == "higher" {
+            Better::Higher
+        } else {
+            Better::Lower
+        };
+        out.extend(alerts(
+            &s.benchmark,
+            &s.metric,
+            better,
+            &medians,
+            &runs,
+            &opts,
+        ));
+    }
+    Ok(out)
+}
+
+async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
+    count(&s, 3);
+    may_read(&s, &headers)?;
+    let found = all_alerts(s.store.as_ref())?;
+    Ok(Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": found })).into_response())
+}
+
+async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {
+    use std::fmt::Write as _;
+    let label = perflab_report::prometheus::label;
+    let mut out = String::new();
+    let series = s.store.all_series(None)?;
+    let _ = writeln!(out, "# HELP perflab_latest_median Latest median of each benchmark's metric, base units.\n# TYPE perflab_latest_median gauge");
+    for se in &series {
+        if let Some(p) = se.points.last() {
+            let _ = writeln!(
+                out,
+                "perflab_latest_median{{benchmark=\"{}\",metric=\"{}\",unit=\"{}\"}} {}",
+                label(&se.benchmark),
+                label(&se.metric),
+                label(&p.unit),
+                p.median
+            );
+        }
+    }
+    let runs = s.store.list_runs(&RunFilter::default())?.len();
+    let _ = writeln!(
+        out,
+        "# HELP perflab_runs Runs stored.\n# TYPE perflab_runs gauge\nperflab_runs {runs}"
+    );
+    let open = all_alerts(s.store.as_ref())?.len();
+    let _ = writeln!(out, "# HELP perflab_alerts Change points in the history.\n# TYPE perflab_alerts gauge\nperflab_alerts {open}");
+    let _ = writeln!(out, "# HELP perflab_http_requests_total Requests served, by route.\n# TYPE perflab_http_requests_total counter");
+    for (i, route) in ["runs_read", "runs_upload", "series", "alerts"]
+        .iter()
+        .enumerate()
+    {
+        let _ = writeln!(
+            out,
+            "perflab_http_requests_total{{route=\"{route}\"}} {}",
+            s.requests[i].load(Ordering::Relaxed)
+        );
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}

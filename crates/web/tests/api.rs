@@ -1,0 +1,164 @@
+//! The API with `oneshot` over a real SQLite store: reads, uploads with and without a token,
+//! malformed and oversized bodies, unknown routes, and `/metrics`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use perflab_model::{Benchmark, Metric, Run, RunKind, Unit};
+use perflab_store::{SqliteStore, Store};
+use perflab_web::{app, token_hash, AppState};
+use tower::ServiceExt as _;
+
+fn state() -> (Arc<AppState>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+    store.save_token("ci", &token_hash("s3cret")).unwrap();
+    let mut st = AppState::new(Arc::new(store));
+    st.max_upload = 64 * 1024;
+    (Arc::new(st), dir)
+}
+
+fn run(median: f64) -> Run {
+    let mut r = Run::new(RunKind::Bench);
+    let mut b = Benchmark::new("Search<img src=x>").with_param("n", "10");
+    b.metrics.push(Metric::new(
+        "time",
+        Unit::seconds(),
+        vec![median, median * 1.01, median * 0.99],
+    ));
+    r.benchmarks.push(b);
+    r
+}
+
+async fn call(state: &Arc<AppState>, req: Request<Body>) -> (StatusCode, String) {
+    let res = app(state.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+fn post(body: String, token: Option<&str>) -> Request<Body> {
+    let mut b = Request::post("/api/v1/runs").header("content-type", "application/json");
+    if let Some(t) = token {
+        b = b.header("authorization", format!("Bearer {t}"));
+    }
+    b.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn uploads_need_a_token_and_a_valid_document() {
+    let (st, _dir) = state();
+    let r = run(1e-3);
+    let (status, body) = call(&st, post(r.to_json(), None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("\"error\""), "{body}");
+    let (status, _) = call(&st, post(r.to_json(), Some("wrong"))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = call(&st, post(r.to_json(), Some("s3cret"))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["id"], r.id.as_str());
+    // A duplicate id is idempotent.
+    let (status, _) = call(&st, post(r.to_json(), Some("s3cret"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(st.store.list_runs(&Default::default()).unwrap().len(), 1);
+    let (status, body) = call(&st, post("{\n \"kind\": ,".into(), Some("s3cret"))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("line 2, column"), "{body}");
+    let (status, _) = call(&st, post("x".repeat(100 * 1024), Some("s3cret"))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn reads_runs_series_alerts_and_unknown_routes() {
+    let (st, _dir) = state();
+    let mut ids = Vec::new();
+    for i in 0..30 {
+        let r = run(if i < 15 { 1e-3 } else { 1.4e-3 });
+        ids.push(r.id.clone());
+        st.store.save_run(&r).unwrap();
+    }
+    let (status, body) = call(
+        &st,
+        Request::get("/api/v1/runs?limit=5")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    let (status, body) = call(
+        &st,
+        Request::get(format!("/api/v1/runs/{}", ids[3]))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(Run::from_json(&body).unwrap().id, ids[3]);
+    let (status, _) = call(
+        &st,
+        Request::get("/api/v1/runs/nope-nope")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let uri = "/api/v1/series?benchmark=Search%3Cimg%20src%3Dx%3E%2Fn%3D10&metric=time";
+    let (status, body) = call(&st, Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["points"].as_array().unwrap().len(), 30);
+    let (_, body) = call(
+        &st,
+        Request::get("/api/v1/alerts").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["alerts"][0]["run_id"], ids[15].as_str(), "{v}");
+    assert_eq!(v["alerts"][0]["direction"], "regression");
+    let (status, body) = call(&st, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.starts_with("{\"error\""), "{body}");
+    let (status, metrics) = call(&st, Request::get("/metrics").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(metrics.contains("perflab_latest_median{benchmark=\"Search<img src=x>/n=10\",metric=\"time\",unit=\"s\"} 0.0014"), "{metrics}");
+    assert!(
+        metrics.contains("perflab_runs 30") && metrics.contains("perflab_alerts 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("perflab_http_requests_total{route=\"series\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_read_token_closes_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = AppState::new(Arc::new(
+        SqliteStore::open(&dir.path().join("h.db")).unwrap(),
+    ));
+    st.read_token = Some("peek".into());
+    let st = Arc::new(st);
+    let (status, _) = call(
+        &st,
+        Request::get("/api/v1/runs").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let req = Request::get("/api/v1/runs")
+        .header("authorization", "Bearer peek")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&st, req).await.0, StatusCode::OK);
+}
