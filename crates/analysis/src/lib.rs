@@ -155,6 +155,21 @@ impl Correction {
 }
 
 impl CompareOptions {
+    /// Check the levels are probabilities; `what` prefixes the field names (`--`, `compare.`).
+    ///
+    /// # Errors
+    /// [`AnalysisError::Target`] naming the field.
+    pub fn validate(&self, what: &str) -> Result<(), AnalysisError> {
+        for (name, v) in [("alpha", self.alpha), ("confidence", self.confidence_level)] {
+            if !(v > 0.0 && v < 1.0) {
+                return Err(AnalysisError::Target {
+                    message: format!("{what}{name} {v} must be between 0 and 1"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The allowed change for a benchmark key and metric.
     pub fn max_change(&self, key: &str, metric: &str) -> f64 {
         self.max_change_for(&Benchmark::new(key), metric)

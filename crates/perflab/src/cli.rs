@@ -29,19 +29,16 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Time whole commands, hyperfine style.
     #[command(
-        long_about = "Time whole commands, hyperfine style: warm-up runs, a run count or a minimum \
-time, wall/user/sys time and peak RSS per run. Each COMMAND is one command line; it is split into \
-words and run without a shell unless --shell is given. Every command after the first is compared \
-with the first.",
+        long_about = "Time whole commands, hyperfine style (wall, user, sys time and peak RSS per \
+run); each COMMAND is one command line, run without a shell unless --shell; each is compared with the first.",
         after_help = "Examples:\n  perflab run 'sleep 0.01' 'sleep 0.02'\n  perflab run --warmup 3 --runs 20 -- './parse big.json'\n  \
 perflab run -P threads 1 4 'app --threads {threads}'\n  perflab run -L backend kafka,memory 'broker --backend {backend}'"
     )]
     Run(RunArgs),
     /// Run a benchmark harness and read its results.
     #[command(
-        long_about = "Run a benchmark harness (go test -bench, cargo bench, criterion, Google \
-Benchmark, pytest-benchmark, hyperfine) and read its standard output into perflab's model. The \
-format is detected unless --format names it.",
+        long_about = "Run a harness (go test -bench, cargo bench, criterion, Google Benchmark, \
+pytest, hyperfine), asking it for machine-readable output where needed, and read its results.",
         after_help = "Examples:\n  perflab bench -- go test -run '^$' -bench . -benchmem -count 10 ./...\n  \
 perflab bench -- cargo bench\n  perflab bench --format gbench -- ./bench --benchmark_format=json"
     )]
@@ -53,13 +50,10 @@ perflab bench -- cargo bench\n  perflab bench --format gbench -- ./bench --bench
     Import(ImportArgs),
     /// Compare two sets of results with statistics (benchstat style) and gate on regressions.
     #[command(
-        long_about = "Compare BASE with CURRENT: per benchmark and metric, the median and its 95% \
-confidence interval on each side, the change, the Mann-Whitney U p-value and a verdict. A row is a \
-regression when its change is in the worse direction, larger than the allowed change (default 10%, \
-per metric in perflab.toml) and significant after a Holm correction; then the exit code is 1. \
-BASE and CURRENT are each a result file of any supported format, a stored run id (or prefix), a \
-baseline name, or a branch name (its latest run). With one input and --col PARAM, the values of \
-that parameter are compared instead (the first value seen is the base).",
+        long_about = "Compare BASE with each CURRENT as benchstat does (medians, 95% CIs, change, \
+Mann-Whitney p). The gate (exit 1) fails a row that is worse beyond the allowed change (10%) and \
+significant after Holm by the gate's test (docs/statistics.md). Inputs: files, latest, run ids, \
+baselines, branches; one input with --col PARAM compares that parameter's values.",
         after_help = "Examples:\n  perflab compare old.txt new.txt\n  perflab compare main current.json --format markdown\n  \
 perflab compare results.json --col backend\n  perflab compare main latest --filter 'Search*' --max-change 5%"
     )]
@@ -85,11 +79,9 @@ perflab compare results.json --col backend\n  perflab compare main latest --filt
     Baseline(BaselineCommand),
     /// HTTP load test: open (arrival rate) or closed (virtual users) model, HDR latency.
     #[command(
-        long_about = "HTTP load test. Closed model (default): -c virtual users, each sending back \
-to back on its own keep-alive connection; latency is the service time. Open model (--rate): \
-requests are due on a fixed (or Poisson) schedule whatever the server does, and latency runs from \
-each request's intended send time, so stalls are not hidden (coordinated omission corrected). \
-Stages ramp VUs or the rate linearly. Failed requests are counted by kind, not fatal.",
+        long_about = "HTTP load test. Closed model (default): -c virtual users on keep-alive \
+connections, latency = service time. Open model (--rate): requests due on a schedule, latency from \
+the intended send time (coordinated omission corrected). Failed requests are counted by kind.",
         after_help = "Examples:\n  perflab load http://127.0.0.1:8080/ -c 64 -d 30s\n  \
 perflab load http://127.0.0.1:8080/search --rate 1000/s -d 1m --threshold 'p99<5ms'\n  \
 perflab load http://127.0.0.1:8080/ --stages '30s:50,1m:100,30s:200,30s:0'\n  \
@@ -101,14 +93,9 @@ perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json
     Merge(MergeArgs),
     /// CPU (and with --alloc, allocation) profile of a command: flamegraph, top table, advice.
     #[command(
-        long_about = "Profile a command (or a running --pid, or read a profile --input) without \
-changing it. CPU: perf samples at -F Hz with frame-pointer or DWARF unwinding chosen from the \
-binary; without perf (or when it is denied) callgrind, else timing only; --mode callgrind counts \
-instructions, repeatable on a noisy machine. Absolute CPU times come from the process's own \
-accounting (rusage). --alloc adds an allocation profile (valgrind's DHAT): sites by bytes and \
-count, temporary allocations, peak heap, leaks. Writes flamegraph.svg, profile.pb.gz (go tool \
-pprof reads it) and stacks.folded to --output-dir, prints the top table and recommendations, and \
-records a run of kind profile.",
+        long_about = "Profile a command (or --pid, or --input a profile): perf with the unwinding \
+chosen from the binary, else callgrind, else timing; --alloc adds valgrind DHAT. Writes \
+flamegraph.svg, profile.pb.gz and stacks.folded, prints the top table and advice (docs/profile.md).",
         after_help = "Examples:\n  perflab profile -- ./target/release/app --input big.json\n  \
 perflab profile --alloc -o prof -- ./parser data.txt\n  perflab profile --mode callgrind -- ./app\n  \
 perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof"
@@ -116,14 +103,21 @@ perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof"
     Profile(ProfileArgs),
     /// Profile several commands within a time budget; hottest functions per target and overall.
     #[command(
-        long_about = "Profile each COMMAND (one command line each) for at most its share of \
---budget, then write one report: the hottest functions per target and over all targets, and \
-with --baseline (a stored profile or scan run, or a result file) what got hotter: a per-function \
-delta table and a differential flamegraph.",
+        long_about = "Profile each COMMAND for its share of --budget: hottest functions per target \
+and overall; with --baseline, what got hotter (delta table, differential flamegraph).",
         after_help = "Examples:\n  perflab scan './bench-a' './bench-b --fast' --budget 60s\n  \
 perflab scan './app' --baseline main"
     )]
     Scan(ScanArgs),
+    /// Serve the history: read and upload API (/api/v1), Prometheus /metrics.
+    #[command(
+        after_help = "Examples:\n  perflab serve\n  perflab serve --addr 0.0.0.0:8080 --store postgres://perflab@db/perf\n  \
+curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.1:8080/api/v1/runs"
+    )]
+    Serve(ServeArgs),
+    /// Upload tokens for POST /api/v1/runs: create (printed once, stored hashed), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Run a command and write its rusage as JSON (the profiler's wrapper).
     #[command(hide = true, name = "exec-usage")]
     ExecUsage(ExecUsageArgs),
@@ -243,13 +237,6 @@ pub(crate) enum CompareFormat {
     Csv,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum CorrectionArg {
-    None,
-    Holm,
-    Bh,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct CompareArgs {
     /// The base: a file, run id, baseline name or branch.
@@ -287,8 +274,8 @@ pub(crate) struct CompareArgs {
     #[arg(long, value_name = "LEVEL")]
     pub(crate) confidence: Option<f64>,
     /// Multiple-comparison correction for the gate.
-    #[arg(long, value_enum)]
-    pub(crate) correction: Option<CorrectionArg>,
+    #[arg(long, value_parser = ["none", "holm", "bh"])]
+    pub(crate) correction: Option<String>,
     /// Allowed change for every metric without a rule, e.g. 5%.
     #[arg(long, value_name = "PCT")]
     pub(crate) max_change: Option<String>,
@@ -372,6 +359,29 @@ pub(crate) enum ShowFormat {
     Json,
     /// go test -bench text.
     Gotest,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (loopback by default; 0.0.0.0:8080 to share).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: String,
+    /// Largest upload body, in bytes.
+    #[arg(long, default_value_t = 32 << 20, value_name = "BYTES")]
+    pub(crate) max_upload: usize,
+    /// Require this token for reads too.
+    #[arg(long, env = "PERFLAB_READ_TOKEN", value_name = "TOKEN")]
+    pub(crate) read_token: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Make a token and print it (only its hash is kept).
+    Create { name: String },
+    /// List the tokens' names.
+    List,
+    /// Revoke a token.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -134,20 +134,11 @@ pub(crate) fn load(explicit: Option<&Path>, root: &Path) -> Result<Config> {
     })?;
     let at = |what: String| format!("{}: {what}", path.display());
     let mut compare = CompareOptions::default();
-    if let Some(a) = file.compare.alpha {
-        if !(0.0..1.0).contains(&a) || a == 0.0 {
-            bail!(at(format!("compare.alpha = {a} must be between 0 and 1")));
-        }
-        compare.alpha = a;
-    }
-    if let Some(c) = file.compare.confidence {
-        if !(0.0..1.0).contains(&c) || c == 0.0 {
-            bail!(at(format!(
-                "compare.confidence = {c} must be between 0 and 1"
-            )));
-        }
-        compare.confidence_level = c;
-    }
+    compare.alpha = file.compare.alpha.unwrap_or(compare.alpha);
+    compare.confidence_level = file.compare.confidence.unwrap_or(compare.confidence_level);
+    compare
+        .validate("compare.")
+        .map_err(|e| anyhow::anyhow!(at(e.to_string())))?;
     if let Some(c) = &file.compare.correction {
         compare.correction = Correction::from_name(c).ok_or_else(|| {
             anyhow::anyhow!(at(format!(

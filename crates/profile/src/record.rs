@@ -635,6 +635,55 @@ fn proc_rss_peak(pid: u32) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// What the profiler's wrapper (`perflab exec-usage`) does: run `argv` as a child of this process,
+/// so the rusage it reports is the command's own and never perf's, and return that usage with
+/// the exit status to pass on (128 + signal when killed, as a shell does).
+///
+/// # Errors
+/// [`RecordError::Spawn`] when the command cannot start.
+pub fn wrapper_usage(argv: &[String], timeout_s: Option<f64>) -> Result<(Usage, i32), RecordError> {
+    let timeout = timeout_s
+        .filter(|t| t.is_finite() && *t > 0.0)
+        .map(std::time::Duration::from_secs_f64);
+    let (m, timed_out) = perflab_exec::run_argv(argv, timeout).map_err(|e| RecordError::Spawn {
+        program: argv.first().cloned().unwrap_or_default(),
+        reason: e.to_string(),
+    })?;
+    // The child started as a copy of this process, so the kernel charged it with our memory
+    // until it exec'd. Our peak so far bounds that charge (the peak only grows).
+    let floor = own_peak_rss().unwrap_or(0);
+    let usage = Usage {
+        wall_s: m.wall.as_secs_f64(),
+        user_s: m.user.as_secs_f64(),
+        sys_s: m.sys.as_secs_f64(),
+        max_rss_bytes: m.max_rss_bytes,
+        exit_code: m.exit_code,
+        signal: m.signal,
+        timed_out,
+        wrapper_pid: Some(std::process::id()),
+        rss_floor_bytes: floor,
+    };
+    let code = match (m.exit_code, m.signal) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        (None, None) => 1,
+    };
+    Ok((usage, code))
+}
+
+/// This process's peak RSS so far (`VmHWM`), in bytes.
+fn own_peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

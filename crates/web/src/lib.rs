@@ -21,6 +21,44 @@ use perflab_store::{RunFilter, Store, StoreError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+/// A new random token (32 bytes from the OS, hex).
+///
+/// # Errors
+/// The OS random source cannot be read.
+pub fn new_token() -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Serve `app(state)` on `addr` until `stop` is set (Ctrl-C), calling `ready` with the bound
+/// address first.
+///
+/// # Errors
+/// The address cannot be bound, or the runtime cannot start.
+pub fn serve_blocking(
+    addr: std::net::SocketAddr,
+    state: Shared,
+    stop: &'static std::sync::atomic::AtomicBool,
+    ready: impl FnOnce(std::net::SocketAddr),
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        ready(listener.local_addr()?);
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            })
+            .await
+    })
+}
+
 /// The SHA-256 of a token, as the store keeps it (hex).
 pub fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())

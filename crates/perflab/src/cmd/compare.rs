@@ -10,7 +10,7 @@ use perflab_model::Benchmark;
 
 use perflab_report::{render, Document, Format};
 
-use crate::cli::{CompareArgs, CompareFormat, CorrectionArg};
+use crate::cli::{CompareArgs, CompareFormat};
 use crate::config::{parse_pct, Config};
 use crate::{context, output, Outcome};
 
@@ -28,24 +28,11 @@ fn wanted(r: &Row, args: &CompareArgs) -> bool {
 pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
     let format = context::parse_format(args.input_format.as_deref())?;
     let mut opts = config.compare.clone();
-    if let Some(a) = args.alpha {
-        if !(a > 0.0 && a < 1.0) {
-            bail!("--alpha {a} must be between 0 and 1");
-        }
-        opts.alpha = a;
-    }
-    if let Some(c) = args.confidence {
-        if !(c > 0.0 && c < 1.0) {
-            bail!("--confidence {c} must be between 0 and 1");
-        }
-        opts.confidence_level = c;
-    }
-    if let Some(c) = args.correction {
-        opts.correction = match c {
-            CorrectionArg::None => Correction::None,
-            CorrectionArg::Holm => Correction::Holm,
-            CorrectionArg::Bh => Correction::Bh,
-        };
+    opts.alpha = args.alpha.unwrap_or(opts.alpha);
+    opts.confidence_level = args.confidence.unwrap_or(opts.confidence_level);
+    opts.validate("--")?;
+    if let Some(c) = args.correction.as_deref().and_then(Correction::from_name) {
+        opts.correction = c;
     }
     if let Some(m) = &args.max_change {
         opts.default_max_change = parse_pct(m)?;

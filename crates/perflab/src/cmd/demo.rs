@@ -3,9 +3,9 @@
 //! a temporary directory and leaves nothing behind.
 
 use anyhow::{Context as _, Result};
-use perflab_analysis::{check, compare, CompareOptions, Level, Target};
-use perflab_exec::{benchmark, Launch, RunOptions, SystemExecutor};
-use perflab_model::{Benchmark, Metric, Run, RunKind, Unit};
+use perflab_analysis::{check, compare, CompareOptions, Target};
+use perflab_exec::{Launch, RunOptions};
+use perflab_model::{Run, RunKind};
 use perflab_report::ReportInput;
 
 use crate::cli::DemoArgs;
@@ -28,13 +28,9 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
             args.runs
         );
         let cmd = format!("'{exe}' spin --work {work}");
-        let out = benchmark(&mut SystemExecutor, &cmd, &opts, stop, &mut |_| {})?;
-        let mut b = Benchmark::new("spin");
-        b.metrics.push(Metric::new(
-            "time",
-            Unit::seconds(),
-            out.runs.iter().map(|m| m.wall.as_secs_f64()).collect(),
-        ));
+        let spec = perflab_exec::CommandSpec::new(&cmd);
+        let timed = perflab_exec::time_command(&spec, "spin".into(), &opts, stop, &mut |_| {})?;
+        let b = timed.benchmark.context("the demo was interrupted")?;
         let mut run = Run::new(RunKind::Run);
         context::stamp(&mut run);
         run.command = vec![cmd];
@@ -50,12 +46,13 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
     let c = compare(&runs[0].benchmarks, &runs[1].benchmarks, &opts)?;
     // A target the candidate should meet with room to spare: twice the baseline's median.
     let base_median = c.rows[0].base.median;
-    let target = Target {
-        benchmark: "spin".into(),
-        metric: "time".into(),
-        target: Level::parse(&format!("< {:.0}ms", base_median * 2e3))?,
-        critical: Some(Level::parse(&format!("< {:.0}ms", base_median * 3e3))?),
-    };
+    let (t, c3) = (base_median * 2e3, base_median * 3e3);
+    let target = Target::parse(
+        "spin",
+        "time",
+        &format!("< {t:.0}ms"),
+        Some(&format!("< {c3:.0}ms")),
+    )?;
     let (targets, _) = check(&runs[1].benchmarks, &[target]);
     let report = perflab_report::report_markdown(&ReportInput {
         run: &runs[1],

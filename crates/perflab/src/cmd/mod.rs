@@ -14,6 +14,7 @@ mod profile;
 mod report;
 mod run;
 mod scan;
+mod serve;
 mod show;
 mod spin;
 
@@ -45,6 +46,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Merge(a) => merge::run(a, store),
         Command::Profile(a) => profile::run(a, store),
         Command::Scan(a) => scan::run(a, store),
+        Command::Serve(a) => serve::run(a, store),
+        Command::Token(c) => serve::token(c, store),
         Command::ExecUsage(a) => exec_usage::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Spin(a) => spin::run(a),

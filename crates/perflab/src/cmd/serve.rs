@@ -1,0 +1,48 @@
+//! `perflab serve` (perflab-web over the store) and `perflab token create|list|revoke`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use perflab_web::{serve_blocking, token_hash, AppState};
+
+use crate::cli::{ServeArgs, TokenCommand};
+use crate::{context, output, Outcome};
+
+pub(crate) fn run(args: ServeArgs, store: Option<&Path>) -> Result<Outcome> {
+    let addr: std::net::SocketAddr = (args.addr.parse())
+        .with_context(|| format!("--addr {:?}: write it as HOST:PORT", args.addr))?;
+    let mut state = AppState::new(Arc::from(context::open_store(store)?));
+    state.max_upload = args.max_upload;
+    state.read_token = args.read_token;
+    serve_blocking(addr, Arc::new(state), super::interrupt_flag(), |bound| {
+        eprintln!("perflab serve: listening on http://{bound} (Ctrl-C stops)");
+    })
+    .with_context(|| format!("cannot serve on {addr}"))?;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn token(cmd: TokenCommand, store: Option<&Path>) -> Result<Outcome> {
+    let s = context::open_store(store)?;
+    match cmd {
+        TokenCommand::Create { name } => {
+            let token = perflab_web::new_token().context("cannot read random bytes")?;
+            s.save_token(&name, &token_hash(&token))?;
+            output::print(&format!("{token}\n"))?;
+            eprintln!("token {name} created: it is shown once; only its hash is kept");
+        }
+        TokenCommand::List => output::print(
+            &s.tokens()?
+                .iter()
+                .map(|(n, at)| format!("{n}\t{at}\n"))
+                .collect::<String>(),
+        )?,
+        TokenCommand::Revoke { name } => {
+            if !s.revoke_token(&name)? {
+                bail!("no token named {name:?} (see perflab token list)");
+            }
+            output::print(&format!("revoked token {name}\n"))?;
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,119 @@
+//! `perflab serve` as a process on loopback, with tokens made by `perflab token`, driven over
+//! real HTTP: upload a run, read it back, the series, `/metrics` through promtool, and Ctrl-C.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+
+use common::{data, have, stderr, Lab};
+
+fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    (status, body)
+}
+
+#[test]
+fn serve_takes_uploads_with_a_token_and_answers_reads_and_metrics() {
+    let lab = Lab::new();
+    let out = lab.cmd().args(["token", "create", "ci"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert_eq!(token.len(), 64);
+    let listed = lab.cmd().args(["token", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("ci\t"));
+    let doc = lab
+        .cmd()
+        .args(["import", "--no-store", "--json", &data("gobench/base.txt")])
+        .output()
+        .unwrap()
+        .stdout;
+    let doc = String::from_utf8(doc).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("PERFLAB_STORE", lab.path("history.db"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let post = |auth: &str| {
+        format!(
+            "POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{doc}",
+            doc.len()
+        )
+    };
+    assert_eq!(http(&addr, &post("")).0, 401);
+    let (status, body) = http(&addr, &post(&format!("Authorization: Bearer {token}\r\n")));
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = http(
+        &addr,
+        "GET /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("\"kind\": \"import\""), "{body}");
+    let (status, metrics) = http(
+        &addr,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(metrics.contains("perflab_runs 1"), "{metrics}");
+    if have("promtool") {
+        let mut check = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        check
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(metrics.as_bytes())
+            .unwrap();
+        let done = check.wait_with_output().unwrap();
+        assert!(
+            done.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&done.stdout),
+            String::from_utf8_lossy(&done.stderr)
+        );
+    } else {
+        common::skip("promtool", "promtool is not installed");
+    }
+    // Ctrl-C stops the server cleanly.
+    send_sigint(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let revoke = lab.cmd().args(["token", "revoke", "ci"]).output().unwrap();
+    assert!(revoke.status.success());
+    let again = lab.cmd().args(["token", "revoke", "ci"]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+}
+
+fn send_sigint(pid: u32) {
+    let ok = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
