@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS points (
     PRIMARY KEY (run_id, benchmark, metric, unit)
 );
 CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);
+CREATE INDEX IF NOT EXISTS points_series_run ON points (benchmark, metric, time_unix_ms, run_id);
 CREATE TABLE IF NOT EXISTS tokens (
     name       TEXT PRIMARY KEY,
     hash       TEXT NOT NULL UNIQUE,

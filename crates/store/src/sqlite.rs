@@ -17,7 +17,11 @@ fn db(e: rusqlite::Error) -> StoreError {
 
 /// Schema migrations, in order; the version is the number applied. Version 1 is the history as
 /// perflab 0.1 wrote it; each later step only adds.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3];
+const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+
+/// Version 4: a series index that also orders by run, so `series` never sorts.
+const MIGRATION_4: &str =
+    "CREATE INDEX IF NOT EXISTS points_series_run ON points (benchmark, metric, time_unix_ms, run_id);";
 
 /// Version 3: upload tokens (only their SHA-256 is kept).
 const MIGRATION_3: &str = "CREATE TABLE IF NOT EXISTS tokens (
@@ -277,7 +281,7 @@ impl Store for SqliteStore {
         let rows: Vec<(String, String)> = {
             let conn = self.lock();
             let mut stmt = conn
-                .prepare("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")
+                .prepare_cached("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")
                 .map_err(db)?;
             let rows = stmt
                 .query_map(params![id_or_prefix, pattern], |r| {
@@ -313,7 +317,7 @@ impl Store for SqliteStore {
             None => None,
         };
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id, kind, started_at, started_unix_ms, git_commit, git_branch, git_dirty,
                         interrupted, benchmarks, command
                  FROM runs
@@ -377,7 +381,7 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Point>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
                         time_unix_ms, git_commit, git_branch
                  FROM points
@@ -409,7 +413,7 @@ impl Store for SqliteStore {
     fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT benchmark, metric, MIN(better) FROM points
                  GROUP BY benchmark, metric ORDER BY benchmark, metric",
             )
@@ -443,7 +447,7 @@ impl Store for SqliteStore {
     fn tokens(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT name, created_at FROM tokens ORDER BY name")
+            .prepare_cached("SELECT name, created_at FROM tokens ORDER BY name")
             .map_err(db)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -512,7 +516,7 @@ impl Store for SqliteStore {
     fn baselines(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare("SELECT name, run_id FROM baselines ORDER BY name")
+            .prepare_cached("SELECT name, run_id FROM baselines ORDER BY name")
             .map_err(db)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

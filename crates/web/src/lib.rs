@@ -255,20 +255,48 @@ async fn series(
     let points = s
         .store
         .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
-    let rows: Vec<serde_json::Value> = points
+    let rows: Vec<SeriesRow<'_>> = points
         .iter()
-        .map(|p| {
-            serde_json::json!({
-                "run_id": p.run_id, "time": perflab_model::format_rfc3339(p.time_unix_ms.div_euclid(1000), p.time_unix_ms.rem_euclid(1000) as u32),
-                "commit": p.commit, "branch": p.branch, "n": p.n, "median": p.median,
-                "ci_low": p.ci_low, "ci_high": p.ci_high,
-            })
+        .map(|p| SeriesRow {
+            run_id: &p.run_id,
+            time: perflab_model::format_rfc3339(
+                p.time_unix_ms.div_euclid(1000),
+                p.time_unix_ms.rem_euclid(1000) as u32,
+            ),
+            commit: p.commit.as_deref(),
+            branch: p.branch.as_deref(),
+            n: p.n,
+            median: p.median,
+            ci_low: p.ci_low,
+            ci_high: p.ci_high,
         })
         .collect();
-    Ok(Json(serde_json::json!({
-        "benchmark": q.benchmark, "metric": q.metric, "points": rows,
-    }))
+    Ok(Json(SeriesBody {
+        benchmark: &q.benchmark,
+        metric: &q.metric,
+        points: rows,
+    })
     .into_response())
+}
+
+/// One point of `/api/v1/series`, serialised straight from the store's row.
+#[derive(serde::Serialize)]
+struct SeriesRow<'a> {
+    run_id: &'a str,
+    time: String,
+    commit: Option<&'a str>,
+    branch: Option<&'a str>,
+    n: usize,
+    median: f64,
+    ci_low: Option<f64>,
+    ci_high: Option<f64>,
+}
+
+#[derive(serde::Serialize)]
+struct SeriesBody<'a> {
+    benchmark: &'a str,
+    metric: &'a str,
+    points: Vec<SeriesRow<'a>>,
 }
 
 fn all_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {
