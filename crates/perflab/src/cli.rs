@@ -115,6 +115,11 @@ perflab scan './app' --baseline main"
 curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.1:8080/api/v1/runs"
     )]
     Serve(ServeArgs),
+    /// Upload a run (a stored one, or a result file) to a perflab serve.
+    #[command(
+        after_help = "Examples:\n  PERFLAB_TOKEN=… perflab push --server http://perf.internal:8080\n  perflab push run.json --server http://127.0.0.1:8080 --token \"$T\""
+    )]
+    Push(PushArgs),
     /// Upload tokens for POST /api/v1/runs: create (printed once, stored hashed), list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -372,6 +377,24 @@ pub(crate) struct ServeArgs {
     /// Require this token for reads too.
     #[arg(long, env = "PERFLAB_READ_TOKEN", value_name = "TOKEN")]
     pub(crate) read_token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// The run: a result file, `latest`, a run id, a baseline or a branch.
+    #[arg(default_value = "latest", value_name = "RUN|FILE")]
+    pub(crate) run: String,
+    /// The server (http://HOST:PORT).
+    #[arg(long, env = "PERFLAB_SERVER", value_name = "URL")]
+    pub(crate) server: String,
+    /// An upload token (perflab token create on the server).
+    #[arg(
+        long,
+        env = "PERFLAB_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub(crate) token: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -100,6 +100,43 @@ fn serve_takes_uploads_with_a_token_and_answers_reads_and_metrics() {
     } else {
         common::skip("promtool", "promtool is not installed");
     }
+    // perflab push uploads a result file; a wrong token is one clear line.
+    let pushed = lab
+        .cmd()
+        .args([
+            "push",
+            &data("gobench/slow.txt"),
+            "--server",
+            &format!("http://{addr}"),
+        ])
+        .env("PERFLAB_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(String::from_utf8_lossy(&pushed.stdout).starts_with("pushed run "));
+    let refused = lab
+        .cmd()
+        .args([
+            "push",
+            &data("gobench/slow.txt"),
+            "--server",
+            &format!("http://{addr}"),
+            "--token",
+            "nope",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("answered 401: a valid token is needed"),
+        "{}",
+        stderr(&refused)
+    );
+    let (_, metrics) = http(
+        &addr,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(metrics.contains("perflab_runs 2"), "{metrics}");
     // Ctrl-C stops the server cleanly.
     send_sigint(child.id());
     let status = child.wait().unwrap();

@@ -12,31 +12,17 @@ use perflab_report::{LoadEnding, LoadView};
 use crate::cli::LoadArgs;
 use crate::Outcome;
 
+/// Copy same-named fields (rustfmt leaves this list alone).
+macro_rules! copy_fields {
+    ($to:ident, $from:ident; $($f:ident),*) => { $( $to.$f = $from.$f.clone(); )* };
+}
+
 fn request(args: &LoadArgs) -> LoadRequest {
     let mut r = LoadRequest::new();
-    r.url = args.url.clone();
-    r.scenario_file = args.scenario_file.clone();
-    r.method = args.method.clone();
-    r.headers = args.headers.clone();
-    r.body = args.body.clone();
-    r.check_status = args.check_status;
+    copy_fields![r, args; url, scenario_file, method, headers, body, check_status, stages, rate, vus,
+        arrival, max_connections, max_queue, think_time, duration, requests, warmup, timeout,
+        segment, abort_on_fail, http2, insecure, max_redirects];
     r.thresholds = args.threshold.clone();
-    r.stages = args.stages.clone();
-    r.rate = args.rate.clone();
-    r.vus = args.vus;
-    r.arrival = args.arrival.clone();
-    r.max_connections = args.max_connections;
-    r.max_queue = args.max_queue;
-    r.think_time = args.think_time.clone();
-    r.duration = args.duration.clone();
-    r.requests = args.requests;
-    r.warmup = args.warmup.clone();
-    r.timeout = args.timeout.clone();
-    r.segment = args.segment.clone();
-    r.abort_on_fail = args.abort_on_fail;
-    r.http2 = args.http2;
-    r.insecure = args.insecure;
-    r.max_redirects = args.max_redirects;
     r
 }
 

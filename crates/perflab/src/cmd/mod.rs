@@ -48,21 +48,11 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Scan(a) => scan::run(a, store),
         Command::Serve(a) => serve::run(a, store),
         Command::Token(c) => serve::token(c, store),
+        Command::Push(a) => serve::push(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Spin(a) => spin::run(a),
     }
-}
-
-/// Parse `--label k=v` flags.
-fn labels(flags: &[String]) -> Result<Vec<(String, String)>> {
-    flags
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => bail!("--label {l:?}: write it as KEY=VALUE"),
-        })
-        .collect()
 }
 
 /// The end of every measuring command: stamp the run, write `--out` atomically, record it in the
@@ -73,8 +63,10 @@ fn finish_run(
     store: Option<&Path>,
     summary: impl FnOnce(&Run) -> String,
 ) -> Result<()> {
-    for (k, v) in labels(&out.label)? {
-        run.labels.insert(k, v);
+    for l in &out.label {
+        let (k, v) = (l.split_once('=').filter(|(k, _)| !k.is_empty()))
+            .with_context(|| format!("--label {l:?}: write it as KEY=VALUE"))?;
+        run.labels.insert(k.to_string(), v.to_string());
     }
     run.finished_at = perflab_model::now_rfc3339();
     if let Some(path) = &out.out {

@@ -25,9 +25,6 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         .iter()
         .map(|c| perflab_exec::split_words(c).map_err(anyhow::Error::from))
         .collect::<Result<_>>()?;
-    if argvs.iter().any(Vec::is_empty) {
-        bail!("an empty command was given");
-    }
     if budget.is_zero() {
         bail!("--budget must be more than zero");
     }

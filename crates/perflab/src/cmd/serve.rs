@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use perflab_web::{serve_blocking, token_hash, AppState};
 
-use crate::cli::{ServeArgs, TokenCommand};
+use crate::cli::{PushArgs, ServeArgs, TokenCommand};
 use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: ServeArgs, store: Option<&Path>) -> Result<Outcome> {
@@ -44,5 +44,12 @@ pub(crate) fn token(cmd: TokenCommand, store: Option<&Path>) -> Result<Outcome> 
             output::print(&format!("revoked token {name}\n"))?;
         }
     }
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn push(args: PushArgs, store: Option<&Path>) -> Result<Outcome> {
+    let run = context::resolve(&args.run, store, None)?.run;
+    let id = perflab_web::push(&args.server, &args.token, &run.to_json())?;
+    output::print(&format!("pushed run {id} to {}\n", args.server))?;
     Ok(Outcome::Ok)
 }
