@@ -165,6 +165,7 @@ pub fn app(state: Shared) -> Router {
         .route("/api/v1/runs/{id}", get(one_run))
         .route("/api/v1/series", get(series))
         .route("/api/v1/alerts", get(list_alerts))
+        .route("/api/v1/compare", get(compare_runs))
         .route("/metrics", get(metrics))
         .fallback(|| async { AppError::NotFound("no such route (see docs/api.md)".into()) })
         .layer(DefaultBodyLimit::max(limit))
@@ -297,6 +298,46 @@ struct SeriesBody<'a> {
     benchmark: &'a str,
     metric: &'a str,
     points: Vec<SeriesRow<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CompareQuery {
+    base: String,
+    current: String,
+}
+
+/// `perflab compare` between two stored runs (ids or unique prefixes), as its JSON document.
+async fn compare_runs(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<CompareQuery>,
+) -> Result<Response, AppError> {
+    count(&s, 0);
+    may_read(&s, &headers)?;
+    let get = |id: &str| -> Result<Run, AppError> {
+        match s.store.run(id) {
+            Ok(Some(r)) => Ok(r),
+            Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
+            Err(StoreError::Ambiguous { .. }) => {
+                Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    let (base, current) = (get(&q.base)?, get(&q.current)?);
+    let opts = perflab_analysis::CompareOptions {
+        base_label: format!("run {}", base.id),
+        current_label: format!("run {}", current.id),
+        ..Default::default()
+    };
+    let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let body = perflab_report::render(
+        perflab_report::Format::Json,
+        &perflab_report::Document::Comparison(&c),
+    )
+    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 fn all_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {

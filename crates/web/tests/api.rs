@@ -126,6 +126,22 @@ async fn reads_runs_series_alerts_and_unknown_routes() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["alerts"][0]["run_id"], ids[15].as_str(), "{v}");
     assert_eq!(v["alerts"][0]["direction"], "regression");
+    let uri = format!("/api/v1/compare?base={}&current={}", ids[0], ids[29]);
+    let (status, body) = call(&st, Request::get(uri).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["schema"], "perflab.compare.v1");
+    assert!(
+        (v["rows"][0]["change"].as_f64().unwrap() - 0.4).abs() < 1e-9,
+        "{v}"
+    );
+    let uri = format!("/api/v1/compare?base={}&current=missing-run", ids[0]);
+    assert_eq!(
+        call(&st, Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
     let (status, body) = call(&st, Request::get("/nope").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.starts_with("{\"error\""), "{body}");
