@@ -266,6 +266,10 @@ pub enum Direction {
 /// A change point of one benchmark × metric series, tied to the run where it starts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
+    /// Stable id: FNV-1a of benchmark, metric and run (the same alert keeps it across calls).
+    pub id: String,
+    /// Someone acknowledged it (set by the store's caller).
+    pub acknowledged: bool,
     /// Benchmark key.
     pub benchmark: String,
     /// Metric name.
@@ -278,6 +282,16 @@ pub struct Alert {
     pub p_value: f64,
     /// Regression or improvement.
     pub direction: Direction,
+}
+
+/// FNV-1a (64-bit) of the alert's identity, in hex: stable across versions and platforms.
+pub fn alert_id(benchmark: &str, metric: &str, run_id: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in [benchmark, metric, run_id].join("\0").bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 /// The alerts of one series: `medians[i]` was measured by `run_ids[i]`, oldest first.
@@ -296,6 +310,8 @@ pub fn alerts(
             let up = c.change() > 0.0;
             let worse = up == (better == perflab_model::Better::Lower);
             Some(Alert {
+                id: alert_id(benchmark, metric, &run_id),
+                acknowledged: false,
                 benchmark: benchmark.to_string(),
                 metric: metric.to_string(),
                 run_id,

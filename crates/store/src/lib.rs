@@ -275,6 +275,18 @@ pub trait Store: Send + Sync {
     /// Database errors.
     fn token_name(&self, hash: &str) -> Result<Option<String>, StoreError>;
 
+    /// Mark an alert acknowledged (idempotent), by whom.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(), StoreError>;
+
+    /// The ids of acknowledged alerts.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn acknowledged(&self) -> Result<Vec<String>, StoreError>;
+
     /// Point a baseline name at a run; returns the run it named before, if another.
     ///
     /// # Errors

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS points (
 );
 CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);
 CREATE INDEX IF NOT EXISTS points_series_run ON points (benchmark, metric, time_unix_ms, run_id);
+CREATE TABLE IF NOT EXISTS acks (
+    alert_id TEXT PRIMARY KEY,
+    by_name  TEXT NOT NULL,
+    at       TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tokens (
     name       TEXT PRIMARY KEY,
     hash       TEXT NOT NULL UNIQUE,
@@ -362,6 +367,25 @@ impl Store for PostgresStore {
             .query_opt("SELECT name FROM tokens WHERE hash = $1", &[&hash])
             .map_err(db)?
             .map(|r| r.get(0)))
+    }
+
+    fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO acks (alert_id, by_name, at) VALUES ($1, $2, $3)
+                 ON CONFLICT (alert_id) DO NOTHING",
+                &[&alert_id, &by, &perflab_model::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn acknowledged(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .lock()
+            .query("SELECT alert_id FROM acks", &[])
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {

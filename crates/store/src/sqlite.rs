@@ -17,7 +17,20 @@ fn db(e: rusqlite::Error) -> StoreError {
 
 /// Schema migrations, in order; the version is the number applied. Version 1 is the history as
 /// perflab 0.1 wrote it; each later step only adds.
-const MIGRATIONS: &[&str] = &[MIGRATION_1, MIGRATION_2, MIGRATION_3, MIGRATION_4];
+const MIGRATIONS: &[&str] = &[
+    MIGRATION_1,
+    MIGRATION_2,
+    MIGRATION_3,
+    MIGRATION_4,
+    MIGRATION_5,
+];
+
+/// Version 5: acknowledged change-point alerts.
+const MIGRATION_5: &str = "CREATE TABLE IF NOT EXISTS acks (
+    alert_id TEXT PRIMARY KEY,
+    by_name  TEXT NOT NULL,
+    at       TEXT NOT NULL
+);";
 
 /// Version 4: a series index that also orders by run, so `series` never sorts.
 const MIGRATION_4: &str =
@@ -472,6 +485,25 @@ impl Store for SqliteStore {
             )
             .optional()
             .map_err(db)
+    }
+
+    fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT OR IGNORE INTO acks (alert_id, by_name, at) VALUES (?1, ?2, ?3)",
+                params![alert_id, by, perflab_model::now_rfc3339()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn acknowledged(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT alert_id FROM acks")
+            .map_err(db)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
     }
 
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {

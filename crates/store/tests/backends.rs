@@ -168,3 +168,30 @@ fn concurrent_saves_lose_nothing() {
         );
     }
 }
+
+#[test]
+fn tokens_and_acknowledgements_are_kept() {
+    for (name, s, _dir) in backends() {
+        s.save_token("ci", "hash-1").unwrap();
+        assert!(
+            matches!(
+                s.save_token("ci", "hash-2"),
+                Err(StoreError::TokenExists(_))
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            s.token_name("hash-1").unwrap().as_deref(),
+            Some("ci"),
+            "{name}"
+        );
+        assert_eq!(s.tokens().unwrap()[0].0, "ci", "{name}");
+        assert!(
+            s.revoke_token("ci").unwrap() && s.token_name("hash-1").unwrap().is_none(),
+            "{name}"
+        );
+        s.acknowledge("abc", "ci").unwrap();
+        s.acknowledge("abc", "ci").unwrap();
+        assert_eq!(s.acknowledged().unwrap(), ["abc"], "{name}");
+    }
+}

@@ -166,6 +166,7 @@ pub fn app(state: Shared) -> Router {
         .route("/api/v1/series", get(series))
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/compare", get(compare_runs))
+        .route("/api/v1/alerts/{id}/ack", axum::routing::post(ack_alert))
         .route("/metrics", get(metrics))
         .fallback(|| async { AppError::NotFound("no such route (see docs/api.md)".into()) })
         .layer(DefaultBodyLimit::max(limit))
@@ -219,16 +220,36 @@ async fn one_run(
     }
 }
 
+/// The name of the token in the request, or 401.
+fn writer(s: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
+    let token = bearer(headers).ok_or(AppError::Unauthorized)?;
+    s.store
+        .token_name(&token_hash(token))?
+        .ok_or(AppError::Unauthorized)
+}
+
+async fn ack_alert(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    count(&s, 1);
+    let by = writer(&s, &headers)?;
+    let known = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?;
+    if !known.iter().any(|a| a.id == id) {
+        return Err(AppError::NotFound(format!("no alert {id:?}")));
+    }
+    s.store.acknowledge(&id, &by)?;
+    Ok(Json(serde_json::json!({ "id": id, "acknowledged": true, "by": by })).into_response())
+}
+
 async fn upload(
     State(s): State<Shared>,
     headers: HeaderMap,
     body: String,
 ) -> Result<Response, AppError> {
     count(&s, 1);
-    let token = bearer(&headers).ok_or(AppError::Unauthorized)?;
-    if s.store.token_name(&token_hash(token))?.is_none() {
-        return Err(AppError::Unauthorized);
-    }
+    writer(&s, &headers)?;
     let mut run = Run::from_json(&body).map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
     let warnings = perflab_model::sanitize(&mut run.benchmarks);
     s.store.save_run(&run)?;
@@ -340,10 +361,19 @@ async fn compare_runs(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-fn all_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {
-    let opts = ChangePointOptions::default();
+/// The change points of every stored series (optionally on one branch), each marked when it
+/// was acknowledged.
+///
+/// # Errors
+/// Store errors.
+pub fn all_alerts(
+    store: &dyn Store,
+    branch: Option<&str>,
+    opts: &ChangePointOptions,
+) -> Result<Vec<Alert>, StoreError> {
+    let acked = store.acknowledged()?;
     let mut out = Vec::new();
-    for s in store.all_series(None)? {
+    for s in store.all_series(branch)? {
         let medians: Vec<f64> = s.points.iter().map(|p| p.median).collect();
         let runs: Vec<String> = s.points.iter().map(|p| p.run_id.clone()).collect();
         let better = if s.better == "higher" {
@@ -357,8 +387,11 @@ fn all_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {
             better,
             &medians,
             &runs,
-            &opts,
+            opts,
         ));
+    }
+    for a in &mut out {
+        a.acknowledged = acked.contains(&a.id);
     }
     Ok(out)
 }
@@ -366,7 +399,7 @@ fn all_alerts(store: &dyn Store) -> Result<Vec<Alert>, StoreError> {
 async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
     may_read(&s, &headers)?;
-    let found = all_alerts(s.store.as_ref())?;
+    let found = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?;
     Ok(Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": found })).into_response())
 }
 
@@ -393,8 +426,11 @@ async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {
         out,
         "# HELP perflab_runs Runs stored.\n# TYPE perflab_runs gauge\nperflab_runs {runs}"
     );
-    let open = all_alerts(s.store.as_ref())?.len();
-    let _ = writeln!(out, "# HELP perflab_alerts Change points in the history.\n# TYPE perflab_alerts gauge\nperflab_alerts {open}");
+    let open = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?
+        .iter()
+        .filter(|a| !a.acknowledged)
+        .count();
+    let _ = writeln!(out, "# HELP perflab_alerts Change points in the history not yet acknowledged.\n# TYPE perflab_alerts gauge\nperflab_alerts {open}");
     let _ = writeln!(out, "# HELP perflab_http_requests_total Requests served, by route.\n# TYPE perflab_http_requests_total counter");
     for (i, route) in ["runs_read", "runs_upload", "series", "alerts"]
         .iter()

@@ -126,6 +126,29 @@ async fn reads_runs_series_alerts_and_unknown_routes() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["alerts"][0]["run_id"], ids[15].as_str(), "{v}");
     assert_eq!(v["alerts"][0]["direction"], "regression");
+    assert_eq!(v["alerts"][0]["acknowledged"], false);
+    let id = v["alerts"][0]["id"].as_str().unwrap().to_string();
+    let ack = |token: Option<&str>, id: &str| {
+        let mut b = Request::post(format!("/api/v1/alerts/{id}/ack"));
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(call(&st, ack(None, &id)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&st, ack(Some("s3cret"), "0000")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = call(&st, ack(Some("s3cret"), &id)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("\"by\":\"ci\""), "{body}");
+    let (_, body) = call(
+        &st,
+        Request::get("/api/v1/alerts").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert!(body.contains("\"acknowledged\":true"), "{body}");
     let uri = format!("/api/v1/compare?base={}&current={}", ids[0], ids[29]);
     let (status, body) = call(&st, Request::get(uri).body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -149,7 +172,7 @@ async fn reads_runs_series_alerts_and_unknown_routes() {
     assert_eq!(status, StatusCode::OK);
     assert!(metrics.contains("perflab_latest_median{benchmark=\"Search<img src=x>/n=10\",metric=\"time\",unit=\"s\"} 0.0014"), "{metrics}");
     assert!(
-        metrics.contains("perflab_runs 30") && metrics.contains("perflab_alerts 1"),
+        metrics.contains("perflab_runs 30") && metrics.contains("perflab_alerts 0"),
         "{metrics}"
     );
     assert!(

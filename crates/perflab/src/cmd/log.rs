@@ -5,8 +5,7 @@ use std::path::Path;
 use anyhow::Result;
 use perflab_store::RunFilter;
 
-use perflab_analysis::history::{alerts, ChangePointOptions};
-use perflab_model::Better;
+use perflab_analysis::history::ChangePointOptions;
 use perflab_report::{render, Document, Format};
 
 use crate::cli::LogArgs;
@@ -19,24 +18,7 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
             max_p_value: args.max_p,
             ..Default::default()
         };
-        let mut found = Vec::new();
-        for series in s.all_series(args.branch.as_deref())? {
-            let medians: Vec<f64> = series.points.iter().map(|p| p.median).collect();
-            let runs: Vec<String> = series.points.iter().map(|p| p.run_id.clone()).collect();
-            let better = if series.better == "higher" {
-                Better::Higher
-            } else {
-                Better::Lower
-            };
-            found.extend(alerts(
-                &series.benchmark,
-                &series.metric,
-                better,
-                &medians,
-                &runs,
-                &opts,
-            ));
-        }
+        let found = perflab_web::all_alerts(s.as_ref(), args.branch.as_deref(), &opts)?;
         let format = if args.json {
             Format::Json
         } else {
