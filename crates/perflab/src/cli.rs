@@ -343,6 +343,9 @@ pub(crate) struct LogArgs {
     /// Significance a change point must reach.
     #[arg(long, default_value_t = 0.001, value_name = "P")]
     pub(crate) max_p: f64,
+    /// Smallest change reported (0% reports every significant shift, as Otava does).
+    #[arg(long, default_value = "3%", value_name = "PCT")]
+    pub(crate) min_change: String,
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
     if args.alerts {
         let opts = ChangePointOptions {
             max_p_value: args.max_p,
+            min_magnitude: crate::config::parse_pct(&args.min_change)?,
             ..Default::default()
         };
         let found = perflab_web::all_alerts(s.as_ref(), args.branch.as_deref(), &opts)?;
