@@ -188,9 +188,16 @@ pub(crate) fn apply(rows: &mut [Row], opts: &CompareOptions) -> (usize, Vec<Stri
                 row.p_adjusted = Some(adj);
                 let gate_significant = adj <= opts.alpha;
                 if worse && beyond && gate_significant {
+                    if !rank_significant {
+                        row.warnings.push(format!(
+                            "benchstat's rank test cannot decide this row (p={:.3}); the gate's test can (corrected p={adj:.2e})",
+                            row.p_value.unwrap_or(1.0)
+                        ));
+                    }
                     Verdict::Regression
                 } else {
-                    directional(rank_significant || (worse && gate_significant))
+                    // Below the gate, the row says what benchstat says.
+                    directional(rank_significant)
                 }
             }
             Role::Exact | Role::Untested => {

@@ -99,11 +99,15 @@ pub(crate) fn parse_pct(s: &str) -> Result<f64> {
     let t = s.trim().trim_start_matches('+');
     let q = perflab_model::parse_quantity(t)
         .with_context(|| format!("invalid percentage {s:?} (write it like 10%)"))?;
-    if !matches!(
-        q.kind,
-        perflab_model::Kind::Fraction | perflab_model::Kind::Plain
-    ) {
-        bail!("invalid percentage {s:?} (write it like 10%)");
+    // A bare number is a fraction; above 1 it is a percentage written without its sign.
+    let bare_over_one = q.kind == perflab_model::Kind::Plain && q.value.abs() > 1.0;
+    if bare_over_one
+        || !matches!(
+            q.kind,
+            perflab_model::Kind::Fraction | perflab_model::Kind::Plain
+        )
+    {
+        bail!("invalid percentage {s:?} (write it like 10%, or as a fraction like 0.1)");
     }
     Ok(q.value.abs())
 }
@@ -222,5 +226,6 @@ mod tests {
         assert_eq!(parse_pct("-10%").unwrap(), 0.1);
         assert_eq!(parse_pct("0.3").unwrap(), 0.3);
         assert!(parse_pct("ten").is_err());
+        assert!(parse_pct("10").is_err(), "a bare 10 is not 1000%");
     }
 }
