@@ -248,13 +248,19 @@ fn below_the_gate_rows_say_what_benchstat_says_and_a_gate_only_regression_says_w
     let base = time(&[1.00, 1.01, 0.99]);
     let small = time(&[1.05, 1.06, 1.04]);
     let c = compare(&base, &small, &CompareOptions::default()).unwrap();
-    assert_eq!(c.rows[0].verdict, Verdict::Same, "a 5% change the rank test cannot see");
+    assert_eq!(
+        c.rows[0].verdict,
+        Verdict::Same,
+        "a 5% change the rank test cannot see"
+    );
     let big = time(&[1.50, 1.51, 1.49]);
     let c = compare(&base, &big, &CompareOptions::default()).unwrap();
     let r = &c.rows[0];
     assert_eq!(r.verdict, Verdict::Regression);
     assert!(
-        r.warnings.iter().any(|w| w.contains("rank test cannot decide this row")),
+        r.warnings
+            .iter()
+            .any(|w| w.contains("rank test cannot decide this row")),
         "{:?}",
         r.warnings
     );

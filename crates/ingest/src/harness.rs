@@ -41,6 +41,17 @@ fn program(argv: &[String]) -> &str {
         .unwrap_or("")
 }
 
+/// The value of `--flag VALUE` or `--flag=VALUE`, if given.
+fn flag_value(argv: &[String], flag: &str) -> Option<String> {
+    argv.iter().enumerate().find_map(|(i, a)| {
+        if a == flag {
+            argv.get(i + 1).cloned()
+        } else {
+            a.strip_prefix(&format!("{flag}=")).map(str::to_string)
+        }
+    })
+}
+
 fn has_flag(argv: &[String], flags: &[&str]) -> bool {
     argv.iter().any(|a| {
         flags
@@ -99,6 +110,24 @@ pub fn arrange(
         && argv.get(2).is_some_and(|a| a == "pytest"))
         || name == "pytest"
         || name == "py.test";
+    // The user asked for the JSON file already: read it.
+    let given = |flag: &str, format: Format| {
+        flag_value(argv, flag).map(|f| Arranged {
+            argv: argv.to_vec(),
+            results: ResultsAt::File(PathBuf::from(f), format),
+            note: None,
+        })
+    };
+    if name == "hyperfine" {
+        if let Some(a) = given("--export-json", Format::Hyperfine) {
+            return a;
+        }
+    }
+    if python_pytest {
+        if let Some(a) = given("--benchmark-json", Format::PytestBenchmark) {
+            return a;
+        }
+    }
     if name == "hyperfine" && !has_flag(argv, &["--export-json"]) {
         let file = scratch.join("hyperfine.json");
         out.push("--export-json".into());
@@ -233,7 +262,16 @@ mod tests {
             scratch,
             root,
         );
-        assert_eq!(kept.results, ResultsAt::Stdout);
+        assert_eq!(
+            kept.results,
+            ResultsAt::File("x.json".into(), Format::Hyperfine)
+        );
+        assert_eq!(kept.argv.len(), 4, "nothing added");
+        let py = arrange_default(&v(&["pytest", "--benchmark-json=b.json"]), scratch, root);
+        assert_eq!(
+            py.results,
+            ResultsAt::File("b.json".into(), Format::PytestBenchmark)
+        );
         let p = arrange_default(&v(&["python3", "-m", "pytest", "bench.py"]), scratch, root);
         assert_eq!(p.argv[4], "--benchmark-json=/scratch/pytest-benchmark.json");
         let c = arrange_default(&v(&["cargo", "bench"]), scratch, root);

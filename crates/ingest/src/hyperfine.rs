@@ -33,6 +33,7 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
         .and_then(Value::as_array)
         .ok_or_else(|| field_error(source, "results", "missing (is this hyperfine JSON?)"))?;
     let mut out = Vec::new();
+    let mut commands: Vec<String> = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let field = |f: &str| format!("results[{i}].{f}");
         let command = row
@@ -69,7 +70,53 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
                 b.metrics.push(Metric::new("rss", Unit::bytes(), rss));
             }
         }
+        commands.push(command.to_string());
         out.push(b);
     }
+    // The JSON keeps no template: a value that also occurs elsewhere in the command
+    // (`dd bs=10 count=10`) would give each value of one sweep a different name. When the
+    // results of a sweep (same param names) disagree on their template, keep the commands.
+    let sweep = |b: &Benchmark| b.params.keys().cloned().collect::<Vec<_>>();
+    for i in 0..out.len() {
+        let consistent = (0..out.len())
+            .filter(|&j| sweep(&out[j]) == sweep(&out[i]) && !out[i].params.is_empty())
+            .all(|j| out[j].name == out[i].name)
+            || out.iter().filter(|o| sweep(o) == sweep(&out[i])).count() < 2;
+        if !consistent && !out[i].params.is_empty() {
+            for j in 0..out.len() {
+                if sweep(&out[j]) == sweep(&out[i]) {
+                    out[j].name = commands[j].clone();
+                }
+            }
+        }
+    }
     Ok(Parsed::new(Format::Hyperfine, "hyperfine", coalesce(out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_is_named_by_one_template_or_keeps_its_commands() {
+        let doc = |cmds: &[(&str, &str)]| {
+            let rows: Vec<String> = cmds
+                .iter()
+                .map(|(c, v)| {
+                    format!(r#"{{"command":"{c}","times":[0.1,0.2],"parameters":{{"n":"{v}"}}}}"#)
+                })
+                .collect();
+            format!(r#"{{"results":[{}]}}"#, rows.join(","))
+        };
+        let p = parse(&doc(&[("sleep 0.01", "1"), ("sleep 0.02", "2")]), "h").unwrap();
+        assert!(p.benchmarks.iter().all(|b| b.name == "sleep 0.0{n}"));
+        // 10 occurs twice in the first command only: the templates disagree, keep commands.
+        let p = parse(
+            &doc(&[("dd bs=10 count=10", "10"), ("dd bs=100 count=10", "100")]),
+            "h",
+        )
+        .unwrap();
+        let names: Vec<&str> = p.benchmarks.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["dd bs=10 count=10", "dd bs=100 count=10"]);
+    }
 }
