@@ -231,6 +231,12 @@ pub trait Store: Send + Sync {
     /// Database errors.
     fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError>;
 
+    /// The newest point's (benchmark, metric, unit, median) of every series.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn latest_medians(&self) -> Result<Vec<(String, String, String, f64)>, StoreError>;
+
     /// Every series with its points, oldest first, optionally on one branch.
     ///
     /// # Errors

@@ -315,6 +315,24 @@ impl Store for PostgresStore {
             .collect())
     }
 
+    fn latest_medians(&self) -> Result<Vec<(String, String, String, f64)>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT p.benchmark, p.metric, p.unit, p.median FROM points p
+                 JOIN (SELECT benchmark, metric, MAX(time_unix_ms) AS t FROM points
+                       GROUP BY benchmark, metric) l
+                   ON p.benchmark = l.benchmark AND p.metric = l.metric AND p.time_unix_ms = l.t
+                 ORDER BY p.benchmark, p.metric",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect())
+    }
+
     fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let rows = self
             .lock()

@@ -423,6 +423,23 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
+    fn latest_medians(&self) -> Result<Vec<(String, String, String, f64)>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT p.benchmark, p.metric, p.unit, p.median FROM points p
+                 JOIN (SELECT benchmark, metric, MAX(time_unix_ms) AS t FROM points
+                       GROUP BY benchmark, metric) l
+                   ON p.benchmark = l.benchmark AND p.metric = l.metric AND p.time_unix_ms = l.t
+                 ORDER BY p.benchmark, p.metric",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
     fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn

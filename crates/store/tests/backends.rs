@@ -114,6 +114,12 @@ fn lists_newest_first_with_filters_prefixes_and_series() {
             "{name}: offsets honoured"
         );
         assert_eq!(s.all_series(None).unwrap()[0].points.len(), 3, "{name}");
+        let latest = s.latest_medians().unwrap();
+        assert_eq!(
+            latest,
+            [("parse/n=10".into(), "time".into(), "s".into(), 3.0)],
+            "{name}"
+        );
     }
 }
 

@@ -77,6 +77,9 @@ pub struct AppState {
     pub read_token: Option<String>,
     /// Requests served, per route (for `/metrics`).
     pub requests: [AtomicU64; 4],
+    /// The last alert computation, keyed by the newest run and the acknowledgements: change
+    /// points of every series cost a scan of the history, and Prometheus scrapes often.
+    alerts_cache: std::sync::Mutex<Option<(String, Vec<Alert>)>>,
 }
 
 impl AppState {
@@ -87,6 +90,7 @@ impl AppState {
             max_upload: 32 << 20,
             read_token: None,
             requests: Default::default(),
+            alerts_cache: std::sync::Mutex::new(None),
         }
     }
 }
@@ -235,7 +239,7 @@ async fn ack_alert(
 ) -> Result<Response, AppError> {
     count(&s, 1);
     let by = writer(&s, &headers)?;
-    let known = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?;
+    let known = cached_alerts(&s)?;
     if !known.iter().any(|a| a.id == id) {
         return Err(AppError::NotFound(format!("no alert {id:?}")));
     }
@@ -396,10 +400,33 @@ pub fn all_alerts(
     Ok(out)
 }
 
+/// The alerts with the default options, recomputed only when a run or an acknowledgement was
+/// added since the last call.
+fn cached_alerts(s: &AppState) -> Result<Vec<Alert>, StoreError> {
+    let newest = s.store.list_runs(&RunFilter {
+        limit: 1,
+        ..RunFilter::default()
+    })?;
+    let key = format!(
+        "{}/{}",
+        newest.first().map_or("", |r| r.id.as_str()),
+        s.store.acknowledged()?.len()
+    );
+    let mut cache = s.alerts_cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((k, a)) = cache.as_ref() {
+        if *k == key {
+            return Ok(a.clone());
+        }
+    }
+    let fresh = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?;
+    *cache = Some((key, fresh.clone()));
+    Ok(fresh)
+}
+
 async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
     may_read(&s, &headers)?;
-    let found = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?;
+    let found = cached_alerts(&s)?;
     Ok(Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": found })).into_response())
 }
 
@@ -407,26 +434,22 @@ async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {
     use std::fmt::Write as _;
     let label = perflab_report::prometheus::label;
     let mut out = String::new();
-    let series = s.store.all_series(None)?;
     let _ = writeln!(out, "# HELP perflab_latest_median Latest median of each benchmark's metric, base units.\n# TYPE perflab_latest_median gauge");
-    for se in &series {
-        if let Some(p) = se.points.last() {
-            let _ = writeln!(
-                out,
-                "perflab_latest_median{{benchmark=\"{}\",metric=\"{}\",unit=\"{}\"}} {}",
-                label(&se.benchmark),
-                label(&se.metric),
-                label(&p.unit),
-                p.median
-            );
-        }
+    for (benchmark, metric, unit, median) in s.store.latest_medians()? {
+        let _ = writeln!(
+            out,
+            "perflab_latest_median{{benchmark=\"{}\",metric=\"{}\",unit=\"{}\"}} {median}",
+            label(&benchmark),
+            label(&metric),
+            label(&unit)
+        );
     }
     let runs = s.store.list_runs(&RunFilter::default())?.len();
     let _ = writeln!(
         out,
         "# HELP perflab_runs Runs stored.\n# TYPE perflab_runs gauge\nperflab_runs {runs}"
     );
-    let open = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?
+    let open = cached_alerts(&s)?
         .iter()
         .filter(|a| !a.acknowledged)
         .count();
