@@ -238,7 +238,7 @@ fn reach_notes(rows: &[Row], family: usize, opts: &CompareOptions) -> Vec<String
     let need = (2..=1000).find(|&k| stats::min_p_value(k, k) <= level);
     match need {
         Some(k) if smallest < k => vec![format!(
-            "with {family} rows in the family, a rank test needs n >= {k} per side to reach α={} after correction (smallest here: {smallest}); the gate uses Welch's t on log values, which can",
+            "with {family} rows in the family, a rank test needs n >= {k} per side to reach α={} after correction (smallest here: {smallest}); the gate uses Welch's t on log values, which can reach it with fewer",
             opts.alpha
         )],
         _ => Vec::new(),

@@ -16,6 +16,7 @@
 //! assert_eq!(back.benchmarks[0].key(), "Encode/format=json");
 //! ```
 
+pub mod history;
 pub mod load;
 pub mod profile;
 pub mod quantity;

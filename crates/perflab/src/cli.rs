@@ -240,6 +240,7 @@ pub(crate) enum CompareFormat {
     Json,
     Markdown,
     Csv,
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -307,6 +308,7 @@ pub(crate) enum ReportFormat {
     Markdown,
     Json,
     Prometheus,
+    Html,
 }
 
 #[derive(Debug, Args)]

@@ -19,10 +19,12 @@
 
 pub mod escape;
 mod gotest;
+pub mod html;
 mod load;
 mod profile;
 pub mod prometheus;
 mod render;
+pub mod svg;
 mod table;
 mod timing;
 
@@ -570,6 +572,9 @@ pub struct ReportInput<'a> {
     pub targets: Vec<TargetResult>,
     /// Comparison with an earlier run, with a description of what it is.
     pub comparison: Option<(String, Comparison)>,
+    /// The history of the run's series (HTML trends; empty when the run is not stored).
+    #[serde(skip)]
+    pub history: Vec<perflab_model::history::Series>,
 }
 
 /// The seeds' Markdown report: header, summary against targets, significant changes first,

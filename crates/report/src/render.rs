@@ -24,6 +24,8 @@ pub enum Format {
     Gotest,
     /// The Prometheus text exposition format.
     Prometheus,
+    /// One self-contained HTML page (inline CSS and SVG).
+    Html,
 }
 
 impl Format {
@@ -35,6 +37,7 @@ impl Format {
             Format::Csv => "csv",
             Format::Gotest => "gotest",
             Format::Prometheus => "prometheus",
+            Format::Html => "html",
         }
     }
 }
@@ -85,9 +88,9 @@ impl Document<'_> {
         use Format::*;
         match self {
             Document::Run(_) => &[Text, Json, Gotest, Prometheus],
-            Document::Comparison(_) => &[Text, Markdown, Json, Csv],
+            Document::Comparison(_) => &[Text, Markdown, Json, Csv, Html],
             Document::Check(..) => &[Text, Json],
-            Document::Report(_) => &[Markdown, Json, Prometheus],
+            Document::Report(_) => &[Markdown, Json, Prometheus, Html],
             Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
             Document::Profile(_) => &[Text, Markdown],
             Document::Log(_) | Document::Alerts(_) => &[Text, Json],
@@ -183,6 +186,8 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Comparison(c), Markdown) => crate::compare_markdown(c),
         (Document::Comparison(c), Json) => crate::compare_json(c),
         (Document::Comparison(c), Csv) => crate::compare_csv(c),
+        (Document::Comparison(c), Html) => crate::html::compare_html(c),
+        (Document::Report(i), Html) => crate::html::report_html(i),
         (Document::Check(_, t), Text) => crate::check_text(t),
         (Document::Check(id, t), Json) => check_json(id, t),
         (Document::Report(i), Markdown) => crate::report_markdown(i),

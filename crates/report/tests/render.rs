@@ -7,7 +7,7 @@ use perflab_analysis::{check, compare, CompareOptions, Level, Target};
 use perflab_model::{GitInfo, HostInfo, Run, RunKind};
 use perflab_report::{
     compare_csv, compare_json, compare_markdown, compare_text, report_json, report_markdown,
-    run_text, ReportInput,
+    run_text, Document, Format, ReportInput,
 };
 
 fn golden(name: &str, actual: &str) {
@@ -95,6 +95,10 @@ fn compare_renderings() {
     golden("compare.md", &compare_markdown(&c));
     golden("compare.csv", &compare_csv(&c));
     golden("compare.json", &compare_json(&c));
+    let page = perflab_report::render(Format::Html, &Document::Comparison(&c)).unwrap();
+    // Self-contained: no script, nothing fetched.
+    assert!(!page.contains("<script") && !page.contains("src=\"http"));
+    golden("compare.html", &page);
 }
 
 #[test]
@@ -125,13 +129,19 @@ fn report_renderings() {
         run: &cur,
         targets: results,
         comparison: Some(("baseline main".into(), comparison())),
+        history: vec![],
     };
     golden("report.md", &report_markdown(&input));
     golden("report.json", &report_json(&input));
+    golden(
+        "report.html",
+        &perflab_report::render(Format::Html, &Document::Report(&input)).unwrap(),
+    );
     let empty = ReportInput {
         run: &cur,
         targets: vec![],
         comparison: None,
+        history: vec![],
     };
     golden("report-no-targets.md", &report_markdown(&empty));
 }
@@ -147,7 +157,7 @@ fn input(name: &str) -> Run {
 /// that lists what exists.
 #[test]
 fn every_document_in_every_format_through_the_render_seam() {
-    use perflab_report::{render, Document, Format, LoadEnding, LoadView};
+    use perflab_report::{render, LoadEnding, LoadView};
     let base = fixture(BASE, "run-base");
     let c = comparison();
     let (results, _) = check(

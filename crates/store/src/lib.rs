@@ -113,47 +113,7 @@ pub struct RunFilter {
     pub limit: usize,
 }
 
-/// One run × benchmark × metric summary: what trends and alerts read.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    /// The run.
-    pub run_id: String,
-    /// Benchmark key (`Search/n=1000`).
-    pub benchmark: String,
-    /// Metric name.
-    pub metric: String,
-    /// Unit of the values.
-    pub unit: String,
-    /// `lower` or `higher`.
-    pub better: String,
-    /// Number of samples.
-    pub n: usize,
-    /// Median.
-    pub median: f64,
-    /// Lower bound of the median's 95% CI (`None` when unbounded).
-    pub ci_low: Option<f64>,
-    /// Upper bound.
-    pub ci_high: Option<f64>,
-    /// Run start, Unix milliseconds.
-    pub time_unix_ms: i64,
-    /// Git commit.
-    pub commit: Option<String>,
-    /// Git branch.
-    pub branch: Option<String>,
-}
-
-/// One benchmark × metric over time.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    /// Benchmark key.
-    pub benchmark: String,
-    /// Metric name.
-    pub metric: String,
-    /// `lower` or `higher`.
-    pub better: String,
-    /// Its points, oldest first.
-    pub points: Vec<Point>,
-}
+pub use perflab_model::history::{Point, Series};
 
 /// The points of a run: one per benchmark and metric with samples.
 pub fn points_of(run: &Run) -> Vec<Point> {
@@ -224,6 +184,34 @@ pub trait Store: Send + Sync {
         metric: &str,
         branch: Option<&str>,
     ) -> Result<Vec<Point>, StoreError>;
+
+    /// The history of a run's series: for each of its benchmark × metric (at most `limit`),
+    /// the points on the run's branch. Empty when the run is not stored.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn history_of(&self, run: &Run, limit: usize) -> Result<Vec<Series>, StoreError> {
+        if self.run(&run.id)?.is_none() {
+            return Ok(Vec::new());
+        }
+        let branch = run.git.as_ref().and_then(|g| g.branch.as_deref());
+        let mut out = Vec::new();
+        for b in &run.benchmarks {
+            for m in b.metrics.iter().filter(|m| !m.samples.is_empty()) {
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                let points = self.series(&b.key(), &m.name, branch)?;
+                out.push(Series {
+                    benchmark: b.key(),
+                    metric: m.name.clone(),
+                    better: m.better.as_str().into(),
+                    points,
+                });
+            }
+        }
+        Ok(out)
+    }
 
     /// Every benchmark × metric that has points, as (benchmark, metric, better), sorted.
     ///

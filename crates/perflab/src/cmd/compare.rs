@@ -108,6 +108,7 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
         CompareFormat::Json => Format::Json,
         CompareFormat::Markdown => Format::Markdown,
         CompareFormat::Csv => Format::Csv,
+        CompareFormat::Html => Format::Html,
     };
     let text = render(format, &Document::Comparison(&comparison))?;
     match &args.output {

@@ -58,6 +58,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
         run: &runs[1],
         targets,
         comparison: Some(("the baseline workload".into(), c.clone())),
+        history: vec![],
     });
     output::print(&report)?;
     eprintln!(

@@ -40,15 +40,21 @@ pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Re
         || targets
             .iter()
             .any(|t| t.status == perflab_analysis::Status::Fail);
+    let history = match args.format {
+        ReportFormat::Html => context::open_store(store)?.history_of(&current.run, 40)?,
+        _ => Vec::new(),
+    };
     let input = ReportInput {
         run: &current.run,
         targets,
         comparison,
+        history,
     };
     let text = match args.format {
         ReportFormat::Markdown => render(Format::Markdown, &Document::Report(&input))?,
         ReportFormat::Json => render(Format::Json, &Document::Report(&input))?,
         ReportFormat::Prometheus => render(Format::Prometheus, &Document::Report(&input))?,
+        ReportFormat::Html => render(Format::Html, &Document::Report(&input))?,
     };
     match &args.output {
         Some(p) => output::write_atomic(p, text.as_bytes())?,

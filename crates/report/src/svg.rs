@@ -1,0 +1,521 @@
+//! Inline SVG charts for the HTML report and the dashboard. Nothing is scripted or fetched:
+//! hover text is an SVG `<title>`, a click is a plain link, and every outside string goes
+//! through [`escape::html`], so a chart is safe to embed in any page and to open offline.
+
+use std::fmt::Write as _;
+
+use perflab_model::Unit;
+
+use crate::escape::html;
+
+/// Colours of the lines, in order (a branch overlay cycles through them).
+const COLORS: [&str; 6] = [
+    "#2563eb", "#d97706", "#059669", "#9333ea", "#dc2626", "#0891b2",
+];
+
+/// A point of a [`Trend`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartPoint {
+    /// Position on the x axis (time in ms, a run's index, seconds…).
+    pub x: f64,
+    /// The value.
+    pub y: f64,
+    /// Lower bound of its interval, when known.
+    pub low: Option<f64>,
+    /// Upper bound.
+    pub high: Option<f64>,
+    /// Hover text.
+    pub title: String,
+    /// Where a click goes.
+    pub href: Option<String>,
+    /// Drawn larger (a chosen point).
+    pub selected: bool,
+}
+
+/// One line of a [`Trend`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendLine {
+    /// Legend text (a branch).
+    pub label: String,
+    /// Its points, in x order.
+    pub points: Vec<ChartPoint>,
+}
+
+/// A vertical marker on a [`Trend`] (a change point).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    /// Where.
+    pub x: f64,
+    /// Hover text.
+    pub title: String,
+    /// A regression (red) or an improvement (green).
+    pub regression: bool,
+}
+
+/// Lines over one x axis with their interval bands and markers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trend<'a> {
+    /// Unit of the y values.
+    pub unit: &'a Unit,
+    /// The lines.
+    pub lines: Vec<TrendLine>,
+    /// Markers.
+    pub marks: Vec<Mark>,
+    /// Labels under the first and the last x.
+    pub x_labels: (String, String),
+}
+
+const W: f64 = 860.0;
+const H: f64 = 280.0;
+const LEFT: f64 = 84.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 14.0;
+const BOTTOM: f64 = 34.0;
+
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
+/// `lo..hi` widened so that it is never empty.
+fn domain(lo: f64, hi: f64, pad: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if hi > lo {
+        let p = (hi - lo) * pad;
+        (lo - p, hi + p)
+    } else {
+        let p = if lo == 0.0 { 1.0 } else { lo.abs() * 0.05 };
+        (lo - p, hi + p)
+    }
+}
+
+/// A line chart with interval bands, clickable points and markers.
+pub fn trend(t: &Trend<'_>) -> String {
+    let points = t.lines.iter().flat_map(|l| &l.points);
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    let mut n = 0;
+    for p in points.filter(|p| p.x.is_finite() && p.y.is_finite()) {
+        n += 1;
+        x0 = x0.min(p.x);
+        x1 = x1.max(p.x);
+        y0 = y0.min(finite(p.low).unwrap_or(p.y)).min(p.y);
+        y1 = y1.max(finite(p.high).unwrap_or(p.y)).max(p.y);
+    }
+    let mut out = format!(
+        "<svg class=\"chart trend\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-points=\"{n}\" \
+xmlns=\"http://www.w3.org/2000/svg\">"
+    );
+    if n == 0 {
+        out.push_str("<text x=\"20\" y=\"40\">no points</text></svg>");
+        return out;
+    }
+    let (x0, x1) = domain(x0, x1, 0.02);
+    let (y0, y1) = domain(y0, y1, 0.08);
+    let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
+    let sy = |y: f64| TOP + (y1 - y) / (y1 - y0) * (H - TOP - BOTTOM);
+    // Axes and y ticks.
+    let _ = write!(
+        out,
+        "<g class=\"axis\"><line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
+        H - BOTTOM,
+        W - RIGHT,
+        H - BOTTOM
+    );
+    for i in 0..=4 {
+        let v = y0 + (y1 - y0) * f64::from(i) / 4.0;
+        let y = sy(v);
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\"/>\
+<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            W - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            html(&t.unit.format(v))
+        );
+    }
+    let _ = write!(
+        out,
+        "<text x=\"{LEFT}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text></g>",
+        H - 10.0,
+        html(&t.x_labels.0),
+        W - RIGHT,
+        H - 10.0,
+        html(&t.x_labels.1)
+    );
+    for m in t.marks.iter().filter(|m| m.x.is_finite()) {
+        let x = sx(m.x);
+        let class = if m.regression {
+            "mark regression"
+        } else {
+            "mark improvement"
+        };
+        let _ = write!(
+            out,
+            "<g class=\"{class}\"><line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\"/>\
+<path d=\"M{:.1} {TOP}l5 -8h-10z\"/><title>{}</title></g>",
+            H - BOTTOM,
+            x,
+            html(&m.title)
+        );
+    }
+    for (i, line) in t.lines.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<&ChartPoint> = line
+            .points
+            .iter()
+            .filter(|p| p.x.is_finite() && p.y.is_finite())
+            .collect();
+        if pts.iter().any(|p| p.low.is_some() || p.high.is_some()) {
+            let mut d = String::new();
+            for p in &pts {
+                let hi = finite(p.high).unwrap_or(p.y);
+                let _ = write!(
+                    d,
+                    "{}{:.1} {:.1}",
+                    if d.is_empty() { "M" } else { "L" },
+                    sx(p.x),
+                    sy(hi)
+                );
+            }
+            for p in pts.iter().rev() {
+                let lo = finite(p.low).unwrap_or(p.y);
+                let _ = write!(d, "L{:.1} {:.1}", sx(p.x), sy(lo));
+            }
+            let _ = write!(
+                out,
+                "<path class=\"band\" d=\"{d}Z\" fill=\"{color}\" fill-opacity=\"0.15\"/>"
+            );
+        }
+        let coords: Vec<String> = pts
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", sx(p.x), sy(p.y)))
+            .collect();
+        let _ = write!(
+            out,
+            "<polyline class=\"line\" points=\"{}\" stroke=\"{color}\" fill=\"none\"/>",
+            coords.join(" ")
+        );
+        for p in &pts {
+            let circle = format!(
+                "<circle class=\"pt{}\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"{}\" fill=\"{color}\"><title>{}</title></circle>",
+                if p.selected { " selected" } else { "" },
+                sx(p.x),
+                sy(p.y),
+                if p.selected { 6 } else { 3 },
+                html(&p.title)
+            );
+            match &p.href {
+                Some(h) => {
+                    let _ = write!(out, "<a href=\"{}\">{circle}</a>", html(h));
+                }
+                None => out.push_str(&circle),
+            }
+        }
+        if t.lines.len() > 1 {
+            let _ = write!(
+                out,
+                "<text class=\"legend\" x=\"{}\" y=\"{}\" fill=\"{color}\">{}</text>",
+                LEFT + 8.0 + 140.0 * i as f64,
+                TOP + 12.0,
+                html(&line.label)
+            );
+        }
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A small line of the values, the last one dotted: a trend at a glance.
+pub fn sparkline(values: &[f64]) -> String {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let (w, h) = (120.0, 28.0);
+    let mut out = format!(
+        "<svg class=\"spark\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" data-points=\"{}\" \
+xmlns=\"http://www.w3.org/2000/svg\">",
+        v.len()
+    );
+    if let Some(&last) = v.last() {
+        let lo = v.iter().copied().fold(f64::MAX, f64::min);
+        let hi = v.iter().copied().fold(f64::MIN, f64::max);
+        let (lo, hi) = domain(lo, hi, 0.05);
+        let step = if v.len() > 1 {
+            (w - 6.0) / (v.len() - 1) as f64
+        } else {
+            0.0
+        };
+        let y = |x: f64| 3.0 + (hi - x) / (hi - lo) * (h - 6.0);
+        let coords: Vec<String> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| format!("{:.1},{:.1}", 3.0 + step * i as f64, y(x)))
+            .collect();
+        let _ = write!(
+            out,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\"/><circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\"/>",
+            coords.join(" "),
+            COLORS[0],
+            3.0 + step * (v.len() - 1) as f64,
+            y(last),
+            COLORS[0]
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A median with its interval: `(low, median, high)`.
+pub type Interval = (f64, f64, f64);
+
+/// One row of [`intervals`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalRow {
+    /// Benchmark and metric.
+    pub label: String,
+    /// The base side.
+    pub base: Interval,
+    /// The current side.
+    pub current: Interval,
+    /// CSS class of the current side (`regression`, `improvement`, `same`…).
+    pub class: String,
+}
+
+/// Base and current medians with their intervals, each row relative to its base median, so
+/// benchmarks of any scale share one axis in percent.
+pub fn intervals(rows: &[IntervalRow]) -> String {
+    let rel = |base: f64, v: f64| if v.is_finite() { v / base - 1.0 } else { 0.0 };
+    let rows: Vec<&IntervalRow> = rows
+        .iter()
+        .filter(|r| r.base.1.is_finite() && r.base.1 != 0.0 && r.current.1.is_finite())
+        .collect();
+    // The axis spans the changes shown (and 0), 10% wider, at least ±5%.
+    let (mut lo, mut hi): (f64, f64) = (-0.05, 0.05);
+    for r in &rows {
+        for v in [r.base.0, r.base.2, r.current.0, r.current.1, r.current.2] {
+            let f = rel(r.base.1, v);
+            lo = lo.min(f);
+            hi = hi.max(f);
+        }
+    }
+    let pad = (hi - lo) * 0.05;
+    let (lo, hi) = (lo - pad, hi + pad);
+    let (label_w, row_h) = (300.0, 24.0);
+    let h = TOP + row_h * rows.len() as f64 + BOTTOM;
+    let sx = |f: f64| label_w + (f - lo) / (hi - lo) * (W - label_w - RIGHT - 24.0);
+    let mut out = format!(
+        "<svg class=\"chart intervals\" viewBox=\"0 0 {W} {h}\" role=\"img\" data-rows=\"{}\" \
+xmlns=\"http://www.w3.org/2000/svg\"><g class=\"axis\">",
+        rows.len()
+    );
+    let mut ticks = vec![0.0];
+    let step = nice_step((hi - lo) / 5.0);
+    let mut t = step;
+    while t < hi {
+        ticks.push(t);
+        t += step;
+    }
+    let mut t = -step;
+    while t > lo {
+        ticks.push(t);
+        t -= step;
+    }
+    for f in ticks {
+        let x = sx(f);
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\"/>\
+<text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:+.0}%</text>",
+            h - BOTTOM,
+            h - 12.0,
+            f * 100.0
+        );
+    }
+    out.push_str("</g>");
+    for (i, r) in rows.iter().enumerate() {
+        let y = TOP + row_h * i as f64 + row_h / 2.0;
+        let label: String = if r.label.chars().count() > 44 {
+            format!("{}…", r.label.chars().take(43).collect::<String>())
+        } else {
+            r.label.clone()
+        };
+        let _ = write!(
+            out,
+            "<g class=\"row\"><title>{}</title><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            html(&r.label),
+            label_w - 8.0,
+            y + 4.0,
+            html(&label)
+        );
+        for (side, iv, dy, class) in [
+            ("base", r.base, -4.0, "base"),
+            ("current", r.current, 4.0, r.class.as_str()),
+        ] {
+            let (lo, mid, hi) = (
+                rel(r.base.1, iv.0),
+                rel(r.base.1, iv.1),
+                rel(r.base.1, iv.2),
+            );
+            let _ = write!(
+                out,
+                "<g class=\"side {}\" data-side=\"{side}\"><line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\"/>\
+<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\"/></g>",
+                html(class),
+                sx(lo),
+                y + dy,
+                sx(hi),
+                y + dy,
+                sx(mid),
+                y + dy
+            );
+        }
+        out.push_str("</g>");
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// A round step (1, 2 or 5 × a power of ten) near `raw`.
+fn nice_step(raw: f64) -> f64 {
+    let p = 10f64.powf(raw.log10().floor());
+    let f = raw / p;
+    p * if f < 1.5 {
+        1.0
+    } else if f < 3.5 {
+        2.0
+    } else if f < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+/// Horizontal bars, one per `(label, value)`, with the value written after each.
+pub fn bars(unit: &Unit, items: &[(String, f64)]) -> String {
+    let items: Vec<&(String, f64)> = items
+        .iter()
+        .filter(|(_, v)| v.is_finite() && *v >= 0.0)
+        .collect();
+    let max = items.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    let (label_w, row_h, w) = (90.0, 22.0, 560.0);
+    let h = 8.0 + row_h * items.len() as f64;
+    let mut out = format!(
+        "<svg class=\"chart bars\" viewBox=\"0 0 {w} {h}\" role=\"img\" data-bars=\"{}\" \
+xmlns=\"http://www.w3.org/2000/svg\">",
+        items.len()
+    );
+    for (i, (label, v)) in items.iter().enumerate() {
+        let y = 4.0 + row_h * i as f64;
+        let len = if max > 0.0 {
+            v / max * (w - label_w - 110.0)
+        } else {
+            0.0
+        };
+        let _ = write!(
+            out,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+<rect class=\"bar\" x=\"{label_w}\" y=\"{:.1}\" width=\"{len:.1}\" height=\"{:.1}\" fill=\"{}\"/>\
+<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            label_w - 8.0,
+            y + 15.0,
+            html(label),
+            y + 3.0,
+            row_h - 6.0,
+            COLORS[0],
+            label_w + len + 6.0,
+            y + 15.0,
+            html(&unit.format(*v))
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(x: f64, y: f64) -> ChartPoint {
+        ChartPoint {
+            x,
+            y,
+            low: Some(y * 0.9),
+            high: Some(y * 1.1),
+            title: format!("<b>{x}</b>"),
+            href: Some("/x?a=1&b=2".into()),
+            selected: false,
+        }
+    }
+
+    #[test]
+    fn a_trend_draws_every_finite_point_and_escapes_its_text() {
+        let unit = Unit::seconds();
+        let t = Trend {
+            unit: &unit,
+            lines: vec![TrendLine {
+                label: "main".into(),
+                points: vec![point(0.0, 1e-3), point(1.0, f64::NAN), point(2.0, 2e-3)],
+            }],
+            marks: vec![Mark {
+                x: 2.0,
+                title: "<script>".into(),
+                regression: true,
+            }],
+            x_labels: ("a".into(), "b".into()),
+        };
+        let svg = trend(&t);
+        assert_eq!(svg.matches("<circle class=\"pt\"").count(), 2);
+        assert!(svg.contains("data-points=\"2\""));
+        assert!(svg.contains("&lt;b&gt;0&lt;/b&gt;"));
+        assert!(svg.contains("&lt;script&gt;"));
+        assert!(svg.contains("href=\"/x?a=1&amp;b=2\""));
+        assert!(!svg.contains("NaN"), "{svg}");
+    }
+
+    #[test]
+    fn one_point_or_a_flat_series_still_has_a_scale() {
+        let unit = Unit::count();
+        let t = Trend {
+            unit: &unit,
+            lines: vec![TrendLine {
+                label: String::new(),
+                points: vec![point(5.0, 0.0)],
+            }],
+            marks: vec![],
+            x_labels: Default::default(),
+        };
+        let svg = trend(&t);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+        assert_eq!(svg.matches("class=\"pt\"").count(), 1);
+        assert!(sparkline(&[1.0, 1.0]).contains("polyline"));
+        assert!(!sparkline(&[]).contains("polyline"));
+    }
+
+    #[test]
+    fn intervals_skip_rows_without_a_base_and_bars_skip_non_finite_values() {
+        let rows = [
+            IntervalRow {
+                label: "a".into(),
+                base: (0.9, 1.0, 1.1),
+                current: (1.4, 1.5, 1.6),
+                class: "regression".into(),
+            },
+            IntervalRow {
+                label: "zero".into(),
+                base: (0.0, 0.0, 0.0),
+                current: (1.0, 1.0, 1.0),
+                class: "same".into(),
+            },
+        ];
+        let svg = intervals(&rows);
+        assert!(svg.contains("data-rows=\"1\""), "{svg}");
+        // Round ticks from 0 to past the largest change (+60% at the upper bound).
+        assert!(svg.contains(">+0%<") && svg.contains(">+60%<"), "{svg}");
+        assert!(!svg.contains(">+80%<") && !svg.contains(">-20%<"), "{svg}");
+        let b = bars(
+            &Unit::seconds(),
+            &[("p50".into(), 1e-3), ("bad".into(), f64::INFINITY)],
+        );
+        assert!(b.contains("data-bars=\"1\""));
+    }
+}
