@@ -213,6 +213,13 @@ pub trait Store: Send + Sync {
         Ok(out)
     }
 
+    /// A number that changes whenever a run is saved or an alert acknowledged, by this process
+    /// or any other writing the same database: what a cache of derived views is keyed by.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn generation(&self) -> Result<i64, StoreError>;
+
     /// Every benchmark × metric that has points, as (benchmark, metric, better), sorted.
     ///
     /// # Errors

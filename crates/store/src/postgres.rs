@@ -2,6 +2,7 @@
 //! (`--store postgres://user@host:port/db` or `PERFLAB_STORE`). Versions are recorded in the
 //! same `schema_version` table; the schema starts at the SQLite store's current version.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use perflab_model::Run;
@@ -60,6 +61,8 @@ CREATE TABLE IF NOT EXISTS acks (
     by_name  TEXT NOT NULL,
     at       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS generation (n BIGINT NOT NULL);
+INSERT INTO generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM generation);
 CREATE TABLE IF NOT EXISTS tokens (
     name       TEXT PRIMARY KEY,
     hash       TEXT NOT NULL UNIQUE,
@@ -68,9 +71,12 @@ CREATE TABLE IF NOT EXISTS tokens (
 ";
 
 /// A PostgreSQL history. One connection behind a mutex (the CLI's needs); a server process
-/// that wants more opens more stores.
+/// that wants more opens more stores. A connection the server dropped (restart, failover,
+/// `pg_terminate_backend`) fails the call that meets it and is opened again by the next one.
 pub struct PostgresStore {
     client: Mutex<Client>,
+    url: String,
+    broken: AtomicBool,
 }
 
 impl PostgresStore {
@@ -116,11 +122,33 @@ impl PostgresStore {
         tx.commit().map_err(db)?;
         Ok(PostgresStore {
             client: Mutex::new(client),
+            url: url.into(),
+            broken: AtomicBool::new(false),
         })
     }
 
+    /// The connection, opened again first when the last call found it gone. When the server
+    /// is still away the old one stays, and the call fails with the database's error.
     fn lock(&self) -> MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(|p| p.into_inner())
+        let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
+        if self.broken.load(Ordering::Relaxed) || client.is_closed() {
+            if let Ok(fresh) = Client::connect(&self.url, NoTls) {
+                *client = fresh;
+                self.broken.store(false, Ordering::Relaxed);
+            }
+        }
+        client
+    }
+
+    /// A database error; one that means the connection is gone marks it for reopening.
+    fn fail(&self, e: postgres::Error) -> StoreError {
+        let gone = e.is_closed()
+            || e.code()
+                .is_some_and(|c| c.code().starts_with("08") || c.code().starts_with("57P"));
+        if gone {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        db(e)
     }
 }
 
@@ -131,17 +159,14 @@ fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
     })
 }
 
-fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), StoreError> {
-    tx.execute("DELETE FROM points WHERE run_id = $1", &[&run.id])
-        .map_err(db)?;
-    let stmt = tx
-        .prepare(
-            "INSERT INTO points (run_id, benchmark, metric, unit, better, n, median, ci_low,
+fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), postgres::Error> {
+    tx.execute("DELETE FROM points WHERE run_id = $1", &[&run.id])?;
+    let stmt = tx.prepare(
+        "INSERT INTO points (run_id, benchmark, metric, unit, better, n, median, ci_low,
              ci_high, time_unix_ms, git_commit, git_branch)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
              ON CONFLICT (run_id, benchmark, metric, unit) DO UPDATE SET median = EXCLUDED.median",
-        )
-        .map_err(db)?;
+    )?;
     for p in points_of(run) {
         tx.execute(
             &stmt,
@@ -159,8 +184,7 @@ fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), StoreError> 
                 &p.commit,
                 &p.branch,
             ],
-        )
-        .map_err(db)?;
+        )?;
     }
     Ok(())
 }
@@ -168,7 +192,7 @@ fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), StoreError> 
 impl Store for PostgresStore {
     fn save_run(&self, run: &Run) -> Result<(), StoreError> {
         let mut client = self.lock();
-        let mut tx = client.transaction().map_err(db)?;
+        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
         let git = run.git.as_ref();
         tx.execute(
             "INSERT INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty, interrupted,
@@ -193,9 +217,18 @@ impl Store for PostgresStore {
                 &run.command.join(" "),
             ],
         )
-        .map_err(db)?;
-        insert_points(&mut tx, run)?;
-        tx.commit().map_err(db)
+        .map_err(|e| self.fail(e))?;
+        insert_points(&mut tx, run).map_err(|e| self.fail(e))?;
+        tx.execute("UPDATE generation SET n = n + 1", &[])
+            .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))
+    }
+
+    fn generation(&self) -> Result<i64, StoreError> {
+        self.lock()
+            .query_one("SELECT n FROM generation", &[])
+            .map(|r| r.get(0))
+            .map_err(|e| self.fail(e))
     }
 
     fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
@@ -206,7 +239,7 @@ impl Store for PostgresStore {
                 "SELECT id, document FROM runs WHERE id = $1 OR id LIKE $2 LIMIT 3",
                 &[&id_or_prefix, &pattern],
             )
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         let rows: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
             return parse(id, doc).map(Some);
@@ -226,7 +259,7 @@ impl Store for PostgresStore {
         let before: Option<(i64, String)> = match &filter.before {
             Some(id) => client
                 .query_opt("SELECT started_unix_ms, id FROM runs WHERE id = $1", &[id])
-                .map_err(db)?
+                .map_err(|e| self.fail(e))?
                 .map(|r| (r.get(0), r.get(1))),
             None => None,
         };
@@ -250,7 +283,7 @@ impl Store for PostgresStore {
                     &limit,
                 ],
             )
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         let mut out: Vec<RunSummary> = rows
             .iter()
             .map(|r| RunSummary {
@@ -295,7 +328,7 @@ impl Store for PostgresStore {
                  ORDER BY time_unix_ms, run_id",
                 &[&benchmark, &metric, &branch],
             )
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows
             .iter()
             .map(|r| Point {
@@ -326,7 +359,7 @@ impl Store for PostgresStore {
                  ORDER BY p.benchmark, p.metric",
                 &[],
             )
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
@@ -341,7 +374,7 @@ impl Store for PostgresStore {
                  GROUP BY benchmark, metric ORDER BY benchmark, metric",
                 &[],
             )
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows
             .iter()
             .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -356,7 +389,7 @@ impl Store for PostgresStore {
                  ON CONFLICT (name) DO NOTHING",
                 &[&name, &hash, &perflab_model::now_rfc3339()],
             )
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         if n == 0 {
             return Err(StoreError::TokenExists(name.into()));
         }
@@ -367,7 +400,7 @@ impl Store for PostgresStore {
         let rows = self
             .lock()
             .query("SELECT name, created_at FROM tokens ORDER BY name", &[])
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -375,7 +408,7 @@ impl Store for PostgresStore {
         Ok(self
             .lock()
             .execute("DELETE FROM tokens WHERE name = $1", &[&name])
-            .map_err(db)?
+            .map_err(|e| self.fail(e))?
             > 0)
     }
 
@@ -383,26 +416,29 @@ impl Store for PostgresStore {
         Ok(self
             .lock()
             .query_opt("SELECT name FROM tokens WHERE hash = $1", &[&hash])
-            .map_err(db)?
+            .map_err(|e| self.fail(e))?
             .map(|r| r.get(0)))
     }
 
     fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "INSERT INTO acks (alert_id, by_name, at) VALUES ($1, $2, $3)
-                 ON CONFLICT (alert_id) DO NOTHING",
-                &[&alert_id, &by, &perflab_model::now_rfc3339()],
-            )
-            .map_err(db)?;
-        Ok(())
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
+        tx.execute(
+            "INSERT INTO acks (alert_id, by_name, at) VALUES ($1, $2, $3)
+             ON CONFLICT (alert_id) DO NOTHING",
+            &[&alert_id, &by, &perflab_model::now_rfc3339()],
+        )
+        .map_err(|e| self.fail(e))?;
+        tx.execute("UPDATE generation SET n = n + 1", &[])
+            .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))
     }
 
     fn acknowledged(&self) -> Result<Vec<String>, StoreError> {
         let rows = self
             .lock()
             .query("SELECT alert_id FROM acks", &[])
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -411,18 +447,18 @@ impl Store for PostgresStore {
             .run(run_id)?
             .ok_or_else(|| StoreError::NoSuchRun(run_id.into()))?;
         let mut client = self.lock();
-        let mut tx = client.transaction().map_err(db)?;
+        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
         let before: Option<String> = tx
             .query_opt("SELECT run_id FROM baselines WHERE name = $1", &[&name])
-            .map_err(db)?
+            .map_err(|e| self.fail(e))?
             .map(|r| r.get(0));
         tx.execute(
             "INSERT INTO baselines (name, run_id, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET run_id = EXCLUDED.run_id, created_at = EXCLUDED.created_at",
             &[&name, &run.id, &perflab_model::now_rfc3339()],
         )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
+        .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
         Ok(before.filter(|b| *b != run.id))
     }
 
@@ -430,7 +466,7 @@ impl Store for PostgresStore {
         let id: Option<String> = self
             .lock()
             .query_opt("SELECT run_id FROM baselines WHERE name = $1", &[&name])
-            .map_err(db)?
+            .map_err(|e| self.fail(e))?
             .map(|r| r.get(0));
         match id {
             Some(id) => self.run(&id),
@@ -442,7 +478,7 @@ impl Store for PostgresStore {
         let rows = self
             .lock()
             .query("SELECT name, run_id FROM baselines ORDER BY name", &[])
-            .map_err(db)?;
+            .map_err(|e| self.fail(e))?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
@@ -450,7 +486,7 @@ impl Store for PostgresStore {
         Ok(self
             .lock()
             .execute("DELETE FROM baselines WHERE name = $1", &[&name])
-            .map_err(db)?
+            .map_err(|e| self.fail(e))?
             > 0)
     }
 }

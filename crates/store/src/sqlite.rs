@@ -23,7 +23,15 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_3,
     MIGRATION_4,
     MIGRATION_5,
+    MIGRATION_6,
 ];
+
+/// Version 6: a generation number bumped by every write, so a server's caches can tell
+/// cheaply whether anything changed (by any process).
+const MIGRATION_6: &str = "CREATE TABLE IF NOT EXISTS generation (n INTEGER NOT NULL);
+    INSERT INTO generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM generation);";
+
+const BUMP: &str = "UPDATE generation SET n = n + 1";
 
 /// Version 5: acknowledged change-point alerts.
 const MIGRATION_5: &str = "CREATE TABLE IF NOT EXISTS acks (
@@ -286,7 +294,16 @@ impl Store for SqliteStore {
         )
         .map_err(db)?;
         insert_points(&tx, run)?;
+        tx.execute(BUMP, []).map_err(db)?;
         tx.commit().map_err(db)
+    }
+
+    fn generation(&self) -> Result<i64, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT n FROM generation")
+            .map_err(db)?;
+        stmt.query_row([], |r| r.get(0)).map_err(db)
     }
 
     fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
@@ -505,13 +522,15 @@ impl Store for SqliteStore {
     }
 
     fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(), StoreError> {
-        self.lock()
-            .execute(
-                "INSERT OR IGNORE INTO acks (alert_id, by_name, at) VALUES (?1, ?2, ?3)",
-                params![alert_id, by, perflab_model::now_rfc3339()],
-            )
-            .map_err(db)?;
-        Ok(())
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO acks (alert_id, by_name, at) VALUES (?1, ?2, ?3)",
+            params![alert_id, by, perflab_model::now_rfc3339()],
+        )
+        .map_err(db)?;
+        tx.execute(BUMP, []).map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     fn acknowledged(&self) -> Result<Vec<String>, StoreError> {

@@ -5,7 +5,8 @@
 use perflab_model::{Benchmark, GitInfo, Metric, Run, RunKind, Unit};
 use perflab_store::{PostgresStore, RunFilter, SqliteStore, Store, StoreError};
 
-fn postgres() -> Option<Box<dyn Store>> {
+/// A URL to a schema of this test's own, or `None` (loudly) when no server is configured.
+fn postgres_url() -> Option<String> {
     let Ok(url) = std::env::var("PERFLAB_TEST_POSTGRES") else {
         let required = std::env::var("PERFLAB_REQUIRE_TOOLS").unwrap_or_default();
         if required.split([' ', ',']).any(|t| t == "postgres") {
@@ -21,9 +22,15 @@ fn postgres() -> Option<Box<dyn Store>> {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .expect("create a test schema");
     let sep = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    Some(format!(
+        "{url}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
+    ))
+}
+
+fn postgres() -> Option<Box<dyn Store>> {
+    let url = postgres_url()?;
     Some(Box::new(
-        PostgresStore::connect(&scoped).expect("store connects"),
+        PostgresStore::connect(&url).expect("store connects"),
     ))
 }
 
@@ -200,4 +207,73 @@ fn tokens_and_acknowledgements_are_kept() {
         s.acknowledge("abc", "ci").unwrap();
         assert_eq!(s.acknowledged().unwrap(), ["abc"], "{name}");
     }
+}
+
+#[test]
+fn the_generation_moves_with_every_write_by_any_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut pairs: Vec<(&str, Box<dyn Store>, Box<dyn Store>)> = vec![(
+        "sqlite",
+        Box::new(SqliteStore::open(&path).unwrap()),
+        Box::new(SqliteStore::open(&path).unwrap()),
+    )];
+    if let Some(url) = postgres_url() {
+        pairs.push((
+            "postgres",
+            Box::new(PostgresStore::connect(&url).unwrap()),
+            Box::new(PostgresStore::connect(&url).unwrap()),
+        ));
+    }
+    for (name, writer, reader) in pairs {
+        let g0 = reader.generation().unwrap();
+        writer
+            .save_run(&run_at("2026-01-01T00:00:00Z", "main", 1.0))
+            .unwrap();
+        let g1 = reader.generation().unwrap();
+        assert!(g1 > g0, "{name}: a save by another store is seen");
+        reader.list_runs(&RunFilter::default()).unwrap();
+        reader.series("parse/n=10", "time", None).unwrap();
+        assert_eq!(
+            reader.generation().unwrap(),
+            g1,
+            "{name}: reads change nothing"
+        );
+        writer.acknowledge("alert-1", "ci").unwrap();
+        assert!(
+            reader.generation().unwrap() > g1,
+            "{name}: an acknowledgement counts"
+        );
+    }
+}
+
+#[test]
+fn a_dropped_postgres_connection_is_opened_again() {
+    let Some(url) = postgres_url() else { return };
+    let app = url.rsplit("application_name=").next().unwrap().to_string();
+    let store = PostgresStore::connect(&url).unwrap();
+    store
+        .save_run(&run_at("2026-01-01T00:00:00Z", "main", 1.0))
+        .unwrap();
+    let admin_url = std::env::var("PERFLAB_TEST_POSTGRES").unwrap();
+    let mut admin = postgres::Client::connect(&admin_url, postgres::NoTls).unwrap();
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+            &[&app],
+        )
+        .unwrap();
+    assert_eq!(killed.len(), 1, "the store's one connection was ended");
+    // The call that meets the dead connection may fail (a 503 for the server); the next one
+    // reconnects and sees the history.
+    let first = store.list_runs(&RunFilter::default());
+    if let Err(e) = &first {
+        assert!(matches!(e, StoreError::Database { .. }), "{e}");
+    }
+    let again = store.list_runs(&RunFilter::default()).unwrap();
+    assert_eq!(again.len(), 1);
+    store
+        .save_run(&run_at("2026-01-02T00:00:00Z", "main", 1.0))
+        .unwrap();
+    assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 2);
 }
