@@ -213,7 +213,8 @@ fn tokens_and_acknowledgements_are_kept() {
 fn the_generation_moves_with_every_write_by_any_writer() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
-    let mut pairs: Vec<(&str, Box<dyn Store>, Box<dyn Store>)> = vec![(
+    type Pair = (&'static str, Box<dyn Store>, Box<dyn Store>);
+    let mut pairs: Vec<Pair> = vec![(
         "sqlite",
         Box::new(SqliteStore::open(&path).unwrap()),
         Box::new(SqliteStore::open(&path).unwrap()),
