@@ -122,20 +122,12 @@ pub(crate) fn resolve(
     }
 }
 
-/// The newest run matching `filter` whose document still parses; unreadable ones are skipped
-/// with a warning, so one damaged row never blocks `compare`, `report` or `baseline`.
+/// The newest readable run matching `filter` (unreadable ones skipped with a warning).
 pub(crate) fn newest_readable(store: &dyn Store, filter: RunFilter) -> Result<Option<Run>> {
-    for s in store.list_runs(&filter)? {
-        match store.run(&s.id) {
-            Ok(Some(run)) => return Ok(Some(run)),
-            Ok(None) => continue,
-            Err(e @ perflab_store::StoreError::Corrupt { .. }) => {
-                eprintln!("warning: {e}; skipped");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(None)
+    let mut skipped = Vec::new();
+    let run = store.newest_readable(&filter, &mut skipped)?;
+    warn_all(&skipped);
+    Ok(run)
 }
 
 fn latest_in(store: &dyn Store) -> Result<Resolved> {

@@ -185,6 +185,49 @@ pub trait Store: Send + Sync {
         branch: Option<&str>,
     ) -> Result<Vec<Point>, StoreError>;
 
+    /// The newest run matching `filter` whose document still parses; each unreadable one is
+    /// skipped with a line in `skipped`, so one damaged row never blocks a command.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn newest_readable(
+        &self,
+        filter: &RunFilter,
+        skipped: &mut Vec<String>,
+    ) -> Result<Option<Run>, StoreError> {
+        for s in self.list_runs(filter)? {
+            match self.run(&s.id) {
+                Ok(Some(run)) => return Ok(Some(run)),
+                Ok(None) => {}
+                Err(e @ StoreError::Corrupt { .. }) => skipped.push(format!("{e}; skipped")),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The readable run recorded before `run` on its branch, of its kind (`None` when `run`
+    /// is not stored or is the first).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn previous_run(
+        &self,
+        run: &Run,
+        skipped: &mut Vec<String>,
+    ) -> Result<Option<Run>, StoreError> {
+        if self.run(&run.id)?.is_none() {
+            return Ok(None);
+        }
+        let filter = RunFilter {
+            branch: run.git.as_ref().and_then(|g| g.branch.clone()),
+            kind: Some(run.kind.as_str().into()),
+            before: Some(run.id.clone()),
+            limit: 0,
+        };
+        self.newest_readable(&filter, skipped)
+    }
+
     /// The history of a run's series: for each of its benchmark × metric (at most `limit`),
     /// the points on the run's branch. Empty when the run is not stored.
     ///

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1` and Prometheus text at `/metrics`.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -127,31 +128,38 @@ async fn series(
 ) -> Result<Response, AppError> {
     count(&s, 2);
     may_read(&s, &headers)?;
-    let points = s
-        .store
-        .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
-    let rows: Vec<SeriesRow<'_>> = points
-        .iter()
-        .map(|p| SeriesRow {
-            run_id: &p.run_id,
-            time: perflab_model::format_rfc3339(
-                p.time_unix_ms.div_euclid(1000),
-                p.time_unix_ms.rem_euclid(1000) as u32,
-            ),
-            commit: p.commit.as_deref(),
-            branch: p.branch.as_deref(),
-            n: p.n,
-            median: p.median,
-            ci_low: p.ci_low,
-            ci_high: p.ci_high,
-        })
-        .collect();
-    Ok(Json(SeriesBody {
-        benchmark: &q.benchmark,
-        metric: &q.metric,
-        points: rows,
-    })
-    .into_response())
+    let generation = s.store.generation()?;
+    let key = format!("series\0{}\0{}\0{:?}", q.benchmark, q.metric, q.branch);
+    let body = s
+        .cache
+        .get_or(key, generation, || -> Result<String, AppError> {
+            let points = s
+                .store
+                .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
+            let rows: Vec<SeriesRow<'_>> = points
+                .iter()
+                .map(|p| SeriesRow {
+                    run_id: &p.run_id,
+                    time: perflab_model::format_rfc3339(
+                        p.time_unix_ms.div_euclid(1000),
+                        p.time_unix_ms.rem_euclid(1000) as u32,
+                    ),
+                    commit: p.commit.as_deref(),
+                    branch: p.branch.as_deref(),
+                    n: p.n,
+                    median: p.median,
+                    ci_low: p.ci_low,
+                    ci_high: p.ci_high,
+                })
+                .collect();
+            Ok(serde_json::to_string(&SeriesBody {
+                benchmark: &q.benchmark,
+                metric: &q.metric,
+                points: rows,
+            })
+            .expect("invariant: a series serialises"))
+        })?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One point of `/api/v1/series`, serialised straight from the store's row.
@@ -249,26 +257,26 @@ pub fn all_alerts(
     Ok(out)
 }
 
-/// The alerts with the default options, recomputed only when a run or an acknowledgement was
-/// added since the last call.
-pub(crate) fn cached_alerts(s: &AppState) -> Result<Vec<Alert>, StoreError> {
-    let newest = s.store.list_runs(&RunFilter {
-        limit: 1,
-        ..RunFilter::default()
-    })?;
-    let key = format!(
-        "{}/{}",
-        newest.first().map_or("", |r| r.id.as_str()),
-        s.store.acknowledged()?.len()
-    );
-    let mut cache = s.alerts_cache.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((k, a)) = cache.as_ref() {
-        if *k == key {
+/// The alerts with the default options, recomputed only when the store's generation moved
+/// (a run saved or an alert acknowledged, by any process).
+pub(crate) fn cached_alerts(s: &AppState) -> Result<Arc<Vec<Alert>>, StoreError> {
+    let generation = s.store.generation()?;
+    if let Some((g, a)) = s
+        .alerts_cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+    {
+        if *g == generation {
             return Ok(a.clone());
         }
     }
-    let fresh = all_alerts(s.store.as_ref(), None, &ChangePointOptions::default())?;
-    *cache = Some((key, fresh.clone()));
+    let fresh = Arc::new(all_alerts(
+        s.store.as_ref(),
+        None,
+        &ChangePointOptions::default(),
+    )?);
+    *s.alerts_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, fresh.clone()));
     Ok(fresh)
 }
 
@@ -276,7 +284,10 @@ async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Resp
     count(&s, 3);
     may_read(&s, &headers)?;
     let found = cached_alerts(&s)?;
-    Ok(Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": found })).into_response())
+    Ok(
+        Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": *found }))
+            .into_response(),
+    )
 }
 
 async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {

@@ -19,6 +19,8 @@ use perflab_store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 
 mod api;
+mod cache;
+mod pages;
 mod push;
 
 pub use api::all_alerts;
@@ -80,9 +82,13 @@ pub struct AppState {
     pub read_token: Option<String>,
     /// Requests served, per route (for `/metrics`).
     pub requests: [AtomicU64; 4],
-    /// The last alert computation, keyed by the newest run and the acknowledgements: change
-    /// points of every series cost a scan of the history, and Prometheus scrapes often.
-    pub(crate) alerts_cache: std::sync::Mutex<Option<(String, Vec<Alert>)>>,
+    /// Targets the run pages check runs against (`[[target]]` in `perflab.toml`).
+    pub targets: Vec<perflab_analysis::Target>,
+    /// The last alert computation, keyed by the store's generation: change points of every
+    /// series cost a scan of the history, and Prometheus scrapes often.
+    pub(crate) alerts_cache: std::sync::Mutex<Option<(i64, Arc<Vec<Alert>>)>>,
+    /// Series bodies and pages, keyed by the store's generation.
+    pub(crate) cache: cache::Cache,
 }
 
 impl AppState {
@@ -93,7 +99,9 @@ impl AppState {
             max_upload: 32 << 20,
             read_token: None,
             requests: Default::default(),
+            targets: Vec::new(),
             alerts_cache: std::sync::Mutex::new(None),
+            cache: cache::Cache::default(),
         }
     }
 }
@@ -169,6 +177,7 @@ pub fn app(state: Shared) -> Router {
     let limit = state.max_upload;
     Router::new()
         .merge(api::routes())
+        .merge(pages::routes())
         .fallback(|| async { AppError::NotFound("no such route (see docs/api.md)".into()) })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

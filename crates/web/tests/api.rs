@@ -201,3 +201,72 @@ async fn a_read_token_closes_reads() {
         .unwrap();
     assert_eq!(call(&st, req).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn cached_series_and_pages_follow_every_write_even_from_another_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let server = SqliteStore::open(&path).unwrap();
+    server.save_token("ci", &token_hash("s3cret")).unwrap();
+    let st = Arc::new(AppState::new(Arc::new(server)));
+    // Another process writing the same history (a CLI `perflab import`).
+    let other = SqliteStore::open(&path).unwrap();
+    let uri = "/api/v1/series?benchmark=Search%3Cimg%20src%3Dx%3E%2Fn%3D10&metric=time";
+    let get = |u: &str| Request::get(u).body(Body::empty()).unwrap();
+    let points = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["points"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    other.save_run(&run(1e-3)).unwrap();
+    let (_, body) = call(&st, get(uri)).await;
+    assert_eq!(points(&body), 1);
+    let (_, page) = call(&st, get("/")).await;
+    assert!(page.contains(">1</td>"), "{page}");
+    other.save_run(&run(1e-3)).unwrap();
+    assert_eq!(
+        points(&call(&st, get(uri)).await.1),
+        2,
+        "a CLI write is seen"
+    );
+    let (status, _) = call(&st, post(run(1e-3).to_json(), Some("s3cret"))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(points(&call(&st, get(uri)).await.1), 3, "an upload is seen");
+    let (_, page) = call(&st, get("/")).await;
+    assert!(page.contains(">3</td>"), "the dashboard moved too: {page}");
+}
+
+#[tokio::test]
+async fn the_alerts_page_acknowledges_with_a_form() {
+    let (st, _dir) = state();
+    for i in 0..20 {
+        st.store
+            .save_run(&run(if i < 10 { 1e-3 } else { 1.5e-3 }))
+            .unwrap();
+    }
+    let (status, page) = call(&st, Request::get("/alerts").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Search&lt;img src=x&gt;"), "{page}");
+    assert!(!page.contains("<img"), "names are escaped");
+    let action = page
+        .split("action=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("an acknowledge form")
+        .to_string();
+    let form = |token: &str| {
+        Request::post(action.as_str())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    assert_eq!(call(&st, form("wrong")).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(&st, form("s3cret")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = call(&st, Request::get("/alerts").body(Body::empty()).unwrap()).await;
+    assert!(
+        page.contains("(0 open)") && page.contains(">acknowledged<"),
+        "{page}"
+    );
+}

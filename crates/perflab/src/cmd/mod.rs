@@ -46,7 +46,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Merge(a) => merge::run(a, store),
         Command::Profile(a) => profile::run(a, store),
         Command::Scan(a) => scan::run(a, store),
-        Command::Serve(a) => serve::run(a, store),
+        Command::Serve(a) => serve::run(a, store, &config()?),
         Command::Token(c) => serve::token(c, store),
         Command::Push(a) => serve::push(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),

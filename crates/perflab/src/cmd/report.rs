@@ -5,7 +5,6 @@ use std::path::Path;
 use anyhow::Result;
 use perflab_analysis::{check, compare};
 use perflab_report::{render, Document, Format, ReportInput};
-use perflab_store::RunFilter;
 
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::config::Config;
@@ -69,19 +68,9 @@ pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Re
 
 /// The run recorded before this one on the same branch, of the same kind, if the history has it.
 fn previous(run: &perflab_model::Run, store: Option<&Path>) -> Result<Option<context::Resolved>> {
-    let s = context::open_store(store)?;
-    if s.run(&run.id)?.is_none() {
-        return Ok(None);
-    }
-    let previous = context::newest_readable(
-        s.as_ref(),
-        RunFilter {
-            branch: run.git.as_ref().and_then(|g| g.branch.clone()),
-            kind: Some(run.kind.as_str().into()),
-            before: Some(run.id.clone()),
-            limit: 0,
-        },
-    )?;
+    let mut skipped = Vec::new();
+    let previous = context::open_store(store)?.previous_run(run, &mut skipped)?;
+    context::warn_all(&skipped);
     Ok(previous.map(|r| context::Resolved {
         label: format!("previous run {}", context::short_id(&r.id)),
         run: r,

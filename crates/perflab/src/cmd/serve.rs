@@ -7,14 +7,16 @@ use anyhow::{bail, Context as _, Result};
 use perflab_web::{serve_blocking, token_hash, AppState};
 
 use crate::cli::{PushArgs, ServeArgs, TokenCommand};
+use crate::config::Config;
 use crate::{context, output, Outcome};
 
-pub(crate) fn run(args: ServeArgs, store: Option<&Path>) -> Result<Outcome> {
+pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
     let addr: std::net::SocketAddr = (args.addr.parse())
         .with_context(|| format!("--addr {:?}: write it as HOST:PORT", args.addr))?;
     let mut state = AppState::new(Arc::from(context::open_store(store)?));
     state.max_upload = args.max_upload;
     state.read_token = args.read_token;
+    state.targets = config.targets.clone();
     serve_blocking(addr, Arc::new(state), super::interrupt_flag(), |bound| {
         eprintln!("perflab serve: listening on http://{bound} (Ctrl-C stops)");
     })
