@@ -13,7 +13,7 @@ use perflab_model::{Better, Run};
 use perflab_store::{RunFilter, Store, StoreError};
 use serde::Deserialize;
 
-use crate::{bearer, count, may_read, token_hash, AppError, AppState, Shared};
+use crate::{bearer, blocking, count, may_read, token_hash, AppError, AppState, Shared};
 
 /// The API's routes.
 pub(crate) fn routes() -> Router<Shared> {
@@ -41,18 +41,21 @@ async fn list_runs(
 ) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    let runs = s.store.list_runs(&RunFilter {
-        branch: q.branch,
-        kind: q.kind,
-        before: None,
-        limit: q.limit.unwrap_or(100).min(10_000),
-    })?;
-    let body = perflab_report::render(
-        perflab_report::Format::Json,
-        &perflab_report::Document::Log(&runs),
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    blocking(s, move |s| {
+        let runs = s.store.list_runs(&RunFilter {
+            branch: q.branch,
+            kind: q.kind,
+            before: None,
+            limit: q.limit.unwrap_or(100).min(10_000),
+        })?;
+        let body = perflab_report::render(
+            perflab_report::Format::Json,
+            &perflab_report::Document::Log(&runs),
+        )
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    })
+    .await
 }
 
 async fn one_run(
@@ -62,7 +65,7 @@ async fn one_run(
 ) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    match s.store.run(&id) {
+    blocking(s, move |s| match s.store.run(&id) {
         Ok(Some(run)) => {
             Ok(([(header::CONTENT_TYPE, "application/json")], run.to_json()).into_response())
         }
@@ -71,7 +74,8 @@ async fn one_run(
             Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
         }
         Err(e) => Err(e.into()),
-    }
+    })
+    .await
 }
 
 /// The name of the token in the request, or 401.
@@ -88,13 +92,16 @@ async fn ack_alert(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     count(&s, 1);
-    let by = writer(&s, &headers)?;
-    let known = cached_alerts(&s)?;
-    if !known.iter().any(|a| a.id == id) {
-        return Err(AppError::NotFound(format!("no alert {id:?}")));
-    }
-    s.store.acknowledge(&id, &by)?;
-    Ok(Json(serde_json::json!({ "id": id, "acknowledged": true, "by": by })).into_response())
+    blocking(s, move |s| {
+        let by = writer(s, &headers)?;
+        let known = cached_alerts(s)?;
+        if !known.iter().any(|a| a.id == id) {
+            return Err(AppError::NotFound(format!("no alert {id:?}")));
+        }
+        s.store.acknowledge(&id, &by)?;
+        Ok(Json(serde_json::json!({ "id": id, "acknowledged": true, "by": by })).into_response())
+    })
+    .await
 }
 
 async fn upload(
@@ -103,15 +110,19 @@ async fn upload(
     body: String,
 ) -> Result<Response, AppError> {
     count(&s, 1);
-    writer(&s, &headers)?;
-    let mut run = Run::from_json(&body).map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
-    let warnings = perflab_model::sanitize(&mut run.benchmarks);
-    s.store.save_run(&run)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "id": run.id, "warnings": warnings })),
-    )
-        .into_response())
+    blocking(s, move |s| {
+        writer(s, &headers)?;
+        let mut run =
+            Run::from_json(&body).map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
+        let warnings = perflab_model::sanitize(&mut run.benchmarks);
+        s.store.save_run(&run)?;
+        Ok((
+            StatusCode::CREATED,
+            Json(serde_json::json!({ "id": run.id, "warnings": warnings })),
+        )
+            .into_response())
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,38 +139,41 @@ async fn series(
 ) -> Result<Response, AppError> {
     count(&s, 2);
     may_read(&s, &headers)?;
-    let generation = s.store.generation()?;
-    let key = format!("series\0{}\0{}\0{:?}", q.benchmark, q.metric, q.branch);
-    let body = s
-        .cache
-        .get_or(key, generation, || -> Result<String, AppError> {
-            let points = s
-                .store
-                .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
-            let rows: Vec<SeriesRow<'_>> = points
-                .iter()
-                .map(|p| SeriesRow {
-                    run_id: &p.run_id,
-                    time: perflab_model::format_rfc3339(
-                        p.time_unix_ms.div_euclid(1000),
-                        p.time_unix_ms.rem_euclid(1000) as u32,
-                    ),
-                    commit: p.commit.as_deref(),
-                    branch: p.branch.as_deref(),
-                    n: p.n,
-                    median: p.median,
-                    ci_low: p.ci_low,
-                    ci_high: p.ci_high,
+    blocking(s, move |s| {
+        let generation = s.store.generation()?;
+        let key = format!("series\0{}\0{}\0{:?}", q.benchmark, q.metric, q.branch);
+        let body = s
+            .cache
+            .get_or(key, generation, || -> Result<String, AppError> {
+                let points = s
+                    .store
+                    .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
+                let rows: Vec<SeriesRow<'_>> = points
+                    .iter()
+                    .map(|p| SeriesRow {
+                        run_id: &p.run_id,
+                        time: perflab_model::format_rfc3339(
+                            p.time_unix_ms.div_euclid(1000),
+                            p.time_unix_ms.rem_euclid(1000) as u32,
+                        ),
+                        commit: p.commit.as_deref(),
+                        branch: p.branch.as_deref(),
+                        n: p.n,
+                        median: p.median,
+                        ci_low: p.ci_low,
+                        ci_high: p.ci_high,
+                    })
+                    .collect();
+                Ok(serde_json::to_string(&SeriesBody {
+                    benchmark: &q.benchmark,
+                    metric: &q.metric,
+                    points: rows,
                 })
-                .collect();
-            Ok(serde_json::to_string(&SeriesBody {
-                benchmark: &q.benchmark,
-                metric: &q.metric,
-                points: rows,
-            })
-            .expect("invariant: a series serialises"))
-        })?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+                .expect("invariant: a series serialises"))
+            })?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    })
+    .await
 }
 
 /// One point of `/api/v1/series`, serialised straight from the store's row.
@@ -196,30 +210,33 @@ async fn compare_runs(
 ) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    let get = |id: &str| -> Result<Run, AppError> {
-        match s.store.run(id) {
-            Ok(Some(r)) => Ok(r),
-            Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
-            Err(StoreError::Ambiguous { .. }) => {
-                Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
+    blocking(s, move |s| {
+        let get = |id: &str| -> Result<Run, AppError> {
+            match s.store.run(id) {
+                Ok(Some(r)) => Ok(r),
+                Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
+                Err(StoreError::Ambiguous { .. }) => {
+                    Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
+                }
+                Err(e) => Err(e.into()),
             }
-            Err(e) => Err(e.into()),
-        }
-    };
-    let (base, current) = (get(&q.base)?, get(&q.current)?);
-    let opts = perflab_analysis::CompareOptions {
-        base_label: format!("run {}", base.id),
-        current_label: format!("run {}", current.id),
-        ..Default::default()
-    };
-    let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
+        };
+        let (base, current) = (get(&q.base)?, get(&q.current)?);
+        let opts = perflab_analysis::CompareOptions {
+            base_label: format!("run {}", base.id),
+            current_label: format!("run {}", current.id),
+            ..Default::default()
+        };
+        let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let body = perflab_report::render(
+            perflab_report::Format::Json,
+            &perflab_report::Document::Comparison(&c),
+        )
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let body = perflab_report::render(
-        perflab_report::Format::Json,
-        &perflab_report::Document::Comparison(&c),
-    )
-    .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    })
+    .await
 }
 
 /// The change points of every stored series (optionally on one branch), each marked when it
@@ -283,47 +300,53 @@ pub(crate) fn cached_alerts(s: &AppState) -> Result<Arc<Vec<Alert>>, StoreError>
 async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
     may_read(&s, &headers)?;
-    let found = cached_alerts(&s)?;
-    Ok(
-        Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": *found }))
-            .into_response(),
-    )
+    blocking(s, move |s| {
+        let found = cached_alerts(s)?;
+        Ok(
+            Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": *found }))
+                .into_response(),
+        )
+    })
+    .await
 }
 
 async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {
-    use std::fmt::Write as _;
-    let label = perflab_report::prometheus::label;
-    let mut out = String::new();
-    let _ = writeln!(out, "# HELP perflab_latest_median Latest median of each benchmark's metric, base units.\n# TYPE perflab_latest_median gauge");
-    for (benchmark, metric, unit, median) in s.store.latest_medians()? {
+    blocking(s, move |s| {
+        use std::fmt::Write as _;
+        let label = perflab_report::prometheus::label;
+        let mut out = String::new();
+        let _ = writeln!(out, "# HELP perflab_latest_median Latest median of each benchmark's metric, base units.\n# TYPE perflab_latest_median gauge");
+        for (benchmark, metric, unit, median) in s.store.latest_medians()? {
+            let _ = writeln!(
+                out,
+                "perflab_latest_median{{benchmark=\"{}\",metric=\"{}\",unit=\"{}\"}} {median}",
+                label(&benchmark),
+                label(&metric),
+                label(&unit)
+            );
+        }
+        let runs = s.store.list_runs(&RunFilter::default())?.len();
         let _ = writeln!(
             out,
-            "perflab_latest_median{{benchmark=\"{}\",metric=\"{}\",unit=\"{}\"}} {median}",
-            label(&benchmark),
-            label(&metric),
-            label(&unit)
+            "# HELP perflab_runs Runs stored.\n# TYPE perflab_runs gauge\nperflab_runs {runs}"
         );
-    }
-    let runs = s.store.list_runs(&RunFilter::default())?.len();
-    let _ = writeln!(
-        out,
-        "# HELP perflab_runs Runs stored.\n# TYPE perflab_runs gauge\nperflab_runs {runs}"
-    );
-    let open = cached_alerts(&s)?
-        .iter()
-        .filter(|a| !a.acknowledged)
-        .count();
-    let _ = writeln!(out, "# HELP perflab_alerts Change points in the history not yet acknowledged.\n# TYPE perflab_alerts gauge\nperflab_alerts {open}");
-    let _ = writeln!(out, "# HELP perflab_http_requests_total Requests served, by route.\n# TYPE perflab_http_requests_total counter");
-    for (i, route) in ["runs_read", "runs_upload", "series", "alerts"]
-        .iter()
-        .enumerate()
-    {
-        let _ = writeln!(
-            out,
-            "perflab_http_requests_total{{route=\"{route}\"}} {}",
-            s.requests[i].load(Ordering::Relaxed)
-        );
-    }
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+        let open = cached_alerts(s)?
+            .iter()
+            .filter(|a| !a.acknowledged)
+            .count();
+        let _ = writeln!(out, "# HELP perflab_alerts Change points in the history not yet acknowledged.\n# TYPE perflab_alerts gauge\nperflab_alerts {open}");
+        let _ = writeln!(out, "# HELP perflab_http_requests_total Requests served, by route.\n# TYPE perflab_http_requests_total counter");
+        for (i, route) in ["runs_read", "runs_upload", "series", "alerts"]
+            .iter()
+            .enumerate()
+        {
+            let _ = writeln!(
+                out,
+                "perflab_http_requests_total{{route=\"{route}\"}} {}",
+                s.requests[i].load(Ordering::Relaxed)
+            );
+        }
+        Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+    })
+    .await
 }

@@ -9,8 +9,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -54,14 +55,77 @@ pub fn serve_blocking(
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
-        axum::serve(listener, app(state))
-            .with_graceful_shutdown(async move {
-                while !stop.load(Ordering::SeqCst) {
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            })
-            .await
+        serve(listener, state, async move {
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        Ok(())
     })
+}
+
+/// Serve `app(state)` on `listener` until `shutdown` completes, then let requests in flight
+/// finish (at most 5 s). A connection that has not sent a whole request head within
+/// `state.header_timeout` is closed, so slow clients cannot pile up; an accept error (out of
+/// file descriptors) pauses accepting instead of spinning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Shared,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let header_timeout = state.header_timeout;
+    let router = app(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        eprintln!("perflab serve: accept: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(5)) => {}
+    }
+}
+
+/// Answer 408 when a request (its body included) takes longer than `state.request_timeout`:
+/// a client that sends its upload a byte a second does not hold a handler forever.
+async fn deadline(
+    State(s): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(s.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            Json(serde_json::json!({
+                "error": format!("the request took longer than {:?} (a slow client?)", s.request_timeout)
+            })),
+        )
+            .into_response(),
+    }
 }
 
 /// The SHA-256 of a token, as the store keeps it (hex).
@@ -82,6 +146,10 @@ pub struct AppState {
     pub read_token: Option<String>,
     /// Requests served, per route (for `/metrics`).
     pub requests: [AtomicU64; 4],
+    /// Longest wait for a connection's request head.
+    pub header_timeout: Duration,
+    /// Longest time for a whole request, body included.
+    pub request_timeout: Duration,
     /// Targets the run pages check runs against (`[[target]]` in `perflab.toml`).
     pub targets: Vec<perflab_analysis::Target>,
     /// The last alert computation, keyed by the store's generation: change points of every
@@ -99,6 +167,8 @@ impl AppState {
             max_upload: 32 << 20,
             read_token: None,
             requests: Default::default(),
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
             targets: Vec::new(),
             alerts_cache: std::sync::Mutex::new(None),
             cache: cache::Cache::default(),
@@ -119,6 +189,9 @@ pub enum AppError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 500: a handler panicked.
+    #[error("internal error")]
+    Internal(String),
     /// 503: the store failed.
     #[error("the history database is unavailable")]
     Unavailable(StoreError),
@@ -136,6 +209,10 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Internal(e) => {
+                eprintln!("perflab serve: handler failed: {e}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             AppError::Unavailable(e) => {
                 // The detail is for the operator; the client gets the generic line.
                 eprintln!("perflab serve: store error: {e}");
@@ -168,6 +245,18 @@ pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), AppE
     }
 }
 
+/// Run `f` (it calls the store, which blocks) on the blocking pool: a slow query does not stall
+/// the runtime, and PostgreSQL's client cannot run on a runtime thread at all.
+pub(crate) async fn blocking(
+    s: Shared,
+    f: impl FnOnce(&AppState) -> Result<Response, AppError> + Send + 'static,
+) -> Result<Response, AppError> {
+    match tokio::task::spawn_blocking(move || f(&s)).await {
+        Ok(r) => r,
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
+}
+
 pub(crate) fn count(state: &AppState, route: usize) {
     state.requests[route].fetch_add(1, Ordering::Relaxed);
 }
@@ -180,5 +269,9 @@ pub fn app(state: Shared) -> Router {
         .merge(pages::routes())
         .fallback(|| async { AppError::NotFound("no such route (see docs/api.md)".into()) })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline,
+        ))
         .with_state(state)
 }

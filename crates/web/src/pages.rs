@@ -22,7 +22,7 @@ use perflab_store::{RunFilter, StoreError};
 use serde::Deserialize;
 
 use crate::api::cached_alerts;
-use crate::{count, may_read, token_hash, AppError, AppState, Shared};
+use crate::{blocking, count, may_read, token_hash, AppError, AppState, Shared};
 
 const NAV: &[(&str, &str)] = &[
     ("/", "perflab"),
@@ -74,53 +74,56 @@ fn short(commit: &str) -> &str {
 async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    cached_page(&s, "index".into(), || {
-        let series = s.store.all_series(None)?;
-        let alerts = cached_alerts(&s)?;
-        let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-        for a in alerts.iter().filter(|a| !a.acknowledged) {
-            *open.entry((&a.benchmark, &a.metric)).or_default() += 1;
-        }
-        let mut body = format!(
-            "<h1>Benchmarks</h1><p class=\"note\">{} series; click one for its history.</p>\
-<table class=\"series\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Latest</th>\
-<th>Trend (last 30)</th><th class=\"num\">Runs</th><th class=\"num\">Open alerts</th></tr></thead><tbody>",
-            series.len()
-        );
-        for se in &series {
-            let Some(last) = se.points.last() else {
-                continue;
-            };
-            let unit = Unit(last.unit.clone());
-            let tail: Vec<f64> = se
-                .points
-                .iter()
-                .rev()
-                .take(30)
-                .rev()
-                .map(|p| p.median)
-                .collect();
-            let alerts = open
-                .get(&(se.benchmark.as_str(), se.metric.as_str()))
-                .copied()
-                .unwrap_or(0);
-            let _ = write!(
-                body,
-                "<tr><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td>{}</td>\
-<td class=\"num\">{}</td><td class=\"num{}\">{alerts}</td></tr>",
-                html(&query(&[("benchmark", &se.benchmark), ("metric", &se.metric)])),
-                html(&se.benchmark),
-                html(&se.metric),
-                html(&unit.format(last.median)),
-                svg::sparkline(&tail),
-                se.points.len(),
-                if alerts > 0 { " regression" } else { "" }
+    blocking(s, move |s| {
+        cached_page(s, "index".into(), || {
+            let series = s.store.all_series(None)?;
+            let alerts = cached_alerts(s)?;
+            let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+            for a in alerts.iter().filter(|a| !a.acknowledged) {
+                *open.entry((&a.benchmark, &a.metric)).or_default() += 1;
+            }
+            let mut body = format!(
+                "<h1>Benchmarks</h1><p class=\"note\">{} series; click one for its history.</p>\
+    <table class=\"series\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Latest</th>\
+    <th>Trend (last 30)</th><th class=\"num\">Runs</th><th class=\"num\">Open alerts</th></tr></thead><tbody>",
+                series.len()
             );
-        }
-        body.push_str("</tbody></table>");
-        body.push_str(&recent_runs(&s)?);
-        Ok(page("perflab: benchmarks", NAV, &body))
+            for se in &series {
+                let Some(last) = se.points.last() else {
+                    continue;
+                };
+                let unit = Unit(last.unit.clone());
+                let tail: Vec<f64> = se
+                    .points
+                    .iter()
+                    .rev()
+                    .take(30)
+                    .rev()
+                    .map(|p| p.median)
+                    .collect();
+                let alerts = open
+                    .get(&(se.benchmark.as_str(), se.metric.as_str()))
+                    .copied()
+                    .unwrap_or(0);
+                let _ = write!(
+                    body,
+                    "<tr><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td>{}</td>\
+    <td class=\"num\">{}</td><td class=\"num{}\">{alerts}</td></tr>",
+                    html(&query(&[("benchmark", &se.benchmark), ("metric", &se.metric)])),
+                    html(&se.benchmark),
+                    html(&se.metric),
+                    html(&unit.format(last.median)),
+                    svg::sparkline(&tail),
+                    se.points.len(),
+                    if alerts > 0 { " regression" } else { "" }
+                );
+            }
+            body.push_str("</tbody></table>");
+            body.push_str(&recent_runs(s)?);
+            Ok(page("perflab: benchmarks", NAV, &body))
+        })
     })
+    .await
 }
 
 fn recent_runs(s: &AppState) -> Result<String, StoreError> {
@@ -164,23 +167,26 @@ async fn bench(
 ) -> Result<Response, AppError> {
     count(&s, 2);
     may_read(&s, &headers)?;
-    let key = format!(
-        "bench\0{}\0{}\0{:?}\0{:?}",
-        q.benchmark, q.metric, q.branch, q.base
-    );
-    cached_page(&s, key, || {
-        let points = s
-            .store
-            .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
-        if points.is_empty() {
-            return Err(AppError::NotFound(format!(
-                "no points for benchmark {:?} metric {:?}",
-                q.benchmark, q.metric
-            )));
-        }
-        let alerts = cached_alerts(&s)?;
-        Ok(bench_page(&q, &points, &alerts))
+    blocking(s, move |s| {
+        let key = format!(
+            "bench\0{}\0{}\0{:?}\0{:?}",
+            q.benchmark, q.metric, q.branch, q.base
+        );
+        cached_page(s, key, || {
+            let points = s
+                .store
+                .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
+            if points.is_empty() {
+                return Err(AppError::NotFound(format!(
+                    "no points for benchmark {:?} metric {:?}",
+                    q.benchmark, q.metric
+                )));
+            }
+            let alerts = cached_alerts(s)?;
+            Ok(bench_page(&q, &points, &alerts))
+        })
     })
+    .await
 }
 
 fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
@@ -323,45 +329,48 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
 async fn alerts_page(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
     may_read(&s, &headers)?;
-    cached_page(&s, "alerts".into(), || {
-        let alerts = cached_alerts(&s)?;
-        let mut body = format!(
-            "<h1>Alerts</h1><p class=\"note\">{} change points in the history ({} open): persistent shifts found by E-Divisive means, as Apache Otava finds them.</p>\
-<table class=\"alerts\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Change</th><th class=\"num\">p</th>\
-<th>Direction</th><th>First run after</th><th>Status</th></tr></thead><tbody>",
-            alerts.len(),
-            alerts.iter().filter(|a| !a.acknowledged).count()
-        );
-        for a in alerts.iter() {
-            let dir = match a.direction {
-                Direction::Regression => "regression",
-                Direction::Improvement => "improvement",
-            };
-            let status = if a.acknowledged {
-                "acknowledged".to_string()
-            } else {
-                format!(
-                    "<form method=\"post\" action=\"/alerts/{}/ack\"><input type=\"password\" name=\"token\" placeholder=\"token\" autocomplete=\"off\" required> <button>Acknowledge</button></form>",
-                    html(&seg(&a.id))
-                )
-            };
-            let _ = write!(
-                body,
-                "<tr class=\"alert\" data-id=\"{}\"><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num {dir}\">{:+.1}%</td>\
-<td class=\"num\">{:.2e}</td><td class=\"{dir}\">{dir}</td><td><a href=\"/run/{}\">{}</a></td><td>{status}</td></tr>",
-                html(&a.id),
-                html(&query(&[("benchmark", &a.benchmark), ("metric", &a.metric)])),
-                html(&a.benchmark),
-                html(&a.metric),
-                a.change * 100.0,
-                a.p_value,
-                html(&seg(&a.run_id)),
-                html(&a.run_id)
+    blocking(s, move |s| {
+        cached_page(s, "alerts".into(), || {
+            let alerts = cached_alerts(s)?;
+            let mut body = format!(
+                "<h1>Alerts</h1><p class=\"note\">{} change points in the history ({} open): persistent shifts found by E-Divisive means, as Apache Otava finds them.</p>\
+    <table class=\"alerts\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Change</th><th class=\"num\">p</th>\
+    <th>Direction</th><th>First run after</th><th>Status</th></tr></thead><tbody>",
+                alerts.len(),
+                alerts.iter().filter(|a| !a.acknowledged).count()
             );
-        }
-        body.push_str("</tbody></table>");
-        Ok(page("perflab: alerts", NAV, &body))
+            for a in alerts.iter() {
+                let dir = match a.direction {
+                    Direction::Regression => "regression",
+                    Direction::Improvement => "improvement",
+                };
+                let status = if a.acknowledged {
+                    "acknowledged".to_string()
+                } else {
+                    format!(
+                        "<form method=\"post\" action=\"/alerts/{}/ack\"><input type=\"password\" name=\"token\" placeholder=\"token\" autocomplete=\"off\" required> <button>Acknowledge</button></form>",
+                        html(&seg(&a.id))
+                    )
+                };
+                let _ = write!(
+                    body,
+                    "<tr class=\"alert\" data-id=\"{}\"><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num {dir}\">{:+.1}%</td>\
+    <td class=\"num\">{:.2e}</td><td class=\"{dir}\">{dir}</td><td><a href=\"/run/{}\">{}</a></td><td>{status}</td></tr>",
+                    html(&a.id),
+                    html(&query(&[("benchmark", &a.benchmark), ("metric", &a.metric)])),
+                    html(&a.benchmark),
+                    html(&a.metric),
+                    a.change * 100.0,
+                    a.p_value,
+                    html(&seg(&a.run_id)),
+                    html(&a.run_id)
+                );
+            }
+            body.push_str("</tbody></table>");
+            Ok(page("perflab: alerts", NAV, &body))
+        })
     })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -376,15 +385,18 @@ async fn ack_form(
     Form(f): Form<AckForm>,
 ) -> Result<Response, AppError> {
     count(&s, 1);
-    let by = s
-        .store
-        .token_name(&token_hash(f.token.trim()))?
-        .ok_or(AppError::Unauthorized)?;
-    if !cached_alerts(&s)?.iter().any(|a| a.id == id) {
-        return Err(AppError::NotFound(format!("no alert {id:?}")));
-    }
-    s.store.acknowledge(&id, &by)?;
-    Ok(Redirect::to("/alerts").into_response())
+    blocking(s, move |s| {
+        let by = s
+            .store
+            .token_name(&token_hash(f.token.trim()))?
+            .ok_or(AppError::Unauthorized)?;
+        if !cached_alerts(s)?.iter().any(|a| a.id == id) {
+            return Err(AppError::NotFound(format!("no alert {id:?}")));
+        }
+        s.store.acknowledge(&id, &by)?;
+        Ok(Redirect::to("/alerts").into_response())
+    })
+    .await
 }
 
 fn stored(s: &AppState, id: &str) -> Result<Run, AppError> {
@@ -405,35 +417,38 @@ async fn run_page(
 ) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    cached_page(&s, format!("run\0{id}"), || {
-        let run = stored(&s, &id)?;
-        // Compared with the run before it on the same branch, of the same kind.
-        let comparison = s
-            .store
-            .previous_run(&run, &mut Vec::new())?
-            .and_then(|base| {
-                let opts = perflab_analysis::CompareOptions {
-                    base_label: format!("run {}", base.id),
-                    current_label: format!("run {}", run.id),
-                    ..Default::default()
-                };
-                perflab_analysis::compare(&base.benchmarks, &run.benchmarks, &opts)
-                    .ok()
-                    .map(|c| (format!("the previous run {}", base.id), c))
-            });
-        let (targets, _) = perflab_analysis::check(&run.benchmarks, &s.targets);
-        let input = ReportInput {
-            run: &run,
-            targets,
-            comparison,
-            history: s.store.history_of(&run, 20)?,
-        };
-        Ok(page(
-            &format!("perflab: run {}", run.id),
-            NAV,
-            &report_body(&input),
-        ))
+    blocking(s, move |s| {
+        cached_page(s, format!("run\0{id}"), || {
+            let run = stored(s, &id)?;
+            // Compared with the run before it on the same branch, of the same kind.
+            let comparison = s
+                .store
+                .previous_run(&run, &mut Vec::new())?
+                .and_then(|base| {
+                    let opts = perflab_analysis::CompareOptions {
+                        base_label: format!("run {}", base.id),
+                        current_label: format!("run {}", run.id),
+                        ..Default::default()
+                    };
+                    perflab_analysis::compare(&base.benchmarks, &run.benchmarks, &opts)
+                        .ok()
+                        .map(|c| (format!("the previous run {}", base.id), c))
+                });
+            let (targets, _) = perflab_analysis::check(&run.benchmarks, &s.targets);
+            let input = ReportInput {
+                run: &run,
+                targets,
+                comparison,
+                history: s.store.history_of(&run, 20)?,
+            };
+            Ok(page(
+                &format!("perflab: run {}", run.id),
+                NAV,
+                &report_body(&input),
+            ))
+        })
     })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -449,23 +464,26 @@ async fn compare_page(
 ) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    cached_page(&s, format!("compare\0{}\0{}", q.base, q.current), || {
-        let (base, current) = (stored(&s, &q.base)?, stored(&s, &q.current)?);
-        let opts = perflab_analysis::CompareOptions {
-            base_label: format!("run {}", base.id),
-            current_label: format!("run {}", current.id),
-            ..Default::default()
-        };
-        let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        let body = format!(
-            "<h1>Run <a href=\"/run/{}\">{}</a> vs run <a href=\"/run/{}\">{}</a></h1>{}",
-            html(&seg(&base.id)),
-            html(&base.id),
-            html(&seg(&current.id)),
-            html(&current.id),
-            comparison_section(&c)
-        );
-        Ok(page("perflab: compare", NAV, &body))
+    blocking(s, move |s| {
+        cached_page(s, format!("compare\0{}\0{}", q.base, q.current), || {
+            let (base, current) = (stored(s, &q.base)?, stored(s, &q.current)?);
+            let opts = perflab_analysis::CompareOptions {
+                base_label: format!("run {}", base.id),
+                current_label: format!("run {}", current.id),
+                ..Default::default()
+            };
+            let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
+                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let body = format!(
+                "<h1>Run <a href=\"/run/{}\">{}</a> vs run <a href=\"/run/{}\">{}</a></h1>{}",
+                html(&seg(&base.id)),
+                html(&base.id),
+                html(&seg(&current.id)),
+                html(&current.id),
+                comparison_section(&c)
+            );
+            Ok(page("perflab: compare", NAV, &body))
+        })
     })
+    .await
 }
