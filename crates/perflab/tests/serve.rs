@@ -154,3 +154,116 @@ fn send_sigint(pid: u32) {
         .unwrap();
     assert!(ok.success());
 }
+
+/// `perflab serve` on a free port over `db`; returns the child and its address.
+fn start_server(lab: &Lab, db: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .env("PERFLAB_STORE", lab.path(db))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+/// A result document of `n` benchmarks, id `id`.
+fn big_run(id: &str, n: usize) -> String {
+    let benchmarks: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"name":"Case{i:04}","metrics":[{{"name":"time","unit":"s","better":"lower","samples":[0.001,0.0011,0.0009]}}]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schema":"perflab.result.v1","id":"{id}","kind":"bench","started_at":"2026-11-01T00:00:00Z","finished_at":"2026-11-01T00:00:01Z","tool":{{"name":"test"}},"benchmarks":[{}]}}"#,
+        benchmarks.join(",")
+    )
+}
+
+#[test]
+fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args(["token", "create", "ci"])
+        .env("PERFLAB_STORE", lab.path("h.db"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (mut server, addr) = start_server(&lab, "h.db");
+    let whole = big_run("whole-run", 10);
+    let post = |doc: &str, len: usize| {
+        format!(
+            "POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n{doc}"
+        )
+    };
+    assert_eq!(http(&addr, &post(&whole, whole.len())).0, 201);
+    // Half an upload, then the server is killed.
+    let half = big_run("half-run", 10);
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.write_all(post(&half[..half.len() / 2], half.len()).as_bytes())
+        .unwrap();
+    // And uploads of 2,000 benchmarks each in flight when it dies.
+    let uploads: Vec<_> = (0..6)
+        .map(|i| {
+            let (addr, token) = (addr.clone(), token.clone());
+            std::thread::spawn(move || {
+                let doc = big_run(&format!("big-{i}"), 2000);
+                perflab_web::push(&format!("http://{addr}"), &token, &doc).is_ok()
+            })
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let acknowledged: usize = uploads
+        .into_iter()
+        .map(|u| usize::from(u.join().unwrap()))
+        .sum();
+    let (mut server, addr) = start_server(&lab, "h.db");
+    let (status, body) = http(
+        &addr,
+        "GET /api/v1/runs?limit=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{body}");
+    let runs: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let runs = runs.as_array().unwrap();
+    let ids: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert!(
+        ids.contains(&"whole-run") && !ids.contains(&"half-run"),
+        "{ids:?}"
+    );
+    // Every upload the server answered 201 to is there; every stored run is whole.
+    assert!(
+        runs.len() > acknowledged,
+        "{} stored, {acknowledged} acknowledged",
+        runs.len()
+    );
+    for r in runs {
+        let expect = if r["id"] == "whole-run" { 10 } else { 2000 };
+        assert_eq!(r["benchmarks"], expect, "{r}");
+    }
+    let (_, series) = http(
+        &addr,
+        "GET /api/v1/series?benchmark=Case1999&metric=time HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let points = serde_json::from_str::<serde_json::Value>(&series).unwrap()["points"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(points, runs.len() - 1, "each big run has all its points");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
