@@ -16,7 +16,7 @@ secs=${3:-10}
 cargo build --release -q -p perflab
 bin=$PWD/target/release/perflab
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill "$server" 2>/dev/null || true; [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"' EXIT
 python3 benches/serve/history.py "$work/in" "$runs" "$benches"
 export PERFLAB_STORE="$work/h.db"
 token=$("$bin" token create bench 2>/dev/null)
@@ -40,9 +40,7 @@ echo "history: $(curl -s "$url/metrics" | grep '^perflab_runs ')"
 
 series="$url/api/v1/series?benchmark=Case050%2Fpkg%3Dexample.com%2Fbench%2Fprocs%3D2&metric=time"
 echo "series body: $(curl -s "$series" | wc -c) bytes, $(curl -s "$series" | grep -o run_id | wc -l) points"
-load() { taskset -c 1 "$bin" load "$@" --no-store --json 2>/dev/null |
-  python3 -c 'import json,sys; d=json.load(sys.stdin)["load"]; s=next(iter(d["scenarios"].values()));
-print(f"{d[\"achieved_rate\"]:.0f} req/s, p50 {s[\"latency\"][\"p50\"]*1e3:.3f} ms, p99 {s[\"latency\"][\"p99\"]*1e3:.3f} ms, errors {sum(s[\"errors\"].values())}")'; }
+load() { taskset -c 1 "$bin" load "$@" --no-store --json 2>/dev/null | python3 benches/serve/summary.py; }
 echo "series at 2000 req/s: $(load "$series" --rate 2000 -d "${secs}s")"
 echo "series with 16 connections: $(load "$series" -c 16 -d "${secs}s")"
 

@@ -134,12 +134,24 @@ fn stats_at(series: &[f64], index: usize, points: &[usize]) -> ChangePoint {
 /// cells below the diagonal (κ ≤ τ) hold 0, so when every real Q is negative the first such cell
 /// (τ = start + 2) wins with Q = 0: reproduced here so the same points are found.
 fn candidate(z: &[f64], start: usize, end: usize) -> (usize, f64) {
-    let d = |i: usize, j: usize| (z[i] - z[j]).abs();
+    // prefix[j - start][t - start] = Σ d(i, j) for i in start..t (t ≤ j), summed left to right
+    // as the direct sums are: each Q(τ, κ) then costs O(1) and a segment O(L²), not O(L³).
+    let len = end - start;
+    let mut prefix = vec![0.0; len * (len + 1)];
+    for j in 0..len {
+        let row = &mut prefix[j * (len + 1)..(j + 1) * (len + 1)];
+        let mut acc = 0.0;
+        for (t, cell) in row.iter_mut().enumerate().take(j + 1).skip(1) {
+            acc += (z[start + t - 1] - z[start + j]).abs();
+            *cell = acc;
+        }
+    }
+    let p = |j: usize, t: usize| prefix[(j - start) * (len + 1) + (t - start)];
     let mut best = (start + 1, f64::NEG_INFINITY);
     let mut within_x = 0.0;
     for tau in start + 1..end {
         // X = z[start..tau], Y = z[tau..kappa].
-        within_x += (start..tau - 1).map(|i| d(i, tau - 1)).sum::<f64>();
+        within_x += p(tau - 1, tau - 1);
         let n = (tau - start) as f64;
         if tau > start + 1 && 0.0 > best.1 {
             best = (tau, 0.0);
@@ -147,8 +159,8 @@ fn candidate(z: &[f64], start: usize, end: usize) -> (usize, f64) {
         let (mut cross, mut within_y) = (0.0, 0.0);
         for kappa in tau + 1..=end {
             let j = kappa - 1;
-            cross += (start..tau).map(|i| d(i, j)).sum::<f64>();
-            within_y += (tau..j).map(|i| d(i, j)).sum::<f64>();
+            cross += p(j, tau);
+            within_y += p(j, j) - p(j, tau);
             let m = (kappa - tau) as f64;
             let b = if n > 1.0 {
                 2.0 * m / (m + n) / (n - 1.0) * within_x
