@@ -115,6 +115,28 @@ pub struct RunFilter {
 
 pub use perflab_model::history::{Point, Series};
 
+/// Points grouped into series by benchmark and metric (sorted), each oldest first.
+pub fn group_series(points: Vec<Point>) -> Vec<Series> {
+    let mut by: std::collections::BTreeMap<(String, String), Series> = Default::default();
+    for p in points {
+        by.entry((p.benchmark.clone(), p.metric.clone()))
+            .or_insert_with(|| Series {
+                benchmark: p.benchmark.clone(),
+                metric: p.metric.clone(),
+                better: p.better.clone(),
+                points: Vec::new(),
+            })
+            .points
+            .push(p);
+    }
+    let mut out: Vec<Series> = by.into_values().collect();
+    for s in &mut out {
+        s.points
+            .sort_by(|a, b| (a.time_unix_ms, &a.run_id).cmp(&(b.time_unix_ms, &b.run_id)));
+    }
+    out
+}
+
 /// The points of a run: one per benchmark and metric with samples.
 pub fn points_of(run: &Run) -> Vec<Point> {
     let time_unix_ms = unix_ms(&run.started_at);
@@ -254,6 +276,27 @@ pub trait Store: Send + Sync {
             }
         }
         Ok(out)
+    }
+
+    /// Every point of the runs started at or after `time_unix_ms` (the dashboard's recent view).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn points_since(&self, time_unix_ms: i64) -> Result<Vec<Point>, StoreError>;
+
+    /// The series over the newest `runs` runs only: a cheap view for trend sparklines.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn recent_series(&self, runs: usize) -> Result<Vec<Series>, StoreError> {
+        let newest = self.list_runs(&RunFilter {
+            limit: runs,
+            ..RunFilter::default()
+        })?;
+        let Some(oldest) = newest.last() else {
+            return Ok(Vec::new());
+        };
+        Ok(group_series(self.points_since(oldest.started_unix_ms)?))
     }
 
     /// A number that changes whenever a run is saved or an alert acknowledged, by this process

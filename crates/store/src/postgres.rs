@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS points (
 );
 CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);
 CREATE INDEX IF NOT EXISTS points_series_run ON points (benchmark, metric, time_unix_ms, run_id);
+CREATE INDEX IF NOT EXISTS points_time ON points (time_unix_ms);
 CREATE TABLE IF NOT EXISTS acks (
     alert_id TEXT PRIMARY KEY,
     by_name  TEXT NOT NULL,
@@ -149,6 +150,25 @@ impl PostgresStore {
             self.broken.store(true, Ordering::Relaxed);
         }
         db(e)
+    }
+}
+
+/// A point from a row of `SELECT run_id, benchmark, metric, unit, better, n, median, ci_low,
+/// ci_high, time_unix_ms, git_commit, git_branch FROM points`.
+fn point_row(r: &postgres::Row) -> Point {
+    Point {
+        run_id: r.get(0),
+        benchmark: r.get(1),
+        metric: r.get(2),
+        unit: r.get(3),
+        better: r.get(4),
+        n: r.get::<_, i64>(5) as usize,
+        median: r.get(6),
+        ci_low: r.get(7),
+        ci_high: r.get(8),
+        time_unix_ms: r.get(9),
+        commit: r.get(10),
+        branch: r.get(11),
     }
 }
 
@@ -329,23 +349,33 @@ impl Store for PostgresStore {
                 &[&benchmark, &metric, &branch],
             )
             .map_err(|e| self.fail(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| Point {
-                run_id: r.get(0),
-                benchmark: r.get(1),
-                metric: r.get(2),
-                unit: r.get(3),
-                better: r.get(4),
-                n: r.get::<_, i64>(5) as usize,
-                median: r.get(6),
-                ci_low: r.get(7),
-                ci_high: r.get(8),
-                time_unix_ms: r.get(9),
-                commit: r.get(10),
-                branch: r.get(11),
-            })
-            .collect())
+        Ok(rows.iter().map(point_row).collect())
+    }
+
+    fn points_since(&self, time_unix_ms: i64) -> Result<Vec<Point>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
+                        time_unix_ms, git_commit, git_branch
+                 FROM points WHERE time_unix_ms >= $1",
+                &[&time_unix_ms],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(rows.iter().map(point_row).collect())
+    }
+
+    fn all_series(&self, branch: Option<&str>) -> Result<Vec<crate::Series>, StoreError> {
+        let rows = self
+            .lock()
+            .query(
+                "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
+                        time_unix_ms, git_commit, git_branch
+                 FROM points WHERE ($1::TEXT IS NULL OR git_branch = $1)",
+                &[&branch],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(crate::group_series(rows.iter().map(point_row).collect()))
     }
 
     fn latest_medians(&self) -> Result<Vec<(String, String, String, f64)>, StoreError> {

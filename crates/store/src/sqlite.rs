@@ -1,13 +1,14 @@
 //! The embedded SQLite history (`.perflab/history.db`).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use perflab_model::Run;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Series, Store, StoreError};
+use crate::{
+    group_series, points_of, unix_ms, Point, RunFilter, RunSummary, Series, Store, StoreError,
+};
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database {
@@ -25,7 +26,11 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_4,
     MIGRATION_5,
     MIGRATION_6,
+    MIGRATION_7,
 ];
+
+/// Version 7: points by time, for the dashboard's view of the newest runs.
+const MIGRATION_7: &str = "CREATE INDEX IF NOT EXISTS points_time ON points (time_unix_ms);";
 
 /// Version 6: a generation number bumped by every write, so a server's caches can tell
 /// cheaply whether anything changed (by any process).
@@ -477,26 +482,25 @@ impl Store for SqliteStore {
                  FROM points WHERE (?1 IS NULL OR git_branch = ?1)",
             )
             .map_err(db)?;
-        let mut by: BTreeMap<(String, String), Series> = BTreeMap::new();
-        for p in stmt.query_map(params![branch], point_row).map_err(db)? {
-            let p = p.map_err(db)?;
-            by.entry((p.benchmark.clone(), p.metric.clone()))
-                .or_insert_with(|| Series {
-                    benchmark: p.benchmark.clone(),
-                    metric: p.metric.clone(),
-                    better: p.better.clone(),
-                    points: Vec::new(),
-                })
-                .points
-                .push(p);
-        }
-        let mut out: Vec<Series> = by.into_values().collect();
-        for s in &mut out {
-            s.points.sort_by(|a, b| {
-                (a.time_unix_ms, &a.run_id).cmp(&(b.time_unix_ms, &b.run_id))
-            });
-        }
-        Ok(out)
+        let points = stmt
+            .query_map(params![branch], point_row)
+            .map_err(db)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db)?;
+        Ok(group_series(points))
+    }
+
+    fn points_since(&self, time_unix_ms: i64) -> Result<Vec<Point>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
+                        time_unix_ms, git_commit, git_branch
+                 FROM points WHERE time_unix_ms >= ?1",
+            )
+            .map_err(db)?;
+        let rows = stmt.query_map([time_unix_ms], point_row).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
     }
 
     fn series_keys(&self) -> Result<Vec<(String, String, String)>, StoreError> {

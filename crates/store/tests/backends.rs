@@ -278,3 +278,35 @@ fn a_dropped_postgres_connection_is_opened_again() {
         .unwrap();
     assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 2);
 }
+
+#[test]
+fn all_and_recent_series_agree_with_series() {
+    for (name, s, _dir) in backends() {
+        // Saved out of time order: series are ordered by time, not by insertion.
+        for day in [3, 1, 5, 2, 4] {
+            s.save_run(&run_at(
+                &format!("2026-01-0{day}T00:00:00Z"),
+                "main",
+                f64::from(day),
+            ))
+            .unwrap();
+        }
+        let all = s.all_series(None).unwrap();
+        assert_eq!(all.len(), 1, "{name}");
+        assert_eq!(
+            all[0].points,
+            s.series("parse/n=10", "time", None).unwrap(),
+            "{name}"
+        );
+        let medians: Vec<f64> = all[0].points.iter().map(|p| p.median).collect();
+        assert_eq!(medians, [1.0, 2.0, 3.0, 4.0, 5.0], "{name}");
+        let recent = s.recent_series(2).unwrap();
+        let medians: Vec<f64> = recent[0].points.iter().map(|p| p.median).collect();
+        assert_eq!(
+            medians,
+            [4.0, 5.0],
+            "{name}: the two newest runs, oldest first"
+        );
+        assert!(s.all_series(Some("other")).unwrap().is_empty(), "{name}");
+    }
+}

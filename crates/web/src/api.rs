@@ -1,18 +1,17 @@
 //! The JSON API under `/api/v1` and Prometheus text at `/metrics`.
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use perflab_analysis::history::{alerts, Alert, ChangePointOptions};
-use perflab_model::{Better, Run};
-use perflab_store::{RunFilter, Store, StoreError};
+use perflab_model::Run;
+use perflab_store::{RunFilter, StoreError};
 use serde::Deserialize;
 
+use crate::alerts::{fresh_alerts, latest_alerts};
 use crate::{bearer, blocking, count, may_read, token_hash, AppError, AppState, Shared};
 
 /// The API's routes.
@@ -94,7 +93,7 @@ async fn ack_alert(
     count(&s, 1);
     blocking(s, move |s| {
         let by = writer(s, &headers)?;
-        let known = cached_alerts(s)?;
+        let known = fresh_alerts(s)?;
         if !known.iter().any(|a| a.id == id) {
             return Err(AppError::NotFound(format!("no alert {id:?}")));
         }
@@ -144,7 +143,7 @@ async fn series(
         let key = format!("series\0{}\0{}\0{:?}", q.benchmark, q.metric, q.branch);
         let body = s
             .cache
-            .get_or(key, generation, || -> Result<String, AppError> {
+            .get_or(key, (generation, 0), || -> Result<String, AppError> {
                 let points = s
                     .store
                     .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
@@ -239,71 +238,13 @@ async fn compare_runs(
     .await
 }
 
-/// The change points of every stored series (optionally on one branch), each marked when it
-/// was acknowledged.
-///
-/// # Errors
-/// Store errors.
-pub fn all_alerts(
-    store: &dyn Store,
-    branch: Option<&str>,
-    opts: &ChangePointOptions,
-) -> Result<Vec<Alert>, StoreError> {
-    let acked = store.acknowledged()?;
-    let mut out = Vec::new();
-    for s in store.all_series(branch)? {
-        let medians: Vec<f64> = s.points.iter().map(|p| p.median).collect();
-        let runs: Vec<String> = s.points.iter().map(|p| p.run_id.clone()).collect();
-        let better = if s.better == "higher" {
-            Better::Higher
-        } else {
-            Better::Lower
-        };
-        out.extend(alerts(
-            &s.benchmark,
-            &s.metric,
-            better,
-            &medians,
-            &runs,
-            opts,
-        ));
-    }
-    for a in &mut out {
-        a.acknowledged = acked.contains(&a.id);
-    }
-    Ok(out)
-}
-
-/// The alerts with the default options, recomputed only when the store's generation moved
-/// (a run saved or an alert acknowledged, by any process).
-pub(crate) fn cached_alerts(s: &AppState) -> Result<Arc<Vec<Alert>>, StoreError> {
-    let generation = s.store.generation()?;
-    if let Some((g, a)) = s
-        .alerts_cache
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .as_ref()
-    {
-        if *g == generation {
-            return Ok(a.clone());
-        }
-    }
-    let fresh = Arc::new(all_alerts(
-        s.store.as_ref(),
-        None,
-        &ChangePointOptions::default(),
-    )?);
-    *s.alerts_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((generation, fresh.clone()));
-    Ok(fresh)
-}
-
 async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
     may_read(&s, &headers)?;
     blocking(s, move |s| {
-        let found = cached_alerts(s)?;
+        let found = fresh_alerts(s)?;
         Ok(
-            Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": *found }))
+            Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": found }))
                 .into_response(),
         )
     })
@@ -330,7 +271,8 @@ async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {
             out,
             "# HELP perflab_runs Runs stored.\n# TYPE perflab_runs gauge\nperflab_runs {runs}"
         );
-        let open = cached_alerts(s)?
+        let open = latest_alerts(s)?
+            .1
             .iter()
             .filter(|a| !a.acknowledged)
             .count();

@@ -10,10 +10,13 @@ use axum::body::Bytes;
 /// Past this many entries the cache starts again (keys come from query strings).
 const MAX_ENTRIES: usize = 4096;
 
-/// Bodies by request key, each with the generation it was made at.
+/// What a body was made from: the store's generation and that of the alerts it shows.
+pub(crate) type Version = (i64, i64);
+
+/// Bodies by request key, each with the version it was made at.
 #[derive(Default)]
 pub(crate) struct Cache {
-    map: Mutex<HashMap<String, (i64, Bytes)>>,
+    map: Mutex<HashMap<String, (Version, Bytes)>>,
 }
 
 impl Cache {
@@ -21,7 +24,7 @@ impl Cache {
     pub(crate) fn get_or<E>(
         &self,
         key: String,
-        generation: i64,
+        generation: Version,
         make: impl FnOnce() -> Result<String, E>,
     ) -> Result<Bytes, E> {
         if let Some((g, body)) = self.lock().get(&key) {
@@ -39,7 +42,7 @@ impl Cache {
         Ok(body)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Bytes)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Version, Bytes)>> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -52,8 +55,8 @@ mod tests {
     fn a_hit_needs_the_same_generation_and_a_failure_is_not_kept() {
         let c = Cache::default();
         let mut made = 0;
-        let mut get = |g| {
-            c.get_or("k".into(), g, || {
+        let mut get = |g: i64| {
+            c.get_or("k".into(), (g, 0), || {
                 made += 1;
                 Ok::<_, ()>(format!("body {g}"))
             })
@@ -63,9 +66,11 @@ mod tests {
         assert_eq!(get(1), "body 1");
         assert_eq!(get(2), "body 2");
         assert_eq!(made, 2);
-        assert!(c.get_or("e".into(), 1, || Err::<String, _>("no")).is_err());
+        assert!(c
+            .get_or("e".into(), (1, 0), || Err::<String, _>("no"))
+            .is_err());
         assert_eq!(
-            c.get_or("e".into(), 1, || Ok::<_, ()>("yes".into()))
+            c.get_or("e".into(), (1, 0), || Ok::<_, ()>("yes".into()))
                 .unwrap(),
             "yes"
         );

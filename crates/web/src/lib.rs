@@ -19,12 +19,13 @@ use perflab_analysis::history::Alert;
 use perflab_store::{Store, StoreError};
 use sha2::{Digest, Sha256};
 
+mod alerts;
 mod api;
 mod cache;
 mod pages;
 mod push;
 
-pub use api::all_alerts;
+pub use alerts::{all_alerts, change_points_of};
 pub use push::{push, PushError};
 
 /// A new random token (32 bytes from the OS, hex).
@@ -157,6 +158,8 @@ pub struct AppState {
     pub(crate) alerts_cache: std::sync::Mutex<Option<(i64, Arc<Vec<Alert>>)>>,
     /// Series bodies and pages, keyed by the store's generation.
     pub(crate) cache: cache::Cache,
+    /// An alert computation is under way in the background.
+    pub(crate) refreshing: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -172,6 +175,7 @@ impl AppState {
             targets: Vec::new(),
             alerts_cache: std::sync::Mutex::new(None),
             cache: cache::Cache::default(),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -249,7 +253,7 @@ pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), AppE
 /// the runtime, and PostgreSQL's client cannot run on a runtime thread at all.
 pub(crate) async fn blocking(
     s: Shared,
-    f: impl FnOnce(&AppState) -> Result<Response, AppError> + Send + 'static,
+    f: impl FnOnce(&Shared) -> Result<Response, AppError> + Send + 'static,
 ) -> Result<Response, AppError> {
     match tokio::task::spawn_blocking(move || f(&s)).await {
         Ok(r) => r,

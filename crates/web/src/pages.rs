@@ -21,7 +21,7 @@ use perflab_report::ReportInput;
 use perflab_store::{RunFilter, StoreError};
 use serde::Deserialize;
 
-use crate::api::cached_alerts;
+use crate::alerts::{fresh_alerts, kept_generation, latest_alerts};
 use crate::{blocking, count, may_read, token_hash, AppError, AppState, Shared};
 
 const NAV: &[(&str, &str)] = &[
@@ -63,8 +63,8 @@ fn cached_page(
     key: String,
     make: impl FnOnce() -> Result<String, AppError>,
 ) -> Result<Response, AppError> {
-    let generation = s.store.generation()?;
-    Ok(html_response(s.cache.get_or(key, generation, make)?))
+    let version = (s.store.generation()?, kept_generation(s));
+    Ok(html_response(s.cache.get_or(key, version, make)?))
 }
 
 fn short(commit: &str) -> &str {
@@ -76,8 +76,8 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
     may_read(&s, &headers)?;
     blocking(s, move |s| {
         cached_page(s, "index".into(), || {
-            let series = s.store.all_series(None)?;
-            let alerts = cached_alerts(s)?;
+            let series = s.store.recent_series(30)?;
+            let alerts = latest_alerts(s)?.1;
             let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
             for a in alerts.iter().filter(|a| !a.acknowledged) {
                 *open.entry((&a.benchmark, &a.metric)).or_default() += 1;
@@ -85,7 +85,7 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
             let mut body = format!(
                 "<h1>Benchmarks</h1><p class=\"note\">{} series; click one for its history.</p>\
     <table class=\"series\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Latest</th>\
-    <th>Trend (last 30)</th><th class=\"num\">Runs</th><th class=\"num\">Open alerts</th></tr></thead><tbody>",
+    <th>Trend (last 30 runs)</th><th class=\"num\">Open alerts</th></tr></thead><tbody>",
                 series.len()
             );
             for se in &series {
@@ -93,14 +93,7 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
                     continue;
                 };
                 let unit = Unit(last.unit.clone());
-                let tail: Vec<f64> = se
-                    .points
-                    .iter()
-                    .rev()
-                    .take(30)
-                    .rev()
-                    .map(|p| p.median)
-                    .collect();
+                let tail: Vec<f64> = se.points.iter().map(|p| p.median).collect();
                 let alerts = open
                     .get(&(se.benchmark.as_str(), se.metric.as_str()))
                     .copied()
@@ -108,13 +101,12 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
                 let _ = write!(
                     body,
                     "<tr><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num\">{}</td><td>{}</td>\
-    <td class=\"num\">{}</td><td class=\"num{}\">{alerts}</td></tr>",
+    <td class=\"num{}\">{alerts}</td></tr>",
                     html(&query(&[("benchmark", &se.benchmark), ("metric", &se.metric)])),
                     html(&se.benchmark),
                     html(&se.metric),
                     html(&unit.format(last.median)),
                     svg::sparkline(&tail),
-                    se.points.len(),
                     if alerts > 0 { " regression" } else { "" }
                 );
             }
@@ -182,7 +174,7 @@ async fn bench(
                     q.benchmark, q.metric
                 )));
             }
-            let alerts = cached_alerts(s)?;
+            let alerts = latest_alerts(s)?.1;
             Ok(bench_page(&q, &points, &alerts))
         })
     })
@@ -331,7 +323,7 @@ async fn alerts_page(State(s): State<Shared>, headers: HeaderMap) -> Result<Resp
     may_read(&s, &headers)?;
     blocking(s, move |s| {
         cached_page(s, "alerts".into(), || {
-            let alerts = cached_alerts(s)?;
+            let alerts = latest_alerts(s)?.1;
             let mut body = format!(
                 "<h1>Alerts</h1><p class=\"note\">{} change points in the history ({} open): persistent shifts found by E-Divisive means, as Apache Otava finds them.</p>\
     <table class=\"alerts\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Change</th><th class=\"num\">p</th>\
@@ -390,7 +382,7 @@ async fn ack_form(
             .store
             .token_name(&token_hash(f.token.trim()))?
             .ok_or(AppError::Unauthorized)?;
-        if !cached_alerts(s)?.iter().any(|a| a.id == id) {
+        if !fresh_alerts(s)?.iter().any(|a| a.id == id) {
             return Err(AppError::NotFound(format!("no alert {id:?}")));
         }
         s.store.acknowledge(&id, &by)?;

@@ -223,7 +223,12 @@ async fn cached_series_and_pages_follow_every_write_even_from_another_store() {
     let (_, body) = call(&st, get(uri)).await;
     assert_eq!(points(&body), 1);
     let (_, page) = call(&st, get("/")).await;
-    assert!(page.contains(">1</td>"), "{page}");
+    assert!(
+        page.contains(
+            "class=\"spark\" viewBox=\"0 0 120 28\" width=\"120\" height=\"28\" data-points=\"1\""
+        ),
+        "{page}"
+    );
     other.save_run(&run(1e-3)).unwrap();
     assert_eq!(
         points(&call(&st, get(uri)).await.1),
@@ -234,7 +239,10 @@ async fn cached_series_and_pages_follow_every_write_even_from_another_store() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(points(&call(&st, get(uri)).await.1), 3, "an upload is seen");
     let (_, page) = call(&st, get("/")).await;
-    assert!(page.contains(">3</td>"), "the dashboard moved too: {page}");
+    assert!(
+        page.contains("data-points=\"3\""),
+        "the dashboard moved too: {page}"
+    );
 }
 
 #[tokio::test]
@@ -269,4 +277,43 @@ async fn the_alerts_page_acknowledges_with_a_form() {
         page.contains("(0 open)") && page.contains(">acknowledged<"),
         "{page}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_the_newest_alerts_at_once_and_the_api_a_current_set() {
+    let (st, _dir) = state();
+    for i in 0..20 {
+        st.store
+            .save_run(&run(if i < 10 { 1e-3 } else { 1.5e-3 }))
+            .unwrap();
+    }
+    let get = |u: &str| Request::get(u).body(Body::empty()).unwrap();
+    let (_, page) = call(&st, get("/alerts")).await;
+    assert!(page.contains("1 change points"), "{page}");
+    // A second shift: the page answers at once with the set it has (it does not wait for a
+    // scan of the history) ...
+    for _ in 0..10 {
+        st.store.save_run(&run(2.5e-3)).unwrap();
+    }
+    let (_, page) = call(&st, get("/alerts")).await;
+    assert!(page.contains("1 change points"), "{page}");
+    // ... and has the new one once the background computation is done.
+    let mut seen = false;
+    for _ in 0..100 {
+        let (_, page) = call(&st, get("/alerts")).await;
+        if page.contains("2 change points") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the alerts page never caught up");
+    // The API always answers with a current set.
+    st.store.save_run(&run(5e-3)).unwrap();
+    for _ in 0..9 {
+        st.store.save_run(&run(5e-3)).unwrap();
+    }
+    let (_, body) = call(&st, get("/api/v1/alerts")).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 3, "{v}");
 }
