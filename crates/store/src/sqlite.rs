@@ -1,7 +1,8 @@
 //! The embedded SQLite history (`.perflab/history.db`).
 
-use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use perflab_model::Run;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -100,10 +101,62 @@ const MIGRATION_2: &str = "ALTER TABLE runs ADD COLUMN started_unix_ms INTEGER N
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-/// The embedded SQLite history. One connection behind a mutex: SQLite serialises writers
-/// anyway, and the CLI makes a handful of queries.
+/// The embedded SQLite history: a few connections over one file, so a server's long read
+/// (alerts scan the whole history) does not hold up the others. The file is in WAL mode:
+/// readers and the one writer do not block each other.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    /// Connections not in use.
+    idle: Mutex<Vec<Connection>>,
+    /// Signalled when one comes back.
+    returned: Condvar,
+    /// The file, to open more (`None` in memory: one connection, the database is its own).
+    path: Option<PathBuf>,
+    /// Connections opened so far.
+    opened: AtomicUsize,
+}
+
+/// At most this many connections per store.
+const MAX_CONNECTIONS: usize = 8;
+
+/// A connection taken from the store, given back on drop.
+struct Conn<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("invariant: held until drop")
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("invariant: held until drop")
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.store.idle_list().push(c);
+            self.store.returned.notify_one();
+        }
+    }
+}
+
+/// Settings every connection gets.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // Two perflab commands at once (CI steps) wait for each other instead of failing.
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db)?;
+    // Reads map the file instead of copying pages through read(): a scan of the history
+    // (alerts, the dashboard) was mostly kernel copies. 64 MiB of page cache.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -65536;",
+    )
+    .map_err(db)
 }
 
 impl SqliteStore {
@@ -113,7 +166,12 @@ impl SqliteStore {
     /// # Errors
     /// Database errors (unwritable path, not a database); [`StoreError::NewerSchema`].
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        Self::setup(Connection::open(path).map_err(db)?)
+        let conn = Connection::open(path).map_err(db)?;
+        configure(&conn)?;
+        // WAL: a reader never waits for the writer nor the writer for readers.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        Self::setup(conn, Some(path.to_path_buf()))
     }
 
     /// A throw-away in-memory store (tests, `demo`).
@@ -121,28 +179,53 @@ impl SqliteStore {
     /// # Errors
     /// Database errors.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::setup(Connection::open_in_memory().map_err(db)?)
+        let conn = Connection::open_in_memory().map_err(db)?;
+        configure(&conn)?;
+        Self::setup(conn, None)
     }
 
-    fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
-        // Two perflab commands at once (CI steps) wait for each other instead of failing.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(db)?;
-        // Reads map the file instead of copying pages through read(): a scan of the history
-        // (alerts, the dashboard) was mostly kernel copies. 64 MiB of page cache.
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -65536;",
-        )
-        .map_err(db)?;
+    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
         migrate(&mut conn)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            idle: Mutex::new(vec![conn]),
+            returned: Condvar::new(),
+            path,
+            opened: AtomicUsize::new(1),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back).
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn idle_list(&self) -> MutexGuard<'_, Vec<Connection>> {
+        // A panic while holding a connection leaves SQLite consistent (transactions roll back).
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection: an idle one, a new one while fewer than the maximum are open, or the next
+    /// one given back.
+    fn lock(&self) -> Conn<'_> {
+        let mut idle = self.idle_list();
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Conn {
+                    store: self,
+                    conn: Some(conn),
+                };
+            }
+            if let Some(path) = &self.path {
+                if self.opened.load(Ordering::Relaxed) < MAX_CONNECTIONS {
+                    let fresh = Connection::open(path)
+                        .map_err(db)
+                        .and_then(|c| configure(&c).map(|()| c));
+                    if let Ok(conn) = fresh {
+                        self.opened.fetch_add(1, Ordering::Relaxed);
+                        return Conn {
+                            store: self,
+                            conn: Some(conn),
+                        };
+                    }
+                }
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
     }
 
     /// The schema version of the open database.
