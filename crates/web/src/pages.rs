@@ -431,7 +431,7 @@ async fn run_page(
                 run: &run,
                 targets,
                 comparison,
-                history: s.store.history_of(&run, 20)?,
+                history: recent_history(s, &run)?,
             };
             Ok(page(
                 &format!("perflab: run {}", run.id),
@@ -441,6 +441,20 @@ async fn run_page(
         })
     })
     .await
+}
+
+/// The run's first 10 series, each over its newest 100 runs: enough for a trend, and a page
+/// that stays small and quick on a long history.
+fn recent_history(
+    s: &AppState,
+    run: &Run,
+) -> Result<Vec<perflab_model::history::Series>, StoreError> {
+    let mut history = s.store.history_of(run, 10)?;
+    for h in &mut history {
+        let cut = h.points.len().saturating_sub(100);
+        h.points.drain(..cut);
+    }
+    Ok(history)
 }
 
 #[derive(Debug, Deserialize)]
