@@ -696,6 +696,38 @@ fn report_compares_with_the_previous_run_and_checks_targets() {
     let doc = json(&json_out.stdout);
     assert_eq!(doc["schema"], "perflab.report.v1");
     assert_eq!(doc["comparison"][1]["gate"]["passed"], false);
+    // The same report as one page, with the history's trends.
+    let html_out = lab
+        .cmd()
+        .args(["report", "--format", "html", "-o", "report.html"])
+        .output()
+        .unwrap();
+    assert_eq!(html_out.status.code(), Some(1), "{}", stderr(&html_out));
+    let page = std::fs::read_to_string(lab.path("report.html")).unwrap();
+    assert!(page.starts_with("<!doctype html>"), "{page}");
+    assert!(page.contains("<h2>Comparison with previous run"), "{page}");
+    assert!(page.contains("<h2>Trends</h2>"), "{page}");
+    // Two runs: each trend has both points, the reported one marked.
+    assert!(page.contains("data-points=\"2\""), "{page}");
+    assert!(page.contains("class=\"pt selected\""), "{page}");
+    assert!(
+        !page.contains("<script") && !page.contains("http://"),
+        "self-contained"
+    );
+    let compared = lab
+        .cmd()
+        .args([
+            "compare",
+            &data("codec-base.txt"),
+            &data("codec-slow.txt"),
+            "--format",
+            "html",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(compared.status.code(), Some(1));
+    let page = String::from_utf8(compared.stdout).unwrap();
+    assert!(page.contains("<tr class=\"regression\">"), "{page}");
 }
 
 #[test]

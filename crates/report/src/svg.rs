@@ -103,8 +103,7 @@ pub fn trend(t: &Trend<'_>) -> String {
         y1 = y1.max(finite(p.high).unwrap_or(p.y)).max(p.y);
     }
     let mut out = format!(
-        "<svg class=\"chart trend\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-points=\"{n}\" \
-xmlns=\"http://www.w3.org/2000/svg\">"
+        "<svg class=\"chart trend\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-points=\"{n}\">"
     );
     if n == 0 {
         out.push_str("<text x=\"20\" y=\"40\">no points</text></svg>");
@@ -232,8 +231,7 @@ pub fn sparkline(values: &[f64]) -> String {
     let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     let (w, h) = (120.0, 28.0);
     let mut out = format!(
-        "<svg class=\"spark\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" data-points=\"{}\" \
-xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg class=\"spark\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" data-points=\"{}\">",
         v.len()
     );
     if let Some(&last) = v.last() {
@@ -304,8 +302,7 @@ pub fn intervals(rows: &[IntervalRow]) -> String {
     let h = TOP + row_h * rows.len() as f64 + BOTTOM;
     let sx = |f: f64| label_w + (f - lo) / (hi - lo) * (W - label_w - RIGHT - 24.0);
     let mut out = format!(
-        "<svg class=\"chart intervals\" viewBox=\"0 0 {W} {h}\" role=\"img\" data-rows=\"{}\" \
-xmlns=\"http://www.w3.org/2000/svg\"><g class=\"axis\">",
+        "<svg class=\"chart intervals\" viewBox=\"0 0 {W} {h}\" role=\"img\" data-rows=\"{}\"><g class=\"axis\">",
         rows.len()
     );
     let mut ticks = vec![0.0];
@@ -400,8 +397,7 @@ pub fn bars(unit: &Unit, items: &[(String, f64)]) -> String {
     let (label_w, row_h, w) = (90.0, 22.0, 560.0);
     let h = 8.0 + row_h * items.len() as f64;
     let mut out = format!(
-        "<svg class=\"chart bars\" viewBox=\"0 0 {w} {h}\" role=\"img\" data-bars=\"{}\" \
-xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg class=\"chart bars\" viewBox=\"0 0 {w} {h}\" role=\"img\" data-bars=\"{}\">",
         items.len()
     );
     for (i, (label, v)) in items.iter().enumerate() {

@@ -272,3 +272,56 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
     assert_eq!(ids.len(), 35);
     STOP.store(true, std::sync::atomic::Ordering::SeqCst);
 }
+
+#[test]
+fn the_html_report_opens_offline_with_its_charts() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+    history(&store);
+    let run = store.run("run025").unwrap().unwrap();
+    let base = store.run("run015").unwrap().unwrap();
+    let c = perflab_analysis::compare(
+        &base.benchmarks,
+        &run.benchmarks,
+        &perflab_analysis::CompareOptions::default(),
+    )
+    .unwrap();
+    let input = perflab_report::ReportInput {
+        run: &run,
+        targets: vec![],
+        comparison: Some(("run015".into(), c.clone())),
+        history: store.history_of(&run, 10).unwrap(),
+    };
+    for (name, page) in [
+        ("report-html", perflab_report::html::report_html(&input)),
+        ("compare-html", perflab_report::html::compare_html(&c)),
+    ] {
+        let path = dir.path().join(format!("{name}.html"));
+        std::fs::write(&path, &page).unwrap();
+        let url = format!("file://{}", path.display());
+        let seen = visit(&chrome, &url, None);
+        assert!(
+            seen.console.is_empty(),
+            "{name}: console: {:?}",
+            seen.console
+        );
+        assert!(
+            !seen.dom.contains("<img"),
+            "{name}: markup from a name was parsed"
+        );
+        // +30% on every benchmark: three changed rows charted.
+        assert!(seen.dom.contains("data-rows=\"3\""), "{name}: {}", seen.dom);
+        if name == "report-html" {
+            assert_eq!(
+                seen.dom.matches("svg class=\"chart trend\"").count(),
+                3,
+                "{name}"
+            );
+            assert!(seen.dom.contains("class=\"pt selected\""), "{name}");
+        }
+        if std::env::var_os("PERFLAB_SCREENSHOTS").is_some() {
+            visit(&chrome, &url, Some(name));
+        }
+    }
+}
