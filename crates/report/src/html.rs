@@ -1,6 +1,6 @@
 //! HTML: one self-contained page per report or comparison (inline CSS and SVG, no script,
 //! nothing fetched), and the sections the dashboard reuses for its own pages. Every outside
-//! string goes through [`escape::html`].
+//! string goes through [`crate::escape::html`].
 
 use std::fmt::Write as _;
 

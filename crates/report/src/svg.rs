@@ -1,6 +1,6 @@
 //! Inline SVG charts for the HTML report and the dashboard. Nothing is scripted or fetched:
 //! hover text is an SVG `<title>`, a click is a plain link, and every outside string goes
-//! through [`escape::html`], so a chart is safe to embed in any page and to open offline.
+//! through [`crate::escape::html`], so a chart is safe to embed in any page and to open offline.
 
 use std::fmt::Write as _;
 
