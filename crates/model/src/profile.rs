@@ -66,9 +66,22 @@ pub struct ProfileSummary {
     /// Against a baseline (scan): functions whose share of the total changed most, hotter first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline_delta: Vec<FunctionDelta>,
+    /// The heaviest stacks (at most 500), so a flame graph can be drawn from the stored run
+    /// alone (the dashboard, the HTML report).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stacks: Vec<StackWeight>,
     /// Written files by role: `flamegraph`, `pprof`, `folded`, `alloc_flamegraph`, ...
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<String, String>,
+}
+
+/// One stack of a profile and its share of the total.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackWeight {
+    /// Frames from the root, joined by `;` (the folded format's line).
+    pub stack: String,
+    /// Share of the profile's total, 0..1.
+    pub weight: f64,
 }
 
 /// One row of the top table.

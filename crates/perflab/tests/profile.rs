@@ -101,6 +101,17 @@ fn perf_finds_the_hot_function_and_cpu_agrees_with_rusage() {
     let s = summary(&run);
     assert_eq!(top1(&run), "hot_loop");
     assert_eq!(s["backend"], "perf");
+    // The run carries its heaviest stacks, so the dashboard can draw its flame graph; the
+    // hottest one ends in hot_loop and the shares are of the whole profile.
+    let stacks = s["stacks"].as_array().expect("stacks");
+    assert!(!stacks.is_empty() && stacks.len() <= 500);
+    assert!(
+        stacks[0]["stack"].as_str().unwrap().ends_with("hot_loop"),
+        "{}",
+        stacks[0]
+    );
+    let shares: f64 = stacks.iter().map(|x| x["weight"].as_f64().unwrap()).sum();
+    assert!(shares > 0.5 && shares <= 1.0 + 1e-9, "{shares}");
     let total = s["total"].as_f64().expect("total");
     assert_eq!(
         s["total"], s["cpu_time_s"],

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use perflab_model::profile::ProfileSummary;
+use perflab_model::profile::{ProfileSummary, StackWeight};
 use perflab_model::{Benchmark, Metric, Unit};
 
 use crate::record::{self, RecordError, RecordOptions, Recording};
@@ -127,6 +127,24 @@ fn facts(target: &str, r: &Recording) -> RunFacts {
     }
 }
 
+/// The `limit` heaviest stacks of column `col`, each as its share of the column's total.
+pub fn heaviest_stacks(p: &Profile, col: usize, limit: usize) -> Vec<StackWeight> {
+    let total = p.total(col) as f64;
+    if total <= 0.0 {
+        return Vec::new();
+    }
+    let mut stacks = p.folded(col);
+    stacks.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    stacks.truncate(limit);
+    stacks
+        .into_iter()
+        .map(|(stack, v)| StackWeight {
+            stack,
+            weight: v as f64 / total,
+        })
+        .collect()
+}
+
 /// The CPU profile with its `cpu` column put on the process's own clock (rusage), so the
 /// flamegraph, pprof and folded files agree with the summary.
 pub fn on_process_clock(p: &Profile, cpu_s: Option<f64>) -> Profile {
@@ -163,6 +181,7 @@ pub fn render_outputs(
     }
     let shown = on_process_clock(&cpu.profile, f.cpu_time_s);
     let col = summary::main_column(&shown);
+    s.stacks = heaviest_stacks(&shown, col, 500);
     let mut subtitle = cpu.backend.clone();
     if let Some((u, _)) = &cpu.unwinding {
         subtitle.push_str(&format!(", {} unwinding, {frequency} Hz", u.as_str()));

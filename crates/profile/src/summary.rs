@@ -235,6 +235,7 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
         recommendations: Vec::new(),
         warnings,
         baseline_delta: Vec::new(),
+        stacks: Vec::new(),
         files: Default::default(),
     };
     summary.recommendations = advice::recommend(p, index, &summary);

@@ -21,7 +21,7 @@ table{border-collapse:collapse;margin:8px 0;background:#fff}td,th{padding:3px 10
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 .regression,.fail{color:#b91c1c;font-weight:600}.improvement,.pass{color:#047857}.worse,.warn{color:#b45309}.error{color:#7c2d12}\
 .gate{padding:8px 12px;border-radius:6px;background:#ecfdf5}.gate.failed{background:#fef2f2}\
-.note{color:#555}svg.chart{width:100%;height:auto;background:#fff;border:1px solid #e5e5e5}svg.bars{max-width:620px}\
+.note{color:#555}svg .frame text{font-size:11px;fill:#111}svg.chart{width:100%;height:auto;background:#fff;border:1px solid #e5e5e5}svg.bars{max-width:620px}\
 svg text{font:11px system-ui,sans-serif;fill:#444}svg .grid{stroke:#eee}svg .axis line{stroke:#bbb}\
 svg .line{stroke-width:1.6}svg .mark line{stroke-dasharray:4 3;stroke-width:1.4}\
 svg .mark.regression line,svg .mark.regression path{stroke:#dc2626;fill:#dc2626}\
@@ -367,6 +367,19 @@ pub fn profile_section(profiles: &[ProfileSummary]) -> String {
                 .map(|f| (short(&f.function, 12), f.flat))
                 .collect();
             out.push_str(&svg::bars(&unit, &items));
+        }
+        if !p.stacks.is_empty() {
+            let stacks: Vec<(String, f64)> = p
+                .stacks
+                .iter()
+                .map(|s| (s.stack.clone(), s.weight))
+                .collect();
+            let _ = write!(
+                out,
+                "<p class=\"note\">Flame graph of the {} heaviest stacks (hover a frame for its share).</p>{}",
+                p.stacks.len(),
+                svg::flame(&stacks)
+            );
         }
         for r in &p.recommendations {
             let _ = write!(

@@ -427,6 +427,86 @@ pub fn bars(unit: &Unit, items: &[(String, f64)]) -> String {
     out
 }
 
+/// A node of the flame graph: a frame, its weight and its callees (sorted by name).
+#[derive(Default)]
+struct FlameNode {
+    weight: f64,
+    children: std::collections::BTreeMap<String, FlameNode>,
+}
+
+/// The deepest row drawn: deeper frames are folded into their row-60 ancestor.
+const FLAME_DEPTH: usize = 60;
+
+/// A flame graph of stacks (`a;b;c`, root first) with their shares of the total: root at the
+/// bottom, callers below callees, width by share, the frame and its share as hover text.
+/// Frames narrower than half a pixel are left out.
+pub fn flame(stacks: &[(String, f64)]) -> String {
+    let mut root = FlameNode::default();
+    let mut depth = 0;
+    for (stack, w) in stacks.iter().filter(|(_, w)| w.is_finite() && *w > 0.0) {
+        root.weight += w;
+        let mut node = &mut root;
+        for (d, frame) in stack.split(';').take(FLAME_DEPTH).enumerate() {
+            depth = depth.max(d + 1);
+            node = node.children.entry(frame.to_string()).or_default();
+            node.weight += w;
+        }
+    }
+    let total = root.weight.max(1e-300);
+    let (row, w) = (17.0, W);
+    let h = row * depth as f64 + 4.0;
+    let mut body = String::new();
+    let mut frames = 0usize;
+    // Depth-first with an explicit stack: (node name, node, x, depth).
+    let mut todo: Vec<(&str, &FlameNode, f64, usize)> = Vec::new();
+    let mut x = 0.0;
+    for (name, child) in &root.children {
+        todo.push((name, child, x, 0));
+        x += child.weight;
+    }
+    while let Some((name, node, x0, d)) = todo.pop() {
+        let width = node.weight / total * w;
+        if width < 0.5 {
+            continue;
+        }
+        frames += 1;
+        let px = x0 / total * w;
+        let y = h - row * (d as f64 + 1.0);
+        // A warm colour that depends only on the name, so a frame keeps it across graphs.
+        let hash = name.bytes().fold(2166136261u32, |a, b| {
+            (a ^ u32::from(b)).wrapping_mul(16777619)
+        });
+        let (r, g) = (205 + hash % 50, 80 + (hash >> 8) % 120);
+        let chars = ((width - 6.0) / 6.5).max(0.0) as usize;
+        let label: String = if name.chars().count() <= chars {
+            name.to_string()
+        } else if chars > 2 {
+            format!("{}…", name.chars().take(chars - 1).collect::<String>())
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            body,
+            "<g class=\"frame\"><title>{} ({:.1}%)</title><rect x=\"{px:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{:.1}\" rx=\"2\" fill=\"rgb({r},{g},50)\"/>\
+<text x=\"{:.1}\" y=\"{:.1}\">{}</text></g>",
+            html(name),
+            node.weight / total * 100.0,
+            row - 1.0,
+            px + 3.0,
+            y + 12.0,
+            html(&label)
+        );
+        let mut cx = x0;
+        for (n, c) in &node.children {
+            todo.push((n, c, cx, d + 1));
+            cx += c.weight;
+        }
+    }
+    format!(
+        "<svg class=\"chart flame\" viewBox=\"0 0 {w} {h}\" role=\"img\" data-frames=\"{frames}\">{body}</svg>"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +521,24 @@ mod tests {
             href: Some("/x?a=1&b=2".into()),
             selected: false,
         }
+    }
+
+    #[test]
+    fn a_flame_graph_merges_common_callers_and_sizes_frames_by_share() {
+        let stacks = [
+            ("main;parse;<T as Into>::into".to_string(), 0.5),
+            ("main;parse".to_string(), 0.25),
+            ("main;write".to_string(), 0.25),
+            ("main;tiny".to_string(), 1e-6),
+        ];
+        let svg = flame(&stacks);
+        // main, parse, into, write; `tiny` is under half a pixel.
+        assert!(svg.contains("data-frames=\"4\""), "{svg}");
+        assert!(svg.contains("<title>main (100.0%)</title>"), "{svg}");
+        assert!(svg.contains("<title>parse (75.0%)</title>"), "{svg}");
+        assert!(svg.contains("&lt;T as Into&gt;::into (50.0%)"), "{svg}");
+        assert!(!svg.contains("tiny"));
+        assert!(flame(&[]).contains("data-frames=\"0\""));
     }
 
     #[test]

@@ -161,6 +161,30 @@ fn history(store: &dyn Store) -> Vec<String> {
         .collect();
     load.load = Some(summary);
     store.save_run(&load).unwrap();
+    let mut prof = Run::new(RunKind::Profile);
+    prof.id = "prof001".into();
+    prof.started_at = "2026-11-30T01:00:00Z".into();
+    prof.profiles.push(perflab_model::profile::ProfileSummary {
+        target: XSS.into(),
+        backend: "perf".into(),
+        value: "cpu".into(),
+        unit: "s".into(),
+        samples: 1000,
+        total: 1.0,
+        stacks: [
+            ("main;parse;tokenize", 0.5),
+            ("main;parse", 0.2),
+            ("main;<script>alert(1)</script>", 0.3),
+        ]
+        .iter()
+        .map(|(s, w)| perflab_model::profile::StackWeight {
+            stack: (*s).into(),
+            weight: *w,
+        })
+        .collect(),
+        ..Default::default()
+    });
+    store.save_run(&prof).unwrap();
     ids
 }
 
@@ -202,6 +226,7 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
         ("alerts", "/alerts".to_string()),
         ("run", "/run/run025".to_string()),
         ("load-run", "/run/load001".to_string()),
+        ("profile-run", "/run/prof001".to_string()),
         ("compare", "/compare?base=run010&current=run025".to_string()),
     ];
     for (name, path) in &pages {
@@ -258,6 +283,18 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
             "load-run" => {
                 assert!(page.dom.contains("data-bars=\"6\""), "{name}: percentiles");
                 assert!(page.dom.contains("Requests per second"), "{name}");
+            }
+            "profile-run" => {
+                // main, parse, tokenize, and the frame named like a script tag (as text).
+                assert!(
+                    page.dom.contains("data-frames=\"4\""),
+                    "{name}: {}",
+                    page.dom
+                );
+                assert!(
+                    page.dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                    "{name}"
+                );
             }
             "compare" => {
                 assert!(page.dom.contains("regression"), "{name}: +30% on every row");
