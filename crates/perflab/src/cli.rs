@@ -389,9 +389,12 @@ pub(crate) struct PushArgs {
     /// The run: a result file, `latest`, a run id, a baseline or a branch.
     #[arg(default_value = "latest", value_name = "RUN|FILE")]
     pub(crate) run: String,
-    /// The server (http://HOST:PORT).
+    /// The server (http://HOST:PORT or https://HOST[:PORT]).
     #[arg(long, env = "PERFLAB_SERVER", value_name = "URL")]
     pub(crate) server: String,
+    /// Trust this CA (PEM) for https, besides the web's roots.
+    #[arg(long, env = "PERFLAB_CA_FILE", value_name = "FILE")]
+    pub(crate) ca_file: Option<std::path::PathBuf>,
     /// An upload token (perflab token create on the server).
     #[arg(
         long,

@@ -26,7 +26,7 @@ mod pages;
 mod push;
 
 pub use alerts::{all_alerts, change_points_of};
-pub use push::{push, PushError};
+pub use push::{push, push_with_ca, PushError};
 
 /// A new random token (32 bytes from the OS, hex).
 ///

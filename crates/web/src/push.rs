@@ -1,18 +1,36 @@
-//! `perflab push`: upload a result document to a `perflab serve` from CI.
+//! `perflab push`: upload a result document to a `perflab serve` from CI, over plain HTTP or
+//! HTTPS (rustls, the web's roots plus an optional CA file for a team's own certificates).
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
 
 /// Why an upload to a server failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PushError {
-    /// The server URL is not `http://host:port`.
-    #[error("--server {0:?}: give it as http://HOST:PORT (https: put a TLS proxy in front)")]
+    /// The server URL is not `http(s)://host[:port]`.
+    #[error("--server {0:?}: give it as http://HOST:PORT or https://HOST[:PORT]")]
     Url(String),
+    /// The CA file cannot be read or holds no certificate.
+    #[error("--ca-file {path}: {message}")]
+    Ca {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The connection failed.
     #[error("cannot reach {server}: {error}")]
     Connect {
         /// The server.
         server: String,
-        /// The OS error.
+        /// The OS or TLS error.
         error: std::io::Error,
     },
     /// The server refused the run.
@@ -27,37 +45,84 @@ pub enum PushError {
     },
 }
 
-/// Upload a result document to a `perflab serve` (plain HTTP/1.1, one request); returns the
-/// stored run's id.
+/// Upload a result document to a `perflab serve` (HTTP/1.1, one request); returns the stored
+/// run's id.
 ///
 /// # Errors
 /// [`PushError`].
 pub fn push(server: &str, token: &str, document: &str) -> Result<String, PushError> {
-    use std::io::{Read as _, Write as _};
-    let rest = server
-        .strip_prefix("http://")
-        .ok_or_else(|| PushError::Url(server.into()))?;
-    let host = rest.trim_end_matches('/').split('/').next().unwrap_or("");
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(host)
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| PushError::Url(server.into()))?;
+    push_with_ca(server, token, document, None)
+}
+
+/// [`push`], trusting the certificates of `ca_file` (PEM) as well as the web's roots.
+///
+/// # Errors
+/// [`PushError`].
+pub fn push_with_ca(
+    server: &str,
+    token: &str,
+    document: &str,
+    ca_file: Option<&Path>,
+) -> Result<String, PushError> {
+    let bad_url = || PushError::Url(server.into());
+    let (tls, rest) = match (
+        server.strip_prefix("https://"),
+        server.strip_prefix("http://"),
+    ) {
+        (Some(r), _) => (true, r),
+        (None, Some(r)) => (false, r),
+        _ => return Err(bad_url()),
+    };
+    let authority = rest.trim_end_matches('/').split('/').next().unwrap_or("");
+    // A port is optional: after a bracketed IPv6 address or a name, `:PORT` or the scheme's.
+    let (host, with_port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') && p.parse::<u16>().is_ok() => (h, authority.to_string()),
+        _ => (
+            authority,
+            format!("{authority}:{}", if tls { 443 } else { 80 }),
+        ),
+    };
+    if host.is_empty() {
+        return Err(bad_url());
+    }
     let connect = |error| PushError::Connect {
         server: server.into(),
         error,
     };
-    let timeout = std::time::Duration::from_secs(30);
-    let mut s = std::net::TcpStream::connect_timeout(&addr, timeout).map_err(connect)?;
-    s.set_read_timeout(Some(timeout)).map_err(connect)?;
+    let timeout = Duration::from_secs(30);
+    let addrs: Vec<_> = with_port
+        .to_socket_addrs()
+        .map_err(|_| bad_url())?
+        .collect();
+    let mut last = std::io::Error::other("the name resolves to no address");
+    let mut tcp = None;
+    for a in &addrs {
+        match TcpStream::connect_timeout(a, timeout) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = e,
+        }
+    }
+    let tcp = tcp.ok_or_else(|| connect(last))?;
+    tcp.set_read_timeout(Some(timeout)).map_err(connect)?;
+    tcp.set_write_timeout(Some(timeout)).map_err(connect)?;
     let head = format!(
-        "POST /api/v1/runs HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+        "POST /api/v1/runs HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         document.len()
     );
-    s.write_all(head.as_bytes()).map_err(connect)?;
-    s.write_all(document.as_bytes()).map_err(connect)?;
-    let mut answer = Vec::new();
-    s.take(1 << 20).read_to_end(&mut answer).map_err(connect)?;
+    let answer = if tls {
+        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
+            .map_err(|_| bad_url())?
+            .to_owned();
+        let conn = rustls::ClientConnection::new(client_config(ca_file)?, name)
+            .map_err(|e| connect(std::io::Error::other(e)))?;
+        exchange(rustls::StreamOwned::new(conn, tcp), &head, document).map_err(connect)?
+    } else {
+        exchange(tcp, &head, document).map_err(connect)?
+    };
     let answer = String::from_utf8_lossy(&answer);
     let status: u16 = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
@@ -70,4 +135,49 @@ Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\
             message: json["error"].as_str().unwrap_or(body.trim()).to_string(),
         }),
     }
+}
+
+/// Send the request and read the answer (at most 1 MiB).
+fn exchange(mut s: impl Read + Write, head: &str, body: &str) -> std::io::Result<Vec<u8>> {
+    s.write_all(head.as_bytes())?;
+    s.write_all(body.as_bytes())?;
+    s.flush()?;
+    let mut answer = Vec::new();
+    match s.take(1 << 20).read_to_end(&mut answer) {
+        Ok(_) => Ok(answer),
+        // A server that closes without TLS close_notify after a whole answer: keep it.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !answer.is_empty() => Ok(answer),
+        Err(e) => Err(e),
+    }
+}
+
+fn client_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, PushError> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let bad = |message: String| PushError::Ca {
+            path: path.display().to_string(),
+            message,
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(e.to_string()))?;
+        if certs.is_empty() {
+            return Err(bad("no PEM certificate in it".into()));
+        }
+        for c in certs {
+            roots.add(c).map_err(|e| bad(e.to_string()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PushError::Connect {
+            server: String::new(),
+            error: std::io::Error::other(e),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }

@@ -51,7 +51,8 @@ pub(crate) fn token(cmd: TokenCommand, store: Option<&Path>) -> Result<Outcome> 
 
 pub(crate) fn push(args: PushArgs, store: Option<&Path>) -> Result<Outcome> {
     let run = context::resolve(&args.run, store, None)?.run;
-    let id = perflab_web::push(&args.server, &args.token, &run.to_json())?;
+    let (server, ca) = (&args.server, args.ca_file.as_deref());
+    let id = perflab_web::push_with_ca(server, &args.token, &run.to_json(), ca)?;
     output::print(&format!("pushed run {id} to {}\n", args.server))?;
     Ok(Outcome::Ok)
 }
