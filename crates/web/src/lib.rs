@@ -193,6 +193,9 @@ pub enum AppError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 303 to `/login`: a page needs the read token.
+    #[error("the read token is needed")]
+    Login,
     /// 500: a handler panicked.
     #[error("internal error")]
     Internal(String),
@@ -209,7 +212,11 @@ impl From<StoreError> for AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        if let AppError::Login = self {
+            return axum::response::Redirect::to("/login").into_response();
+        }
         let status = match &self {
+            AppError::Login => StatusCode::SEE_OTHER,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -242,11 +249,40 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The read token of a request: its bearer token, or the `perflab_read` cookie that `/login`
+/// sets for a browser.
+fn read_credential(headers: &HeaderMap) -> Option<&str> {
+    bearer(headers).or_else(|| {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .find_map(|c| c.trim().strip_prefix("perflab_read="))
+    })
+}
+
+/// Equal, in time that does not depend on where they differ.
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     match &state.read_token {
-        Some(t) if bearer(headers) != Some(t.as_str()) => Err(AppError::Unauthorized),
+        Some(t) if !read_credential(headers).is_some_and(|c| same_secret(c, t)) => {
+            Err(AppError::Unauthorized)
+        }
         _ => Ok(()),
     }
+}
+
+/// [`may_read`] for a page: a browser without the read token is sent to `/login`.
+pub(crate) fn may_see(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
+    may_read(state, headers).map_err(|_| AppError::Login)
 }
 
 /// Run `f` (it calls the store, which blocks) on the blocking pool: a slow query does not stall

@@ -22,7 +22,7 @@ use perflab_store::{RunFilter, StoreError};
 use serde::Deserialize;
 
 use crate::alerts::{fresh_alerts, kept_generation, latest_alerts};
-use crate::{blocking, count, may_read, token_hash, AppError, AppState, Shared};
+use crate::{blocking, count, may_see, same_secret, token_hash, AppError, AppState, Shared};
 
 const NAV: &[(&str, &str)] = &[
     ("/", "perflab"),
@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/alerts/{id}/ack", post(ack_form))
         .route("/run/{id}", get(run_page))
         .route("/compare", get(compare_page))
+        .route("/login", get(login_page).post(login))
 }
 
 /// `a=b&c=d` with every value percent-encoded.
@@ -73,7 +74,7 @@ fn short(commit: &str) -> &str {
 
 async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 0);
-    may_read(&s, &headers)?;
+    may_see(&s, &headers)?;
     blocking(s, move |s| {
         cached_page(s, "index".into(), || {
             let series = s.store.recent_series(30)?;
@@ -158,7 +159,7 @@ async fn bench(
     Query(q): Query<BenchQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 2);
-    may_read(&s, &headers)?;
+    may_see(&s, &headers)?;
     blocking(s, move |s| {
         let key = format!(
             "bench\0{}\0{}\0{:?}\0{:?}",
@@ -320,7 +321,7 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
 
 async fn alerts_page(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
-    may_read(&s, &headers)?;
+    may_see(&s, &headers)?;
     blocking(s, move |s| {
         cached_page(s, "alerts".into(), || {
             let alerts = latest_alerts(s)?.1;
@@ -408,7 +409,7 @@ async fn run_page(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_read(&s, &headers)?;
+    may_see(&s, &headers)?;
     blocking(s, move |s| {
         cached_page(s, format!("run\0{id}"), || {
             let run = stored(s, &id)?;
@@ -469,7 +470,7 @@ async fn compare_page(
     Query(q): Query<CompareQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_read(&s, &headers)?;
+    may_see(&s, &headers)?;
     blocking(s, move |s| {
         cached_page(s, format!("compare\0{}\0{}", q.base, q.current), || {
             let (base, current) = (stored(s, &q.base)?, stored(s, &q.current)?);
@@ -492,4 +493,33 @@ async fn compare_page(
         })
     })
     .await
+}
+
+async fn login_page() -> Response {
+    let body = "<h1>Read token</h1><p class=\"note\">This server was started with <code>--read-token</code>.</p>\
+<form method=\"post\" action=\"/login\"><input type=\"password\" name=\"token\" placeholder=\"read token\" autocomplete=\"current-password\" required> <button>Open the dashboard</button></form>";
+    html_response(page("perflab: read token", &[], body).into())
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+/// Check the read token and keep it in a cookie the browser sends back (HttpOnly, this site
+/// only), then on to the dashboard.
+async fn login(State(s): State<Shared>, Form(f): Form<LoginForm>) -> Result<Response, AppError> {
+    let token = f.token.trim();
+    match &s.read_token {
+        Some(t) if same_secret(token, t) => {
+            let mut res = Redirect::to("/").into_response();
+            let cookie = format!("perflab_read={token}; Path=/; HttpOnly; SameSite=Strict");
+            let value =
+                header::HeaderValue::from_str(&cookie).map_err(|_| AppError::Unauthorized)?;
+            res.headers_mut().insert(header::SET_COOKIE, value);
+            Ok(res)
+        }
+        Some(_) => Err(AppError::Unauthorized),
+        None => Ok(Redirect::to("/").into_response()),
+    }
 }

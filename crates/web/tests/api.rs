@@ -200,6 +200,44 @@ async fn a_read_token_closes_reads() {
         .body(Body::empty())
         .unwrap();
     assert_eq!(call(&st, req).await.0, StatusCode::OK);
+    // A browser is sent to /login, which keeps the token in a cookie.
+    let res = app(st.clone())
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login");
+    let (status, page) = call(&st, Request::get("/login").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("action=\"/login\""), "{page}");
+    let login = |token: &str| {
+        Request::post("/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!("token={token}")))
+            .unwrap()
+    };
+    assert_eq!(call(&st, login("peep")).await.0, StatusCode::UNAUTHORIZED);
+    let res = app(st.clone()).oneshot(login("peek")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap();
+    let with_cookie = |path: &str| {
+        Request::get(path)
+            .header("cookie", format!("theme=dark; {pair}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(call(&st, with_cookie("/")).await.0, StatusCode::OK);
+    assert_eq!(call(&st, with_cookie("/alerts")).await.0, StatusCode::OK);
+    let wrong = Request::get("/")
+        .header("cookie", "perflab_read=peep")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(call(&st, wrong).await.0, StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]
