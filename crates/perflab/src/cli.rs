@@ -389,7 +389,7 @@ pub(crate) struct PushArgs {
     /// The run: a result file, `latest`, a run id, a baseline or a branch.
     #[arg(default_value = "latest", value_name = "RUN|FILE")]
     pub(crate) run: String,
-    /// The server (http://HOST:PORT or https://HOST[:PORT]).
+    /// The server: http://HOST:PORT, or https://HOST with an optional :PORT.
     #[arg(long, env = "PERFLAB_SERVER", value_name = "URL")]
     pub(crate) server: String,
     /// Trust this CA (PEM) for https, besides the web's roots.
