@@ -61,9 +61,45 @@ struct Shared {
     seq: AtomicU64,
     weights: Vec<u32>,
     weight_total: u32,
+    /// Per worker: when its request in progress was due (ns since `start`, plus one; 0 when
+    /// idle) and its scenario, so requests still in flight at the end are counted.
+    inflight: Vec<(AtomicU64, AtomicUsize)>,
 }
 
 impl Shared {
+    /// Record every request still in flight as `unfinished`, with its latency up to `now`.
+    /// Call only when no worker can run any more (finished or aborted).
+    fn record_unfinished(&self, now: Instant) -> u64 {
+        let mut n = 0;
+        for (worker, (due, scenario)) in self.inflight.iter().enumerate() {
+            let due = due.swap(0, Ordering::SeqCst);
+            if due == 0 {
+                continue;
+            }
+            let due = self.start + Duration::from_nanos(due - 1);
+            if due < self.warmup_end {
+                continue;
+            }
+            let waited = now.saturating_duration_since(due).as_nanos() as u64;
+            self.recorder.record(
+                worker,
+                &Outcome {
+                    scenario: scenario.load(Ordering::SeqCst),
+                    latency_ns: waited,
+                    service_ns: waited,
+                    lag_ns: None,
+                    status: None,
+                    error: Some(ErrorKind::Unfinished),
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    checks_passed: 0,
+                },
+            );
+            n += 1;
+        }
+        n
+    }
+
     fn pick_scenario(&self, rng: &mut Rng) -> usize {
         if self.weights.len() == 1 {
             return 0;
@@ -201,6 +237,13 @@ impl Worker {
         self.kept.clear();
         self.bytes_out = 0;
         let send_start = Instant::now();
+        let due = intended.unwrap_or(send_start);
+        let slot = &shared.inflight[self.id];
+        slot.1.store(scenario, Ordering::Relaxed);
+        slot.0.store(
+            due.saturating_duration_since(shared.start).as_nanos() as u64 + 1,
+            Ordering::SeqCst,
+        );
         // The deadline from `send_start`: one clock read fewer than `timeout` per request.
         let deadline = tokio::time::Instant::from_std(send_start + shared.opts.timeout);
         let result = tokio::time::timeout_at(deadline, self.send(shared, sc, max_kept)).await;
@@ -341,6 +384,8 @@ impl Worker {
         send_start: Instant,
         body: &[u8],
     ) {
+        // No await from here to the record: an abort cannot fall between the two.
+        shared.inflight[self.id].0.store(0, Ordering::SeqCst);
         let done = Instant::now();
         o.service_ns = done.duration_since(send_start).as_nanos() as u64;
         o.latency_ns = match intended {
@@ -673,6 +718,26 @@ async fn run_async(
     watch_pid: Option<u32>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(LoadSummary, Ending), LoadError> {
+    // A host that does not resolve fails every request: say so once, before the test.
+    let mut authorities: Vec<&str> = opts
+        .scenarios
+        .iter()
+        .map(|s| s.authority.as_str())
+        .collect();
+    authorities.sort_unstable();
+    authorities.dedup();
+    for a in authorities {
+        let found = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host(a)).await;
+        let why = match found.map(|r| r.map(|mut addrs| addrs.next().is_some())) {
+            Ok(Ok(true)) => continue,
+            Ok(Ok(false)) => "no address".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "no answer from the resolver in 10 s".to_string(),
+        };
+        return Err(LoadError::Config {
+            message: format!("cannot resolve {a}: {why}"),
+        });
+    }
     let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
     let start = Instant::now();
     let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight.max(1)).collect();
@@ -684,7 +749,23 @@ async fn run_async(
     } else {
         None
     };
+    let workers = match &opts.model {
+        Model::Closed { vus, .. } => opts.segment_share(
+            opts.stages
+                .iter()
+                .map(|s| s.target.ceil() as usize)
+                .chain([*vus])
+                .max()
+                .unwrap_or(*vus),
+        ),
+        Model::Open {
+            max_connections, ..
+        } => (*max_connections).max(1),
+    };
     let shared = Arc::new(Shared {
+        inflight: (0..workers)
+            .map(|_| (AtomicU64::new(0), AtomicUsize::new(0)))
+            .collect(),
         tls,
         recorder: Recorder::new(16, &checks),
         stop: AtomicBool::new(false),
@@ -703,17 +784,11 @@ async fn run_async(
     let deadline = start + total;
     let cpu_start = process_cpu_seconds(None).unwrap_or(0.0);
     let mut handles = Vec::new();
+    let mut queue = None;
     let mut target_rate = None;
     match &opts.model {
         Model::Closed { vus, think_time } => {
-            let peak = opts
-                .stages
-                .iter()
-                .map(|s| s.target.ceil() as usize)
-                .chain([*vus])
-                .max()
-                .unwrap_or(*vus);
-            let peak = opts.segment_share(peak);
+            let peak = workers;
             shared
                 .active_vus
                 .store(opts.segment_share(*vus), Ordering::SeqCst);
@@ -726,12 +801,13 @@ async fn run_async(
         Model::Open {
             rate,
             poisson,
-            max_connections,
             max_queue,
+            ..
         } => {
             let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, usize)>((*max_queue).max(1));
             let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            for id in 0..(*max_connections).max(1) {
+            queue = Some(rx.clone());
+            for id in 0..workers {
                 let sh = shared.clone();
                 let rx = rx.clone();
                 handles.push(tokio::spawn(async move { open_worker(sh, id, rx).await }));
@@ -839,16 +915,34 @@ async fn run_async(
     }
     shared.stop.store(true, Ordering::SeqCst);
     let end = Instant::now();
-    // Let in-flight requests finish (bounded by their timeout), then stop stragglers.
-    let grace = shared.opts.timeout + Duration::from_millis(200);
+    // Requests in flight may finish within the grace period; then the workers are stopped and
+    // what was still in flight is recorded as unfinished, with its latency so far.
+    let until = tokio::time::Instant::now() + shared.opts.grace;
     let mut drops = 0;
-    for h in handles {
-        match tokio::time::timeout(grace, h).await {
+    let mut stragglers = Vec::new();
+    for mut h in handles {
+        match tokio::time::timeout_at(until, &mut h).await {
             Ok(Ok(d)) => drops += d,
             Ok(Err(_)) => {}
-            Err(_) => {}
+            Err(_) => {
+                h.abort();
+                stragglers.push(h);
+            }
         }
     }
+    for h in stragglers {
+        if let Ok(d) = h.await {
+            drops += d;
+        }
+    }
+    // Due and queued, never sent: dropped.
+    if let Some(rx) = queue {
+        let mut rx = rx.lock().await;
+        while let Ok((intended, _)) = rx.try_recv() {
+            drops += u64::from(intended >= shared.warmup_end);
+        }
+    }
+    shared.record_unfinished(Instant::now());
     let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
     if tail_requests > 0 {
         series.push(SecondPoint {
@@ -1014,7 +1108,8 @@ async fn open_worker(
             return 0;
         };
         if shared.stop.load(Ordering::Relaxed) {
-            return 0;
+            // Due, but the test is over: never sent, so dropped.
+            return u64::from(intended >= shared.warmup_end);
         }
         w.request(&shared, scenario, Some(intended)).await;
     }

@@ -36,6 +36,18 @@ fn merge_scenario(
             reason: format!("{e:?}"),
         })?;
     }
+    let mut failed_h = if a.failed_latency_histogram.is_empty() {
+        new_histogram()
+    } else {
+        decode_histogram(&a.failed_latency_histogram)?
+    };
+    if !b.failed_latency_histogram.is_empty() {
+        let h = decode_histogram(&b.failed_latency_histogram)?;
+        failed_h.add(&h).map_err(|e| LoadError::Merge {
+            reason: format!("{e:?}"),
+        })?;
+    }
+    a.failed += b.failed;
     let failed = a.error_rate * a.requests as f64 + b.error_rate * b.requests as f64;
     a.requests += b.requests;
     for (k, v) in &b.errors {
@@ -68,6 +80,12 @@ fn merge_scenario(
     a.latency = percentiles(&lat);
     a.service_time = percentiles(&svc);
     a.latency_histogram = encode_histogram(&lat);
+    a.failed_latency = percentiles(&failed_h);
+    a.failed_latency_histogram = if failed_h.is_empty() {
+        String::new()
+    } else {
+        encode_histogram(&failed_h)
+    };
     a.service_time_histogram = encode_histogram(&svc);
     Ok(())
 }

@@ -259,6 +259,9 @@ pub struct LoadOptions {
     pub warmup: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
+    /// After the test, how long requests in flight may still finish (k6's graceful stop);
+    /// those that do not are recorded as `unfinished` with their latency so far.
+    pub grace: Duration,
     /// Scenarios (at least one).
     pub scenarios: Vec<Scenario>,
     /// Run one part of the load: (index, count), 1-based index.
@@ -400,6 +403,7 @@ mod tests {
             max_requests: None,
             warmup: Duration::ZERO,
             timeout: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
             scenarios: vec![],
             segment: (1, 1),
             abort_on_fail: false,

@@ -31,11 +31,14 @@ pub enum ErrorKind {
     Tls,
     /// Anything else.
     Other,
+    /// Still in flight when the test ended (after the grace period): its latency so far is
+    /// recorded.
+    Unfinished,
 }
 
 impl ErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Timeout,
@@ -43,6 +46,7 @@ impl ErrorKind {
         ErrorKind::Protocol,
         ErrorKind::Tls,
         ErrorKind::Other,
+        ErrorKind::Unfinished,
     ];
 
     /// The kind of a failed read, write or connect.
@@ -69,6 +73,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Tls => "tls",
             ErrorKind::Other => "other",
+            ErrorKind::Unfinished => "unfinished",
         }
     }
 }
@@ -79,11 +84,14 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
 
 /// Totals of one scenario.
 pub(crate) struct ScenarioStats {
+    /// Requests that succeeded (k6's expected responses: no error, status below 400).
     pub(crate) latency: Histogram<u64>,
+    /// The others: errors, 4xx/5xx, unfinished.
+    pub(crate) failed_latency: Histogram<u64>,
     pub(crate) service: Histogram<u64>,
     pub(crate) requests: u64,
     pub(crate) failed: u64,
-    pub(crate) errors: [u64; 7],
+    pub(crate) errors: [u64; 8],
     pub(crate) status: BTreeMap<u16, u64>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
@@ -94,10 +102,11 @@ impl ScenarioStats {
     pub(crate) fn new(checks: usize) -> ScenarioStats {
         ScenarioStats {
             latency: new_histogram(),
+            failed_latency: new_histogram(),
             service: new_histogram(),
             requests: 0,
             failed: 0,
-            errors: [0; 7],
+            errors: [0; 8],
             status: BTreeMap::new(),
             bytes_in: 0,
             bytes_out: 0,
@@ -108,6 +117,7 @@ impl ScenarioStats {
     pub(crate) fn merge(&mut self, o: &ScenarioStats) {
         // Same bounds on both sides: adding cannot fail.
         let _ = self.latency.add(&o.latency);
+        let _ = self.failed_latency.add(&o.failed_latency);
         let _ = self.service.add(&o.service);
         self.requests += o.requests;
         self.failed += o.failed;
@@ -197,15 +207,17 @@ impl Recorder {
         let failed = o.error.is_some() || o.status.is_some_and(|s| s >= 400);
         let s = &mut shard.scenarios[o.scenario];
         s.requests += 1;
-        s.latency.saturating_record(o.latency_ns.max(1));
-        if o.error.is_none() {
+        if failed {
+            s.failed_latency.saturating_record(o.latency_ns.max(1));
+        } else {
+            s.latency.saturating_record(o.latency_ns.max(1));
             s.service.saturating_record(o.service_ns.max(1));
         }
         if let Some(code) = o.status {
             *s.status.entry(code).or_default() += 1;
         }
         if let Some(k) = o.error {
-            s.errors[ErrorKind::ALL.iter().position(|x| *x == k).unwrap_or(6)] += 1;
+            s.errors[ErrorKind::ALL.iter().position(|x| *x == k).unwrap_or(0)] += 1;
         }
         s.failed += u64::from(failed);
         s.bytes_in += o.bytes_in;
@@ -328,7 +340,9 @@ pub(crate) fn summarize(
         } else {
             0.0
         },
+        failed: s.failed,
         latency: percentiles(&s.latency),
+        failed_latency: percentiles(&s.failed_latency),
         service_time: percentiles(&s.service),
         bytes_in: s.bytes_in,
         bytes_out: s.bytes_out,
@@ -342,6 +356,11 @@ pub(crate) fn summarize(
             })
             .collect(),
         latency_histogram: encode_histogram(&s.latency),
+        failed_latency_histogram: if s.failed > 0 {
+            encode_histogram(&s.failed_latency)
+        } else {
+            String::new()
+        },
         service_time_histogram: encode_histogram(&s.service),
     }
 }

@@ -57,6 +57,8 @@ pub struct LoadRequest {
     pub warmup: String,
     /// Per-request timeout.
     pub timeout: String,
+    /// How long requests in flight may finish after the test.
+    pub grace: String,
     /// `I/N`.
     pub segment: String,
     /// Stop when a threshold fails.
@@ -78,6 +80,7 @@ impl LoadRequest {
             duration: "10s".into(),
             warmup: "0s".into(),
             timeout: "10s".into(),
+            grace: "1s".into(),
             segment: "1/1".into(),
             max_connections: 64,
             max_queue: 10_000,
@@ -133,6 +136,18 @@ impl LoadRequest {
             .iter()
             .map(|t| Threshold::parse(t, &names))
             .collect::<Result<Vec<_>, _>>()?;
+        for t in thresholds.iter().filter(|t| t.metric == "checks") {
+            let has = scenarios
+                .iter()
+                .filter(|s| t.scenario.as_ref().is_none_or(|n| *n == s.name))
+                .any(|s| !s.checks.is_empty());
+            if !has {
+                return Err(config(format!(
+                    "threshold {:?}: no check is defined there (add --check-status CODE or checks to the scenario file)",
+                    t.expression
+                )));
+            }
+        }
         let stages = self
             .stages
             .as_deref()
@@ -173,6 +188,7 @@ impl LoadRequest {
             max_requests: self.requests,
             warmup: dur("warmup", &self.warmup)?,
             timeout: dur("timeout", &self.timeout)?,
+            grace: dur("grace", &self.grace)?,
             scenarios,
             segment: parse_segment(&self.segment)?,
             abort_on_fail: self.abort_on_fail,

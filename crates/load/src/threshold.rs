@@ -130,8 +130,25 @@ impl Threshold {
         }
     }
 
-    /// Evaluate against a summary.
+    /// Whether the metric is a latency (computed over the requests that succeeded).
+    pub fn is_latency(&self) -> bool {
+        self.metric.starts_with('p') || self.metric == "max" || self.metric == "mean"
+    }
+
+    /// Evaluate against a summary. A latency threshold with no successful request fails: a
+    /// dead server has no latency to be fast with.
     pub fn evaluate(&self, s: &ScenarioSummary) -> ThresholdResult {
+        if self.is_latency() && s.requests.saturating_sub(s.failed) == 0 {
+            return ThresholdResult {
+                expression: self.expression.clone(),
+                observed: 0.0,
+                passed: false,
+                note: Some(format!(
+                    "no successful request (of {}): a latency threshold cannot pass",
+                    s.requests
+                )),
+            };
+        }
         let v = self.observe(s);
         let passed = match self.op.as_str() {
             "<" => v < self.value,
@@ -143,6 +160,7 @@ impl Threshold {
             expression: self.expression.clone(),
             observed: v,
             passed,
+            note: None,
         }
     }
 }
@@ -215,8 +233,33 @@ mod tests {
     }
 
     #[test]
+    fn a_latency_threshold_without_a_successful_request_fails() {
+        let s = ScenarioSummary {
+            requests: 40,
+            failed: 40,
+            ..Default::default()
+        };
+        let r = Threshold::parse("p99<5ms", &[]).unwrap().evaluate(&s);
+        assert!(!r.passed);
+        assert!(r.note.unwrap().contains("no successful request (of 40)"));
+        // Nothing sent at all: the same.
+        let r = Threshold::parse("max<1s", &[])
+            .unwrap()
+            .evaluate(&ScenarioSummary::default());
+        assert!(!r.passed);
+        // Rates and counts still read as they are.
+        let r = Threshold::parse("error_rate<0.5", &[])
+            .unwrap()
+            .evaluate(&s);
+        assert!(r.passed && r.note.is_none());
+    }
+
+    #[test]
     fn evaluates() {
-        let mut s = ScenarioSummary::default();
+        let mut s = ScenarioSummary {
+            requests: 10,
+            ..Default::default()
+        };
         s.latency.p99 = 0.004;
         s.error_rate = 0.02;
         let ok = Threshold::parse("p99<5ms", &[]).unwrap().evaluate(&s);

@@ -48,10 +48,18 @@ pub struct ScenarioSummary {
     pub rps: f64,
     /// Errors (failed requests and non-2xx/3xx responses) over requests.
     pub error_rate: f64,
-    /// Response time: from the intended send time in the open model (coordinated omission
-    /// corrected), from the actual send in the closed model.
+    /// Requests that failed (an error, a 4xx/5xx status, or unfinished at the end).
+    #[serde(default)]
+    pub failed: u64,
+    /// Response time of the requests that succeeded (k6's expected responses): from the
+    /// intended send time in the open model (coordinated omission corrected), from the actual
+    /// send in the closed model. Thresholds on latency read this.
     pub latency: Percentiles,
-    /// Service time: from the actual send to the end of the response.
+    /// Response time of the failed requests, apart.
+    #[serde(default)]
+    pub failed_latency: Percentiles,
+    /// Service time of the requests that succeeded: from the actual send to the end of the
+    /// response.
     pub service_time: Percentiles,
     /// Response bytes received (headers excluded).
     pub bytes_in: u64,
@@ -66,6 +74,9 @@ pub struct ScenarioSummary {
     /// Base64 HDR histogram of `service_time` in nanoseconds.
     #[serde(default)]
     pub service_time_histogram: String,
+    /// Base64 HDR histogram of `failed_latency` (empty when nothing failed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub failed_latency_histogram: String,
 }
 
 /// One second of the test.
@@ -92,6 +103,9 @@ pub struct ThresholdResult {
     pub observed: f64,
     /// Whether it held.
     pub passed: bool,
+    /// Why it could not hold whatever its bound (no successful request for a latency).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What a load run adds to its [`crate::Run`].

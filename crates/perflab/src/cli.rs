@@ -88,7 +88,7 @@ perflab load http://127.0.0.1:8080/ --stages '30s:50,1m:100,30s:200,30s:0'\n  \
 perflab load --scenario-file load.toml --rate 500/s --warmup 10s\n  \
 perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json"
     )]
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
     /// Merge the results of load-test segments into one run (histograms merge exactly).
     Merge(MergeArgs),
     /// CPU (and with --alloc, allocation) profile of a command: flamegraph, top table, advice.
@@ -497,6 +497,9 @@ pub(crate) struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub(crate) timeout: String,
+    /// After the test, wait this long for requests in flight; the rest count as unfinished.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub(crate) grace: String,
     /// Speak HTTP/2 (h2c with prior knowledge on http://, ALPN h2 on https://).
     #[arg(long)]
     pub(crate) http2: bool,

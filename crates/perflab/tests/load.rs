@@ -993,3 +993,216 @@ fn https_with_alpn_h2_or_http1_and_tls_failures_counted() {
     let all = &json(&out.stdout)["load"]["scenarios"]["all"];
     assert_eq!(all["errors"]["tls"].as_u64().unwrap(), 3, "{all}");
 }
+
+// ---------- issue 12: never hang, count every request, gate honestly ----------
+
+/// A server that reads requests and never answers (the connection stays open).
+fn silent(mut s: std::net::TcpStream) {
+    read_request(&mut s);
+    std::thread::sleep(Duration::from_secs(20));
+}
+
+/// A server that answers every request after a second, keep-alive.
+fn one_second(mut s: std::net::TcpStream) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        if s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn load_json(lab: &Lab, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = lab
+        .cmd()
+        .arg("load")
+        .args(args)
+        .args(["--json", "--no-store"])
+        .output()
+        .unwrap();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    (out.status.code(), doc, stderr(&out))
+}
+
+#[test]
+fn a_server_that_never_answers_ends_on_time_counts_unfinished_and_fails_latency() {
+    let lab = Lab::new();
+    let url = raw_server(silent);
+    let started = std::time::Instant::now();
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            &url,
+            "-c",
+            "4",
+            "-d",
+            "1s",
+            "--grace",
+            "300ms",
+            "--threshold",
+            "p99<5ms",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(
+        code,
+        Some(1),
+        "a latency gate cannot pass with no answer: {err}"
+    );
+    // Duration + grace, not the 10 s request timeout.
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    let all = summary(&doc);
+    assert_eq!(all["errors"]["unfinished"], 4, "{all}");
+    assert_eq!(all["requests"], 4);
+    // Their latency so far: at least the test's length.
+    assert!(
+        all["failed_latency"]["max"].as_f64().unwrap() >= 1.0,
+        "{all}"
+    );
+    let th = &doc["load"]["thresholds"][0];
+    assert_eq!(th["passed"], false);
+    assert!(
+        th["note"]
+            .as_str()
+            .unwrap()
+            .contains("no successful request"),
+        "{th}"
+    );
+}
+
+#[test]
+fn the_open_model_accounts_for_every_due_request() {
+    let lab = Lab::new();
+    let url = raw_server(one_second);
+    // 100/s for 2 s against a 1 s server through 20 connections: most requests wait in the
+    // queue; each of the 200 due is recorded, dropped or unfinished.
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            &url,
+            "--rate",
+            "100",
+            "-d",
+            "2s",
+            "--max-connections",
+            "20",
+            "--grace",
+            "200ms",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let load = &doc["load"];
+    let all = summary(&doc);
+    let requests = all["requests"].as_u64().unwrap();
+    let dropped = load["dropped"].as_u64().unwrap();
+    let due = requests + dropped;
+    assert!(
+        (199..=201).contains(&due),
+        "{requests} recorded + {dropped} dropped"
+    );
+    assert!(dropped > 100, "most were never sent: {dropped}");
+    assert!(requests >= 20, "{all}");
+}
+
+#[test]
+fn latency_gates_fail_on_refused_ports_and_servers_that_answer_500() {
+    let lab = Lab::new();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let refused = format!("http://127.0.0.1:{port}/");
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            &refused,
+            "-c",
+            "2",
+            "-n",
+            "20",
+            "-d",
+            "3s",
+            "--threshold",
+            "p99<5ms",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(doc["load"]["thresholds"][0]["passed"], false);
+    let s = server(&[]);
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            &format!("{}/status/500", s.url),
+            "-c",
+            "2",
+            "-n",
+            "50",
+            "-d",
+            "3s",
+            "--threshold",
+            "p99<5s",
+            "--threshold",
+            "error_rate<1.01",
+        ],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    let th = doc["load"]["thresholds"].as_array().unwrap();
+    assert_eq!(th[0]["passed"], false, "fast 500s are not a fast service");
+    assert_eq!(th[1]["passed"], true);
+    let all = summary(&doc);
+    assert_eq!(all["failed"], 50);
+    assert!(
+        all["failed_latency"]["p50"].as_f64().unwrap() > 0.0,
+        "{all}"
+    );
+    // A server that answers: its latency passes the same gate.
+    let (code, _, err) = load_json(
+        &lab,
+        &[
+            &s.url,
+            "-c",
+            "2",
+            "-n",
+            "50",
+            "-d",
+            "3s",
+            "--threshold",
+            "p99<5s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn a_checks_threshold_without_checks_and_an_unresolvable_host_are_errors() {
+    let lab = Lab::new();
+    let s = server(&[]);
+    let (code, _, err) = load_json(&lab, &[&s.url, "-n", "5", "--threshold", "checks>0.99"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no check is defined"), "{err}");
+    let (code, _, err) = load_json(
+        &lab,
+        &[
+            &s.url,
+            "-n",
+            "5",
+            "--check-status",
+            "200",
+            "--threshold",
+            "checks>0.99",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let started = std::time::Instant::now();
+    let (code, _, err) = load_json(&lab, &["http://no-such-host.invalid/", "-d", "30s"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot resolve no-such-host.invalid"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}

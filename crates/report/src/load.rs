@@ -66,13 +66,18 @@ pub fn load_text(run: &Run, view: &LoadView) -> String {
         s.achieved_rate,
         s.target_rate
             .map_or(String::new(), |r| format!(" of {r:.1}/s target")),
-        all.errors.values().sum::<u64>()
-            + all
-                .status
-                .iter()
-                .filter(|(k, _)| k.as_str() >= "400")
-                .map(|(_, v)| v)
-                .sum::<u64>(),
+        if all.failed > 0 || all.requests == 0 {
+            all.failed
+        } else {
+            // Runs recorded before `failed` was kept.
+            all.errors.values().sum::<u64>()
+                + all
+                    .status
+                    .iter()
+                    .filter(|(k, _)| k.as_str() >= "400")
+                    .map(|(_, v)| v)
+                    .sum::<u64>()
+        },
         all.error_rate * 100.0,
         s.dropped
     );
@@ -97,21 +102,35 @@ pub fn load_text(run: &Run, view: &LoadView) -> String {
             continue;
         }
         let l = &sc.latency;
+        // No request succeeded: no latency to show (not zero).
+        let none = sc.failed > 0 && sc.failed >= sc.requests;
+        let lt = |v: f64| if none { "-".to_string() } else { t(v) };
         table.row(vec![
             escape::terminal(name),
             sc.requests.to_string(),
             format!("{:.1}", sc.rps),
-            t(l.p50),
-            t(l.p90),
-            t(l.p99),
-            t(l.p99_9),
-            t(l.max),
+            lt(l.p50),
+            lt(l.p90),
+            lt(l.p99),
+            lt(l.p99_9),
+            lt(l.max),
             format!("{:.2}%", sc.error_rate * 100.0),
         ]);
     }
-    let _ = writeln!(out, "  {latency_name}:");
+    let _ = writeln!(out, "  {latency_name}, of the requests that succeeded:");
     for line in table.render_text().lines() {
         let _ = writeln!(out, "    {line}");
+    }
+    if all.failed > 0 {
+        let f = &all.failed_latency;
+        let _ = writeln!(
+            out,
+            "  failed requests, apart: {}  p50 {}  p99 {}  max {}",
+            all.failed,
+            t(f.p50),
+            t(f.p99),
+            t(f.max)
+        );
     }
     if s.latency_is == "response_time" {
         let v = &all.service_time;
@@ -178,13 +197,23 @@ pub fn load_text(run: &Run, view: &LoadView) -> String {
             Unit::bytes().format(p.rss_end_bytes as f64 - p.rss_start_bytes as f64)
         );
     }
-    if !view.spectrum.is_empty() {
+    if view.spectrum.iter().any(|&(_, _, count)| count > 0) {
         let _ = writeln!(out, "  percentile spectrum ({latency_name}):");
         for &(q, v, count) in &view.spectrum {
             let _ = writeln!(out, "    {:>9.5}%  {:>10}  {count}", q * 100.0, t(v));
         }
     }
     for th in &s.thresholds {
+        if let Some(note) = &th.note {
+            let _ = writeln!(
+                out,
+                "  threshold {} {} ({})",
+                if th.passed { "✓" } else { "✗" },
+                th.expression,
+                escape::terminal(note)
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "  threshold {} {} (observed {})",
