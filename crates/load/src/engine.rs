@@ -181,6 +181,10 @@ struct Worker {
     bytes_out: u64,
     /// The `Location` of the last redirection, and where it leads.
     location: String,
+    /// The request in progress failed before any I/O (it cannot be written: a rendered CR/LF,
+    /// a space in the path): the worker pauses, so a plan where every request fails this way
+    /// cannot spin the runtime deaf to the clock and Ctrl-C.
+    no_io: bool,
     hop: crate::options::Target,
 }
 
@@ -203,6 +207,7 @@ impl Worker {
             kept: Vec::new(),
             bytes_out: 0,
             location: String::new(),
+            no_io: false,
             hop: crate::options::Target {
                 authority: String::new(),
                 path: String::new(),
@@ -236,6 +241,7 @@ impl Worker {
         let max_kept = if keep { shared.opts.max_body_kept } else { 0 };
         self.kept.clear();
         self.bytes_out = 0;
+        self.no_io = false;
         let send_start = Instant::now();
         let due = intended.unwrap_or(send_start);
         let slot = &shared.inflight[self.id];
@@ -274,6 +280,9 @@ impl Worker {
             }
         }
         self.finish(shared, outcome, intended, send_start, &self.kept);
+        if self.no_io {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// The rendered request, sent and answered, following redirections when asked:
@@ -305,7 +314,10 @@ impl Worker {
             let connector = match (tls, shared.tls.as_ref()) {
                 (false, _) => None,
                 (true, Some(c)) => Some(c),
-                (true, None) => return Err(ErrorKind::Tls),
+                (true, None) => {
+                    self.no_io = true;
+                    return Err(ErrorKind::Tls);
+                }
             };
             let values = self.header_ends.iter().scan(0, |start, &end| {
                 let v = &self.header_buf[*start..end];
@@ -322,8 +334,10 @@ impl Worker {
             let body_len = body.map_or(0, |b| b.len() as u64);
             let link = &mut self.slots[i].link;
             let status = if shared.opts.http2 {
-                let req = hyper_request(&method, tls, authority, path, headers, body)
-                    .map_err(|()| ErrorKind::Protocol)?;
+                let Ok(req) = hyper_request(&method, tls, authority, path, headers, body) else {
+                    self.no_io = true;
+                    return Err(ErrorKind::Protocol);
+                };
                 let reply = Reply {
                     kept: &mut self.kept,
                     max_kept,
@@ -334,15 +348,18 @@ impl Worker {
                 bytes_in += n;
                 status
             } else {
-                h1::write_request(
+                let written = h1::write_request(
                     &mut self.out,
                     method.as_str(),
                     path,
                     host_header(authority, tls),
                     headers,
                     body,
-                )
-                .map_err(|()| ErrorKind::Protocol)?;
+                );
+                if written.is_err() {
+                    self.no_io = true;
+                    return Err(ErrorKind::Protocol);
+                }
                 self.bytes_out += body_len;
                 let head = method == hyper::Method::HEAD;
                 let reply = Reply {
@@ -762,6 +779,25 @@ async fn run_async(
             max_connections, ..
         } => (*max_connections).max(1),
     };
+    // Each worker holds a connection per authority, plus perflab's own descriptors.
+    let authorities = {
+        let mut a: Vec<&str> = opts
+            .scenarios
+            .iter()
+            .map(|s| s.authority.as_str())
+            .collect();
+        a.sort_unstable();
+        a.dedup();
+        a.len().max(1)
+    };
+    let needed = (workers * authorities) as u64 + 64;
+    if let Err((soft, hard)) = crate::limits::ensure_open_files(needed) {
+        return Err(LoadError::Config {
+            message: format!(
+                "{workers} connections need about {needed} open files, and this process may open {soft} (hard limit {hard}): raise it (ulimit -n {needed}) or use fewer connections"
+            ),
+        });
+    }
     let shared = Arc::new(Shared {
         inflight: (0..workers)
             .map(|_| (AtomicU64::new(0), AtomicUsize::new(0)))
@@ -917,7 +953,12 @@ async fn run_async(
     let end = Instant::now();
     // Requests in flight may finish within the grace period; then the workers are stopped and
     // what was still in flight is recorded as unfinished, with its latency so far.
-    let until = tokio::time::Instant::now() + shared.opts.grace;
+    // Ctrl-C means now: at most a quarter second for what is in flight.
+    let grace = match ending {
+        Ending::Interrupted => shared.opts.grace.min(Duration::from_millis(250)),
+        _ => shared.opts.grace,
+    };
+    let until = tokio::time::Instant::now() + grace;
     let mut drops = 0;
     let mut stragglers = Vec::new();
     for mut h in handles {

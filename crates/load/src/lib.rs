@@ -20,6 +20,7 @@
 
 pub mod engine;
 mod h1;
+mod limits;
 pub mod merge;
 pub mod options;
 mod record;

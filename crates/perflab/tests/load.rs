@@ -1206,3 +1206,113 @@ fn a_checks_threshold_without_checks_and_an_unresolvable_host_are_errors() {
     assert!(err.contains("cannot resolve no-such-host.invalid"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(15));
 }
+
+#[test]
+fn a_header_that_renders_cr_lf_is_an_error_per_request_and_the_test_still_ends() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    lab.write("rows.csv", "v\n\"a\r\nInjected: yes\"\n");
+    let plan = lab.write(
+        "plan.toml",
+        &format!(
+            "[[scenario]]\nname = \"bad\"\nurl = \"{}/\"\nheaders = {{ \"X-V\" = \"{{{{csv.v}}}}\" }}\ncsv = \"rows.csv\"\n",
+            s.url
+        ),
+    );
+    let started = std::time::Instant::now();
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            "--scenario-file",
+            plan.to_str().unwrap(),
+            "-c",
+            "2",
+            "-d",
+            "1s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(8));
+    let all = summary(&doc);
+    // Never sent; counted as protocol errors, at a bounded pace (no spin).
+    assert_eq!(all["status"], serde_json::json!({}), "{all}");
+    let n = all["errors"]["protocol"].as_u64().unwrap();
+    assert!(n > 0 && n < 10_000, "{n} requests failed before any I/O");
+}
+
+#[test]
+fn ctrl_c_ends_a_test_against_a_silent_server_at_once_and_twice_exits_now() {
+    let url = raw_server(silent);
+    let lab = Lab::new();
+    let start = |extra: &[&str]| {
+        Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+            .env("PERFLAB_STORE", lab.path("h.db"))
+            .args(["load", &url, "-c", "2", "-d", "60s", "--grace", "30s"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let int = |pid: u32| {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let child = start(&["--json", "--no-store"]);
+    std::thread::sleep(Duration::from_millis(800));
+    let sent = std::time::Instant::now();
+    int(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    assert_eq!(doc["interrupted"], true);
+    assert_eq!(summary(&doc)["errors"]["unfinished"], 2, "{doc}");
+    // A second Ctrl-C does not wait for anything.
+    let child = start(&["--no-store"]);
+    std::thread::sleep(Duration::from_millis(800));
+    int(child.id());
+    int(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted again"));
+}
+
+#[test]
+fn more_connections_than_the_open_file_limit_allows_is_refused_up_front() {
+    let s = server(&[]);
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 256 && ulimit -Hn 256 && exec '{}' load '{}/' -c 1000 -d 1s --no-store",
+            assert_cmd::cargo::cargo_bin("perflab").display(),
+            s.url
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1000 connections need about 1064 open files"),
+        "{}",
+        stderr(&out)
+    );
+    // Under the hard limit, the soft one is raised and the test runs.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -Sn 128 && exec '{}' load '{}/' -c 300 -n 600 -d 10s --no-store --json",
+            assert_cmd::cargo::cargo_bin("perflab").display(),
+            s.url
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary(&json(&out.stdout))["error_rate"], 0.0);
+}

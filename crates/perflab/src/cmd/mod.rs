@@ -104,7 +104,13 @@ fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         // If a handler cannot be installed, Ctrl-C simply kills perflab as usual.
-        let _ = ctrlc::set_handler(|| FLAG.store(true, Ordering::SeqCst));
+        // The first Ctrl-C stops the work and keeps what was measured; a second one exits now.
+        let _ = ctrlc::set_handler(|| {
+            if FLAG.swap(true, Ordering::SeqCst) {
+                eprintln!("perflab: interrupted again: exiting now");
+                std::process::exit(130);
+            }
+        });
     });
     &FLAG
 }
