@@ -5,6 +5,8 @@
 /// Raise the soft `RLIMIT_NOFILE` to `needed` if it is lower; `Err((soft, hard))` when the
 /// hard limit is lower still.
 #[allow(unsafe_code)]
+// `rlim_t` is u64 on Linux but not on every libc.
+#[allow(clippy::unnecessary_cast)]
 pub(crate) fn ensure_open_files(needed: u64) -> Result<(), (u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
