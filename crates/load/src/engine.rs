@@ -1097,6 +1097,7 @@ fn build_summary(
         generator_cpu_seconds: cpu,
         measured_seconds: measured,
         segment: (opts.segment.1 > 1).then(|| format!("{}/{}", opts.segment.0, opts.segment.1)),
+        plan: Some(opts.plan.clone()),
         scenarios,
         series: series.to_vec(),
         thresholds: Vec::new(),

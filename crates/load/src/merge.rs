@@ -115,6 +115,7 @@ pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
         generator_cpu_seconds: 0.0,
         measured_seconds: seconds,
         segment: None,
+        plan: first.plan.clone(),
         scenarios: BTreeMap::new(),
         series: Vec::new(),
         thresholds: Vec::new(),
@@ -148,5 +149,107 @@ pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
         }
     }
     out.series = series.into_values().collect();
+    // The segments' thresholds, checked again on the whole.
+    let names: Vec<String> = out
+        .scenarios
+        .keys()
+        .filter(|k| *k != "all")
+        .cloned()
+        .collect();
+    let mut seen = Vec::new();
+    for t in parts.iter().flat_map(|p| &p.thresholds) {
+        if seen.contains(&t.expression) {
+            continue;
+        }
+        seen.push(t.expression.clone());
+        let th = crate::threshold::Threshold::parse(&t.expression, &names)?;
+        let s = out
+            .scenarios
+            .get(th.scenario.as_deref().unwrap_or("all"))
+            .cloned()
+            .unwrap_or_default();
+        out.thresholds.push(th.evaluate(&s));
+    }
     Ok(out)
+}
+
+/// Check that named segment results make one whole test: the same plan, each segment of the
+/// same split once, none missing.
+///
+/// # Errors
+/// [`LoadError::Merge`] naming the files at fault.
+pub fn check_segments(parts: &[(String, LoadSummary)]) -> Result<(), LoadError> {
+    let bad = |reason: String| Err(LoadError::Merge { reason });
+    if let Some((a, pa)) = parts.first() {
+        for (b, pb) in &parts[1..] {
+            if let (Some(x), Some(y)) = (&pa.plan, &pb.plan) {
+                if x != y {
+                    return bad(format!("{a} and {b} were made from different plans (flags or scenario file differ)"));
+                }
+            }
+        }
+    }
+    let mut split: Option<usize> = None;
+    let mut owner: BTreeMap<usize, &str> = BTreeMap::new();
+    for (name, p) in parts {
+        let Some(seg) = &p.segment else {
+            return bad(format!(
+                "{name} is a whole test, not a segment (--segment I/N)"
+            ));
+        };
+        let (i, n) = seg
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.parse::<usize>().ok()?, n.parse::<usize>().ok()?)))
+            .filter(|(i, n)| *i >= 1 && i <= n)
+            .ok_or_else(|| LoadError::Merge {
+                reason: format!("{name}: segment {seg:?} is not I/N"),
+            })?;
+        match split {
+            Some(m) if m != n => {
+                return bad(format!("{name} is segment {i}/{n}, the others are of {m}"))
+            }
+            _ => split = Some(n),
+        }
+        if let Some(other) = owner.insert(i, name) {
+            return bad(format!(
+                "segment {i}/{n} is given twice ({other} and {name})"
+            ));
+        }
+    }
+    if let Some(n) = split {
+        let missing: Vec<String> = (1..=n)
+            .filter(|i| !owner.contains_key(i))
+            .map(|i| format!("{i}/{n}"))
+            .collect();
+        if !missing.is_empty() {
+            return bad(format!("segment {} missing", missing.join(", ")));
+        }
+    }
+    Ok(())
+}
+
+/// Read segment result files, check that they make one test, and merge them.
+///
+/// # Errors
+/// A file that does not read or is not a load run; [`check_segments`]; [`merge`].
+pub fn merge_files(files: &[std::path::PathBuf]) -> Result<LoadSummary, LoadError> {
+    let mut parts = Vec::new();
+    for f in files {
+        let name = f.display().to_string();
+        let fail = |reason: String| LoadError::Merge {
+            reason: format!("{name}: {reason}"),
+        };
+        let text = std::fs::read_to_string(f).map_err(|e| fail(e.to_string()))?;
+        let run = perflab_model::Run::from_json(&text).map_err(|e| fail(e.to_string()))?;
+        let Some(load) = run.load else {
+            return Err(fail(format!(
+                "not a load-test result (kind {})",
+                run.kind.as_str()
+            )));
+        };
+        parts.push((name, load));
+    }
+    check_segments(&parts)?;
+    let parts: Vec<LoadSummary> = parts.into_iter().map(|(_, p)| p).collect();
+    merge(&parts)
 }

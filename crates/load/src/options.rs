@@ -264,6 +264,8 @@ pub struct LoadOptions {
     pub grace: Duration,
     /// Scenarios (at least one).
     pub scenarios: Vec<Scenario>,
+    /// Identity of the plan (see `LoadSummary::plan`).
+    pub plan: String,
     /// Run one part of the load: (index, count), 1-based index.
     pub segment: (usize, usize),
     /// Evaluate thresholds every second and stop at the first failure.
@@ -404,6 +406,7 @@ mod tests {
             warmup: Duration::ZERO,
             timeout: Duration::from_secs(1),
             grace: Duration::from_secs(1),
+            plan: String::new(),
             scenarios: vec![],
             segment: (1, 1),
             abort_on_fail: false,

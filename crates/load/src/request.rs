@@ -88,6 +88,27 @@ impl LoadRequest {
         }
     }
 
+    /// The plan's identity: FNV-1a over the flags (the segment left out) and the scenario
+    /// file's bytes, as 16 hex digits.
+    fn plan_id(&self) -> String {
+        let mut text = format!(
+            "{:?}",
+            LoadRequest {
+                segment: String::new(),
+                ..self.clone()
+            }
+        );
+        if let Some(f) = &self.scenario_file {
+            text.push_str(&String::from_utf8_lossy(
+                &std::fs::read(f).unwrap_or_default(),
+            ));
+        }
+        let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        format!("{h:016x}")
+    }
+
     /// Check everything and build the engine's options and the thresholds.
     ///
     /// # Errors
@@ -181,7 +202,7 @@ impl LoadRequest {
                 return Err(config("--vus must be at least 1".into()));
             }
         }
-        let opts = LoadOptions {
+        let mut opts = LoadOptions {
             model,
             stages,
             duration: dur("duration", &self.duration)?,
@@ -189,6 +210,7 @@ impl LoadRequest {
             warmup: dur("warmup", &self.warmup)?,
             timeout: dur("timeout", &self.timeout)?,
             grace: dur("grace", &self.grace)?,
+            plan: self.plan_id(),
             scenarios,
             segment: parse_segment(&self.segment)?,
             abort_on_fail: self.abort_on_fail,
@@ -197,6 +219,25 @@ impl LoadRequest {
             insecure: self.insecure,
             max_redirects: self.max_redirects,
         };
+        // `-n` is the whole test's count, like the rate and the VUs: a segment runs its share.
+        opts.max_requests = opts
+            .max_requests
+            .map(|n| opts.segment_share(n as usize) as u64);
+        if let Model::Closed { vus, .. } = &opts.model {
+            let peak = opts
+                .stages
+                .iter()
+                .map(|s| s.target.ceil() as usize)
+                .chain([*vus])
+                .max()
+                .unwrap_or(*vus);
+            if opts.segment.1 > 1 && opts.segment_share(peak) == 0 {
+                return Err(config(format!(
+                    "--segment {}: {peak} virtual users split {} ways leave this segment none (use at least {} VUs)",
+                    self.segment, opts.segment.1, opts.segment.1
+                )));
+            }
+        }
         if opts.total_duration().is_zero() && opts.max_requests.is_none() {
             return Err(config(
                 "the test has no length: give --duration, --stages or --requests".into(),

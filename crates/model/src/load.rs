@@ -132,6 +132,10 @@ pub struct LoadSummary {
     /// Segment `i/n` this run was, if not the whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<String>,
+    /// Identity of the plan (flags and scenario file, the segment left out): segments of one
+    /// test share it, so `merge` can refuse a foreign one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
     /// Per scenario, and `all`.
     pub scenarios: BTreeMap<String, ScenarioSummary>,
     /// The per-second series.

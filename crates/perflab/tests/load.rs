@@ -1316,3 +1316,102 @@ fn more_connections_than_the_open_file_limit_allows_is_refused_up_front() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(summary(&json(&out.stdout))["error_rate"], 0.0);
 }
+
+#[test]
+fn merge_refuses_a_segment_twice_a_missing_one_and_a_foreign_plan_and_checks_thresholds() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let url = format!("{}/", s.url);
+    let segment = |name: &str, seg: &str, extra: &[&str]| {
+        let out = lab.path(name);
+        let st = lab
+            .cmd()
+            .args([
+                "load",
+                &url,
+                "-c",
+                "2",
+                "-n",
+                "20",
+                "-d",
+                "5s",
+                "--segment",
+                seg,
+            ])
+            .args(["--threshold", "p99<1ms", "--no-store", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(matches!(st.status.code(), Some(0 | 1)), "{}", stderr(&st));
+        out.display().to_string()
+    };
+    let a = segment("a.json", "1/2", &[]);
+    let b = segment("b.json", "2/2", &[]);
+    let again = segment("a2.json", "1/2", &[]);
+    let foreign = segment("f.json", "2/2", &["-m", "HEAD"]);
+    let merge = |files: &[&str]| {
+        lab.cmd()
+            .args(["merge", "--json", "--no-store"])
+            .args(files)
+            .output()
+            .unwrap()
+    };
+    let out = merge(&[&a, &again]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("segment 1/2 is given twice"),
+        "{}",
+        stderr(&out)
+    );
+    let out = merge(&[&a]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("segment 2/2 missing"),
+        "{}",
+        stderr(&out)
+    );
+    let out = merge(&[&a, &foreign]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("different plans"), "{}", stderr(&out));
+    // The whole test: its threshold is checked on the merge (a loopback p99 under 1 ms may
+    // hold or not; the exit code follows what the merged document says).
+    let out = merge(&[&a, &b]);
+    let doc = json(&out.stdout);
+    let th = &doc["load"]["thresholds"][0];
+    assert_eq!(th["expression"], "p99<1ms");
+    let passed = th["passed"].as_bool().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(if passed { 0 } else { 1 }),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        summary(&doc)["requests"],
+        20,
+        "-n is split between the segments"
+    );
+    // A split that leaves a segment no virtual user is refused, not run empty for its length.
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &url,
+            "-c",
+            "1",
+            "-d",
+            "5s",
+            "--segment",
+            "2/2",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("leave this segment none"),
+        "{}",
+        stderr(&out)
+    );
+}
