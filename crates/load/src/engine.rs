@@ -823,15 +823,21 @@ async fn run_async(
     let mut queue = None;
     let mut target_rate = None;
     match &opts.model {
-        Model::Closed { vus, think_time } => {
+        Model::Closed {
+            vus,
+            think_time,
+            expected_rate,
+        } => {
             let peak = workers;
             shared
                 .active_vus
                 .store(opts.segment_share(*vus), Ordering::SeqCst);
             for id in 0..peak {
                 let sh = shared.clone();
-                let think = *think_time;
-                handles.push(tokio::spawn(async move { closed_vu(sh, id, think).await }));
+                let (think, every) = (*think_time, expected_rate.map(|r| 1.0 / r));
+                handles.push(tokio::spawn(async move {
+                    closed_vu(sh, id, think, every).await
+                }));
             }
         }
         Model::Open {
@@ -1079,6 +1085,10 @@ fn build_summary(
             Model::Open { .. } => "open".into(),
         },
         latency_is: match opts.model {
+            Model::Closed {
+                expected_rate: Some(_),
+                ..
+            } => "response_time".into(),
             Model::Closed { .. } => "service_time".into(),
             Model::Open { .. } => "response_time".into(),
         },
@@ -1105,8 +1115,14 @@ fn build_summary(
     }
 }
 
-async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration) -> u64 {
+async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration, every: Option<f64>) -> u64 {
     let mut w = Worker::new(id, &shared);
+    // With an expected rate, request k of this VU is due at start + k/rate (spread over the
+    // first interval across VUs so they do not all fire together).
+    let mut due = every.map(|e| {
+        let spread = e * (id as f64 / shared.inflight.len().max(1) as f64);
+        shared.start + Duration::from_secs_f64(spread)
+    });
     loop {
         if shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
             return 0;
@@ -1124,11 +1140,24 @@ async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration) -> u64 {
         };
         if id >= active {
             tokio::time::sleep(Duration::from_millis(20)).await;
+            // Not running is not being late: requests are due from when the VU starts.
+            if let Some(d) = due.as_mut() {
+                *d = (*d).max(Instant::now());
+            }
             continue;
+        }
+        if let Some(d) = due {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await;
+            if shared.stop.load(Ordering::Relaxed) {
+                return 0;
+            }
         }
         shared.sent.fetch_add(1, Ordering::Relaxed);
         let scenario = shared.pick_scenario(&mut w.rng);
-        w.request(&shared, scenario, None).await;
+        w.request(&shared, scenario, due).await;
+        if let (Some(d), Some(e)) = (due.as_mut(), every) {
+            *d += Duration::from_secs_f64(e);
+        }
         if !think.is_zero() {
             tokio::time::sleep(think).await;
         }

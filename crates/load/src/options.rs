@@ -14,6 +14,10 @@ pub enum Model {
         vus: usize,
         /// Pause after each response.
         think_time: Duration,
+        /// Requests per second each VU is expected to send (wrk2's `-R` per connection): a VU
+        /// sends at most this often, and latency is measured from when each request was due,
+        /// so a stall is charged to every request it delayed (coordinated omission corrected).
+        expected_rate: Option<f64>,
     },
     /// A fixed arrival rate: every request has an intended send time.
     Open {
@@ -399,6 +403,7 @@ mod tests {
             model: Model::Closed {
                 vus: 1,
                 think_time: Duration::ZERO,
+                expected_rate: None,
             },
             stages: vec![],
             duration: Duration::from_secs(1),

@@ -57,6 +57,8 @@ pub struct LoadRequest {
     pub warmup: String,
     /// Per-request timeout.
     pub timeout: String,
+    /// Closed model: requests per second each VU is expected to send.
+    pub expected_rate: Option<String>,
     /// How long requests in flight may finish after the test.
     pub grace: String,
     /// `I/N`.
@@ -195,6 +197,14 @@ impl LoadRequest {
                     .map(|t| dur("think-time", t))
                     .transpose()?
                     .unwrap_or(Duration::ZERO),
+                expected_rate: self
+                    .expected_rate
+                    .as_deref()
+                    .map(|r| {
+                        parse_rate(r)
+                            .map_err(|e| config(e.to_string().replace("--rate", "--expected-rate")))
+                    })
+                    .transpose()?,
             },
         };
         if let Model::Closed { vus: 0, .. } = model {

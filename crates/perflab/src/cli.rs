@@ -497,6 +497,9 @@ pub(crate) struct LoadArgs {
     /// Per-request timeout.
     #[arg(long, default_value = "10s", value_name = "DURATION")]
     pub(crate) timeout: String,
+    /// Closed model: each VU sends at most RATE/s, latency from when due (wrk2's -R).
+    #[arg(long, value_name = "RATE")]
+    pub(crate) expected_rate: Option<String>,
     /// After the test, wait this long for requests in flight; the rest count as unfinished.
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub(crate) grace: String,

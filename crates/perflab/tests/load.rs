@@ -1415,3 +1415,35 @@ fn merge_refuses_a_segment_twice_a_missing_one_and_a_foreign_plan_and_checks_thr
         stderr(&out)
     );
 }
+
+#[test]
+fn the_closed_model_corrects_coordinated_omission_when_given_an_expected_rate() {
+    // As the open-model test: a 1 s stall every 5 s. Two VUs each expected to send 100/s
+    // charge the stall to every request it delayed (p99 ≈ 0.95 s); without the expected rate
+    // the closed model sees two slow requests and a small p99 — the omission wrk2 corrects.
+    let s = server(&["--stall-every", "5s", "--stall-for", "1s", "--threads", "2"]);
+    let lab = Lab::new();
+    let run = |extra: &[&str]| {
+        let (code, doc, err) = load_json(
+            &lab,
+            &[&[&format!("{}/", s.url), "-c", "2", "-d", "10s"][..], extra].concat(),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        doc
+    };
+    let corrected = run(&["--expected-rate", "100/s"]);
+    let all = summary(&corrected);
+    assert_eq!(corrected["load"]["latency_is"], "response_time");
+    let p90 = all["latency"]["p90"].as_f64().unwrap();
+    let p99 = all["latency"]["p99"].as_f64().unwrap();
+    assert!((p90 - 0.5).abs() / 0.5 < 0.15, "p90 {p90}");
+    assert!((p99 - 0.95).abs() / 0.95 < 0.10, "p99 {p99}");
+    let rate = corrected["load"]["achieved_rate"].as_f64().unwrap();
+    assert!(
+        (rate - 200.0).abs() / 200.0 < 0.1,
+        "paced at 2 × 100/s: {rate}"
+    );
+    let plain = run(&[]);
+    let p99 = summary(&plain)["latency"]["p99"].as_f64().unwrap();
+    assert!(p99 < 0.3, "uncorrected p99 {p99}");
+}
