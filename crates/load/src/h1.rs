@@ -19,8 +19,8 @@ use crate::record::ErrorKind;
 pub(crate) const BUF_SIZE: usize = 64 * 1024;
 
 /// A connection's buffer starts this small and doubles up to [`BUF_SIZE`] when a head does not
-/// fit or a read fills it (a bulk body): 10,000 idle-ish connections then hold 80 MiB less.
-const INITIAL_BUF: usize = 8 * 1024;
+/// fit or a read fills it (a bulk body): 10,000 connections then hold 600 MiB less.
+const INITIAL_BUF: usize = 2 * 1024;
 /// Most headers a response may carry.
 const MAX_HEADERS: usize = 128;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use perflab_load::request::LoadRequest;
-use perflab_model::{Run, RunKind, Unit};
+use perflab_model::{Run, RunKind};
 use perflab_report::{LoadEnding, LoadView};
 
 use crate::cli::LoadArgs;
@@ -49,18 +49,14 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
     let mut run = Run::new(RunKind::Load);
     crate::context::stamp(&mut run);
     run.command = std::env::args().collect();
+    // A live line on a terminal; in a CI log, one line every 5 s.
+    let mut next_line = 5;
     let (summary, ending) = perflab_load::run(opts.clone(), &thresholds, stop, watch, &mut |p| {
         if tty {
-            eprint!(
-                "\r\x1b[2K{} {:>5.0}s/{:.0}s  requests {}  rps {:.0}  p99 {}  errors {}",
-                if p.warming_up { "warm-up" } else { "load" },
-                p.elapsed.as_secs_f64(),
-                p.total.as_secs_f64(),
-                p.requests,
-                p.rps,
-                Unit::seconds().format(p.p99),
-                p.errors
-            );
+            eprint!("\r\x1b[2K{}", p.line());
+        } else if p.elapsed.as_secs() >= next_line {
+            eprintln!("perflab {}", p.line());
+            next_line += 5;
         }
     })?;
     if tty {
