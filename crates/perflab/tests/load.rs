@@ -206,6 +206,17 @@ fn coordinated_omission_is_corrected_under_stalls() {
     assert!((p99 - 0.95).abs() / 0.95 < 0.10, "p99 {p99}");
     let service_p90 = all["service_time"]["p90"].as_f64().unwrap();
     assert!(service_p90 < 0.05, "service p90 {service_p90}");
+    // stderr is not a terminal here: a progress line every 5 s, as a CI log wants.
+    let lines: Vec<String> = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("perflab load "))
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].contains("5s/10s") && lines[0].contains("requests "),
+        "{lines:?}"
+    );
 }
 
 #[test]
