@@ -49,18 +49,18 @@ pub struct LoadRequest {
     pub max_queue: usize,
     /// Closed model pause.
     pub think_time: Option<String>,
-    /// Measured duration.
-    pub duration: String,
+    /// Measured duration (default 10s).
+    pub duration: Option<String>,
     /// Request cap.
     pub requests: Option<u64>,
-    /// Warm-up.
-    pub warmup: String,
-    /// Per-request timeout.
-    pub timeout: String,
+    /// Warm-up (default 0s).
+    pub warmup: Option<String>,
+    /// Per-request timeout (default 10s).
+    pub timeout: Option<String>,
     /// Closed model: requests per second each VU is expected to send.
     pub expected_rate: Option<String>,
-    /// How long requests in flight may finish after the test.
-    pub grace: String,
+    /// How long requests in flight may finish after the test (default 1s).
+    pub grace: Option<String>,
     /// `I/N`.
     pub segment: String,
     /// Stop when a threshold fails.
@@ -79,10 +79,6 @@ impl LoadRequest {
         LoadRequest {
             method: "GET".into(),
             arrival: "fixed".into(),
-            duration: "10s".into(),
-            warmup: "0s".into(),
-            timeout: "10s".into(),
-            grace: "1s".into(),
             segment: "1/1".into(),
             max_connections: 64,
             max_queue: 10_000,
@@ -116,7 +112,7 @@ impl LoadRequest {
     /// # Errors
     /// [`LoadError::Config`] naming the flag, file and line, or scenario at fault.
     pub fn validate(&self) -> Result<(LoadOptions, Vec<Threshold>), LoadError> {
-        let (scenarios, mut threshold_texts) = match (&self.scenario_file, &self.url) {
+        let (scenarios, mut threshold_texts, plan) = match (&self.scenario_file, &self.url) {
             (Some(f), None) => load_scenarios(f)?,
             (None, Some(url)) => {
                 let mut headers = Vec::new();
@@ -142,7 +138,7 @@ impl LoadRequest {
                     None,
                     checks,
                 )?;
-                (vec![s], Vec::new())
+                (vec![s], Vec::new(), FilePlan::default())
             }
             (Some(_), Some(_)) => {
                 return Err(config("give a URL or --scenario-file, not both".into()))
@@ -154,6 +150,30 @@ impl LoadRequest {
             }
         };
         threshold_texts.extend(self.thresholds.iter().cloned());
+        self.overlaid(plan).build(scenarios, threshold_texts)
+    }
+
+    /// This request with the scenario file's plan keys wherever no flag was given.
+    fn overlaid(&self, plan: FilePlan) -> LoadRequest {
+        let mut r = self.clone();
+        r.vus = r.vus.or(plan.vus);
+        r.rate = r.rate.or(plan.rate);
+        r.duration = r.duration.or(plan.duration);
+        r.stages = r.stages.or(plan.stages);
+        r.think_time = r.think_time.or(plan.think_time);
+        r.warmup = r.warmup.or(plan.warmup);
+        r.requests = r.requests.or(plan.requests);
+        r.timeout = r.timeout.or(plan.timeout);
+        r.grace = r.grace.or(plan.grace);
+        r.expected_rate = r.expected_rate.or(plan.expected_rate);
+        r
+    }
+
+    fn build(
+        &self,
+        scenarios: Vec<Scenario>,
+        threshold_texts: Vec<String>,
+    ) -> Result<(LoadOptions, Vec<Threshold>), LoadError> {
         let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
         let thresholds = threshold_texts
             .iter()
@@ -215,11 +235,11 @@ impl LoadRequest {
         let mut opts = LoadOptions {
             model,
             stages,
-            duration: dur("duration", &self.duration)?,
+            duration: dur("duration", self.duration.as_deref().unwrap_or("10s"))?,
             max_requests: self.requests,
-            warmup: dur("warmup", &self.warmup)?,
-            timeout: dur("timeout", &self.timeout)?,
-            grace: dur("grace", &self.grace)?,
+            warmup: dur("warmup", self.warmup.as_deref().unwrap_or("0s"))?,
+            timeout: dur("timeout", self.timeout.as_deref().unwrap_or("10s"))?,
+            grace: dur("grace", self.grace.as_deref().unwrap_or("1s"))?,
             plan: self.plan_id(),
             scenarios,
             segment: parse_segment(&self.segment)?,
@@ -262,7 +282,32 @@ impl LoadRequest {
 struct ScenarioFile {
     #[serde(default)]
     thresholds: Vec<String>,
+    vus: Option<usize>,
+    rate: Option<String>,
+    duration: Option<String>,
+    stages: Option<String>,
+    think_time: Option<String>,
+    warmup: Option<String>,
+    requests: Option<u64>,
+    timeout: Option<String>,
+    grace: Option<String>,
+    expected_rate: Option<String>,
     scenario: Vec<ScenarioEntry>,
+}
+
+/// The plan's own keys at the top of a scenario file (each flag overrides its key).
+#[derive(Debug, Default, Clone)]
+struct FilePlan {
+    vus: Option<usize>,
+    rate: Option<String>,
+    duration: Option<String>,
+    stages: Option<String>,
+    think_time: Option<String>,
+    warmup: Option<String>,
+    requests: Option<u64>,
+    timeout: Option<String>,
+    grace: Option<String>,
+    expected_rate: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,7 +360,10 @@ fn scenario(
     csv: Option<CsvData>,
     checks: Vec<Check>,
 ) -> Result<Scenario, LoadError> {
-    let target = parse_url(url)?;
+    let target = parse_url(&crate::template::expand_env(
+        url,
+        &format!("scenario {name}: url"),
+    )?)?;
     let (authority, path) = (target.authority, target.path);
     let method = hyper::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
         .map_err(|_| config(format!("scenario {name}: invalid method {method:?}")))?;
@@ -359,7 +407,7 @@ fn read_body(spec: &str, base: &Path) -> Result<String, LoadError> {
 }
 
 /// Read a scenario file (TOML), with errors naming its path and line.
-fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>), LoadError> {
+fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan), LoadError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| config(format!("{}: {e}", path.display())))?;
     let file: ScenarioFile = toml::from_str(&text).map_err(|e| {
@@ -441,7 +489,19 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>), LoadError
             path.display()
         )));
     }
-    Ok((out, file.thresholds))
+    let plan = FilePlan {
+        vus: file.vus,
+        rate: file.rate,
+        duration: file.duration,
+        stages: file.stages,
+        think_time: file.think_time,
+        warmup: file.warmup,
+        requests: file.requests,
+        timeout: file.timeout,
+        grace: file.grace,
+        expected_rate: file.expected_rate,
+    };
+    Ok((out, file.thresholds, plan))
 }
 
 /// Parse `--rate` (`1000/s`, `20k/s`, a bare number).

@@ -108,4 +108,116 @@ impl LoadOptions {
             ),
         }
     }
+
+    /// The whole plan for `--dry-run`: model, length, stages, each scenario with its first
+    /// request rendered, and the thresholds. Nothing is sent.
+    pub fn describe_plan(&self, thresholds: &[crate::threshold::Threshold]) -> String {
+        use std::fmt::Write as _;
+        let secs = |d: std::time::Duration| perflab_model::Unit::seconds().format(d.as_secs_f64());
+        let mut out = format!(
+            "perflab load plan (dry run: nothing is sent)\n  {}\n",
+            self.describe_model()
+        );
+        if let Model::Closed {
+            think_time,
+            expected_rate,
+            ..
+        } = &self.model
+        {
+            if !think_time.is_zero() {
+                let _ = writeln!(out, "  think time {}", secs(*think_time));
+            }
+            if let Some(r) = expected_rate {
+                let _ = writeln!(out, "  each VU sends at most {r}/s, latency from when due");
+            }
+        }
+        let _ = write!(out, "  length {}", secs(self.total_duration()));
+        if !self.warmup.is_zero() {
+            let _ = write!(out, " after a {} warm-up", secs(self.warmup));
+        }
+        if let Some(n) = self.max_requests {
+            let _ = write!(out, ", at most {n} requests");
+        }
+        let _ = writeln!(
+            out,
+            "; timeout {}, grace {}",
+            secs(self.timeout),
+            secs(self.grace)
+        );
+        if !self.stages.is_empty() {
+            let unit = if matches!(self.model, Model::Open { .. }) {
+                "/s"
+            } else {
+                " VUs"
+            };
+            let stages: Vec<String> = self
+                .stages
+                .iter()
+                .map(|s| format!("{} to {}{unit}", secs(s.duration), s.target))
+                .collect();
+            let _ = writeln!(out, "  stages: {}", stages.join(", then "));
+        }
+        if self.segment.1 > 1 {
+            let _ = writeln!(out, "  segment {}/{}", self.segment.0, self.segment.1);
+        }
+        let total: u32 = self.scenarios.iter().map(|s| s.weight.max(1)).sum();
+        let mut rng = crate::template::Rng::new(0x5EED);
+        for sc in &self.scenarios {
+            let mut ctx = crate::template::RenderContext {
+                seq: 0,
+                rng: &mut rng,
+                csv: sc.csv.as_ref(),
+            };
+            let mut path = String::new();
+            sc.url.render(&mut ctx, &mut path);
+            let scheme = if sc.tls { "https" } else { "http" };
+            let _ = writeln!(
+                out,
+                "  scenario {} (weight {}, {:.0}%): {} {scheme}://{}{}",
+                visible(&sc.name),
+                sc.weight,
+                f64::from(sc.weight.max(1)) * 100.0 / f64::from(total.max(1)),
+                sc.method,
+                sc.authority,
+                visible(&path)
+            );
+            for (name, t) in &sc.headers {
+                let mut v = String::new();
+                t.render(&mut ctx, &mut v);
+                let _ = writeln!(out, "    {name}: {}", visible(&v));
+            }
+            if let Some(b) = &sc.body {
+                let mut v = String::new();
+                b.render(&mut ctx, &mut v);
+                let shown: String = v.chars().take(200).collect();
+                let more = if v.chars().count() > 200 { "…" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "    body ({} bytes): {}{more}",
+                    v.len(),
+                    visible(&shown)
+                );
+            }
+            for c in &sc.checks {
+                let _ = writeln!(out, "    check: {}", c.describe());
+            }
+        }
+        for t in thresholds {
+            let _ = writeln!(out, "  threshold {}", t.expression);
+        }
+        out
+    }
+}
+
+/// Control characters shown escaped (a dry run prints rendered templates to a terminal).
+fn visible(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }

@@ -3,7 +3,8 @@
 //! critical cost (see the `render` benchmark).
 //!
 //! Generators: `seq` (a per-run sequence number), `rand_int(a,b)`, `rand_float(a,b)`,
-//! `random_floats(n,a,b)` (a JSON array), `uuid` (v4), `env.NAME` (read once at compile time),
+//! `random_floats(n,a,b)` (a JSON array), `uuid` (v4), `env.NAME` and `env.NAME:-default` (read
+//! once at compile time),
 //! `csv.COLUMN` (the rows of the scenario's CSV file, in turn).
 
 use std::fmt::Write as _;
@@ -283,6 +284,40 @@ fn args<const N: usize>(inner: &str) -> Result<[f64; N], GeneratorError> {
     Ok(out)
 }
 
+/// `text` with every `{{env.…}}` replaced by its value, the other placeholders left as they
+/// are: a URL's scheme and host may come from the environment (`{{env.BASE_URL:-http://…}}`),
+/// and must be known before the URL is parsed.
+///
+/// # Errors
+/// An unset variable without a default, named with `what`.
+pub fn expand_env(text: &str, what: &str) -> Result<String, LoadError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        let expr = rest[start + 2..start + 2 + end].trim();
+        out.push_str(&rest[..start]);
+        if expr.starts_with("env.") {
+            match parse_generator(expr, None) {
+                Ok(Segment::Literal(v)) => out.push_str(&v),
+                Ok(_) => unreachable!("env.* is always a literal"),
+                Err(e) => {
+                    return Err(LoadError::Config {
+                        message: format!("{what}: {{{{{expr}}}}}: {}", e.0),
+                    })
+                }
+            }
+        } else {
+            out.push_str(&rest[start..start + 2 + end + 2]);
+        }
+        rest = &rest[start + 2 + end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, GeneratorError> {
     if expr == "seq" {
         return Ok(Segment::Seq);
@@ -290,10 +325,21 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, Generat
     if expr == "uuid" {
         return Ok(Segment::Uuid);
     }
-    if let Some(name) = expr.strip_prefix("env.") {
-        return std::env::var(name)
-            .map(Segment::Literal)
-            .map_err(|_| format!("environment variable {name} is not set").into());
+    if let Some(rest) = expr.strip_prefix("env.") {
+        // `env.NAME:-default`, as in the shell: the default when NAME is unset or empty.
+        let (name, default) = match rest.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (rest, None),
+        };
+        return match (std::env::var(name), default) {
+            (Ok(v), Some(d)) if v.is_empty() => Ok(Segment::Literal(d.to_string())),
+            (Ok(v), _) => Ok(Segment::Literal(v)),
+            (Err(_), Some(d)) => Ok(Segment::Literal(d.to_string())),
+            (Err(_), None) => Err(format!(
+                "environment variable {name} is not set (give a default: {{{{env.{name}:-VALUE}}}})"
+            )
+            .into()),
+        };
     }
     if let Some(col) = expr.strip_prefix("csv.") {
         let csv = csv.ok_or("csv.* needs a csv file in the scenario")?;
@@ -421,6 +467,22 @@ mod tests {
         );
         let e = Template::compile("/x/{{seq", None, "url").unwrap_err();
         assert_eq!(e.to_string(), "url: unclosed {{ at byte 3");
+        let t = Template::compile(
+            "{{env.PERFLAB_SURELY_UNSET:-http://127.0.0.1:8080}}/x",
+            None,
+            "h",
+        )
+        .unwrap();
+        assert_eq!(render(&t, 0), "http://127.0.0.1:8080/x");
+        assert_eq!(
+            expand_env(
+                "{{env.PERFLAB_SURELY_UNSET:-http://h:1}}/a?x={{seq}}",
+                "url"
+            )
+            .unwrap(),
+            "http://h:1/a?x={{seq}}"
+        );
+        assert!(expand_env("{{env.PERFLAB_SURELY_UNSET}}/a", "url").is_err());
         let e = Template::compile("{{env.PERFLAB_SURELY_UNSET}}", None, "h").unwrap_err();
         assert!(e.to_string().contains("PERFLAB_SURELY_UNSET is not set"));
         let e = Template::compile("{{rand_int(5,1)}}", None, "b").unwrap_err();

@@ -485,24 +485,27 @@ pub(crate) struct LoadArgs {
     /// Ramp VUs or rate: 'DURATION:TARGET,...', e.g. '30s:50,1m:100,30s:0'.
     #[arg(long, value_name = "STAGES")]
     pub(crate) stages: Option<String>,
-    /// Test length (without stages).
-    #[arg(short = 'd', long, default_value = "10s", value_name = "DURATION")]
-    pub(crate) duration: String,
+    /// Test length without stages (default 10s, or the scenario file's `duration`).
+    #[arg(short = 'd', long, value_name = "DURATION")]
+    pub(crate) duration: Option<String>,
     /// Stop after this many requests.
     #[arg(short = 'n', long, value_name = "NUM")]
     pub(crate) requests: Option<u64>,
-    /// Run this long first, excluded from the results.
-    #[arg(long, default_value = "0s", value_name = "DURATION")]
-    pub(crate) warmup: String,
-    /// Per-request timeout.
-    #[arg(long, default_value = "10s", value_name = "DURATION")]
-    pub(crate) timeout: String,
+    /// Run this long first, excluded from the results (default 0s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) warmup: Option<String>,
+    /// Per-request timeout (default 10s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) timeout: Option<String>,
     /// Closed model: each VU sends at most RATE/s, latency from when due (wrk2's -R).
     #[arg(long, value_name = "RATE")]
     pub(crate) expected_rate: Option<String>,
-    /// After the test, wait this long for requests in flight; the rest count as unfinished.
-    #[arg(long, default_value = "1s", value_name = "DURATION")]
-    pub(crate) grace: String,
+    /// After the test, wait this long for requests in flight; the rest are unfinished (1s).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) grace: Option<String>,
+    /// Print the plan (model, stages, each scenario's first request) and send nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// Speak HTTP/2 (h2c with prior knowledge on http://, ALPN h2 on https://).
     #[arg(long)]
     pub(crate) http2: bool,

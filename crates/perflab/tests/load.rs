@@ -1458,3 +1458,133 @@ fn the_closed_model_corrects_coordinated_omission_when_given_an_expected_rate() 
     let p99 = summary(&plain)["latency"]["p99"].as_f64().unwrap();
     assert!(p99 < 0.3, "uncorrected p99 {p99}");
 }
+
+/// The docs' example plans (the seeds' k6 script and load scenarios), each one file.
+fn examples() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    files
+}
+
+#[test]
+fn every_example_plan_dry_runs_and_runs_against_a_real_server() {
+    let s = server(&["--threads", "2"]);
+    let lab = Lab::new();
+    for f in examples() {
+        let file = f.to_str().unwrap();
+        // The dry run renders the plan with the defaults: nothing is sent.
+        let out = lab
+            .cmd()
+            .args(["load", "--scenario-file", file, "--dry-run"])
+            .env_remove("BASE_URL")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+        let plan = String::from_utf8(out.stdout).unwrap();
+        assert!(plan.contains("dry run: nothing is sent"), "{plan}");
+        assert!(
+            plan.contains("http://localhost:8080/api/v1/"),
+            "{file}: {plan}"
+        );
+        // Against the test server, shortened by flags (flags override the file).
+        let (code, doc, err) = {
+            let out = lab
+                .cmd()
+                .args([
+                    "load",
+                    "--scenario-file",
+                    file,
+                    "-n",
+                    "60",
+                    "--stages",
+                    "1s:5",
+                ])
+                .args(["--json", "--no-store"])
+                .env("BASE_URL", &s.url)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default(),
+                stderr(&out),
+            )
+        };
+        assert!(matches!(code, Some(0 | 1)), "{file}: {err}");
+        let all = summary(&doc);
+        assert_eq!(all["requests"], 60, "{file}: {all}");
+        assert_eq!(all["error_rate"], 0.0, "{file}: {all}");
+        assert!(
+            !doc["load"]["thresholds"].as_array().unwrap().is_empty(),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn a_plan_file_sets_the_model_and_flags_override_it() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let plan = lab.write(
+        "plan.toml",
+        "vus = 3\nduration = \"30s\"\nrequests = 30\ntimeout = \"2s\"\n\n[[scenario]]\nname = \"r\"\nurl = \"{{env.BASE_URL}}/\"\n",
+    );
+    let plan = plan.to_str().unwrap();
+    let dry = |extra: &[&str]| {
+        let out = lab
+            .cmd()
+            .args(["load", "--scenario-file", plan, "--dry-run"])
+            .args(extra)
+            .env("BASE_URL", &s.url)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let text = dry(&[]);
+    assert!(text.contains("closed model, 3 virtual users"), "{text}");
+    assert!(
+        text.contains("at most 30 requests") && text.contains("timeout 2.00s"),
+        "{text}"
+    );
+    let text = dry(&["-c", "7", "-n", "10"]);
+    assert!(
+        text.contains("closed model, 7 virtual users") && text.contains("at most 10"),
+        "{text}"
+    );
+    // An unset variable without a default is an error naming it, before anything is sent.
+    let out = lab
+        .cmd()
+        .args(["load", "--scenario-file", plan, "--dry-run"])
+        .env_remove("BASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("BASE_URL is not set"),
+        "{}",
+        stderr(&out)
+    );
+    // An unknown key is an error with its line.
+    let bad = lab.write(
+        "bad.toml",
+        "vus = 3\nvuz = 4\n[[scenario]]\nname = \"r\"\nurl = \"http://127.0.0.1:1/\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            bad.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.toml:2"), "{}", stderr(&out));
+}

@@ -127,6 +127,31 @@ fn facts(target: &str, r: &Recording) -> RunFacts {
     }
 }
 
+/// The files of `scan`'s overall profile (one tower per target): flamegraph, pprof, folded.
+///
+/// # Errors
+/// [`ProfileError`] when the flamegraph cannot be drawn.
+pub fn overall_outputs(overall: &Profile) -> Result<Vec<OutputFile>, ProfileError> {
+    let file = |role: &str, name: &str, bytes: Vec<u8>| OutputFile {
+        role: role.into(),
+        name: name.into(),
+        bytes,
+    };
+    Ok(vec![
+        file(
+            "flamegraph",
+            "overall-flamegraph.svg",
+            flame::render(overall, 0, "cpu: all targets", "one tower per target")?,
+        ),
+        file("pprof", "overall.pb.gz", pprof::write(overall, Some("cpu"))),
+        file(
+            "folded",
+            "overall.folded",
+            folded::write(overall, 0).into_bytes(),
+        ),
+    ])
+}
+
 /// The `limit` heaviest stacks of column `col`, each as its share of the column's total.
 pub fn heaviest_stacks(p: &Profile, col: usize, limit: usize) -> Vec<StackWeight> {
     let total = p.total(col) as f64;

@@ -80,6 +80,17 @@ async fn handle(
             Ok(n) => return Ok(redirect(StatusCode::FOUND, format!("/redirect/{}", n - 1))),
             Err(_) => (StatusCode::BAD_REQUEST, Bytes::from_static(b"bad count\n")),
         }
+    } else if path.starts_with("/api/") {
+        // Any API path of the docs' example plans: a JSON answer (201 for a POST, as a create).
+        let status = if req.method() == hyper::Method::POST {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (
+            status,
+            Bytes::from_static(b"{\"id\":\"42\",\"results\":[{\"id\":1,\"score\":0.98}]}"),
+        )
     } else {
         (StatusCode::NOT_FOUND, Bytes::from_static(b"not found\n"))
     };

@@ -28,6 +28,10 @@ fn request(args: &LoadArgs) -> LoadRequest {
 
 pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
     let (opts, thresholds) = request(&args).validate()?;
+    if args.dry_run {
+        crate::output::print(&opts.describe_plan(&thresholds))?;
+        return Ok(Outcome::Ok);
+    }
     let spawned = match &args.spawn {
         Some(cmd) => Some(perflab_exec::spawn_service(
             cmd,

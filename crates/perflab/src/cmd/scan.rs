@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
 use perflab_profile::summary::{self, RunFacts};
-use perflab_profile::{flame, folded, pprof, Profile, ValueType};
+use perflab_profile::{flame, Profile, ValueType};
 
 use perflab_analysis::scan::deltas;
 use perflab_profile::session::{benchmark_of, flat_shares, on_process_clock, strip_roots};
@@ -69,27 +69,10 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     // The root frames are the targets: the overall table shows functions, so drop them.
     all.top.retain(|r| !args.commands.contains(&r.function));
     let files = |name: &str| args.output_dir.join(name);
-    let overall_files = [
-        (
-            "flamegraph",
-            "overall-flamegraph.svg",
-            flame::render(&overall, 0, "cpu: all targets", "one tower per target")?,
-        ),
-        (
-            "pprof",
-            "overall.pb.gz",
-            pprof::write(&overall, Some("cpu")),
-        ),
-        (
-            "folded",
-            "overall.folded",
-            folded::write(&overall, 0).into_bytes(),
-        ),
-    ];
-    for (role, name, bytes) in overall_files {
-        output::write_atomic(&files(name), &bytes)?;
+    for f in perflab_profile::session::overall_outputs(&overall)? {
+        output::write_atomic(&files(&f.name), &f.bytes)?;
         all.files
-            .insert(role.into(), files(name).display().to_string());
+            .insert(f.role, files(&f.name).display().to_string());
     }
     if let Some(base) = &args.baseline {
         let (label, base_profile, base_top) = load_baseline(base, store)?;
