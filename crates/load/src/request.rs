@@ -268,6 +268,9 @@ impl LoadRequest {
                 )));
             }
         }
+        if opts.timeout.is_zero() {
+            return Err(config("--timeout must be more than zero".into()));
+        }
         if opts.total_duration().is_zero() && opts.max_requests.is_none() {
             return Err(config(
                 "the test has no length: give --duration, --stages or --requests".into(),
@@ -281,7 +284,7 @@ impl LoadRequest {
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
     #[serde(default)]
-    thresholds: Vec<String>,
+    thresholds: Vec<toml::Spanned<String>>,
     vus: Option<usize>,
     rate: Option<String>,
     duration: Option<String>,
@@ -289,10 +292,10 @@ struct ScenarioFile {
     think_time: Option<String>,
     warmup: Option<String>,
     requests: Option<u64>,
-    timeout: Option<String>,
+    timeout: Option<toml::Spanned<String>>,
     grace: Option<String>,
     expected_rate: Option<String>,
-    scenario: Vec<ScenarioEntry>,
+    scenario: Vec<toml::Spanned<ScenarioEntry>>,
 }
 
 /// The plan's own keys at the top of a scenario file (each flag overrides its key).
@@ -422,9 +425,29 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         ))
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
+    // Every mistake names the file and the line it is on.
+    let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+    let file_line = |at: usize| format!("{}:{}", path.display(), line_of(at));
+    if let Some(t) = &file.timeout {
+        let zero = parse_duration(t.get_ref()).map_or(false, |d| d.is_zero());
+        if zero {
+            return Err(config(format!(
+                "{}: timeout {:?} must be more than zero",
+                file_line(t.span().start),
+                t.get_ref()
+            )));
+        }
+    }
     let mut out = Vec::new();
-    for s in file.scenario {
-        let at = |m: String| config(format!("{}: scenario {}: {m}", path.display(), s.name));
+    for spanned in file.scenario {
+        let here = file_line(spanned.span().start);
+        let s = spanned.into_inner();
+        let at = |m: String| config(format!("{here}: scenario {}: {m}", s.name));
+        if s.weight == 0 {
+            return Err(at(
+                "weight 0 would never run: give 1 or more, or leave it out".into(),
+            ));
+        }
         let csv = match &s.csv {
             Some(c) => {
                 let p = base.join(c);
@@ -465,7 +488,7 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
             scenario(
                 &s.name, s.weight, &s.method, &s.url, &headers, body, csv, checks,
             )
-            .map_err(|e| config(format!("{}: {e}", path.display())))?,
+            .map_err(|e| config(format!("{here}: {e}")))?,
         );
     }
     if out.is_empty() {
@@ -497,11 +520,18 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         think_time: file.think_time,
         warmup: file.warmup,
         requests: file.requests,
-        timeout: file.timeout,
+        timeout: file.timeout.map(toml::Spanned::into_inner),
         grace: file.grace,
         expected_rate: file.expected_rate,
     };
-    Ok((out, file.thresholds, plan))
+    let names: Vec<String> = out.iter().map(|s| s.name.clone()).collect();
+    let mut thresholds = Vec::new();
+    for t in file.thresholds {
+        Threshold::parse(t.get_ref(), &names)
+            .map_err(|e| config(format!("{}: {e}", file_line(t.span().start))))?;
+        thresholds.push(t.into_inner());
+    }
+    Ok((out, thresholds, plan))
 }
 
 /// Parse `--rate` (`1000/s`, `20k/s`, a bare number).

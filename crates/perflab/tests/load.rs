@@ -655,7 +655,7 @@ fn bad_scenario_files_and_templates_are_one_line_errors() {
         .args(["load", "--scenario-file", f.to_str().unwrap(), "-d", "1s"])
         .assert()
         .code(2)
-        .stderr(predicate::str::is_match(r"^error: .*bad\.toml: scenario a: url: \{\{nope\}\} at byte 1: unknown generator.*\n$").unwrap());
+        .stderr(predicate::str::is_match(r"^error: .*bad\.toml:1: scenario a: url: \{\{nope\}\} at byte 1: unknown generator.*\n$").unwrap());
     let f = lab.write("bad2.toml", "[[scenario]]\nname = \"a\"\nurl = 5\n");
     lab.cmd()
         .args(["load", "--scenario-file", f.to_str().unwrap(), "-d", "1s"])
@@ -1587,4 +1587,57 @@ fn a_plan_file_sets_the_model_and_flags_override_it() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.toml:2"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_mistake_in_a_scenario_file_names_its_line() {
+    let lab = Lab::new();
+    let ok = "[[scenario]]\nname = \"ok\"\nurl = \"http://127.0.0.1:1/\"\n\n";
+    let cases = [
+        ("[[scenario]]\nname = \"t\"\nurl = \"http://127.0.0.1:1/{{rand_int(9,1)}}\"\n", ":5:", "a <= b"),
+        ("[[scenario]]\nname = \"u\"\nurl = \"http://127.0.0.1:99999/\"\n", ":5:", "invalid"),
+        ("[[scenario]]\nname = \"m\"\nmethod = \"GE T\"\nurl = \"http://127.0.0.1:1/\"\n", ":5:", "invalid method"),
+        ("[[scenario]]\nname = \"h\"\nurl = \"http://127.0.0.1:1/\"\nheaders = { \"Bad Name\" = \"x\" }\n", ":5:", "invalid header name"),
+        ("[[scenario]]\nname = \"w\"\nweight = 0\nurl = \"http://127.0.0.1:1/\"\n", ":5:", "weight 0"),
+    ];
+    for (i, (entry, line, what)) in cases.iter().enumerate() {
+        let f = lab.write(&format!("case{i}.toml"), &format!("{ok}{entry}"));
+        let out = lab
+            .cmd()
+            .args(["load", "--scenario-file", f.to_str().unwrap(), "--dry-run"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("case{i}.toml{line}")) && err.contains(what),
+            "case {i}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let f = lab.write(
+        "th.toml",
+        &format!("thresholds = [\n  \"p99<5ms\",\n  \"p98<5ms\",\n]\n{ok}"),
+    );
+    let out = lab
+        .cmd()
+        .args(["load", "--scenario-file", f.to_str().unwrap(), "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("th.toml:3:") && stderr(&out).contains("unknown metric"),
+        "{}",
+        stderr(&out)
+    );
+    let f = lab.write("to.toml", &format!("timeout = \"0s\"\n{ok}"));
+    let out = lab
+        .cmd()
+        .args(["load", "--scenario-file", f.to_str().unwrap(), "--dry-run"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("to.toml:1: timeout \"0s\" must be more than zero"),
+        "{}",
+        stderr(&out)
+    );
 }
