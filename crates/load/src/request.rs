@@ -429,7 +429,7 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
     let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
     let file_line = |at: usize| format!("{}:{}", path.display(), line_of(at));
     if let Some(t) = &file.timeout {
-        let zero = parse_duration(t.get_ref()).map_or(false, |d| d.is_zero());
+        let zero = parse_duration(t.get_ref()).is_ok_and(|d| d.is_zero());
         if zero {
             return Err(config(format!(
                 "{}: timeout {:?} must be more than zero",
