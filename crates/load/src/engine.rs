@@ -775,6 +775,16 @@ async fn run_async(
             message: format!("cannot resolve {a}: {why}"),
         });
     }
+    // The target's metrics: the first scrape is the baseline, so it is taken before anything is
+    // sent (a scrape that fails stops the test here, with the reason).
+    let watcher = match &opts.watch_metrics {
+        Some(url) => Some(
+            crate::watch::Watcher::start(url).map_err(|e| LoadError::Config {
+                message: format!("--watch-metrics {url}: {e}"),
+            })?,
+        ),
+        None => None,
+    };
     let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
     let start = Instant::now();
     let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight.max(1)).collect();
@@ -966,10 +976,11 @@ async fn run_async(
         }
         if opts.abort_on_fail && !warming && !thresholds.is_empty() {
             let summary = build_summary(&shared, now, &series, 0, None, 0.0);
-            if thresholds.iter().any(|t| {
-                let s = scenario_for(&summary, t);
-                !t.evaluate(s).passed
-            }) {
+            if thresholds
+                .iter()
+                .filter(|t| !t.is_target_metric())
+                .any(|t| !t.evaluate_load(&summary).passed)
+            {
                 ending = Ending::Aborted;
                 break;
             }
@@ -1040,20 +1051,15 @@ async fn run_async(
             rss_peak_bytes: rss_peak.max(rss_end),
         });
     }
+    if let Some(w) = watcher {
+        let requests = summary.scenarios.get("all").map_or(0, |s| s.requests);
+        summary.target_metrics = Some(w.finish(shared.warmup_end, requests));
+    }
     summary.thresholds = thresholds
         .iter()
-        .map(|t| t.evaluate(scenario_for(&summary, t)))
+        .map(|t| t.evaluate_load(&summary))
         .collect();
     Ok((summary, ending))
-}
-
-fn scenario_for<'a>(s: &'a LoadSummary, t: &Threshold) -> &'a perflab_model::load::ScenarioSummary {
-    static EMPTY: std::sync::OnceLock<perflab_model::load::ScenarioSummary> =
-        std::sync::OnceLock::new();
-    let name = t.scenario.as_deref().unwrap_or("all");
-    s.scenarios
-        .get(name)
-        .unwrap_or_else(|| EMPTY.get_or_init(Default::default))
 }
 
 fn mean_rate(rate: f64, opts: &LoadOptions) -> f64 {
@@ -1132,6 +1138,7 @@ fn build_summary(
         series: series.to_vec(),
         thresholds: Vec::new(),
         target_process: None,
+        target_metrics: None,
     }
 }
 

@@ -29,6 +29,7 @@ mod results;
 pub mod template;
 pub mod threshold;
 pub mod tls;
+mod watch;
 
 pub use engine::{process_cpu_seconds, process_rss_bytes, run, Ending, Progress};
 pub use record::{decode_histogram, encode_histogram, percentiles, ErrorKind};

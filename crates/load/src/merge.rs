@@ -120,6 +120,7 @@ pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
         series: Vec::new(),
         thresholds: Vec::new(),
         target_process: None,
+        target_metrics: None,
     };
     let mut series: BTreeMap<u64, SecondPoint> = BTreeMap::new();
     for p in parts {
@@ -163,12 +164,8 @@ pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
         }
         seen.push(t.expression.clone());
         let th = crate::threshold::Threshold::parse(&t.expression, &names)?;
-        let s = out
-            .scenarios
-            .get(th.scenario.as_deref().unwrap_or("all"))
-            .cloned()
-            .unwrap_or_default();
-        out.thresholds.push(th.evaluate(&s));
+        let r = th.evaluate_load(&out);
+        out.thresholds.push(r);
     }
     Ok(out)
 }

@@ -270,6 +270,8 @@ pub struct LoadOptions {
     pub scenarios: Vec<Scenario>,
     /// Identity of the plan (see `LoadSummary::plan`).
     pub plan: String,
+    /// The target's Prometheus endpoint, scraped over the test.
+    pub watch_metrics: Option<String>,
     /// Run one part of the load: (index, count), 1-based index.
     pub segment: (usize, usize),
     /// Evaluate thresholds every second and stop at the first failure.
@@ -412,6 +414,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             grace: Duration::from_secs(1),
             plan: String::new(),
+            watch_metrics: None,
             scenarios: vec![],
             segment: (1, 1),
             abort_on_fail: false,

@@ -59,6 +59,8 @@ pub struct LoadRequest {
     pub timeout: Option<String>,
     /// Closed model: requests per second each VU is expected to send.
     pub expected_rate: Option<String>,
+    /// The target's Prometheus endpoint to scrape over the test.
+    pub watch_metrics: Option<String>,
     /// How long requests in flight may finish after the test (default 1s).
     pub grace: Option<String>,
     /// `I/N`.
@@ -179,6 +181,14 @@ impl LoadRequest {
             .iter()
             .map(|t| Threshold::parse(t, &names))
             .collect::<Result<Vec<_>, _>>()?;
+        if let Some(t) = thresholds.iter().find(|t| t.is_target_metric()) {
+            if self.watch_metrics.is_none() {
+                return Err(config(format!(
+                    "threshold {:?} reads the target's own metrics: give --watch-metrics http://HOST:PORT/metrics",
+                    t.expression
+                )));
+            }
+        }
         for t in thresholds.iter().filter(|t| t.metric == "checks") {
             let has = scenarios
                 .iter()
@@ -241,6 +251,7 @@ impl LoadRequest {
             timeout: dur("timeout", self.timeout.as_deref().unwrap_or("10s"))?,
             grace: dur("grace", self.grace.as_deref().unwrap_or("1s"))?,
             plan: self.plan_id(),
+            watch_metrics: self.watch_metrics.clone(),
             scenarios,
             segment: parse_segment(&self.segment)?,
             abort_on_fail: self.abort_on_fail,

@@ -29,7 +29,8 @@ pub fn benchmarks(s: &LoadSummary) -> Vec<Benchmark> {
             // raise false alarms. It stays in the load summary and in thresholds.
             ("mean", l.mean),
         ] {
-            if sc.requests > 0 {
+            // No successful request: no latency (a zero would read as a great improvement).
+            if sc.requests > sc.failed {
                 b.metrics.push(Metric::new(m, Unit::seconds(), vec![v]));
             }
         }
@@ -54,6 +55,23 @@ pub fn benchmarks(s: &LoadSummary) -> Vec<Benchmark> {
         e.better = Better::Lower;
         b.metrics.push(e);
         out.push(b);
+    }
+    // The target's own costs per request, for `check` targets and `compare`.
+    if let Some(t) = &s.target_metrics {
+        let mut b = Benchmark::new("target");
+        for (k, v) in &t.derived {
+            let unit = match k.as_str() {
+                "memory_per_request" => Unit::bytes(),
+                "allocs_per_request" => Unit::count(),
+                _ => Unit::seconds(),
+            };
+            let mut m = Metric::new(k.clone(), unit, vec![*v]);
+            m.better = Better::Lower;
+            b.metrics.push(m);
+        }
+        if !b.metrics.is_empty() {
+            out.push(b);
+        }
     }
     out
 }

@@ -20,8 +20,17 @@ pub struct Threshold {
     pub value: f64,
 }
 
+/// The target's own costs a threshold may name (`--watch-metrics`).
+pub const TARGET_METRICS: [&str; 5] = [
+    "cpu_per_request",
+    "allocs_per_request",
+    "memory_per_request",
+    "gc_pause_p99",
+    "gc_pause_max",
+];
+
 /// The metrics a threshold may name.
-pub const METRICS: [&str; 13] = [
+pub const METRICS: [&str; 18] = [
     "p50",
     "p90",
     "p95",
@@ -35,6 +44,11 @@ pub const METRICS: [&str; 13] = [
     "rps",
     "checks",
     "requests",
+    "cpu_per_request",
+    "allocs_per_request",
+    "memory_per_request",
+    "gc_pause_p99",
+    "gc_pause_max",
 ];
 
 impl Threshold {
@@ -135,6 +149,54 @@ impl Threshold {
         self.metric.starts_with('p') || self.metric == "max" || self.metric == "mean"
     }
 
+    /// Whether the metric is one of the target's own costs (`--watch-metrics`).
+    pub fn is_target_metric(&self) -> bool {
+        TARGET_METRICS.contains(&self.metric.as_str())
+    }
+
+    /// Evaluate against a whole load summary: the target's costs from its metrics, the rest
+    /// from the threshold's scenario (`all` unless named).
+    pub fn evaluate_load(&self, s: &perflab_model::load::LoadSummary) -> ThresholdResult {
+        if !self.is_target_metric() {
+            let scenario = s
+                .scenarios
+                .get(self.scenario.as_deref().unwrap_or("all"))
+                .cloned()
+                .unwrap_or_default();
+            return self.evaluate(&scenario);
+        }
+        let found = s
+            .target_metrics
+            .as_ref()
+            .and_then(|t| t.derived.get(&self.metric).copied());
+        let Some(v) = found else {
+            return ThresholdResult {
+                expression: self.expression.clone(),
+                observed: 0.0,
+                passed: false,
+                note: Some(format!(
+                    "the target's metrics have no {} (it exports none of the series it is made from)",
+                    self.metric
+                )),
+            };
+        };
+        ThresholdResult {
+            expression: self.expression.clone(),
+            observed: v,
+            passed: self.holds(v),
+            note: None,
+        }
+    }
+
+    fn holds(&self, v: f64) -> bool {
+        match self.op.as_str() {
+            "<" => v < self.value,
+            "<=" => v <= self.value,
+            ">" => v > self.value,
+            _ => v >= self.value,
+        }
+    }
+
     /// Evaluate against a summary. A latency threshold with no successful request fails: a
     /// dead server has no latency to be fast with.
     pub fn evaluate(&self, s: &ScenarioSummary) -> ThresholdResult {
@@ -150,16 +212,10 @@ impl Threshold {
             };
         }
         let v = self.observe(s);
-        let passed = match self.op.as_str() {
-            "<" => v < self.value,
-            "<=" => v <= self.value,
-            ">" => v > self.value,
-            _ => v >= self.value,
-        };
         ThresholdResult {
             expression: self.expression.clone(),
             observed: v,
-            passed,
+            passed: self.holds(v),
             note: None,
         }
     }
@@ -174,6 +230,9 @@ fn decode_quantile(s: &ScenarioSummary, q: f64) -> Option<f64> {
 /// bare `5` is refused, not read as milliseconds here and seconds elsewhere), `%` is a fraction.
 fn parse_value(text: &str, metric: &str) -> Result<f64, perflab_model::QuantityError> {
     let unit = match metric {
+        "cpu_per_request" | "gc_pause_p99" | "gc_pause_max" => perflab_model::Unit::seconds(),
+        "memory_per_request" => perflab_model::Unit::bytes(),
+        "allocs_per_request" => perflab_model::Unit::count(),
         m if m.starts_with('p') || m == "max" || m == "mean" => perflab_model::Unit::seconds(),
         "rps" => perflab_model::Unit::per_sec(),
         _ => perflab_model::Unit::count(),

@@ -146,6 +146,45 @@ pub struct LoadSummary {
     /// The watched target process, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_process: Option<ProcessSummary>,
+    /// The target's own metrics (`--watch-metrics`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_metrics: Option<TargetMetrics>,
+}
+
+/// The target's own Prometheus metrics over the test (`--watch-metrics URL`): what each request
+/// cost it, how its gauges moved, and its own view of latency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetMetrics {
+    /// Where they were scraped.
+    pub url: String,
+    /// Scrapes taken (before, each second, after).
+    pub scrapes: usize,
+    /// Requests the costs are divided by (the measured ones).
+    pub requests: u64,
+    /// Each counter's increase over the measured part, per request (`series → value`).
+    #[serde(default)]
+    pub per_request: BTreeMap<String, f64>,
+    /// Each gauge at the start, at the end and at its highest.
+    #[serde(default)]
+    pub gauges: BTreeMap<String, GaugeRange>,
+    /// Each histogram's percentiles over the requests of the test (from its buckets' increase).
+    #[serde(default)]
+    pub histograms: BTreeMap<String, Percentiles>,
+    /// The named costs thresholds and targets read: `cpu_per_request` (s),
+    /// `allocs_per_request`, `memory_per_request` (bytes), `gc_pause_p99`, `gc_pause_max` (s).
+    #[serde(default)]
+    pub derived: BTreeMap<String, f64>,
+}
+
+/// A gauge over the test.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct GaugeRange {
+    /// At the first scrape of the measured part.
+    pub start: f64,
+    /// At the last.
+    pub end: f64,
+    /// The highest seen.
+    pub peak: f64,
 }
 
 /// CPU and memory of the process under test during the load.

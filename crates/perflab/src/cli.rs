@@ -497,6 +497,9 @@ pub(crate) struct LoadArgs {
     /// Per-request timeout (default 10s).
     #[arg(long, value_name = "DURATION")]
     pub(crate) timeout: Option<String>,
+    /// The target's Prometheus endpoint: its costs per request, gauges and own latency.
+    #[arg(long, value_name = "URL")]
+    pub(crate) watch_metrics: Option<String>,
     /// Closed model: each VU sends at most RATE/s, latency from when due (wrk2's -R).
     #[arg(long, value_name = "RATE")]
     pub(crate) expected_rate: Option<String>,

@@ -1641,3 +1641,164 @@ fn every_mistake_in_a_scenario_file_names_its_line() {
         stderr(&out)
     );
 }
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn watch_metrics_gives_the_targets_cost_per_request_from_its_own_counters() {
+    // perflab serve as the target: its /metrics counts the requests of each route.
+    let lab = Lab::new();
+    let port = free_port();
+    let mut serve = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("PERFLAB_STORE", lab.path("h.db"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let metrics = format!("{base}/metrics");
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            &format!("{base}/api/v1/runs"),
+            "-c",
+            "2",
+            "-n",
+            "200",
+            "-d",
+            "10s",
+            "--watch-metrics",
+            &metrics,
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let m = &doc["load"]["target_metrics"];
+    assert!(m["scrapes"].as_u64().unwrap() >= 2, "{m}");
+    assert_eq!(
+        m["per_request"]["perflab_http_requests_total{route=\"runs_read\"}"], 1.0,
+        "each request was counted once by the server: {m}"
+    );
+    // A cost the target does not export fails its threshold and says why.
+    let (code, doc, _) = load_json(
+        &lab,
+        &[
+            &format!("{base}/api/v1/runs"),
+            "-c",
+            "1",
+            "-n",
+            "20",
+            "-d",
+            "10s",
+            "--watch-metrics",
+            &metrics,
+            "--threshold",
+            "allocs_per_request<10",
+        ],
+    );
+    assert_eq!(code, Some(1));
+    let th = &doc["load"]["thresholds"][0];
+    assert!(
+        th["note"]
+            .as_str()
+            .unwrap()
+            .contains("no allocs_per_request"),
+        "{th}"
+    );
+    // Without --watch-metrics, such a threshold is a usage error; an unreachable endpoint too.
+    let (code, _, err) = load_json(
+        &lab,
+        &[&base, "-n", "5", "--threshold", "cpu_per_request<1ms"],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("give --watch-metrics"), "{err}");
+    let dead = format!("http://127.0.0.1:{}/metrics", free_port());
+    let (code, _, err) = load_json(&lab, &[&base, "-n", "5", "--watch-metrics", &dead]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--watch-metrics"), "{err}");
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
+#[test]
+fn watch_metrics_reads_a_go_runtimes_allocations_per_request() {
+    if !common::have("go") {
+        return common::skip("go", "go is not installed");
+    }
+    let lab = Lab::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
+    let bin = lab.path("goserver");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOCACHE", lab.path("gocache"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    let port = free_port();
+    let mut server = Command::new(&bin)
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            &format!("{base}/work"),
+            "-c",
+            "4",
+            "-n",
+            "2000",
+            "-d",
+            "20s",
+            "--watch-metrics",
+            &format!("{base}/metrics"),
+            "--threshold",
+            "memory_per_request<1MB",
+        ],
+    );
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, Some(0), "{err}");
+    let d = &doc["load"]["target_metrics"]["derived"];
+    // Ten 1 KiB buffers per request, plus what net/http allocates itself.
+    let allocs = d["allocs_per_request"].as_f64().unwrap();
+    let bytes = d["memory_per_request"].as_f64().unwrap();
+    assert!((10.0..200.0).contains(&allocs), "{d}");
+    assert!((10_240.0..200_000.0).contains(&bytes), "{d}");
+    let target = doc["benchmarks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "target")
+        .expect("a target benchmark for check and compare");
+    assert!(target["metrics"].to_string().contains("allocs_per_request"));
+}

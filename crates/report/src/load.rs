@@ -197,6 +197,51 @@ pub fn load_text(run: &Run, view: &LoadView) -> String {
             Unit::bytes().format(p.rss_end_bytes as f64 - p.rss_start_bytes as f64)
         );
     }
+    if let Some(m) = &s.target_metrics {
+        let _ = writeln!(
+            out,
+            "  target metrics ({}, {} scrapes, per request of {}):",
+            escape::terminal(&m.url),
+            m.scrapes,
+            m.requests
+        );
+        for (k, v) in &m.derived {
+            let shown = match k.as_str() {
+                "memory_per_request" => Unit::bytes().format(*v),
+                "allocs_per_request" => format!("{v:.2}"),
+                _ => t(*v),
+            };
+            let _ = writeln!(out, "    {k} {shown}");
+        }
+        for (name, g) in m.gauges.iter().filter(|(n, _)| {
+            n.starts_with("process_resident_memory_bytes") || n.starts_with("go_goroutines")
+        }) {
+            let fmt = |v: f64| {
+                if name.contains("bytes") {
+                    Unit::bytes().format(v)
+                } else {
+                    format!("{v:.0}")
+                }
+            };
+            let _ = writeln!(
+                out,
+                "    {} {} → {} (peak {})",
+                escape::terminal(name),
+                fmt(g.start),
+                fmt(g.end),
+                fmt(g.peak)
+            );
+        }
+        for (name, h) in &m.histograms {
+            let _ = writeln!(
+                out,
+                "    server {}: p50 {}  p99 {}",
+                escape::terminal(name),
+                t(h.p50),
+                t(h.p99)
+            );
+        }
+    }
     if view.spectrum.iter().any(|&(_, _, count)| count > 0) {
         let _ = writeln!(out, "  percentile spectrum ({latency_name}):");
         for &(q, v, count) in &view.spectrum {

@@ -21,7 +21,7 @@ fn request(args: &LoadArgs) -> LoadRequest {
     let mut r = LoadRequest::new();
     copy_fields![r, args; url, scenario_file, method, headers, body, check_status, stages, rate, vus,
         arrival, max_connections, max_queue, think_time, duration, requests, warmup, timeout,
-        grace, expected_rate, segment, abort_on_fail, http2, insecure, max_redirects];
+        grace, expected_rate, watch_metrics, segment, abort_on_fail, http2, insecure, max_redirects];
     r.thresholds = args.threshold.clone();
     r
 }
