@@ -197,6 +197,8 @@ struct Worker {
     bytes_out: u64,
     /// The `Location` of the last redirection, and where it leads.
     location: String,
+    /// Values this VU extracted from responses (`var.NAME`).
+    vars: Vec<(String, String)>,
     /// The request in progress failed before any I/O (it cannot be written: a rendered CR/LF,
     /// a space in the path): the worker pauses, so a plan where every request fails this way
     /// cannot spin the runtime deaf to the clock and Ctrl-C.
@@ -224,6 +226,7 @@ impl Worker {
             bytes_out: 0,
             location: String::new(),
             no_io: false,
+            vars: Vec::new(),
             hop: crate::options::Target {
                 authority: String::new(),
                 path: String::new(),
@@ -242,6 +245,7 @@ impl Worker {
             seq,
             rng: &mut self.rng,
             csv: sc.csv.as_ref(),
+            vars: &self.vars,
         };
         sc.url.render(&mut ctx, &mut self.url_buf);
         if let Some(b) = &sc.body {
@@ -253,7 +257,7 @@ impl Worker {
             t.render(&mut ctx, &mut self.header_buf);
             self.header_ends.push(self.header_buf.len());
         }
-        let keep = sc.checks.iter().any(Check::needs_body);
+        let keep = sc.checks.iter().any(Check::needs_body) || !sc.extract.is_empty();
         let max_kept = if keep { shared.opts.max_body_kept } else { 0 };
         self.kept.clear();
         self.bytes_out = 0;
@@ -295,7 +299,18 @@ impl Worker {
                 outcome.error = Some(ErrorKind::Timeout);
             }
         }
+        let answered = outcome.error.is_none();
         self.finish(shared, outcome, intended, send_start, &self.kept);
+        if answered {
+            for (var, path) in &sc.extract {
+                if let Some(v) = json_get(&self.kept, path) {
+                    match self.vars.iter_mut().find(|(n, _)| n == var) {
+                        Some(slot) => slot.1 = v,
+                        None => self.vars.push((var.clone(), v)),
+                    }
+                }
+            }
+        }
         if self.no_io {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
@@ -448,6 +463,26 @@ impl Worker {
 
 fn memfind(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The value at a dotted path (`data.0.id`) of a JSON body, as text: a string as it is, other
+/// values as JSON.
+fn json_get(body: &[u8], path: &str) -> Option<String> {
+    let mut v = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    for part in path.split('.') {
+        v = match v {
+            serde_json::Value::Object(mut m) => m.remove(part)?,
+            serde_json::Value::Array(mut a) => {
+                let i = part.parse::<usize>().ok().filter(|i| *i < a.len())?;
+                a.swap_remove(i)
+            }
+            _ => return None,
+        };
+    }
+    Some(match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
 }
 
 fn json_has(body: &[u8], path: &str) -> bool {
@@ -787,7 +822,7 @@ async fn run_async(
     };
     let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
     let start = Instant::now();
-    let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight.max(1)).collect();
+    let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight).collect();
     let tls = if opts.scenarios.iter().any(|s| s.tls) || opts.max_redirects > 0 {
         Some(tokio_rustls::TlsConnector::from(crate::tls::client_config(
             opts.insecure,
@@ -1146,6 +1181,8 @@ async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration, every: Optio
     let mut w = Worker::new(id, &shared);
     // With an expected rate, request k of this VU is due at start + k/rate (spread over the
     // first interval across VUs so they do not all fire together).
+    // The scenario a `then` chains to, sent next by this VU.
+    let mut next: Option<usize> = None;
     let mut due = every.map(|e| {
         let spread = e * (id as f64 / shared.inflight.len().max(1) as f64);
         shared.start + Duration::from_secs_f64(spread)
@@ -1180,8 +1217,11 @@ async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration, every: Optio
             }
         }
         shared.sent.fetch_add(1, Ordering::Relaxed);
-        let scenario = shared.pick_scenario(&mut w.rng);
+        let scenario = next
+            .take()
+            .unwrap_or_else(|| shared.pick_scenario(&mut w.rng));
         w.request(&shared, scenario, due).await;
+        next = shared.opts.scenarios[scenario].then;
         if let (Some(d), Some(e)) = (due.as_mut(), every) {
             *d += Duration::from_secs_f64(e);
         }

@@ -138,6 +138,11 @@ pub struct Scenario {
     pub checks: Vec<Check>,
     /// CSV rows for `csv.*` generators.
     pub csv: Option<CsvData>,
+    /// Values to keep from each response, for this VU's later requests: (`var` name, dotted
+    /// JSON path).
+    pub extract: Vec<(String, String)>,
+    /// The scenario this VU sends next (closed model): create, then read what was created.
+    pub then: Option<usize>,
 }
 
 /// A target URL, split.

@@ -340,6 +340,11 @@ struct ScenarioEntry {
     csv: Option<String>,
     #[serde(default)]
     check: Vec<CheckEntry>,
+    /// `var = "json.path"`: values kept for this VU's later requests (`{{var.NAME}}`).
+    #[serde(default)]
+    extract: std::collections::BTreeMap<String, String>,
+    /// The scenario this VU sends next.
+    then: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -407,6 +412,8 @@ fn scenario(
             .transpose()?,
         checks,
         csv,
+        extract: Vec::new(),
+        then: None,
     })
 }
 
@@ -450,14 +457,37 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         }
     }
     let mut out = Vec::new();
+    // A scenario some other one chains to (`then`) may have weight 0: it runs only after it.
+    let chained: Vec<String> = file
+        .scenario
+        .iter()
+        .filter_map(|s| s.get_ref().then.clone())
+        .collect();
+    let mut thens: Vec<(usize, String, String)> = Vec::new();
     for spanned in file.scenario {
         let here = file_line(spanned.span().start);
         let s = spanned.into_inner();
         let at = |m: String| config(format!("{here}: scenario {}: {m}", s.name));
-        if s.weight == 0 {
+        if s.weight == 0 && !chained.contains(&s.name) {
             return Err(at(
-                "weight 0 would never run: give 1 or more, or leave it out".into(),
+                "weight 0 would never run: give 1 or more, leave it out, or reach it with then"
+                    .into(),
             ));
+        }
+        for (var, path) in &s.extract {
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(at(format!(
+                    "extract {var:?}: a name of letters, digits and _"
+                )));
+            }
+            if path.is_empty() {
+                return Err(at(format!(
+                    "extract {var}: give a dotted JSON path, e.g. \"id\" or \"data.0.id\""
+                )));
+            }
+        }
+        if let Some(t) = &s.then {
+            thens.push((out.len(), t.clone(), here.clone()));
         }
         let csv = match &s.csv {
             Some(c) => {
@@ -501,6 +531,23 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
             )
             .map_err(|e| config(format!("{here}: {e}")))?,
         );
+        if let Some(last) = out.last_mut() {
+            last.extract = s.extract.clone().into_iter().collect();
+        }
+    }
+    for (i, name, here) in thens {
+        let Some(j) = out.iter().position(|s| s.name == name) else {
+            return Err(config(format!(
+                "{here}: then {name:?}: no scenario has that name"
+            )));
+        };
+        out[i].then = Some(j);
+    }
+    if !out.is_empty() && out.iter().all(|s| s.weight == 0) {
+        return Err(config(format!(
+            "{}: every scenario has weight 0",
+            path.display()
+        )));
     }
     if out.is_empty() {
         return Err(config(format!(

@@ -178,13 +178,14 @@ impl LoadOptions {
         if self.segment.1 > 1 {
             let _ = writeln!(out, "  segment {}/{}", self.segment.0, self.segment.1);
         }
-        let total: u32 = self.scenarios.iter().map(|s| s.weight.max(1)).sum();
+        let total: u32 = self.scenarios.iter().map(|s| s.weight).sum();
         let mut rng = crate::template::Rng::new(0x5EED);
         for sc in &self.scenarios {
             let mut ctx = crate::template::RenderContext {
                 seq: 0,
                 rng: &mut rng,
                 csv: sc.csv.as_ref(),
+                vars: &[],
             };
             let mut path = String::new();
             sc.url.render(&mut ctx, &mut path);
@@ -194,7 +195,7 @@ impl LoadOptions {
                 "  scenario {} (weight {}, {:.0}%): {} {scheme}://{}{}",
                 visible(&sc.name),
                 sc.weight,
-                f64::from(sc.weight.max(1)) * 100.0 / f64::from(total.max(1)),
+                f64::from(sc.weight) * 100.0 / f64::from(total.max(1)),
                 sc.method,
                 sc.authority,
                 visible(&path)
@@ -218,6 +219,12 @@ impl LoadOptions {
             }
             for c in &sc.checks {
                 let _ = writeln!(out, "    check: {}", c.describe());
+            }
+            for (var, path) in &sc.extract {
+                let _ = writeln!(out, "    extract var.{var} from the JSON at {path}");
+            }
+            if let Some(next) = sc.then {
+                let _ = writeln!(out, "    then: {} (same VU)", self.scenarios[next].name);
             }
         }
         for t in thresholds {

@@ -46,6 +46,8 @@ enum Segment {
     RandomFloats(usize, f64, f64),
     Uuid,
     Csv(usize),
+    /// A value the virtual user extracted from an earlier response (`var.NAME`).
+    Var(String),
 }
 
 /// Rows of a CSV file shared by a scenario's templates.
@@ -119,6 +121,8 @@ pub struct RenderContext<'a> {
     pub rng: &'a mut Rng,
     /// CSV rows, if the scenario has them.
     pub csv: Option<&'a CsvData>,
+    /// The virtual user's extracted values (`var.NAME`), name and value.
+    pub vars: &'a [(String, String)],
 }
 
 impl Template {
@@ -207,6 +211,12 @@ impl Template {
                         lo >> 48,
                         lo & 0xFFFF_FFFF_FFFF
                     );
+                }
+                Segment::Var(name) => {
+                    // Not extracted yet: empty, as an unset k6 variable renders.
+                    if let Some((_, v)) = ctx.vars.iter().find(|(n, _)| n == name) {
+                        out.push_str(v);
+                    }
                 }
                 Segment::Csv(col) => {
                     if let Some(csv) = ctx.csv {
@@ -341,6 +351,12 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, Generat
             .into()),
         };
     }
+    if let Some(name) = expr.strip_prefix("var.") {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err("var.NAME: letters, digits and _ only".into());
+        }
+        return Ok(Segment::Var(name.to_string()));
+    }
     if let Some(col) = expr.strip_prefix("csv.") {
         let csv = csv.ok_or("csv.* needs a csv file in the scenario")?;
         return csv
@@ -355,7 +371,7 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, Generat
     let (name, inner) = expr
         .split_once('(')
         .and_then(|(n, r)| r.strip_suffix(')').map(|i| (n.trim(), i)))
-        .ok_or("unknown generator (use seq, uuid, rand_int(a,b), rand_float(a,b), random_floats(n,a,b), env.NAME, csv.COLUMN)")?;
+        .ok_or("unknown generator (use seq, uuid, rand_int(a,b), rand_float(a,b), random_floats(n,a,b), env.NAME, csv.COLUMN, var.NAME)")?;
     match name {
         "rand_int" => {
             let [a, b] = args::<2>(inner)?;
@@ -391,6 +407,7 @@ mod tests {
                 seq,
                 rng: &mut rng,
                 csv: None,
+                vars: &[],
             },
             &mut out,
         );
@@ -447,6 +464,7 @@ mod tests {
                     seq,
                     rng: &mut rng,
                     csv: Some(&csv),
+                    vars: &[],
                 },
                 &mut out,
             );

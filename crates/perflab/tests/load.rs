@@ -1802,3 +1802,105 @@ fn watch_metrics_reads_a_go_runtimes_allocations_per_request() {
         .expect("a target benchmark for check and compare");
     assert!(target["metrics"].to_string().contains("allocs_per_request"));
 }
+
+/// A store on loopback: `POST /items` answers a new id, `GET /items/ID` 200 when it was
+/// created, 404 otherwise.
+fn items_server(mut s: std::net::TcpStream) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1000);
+    static MADE: std::sync::Mutex<Vec<u64>> = std::sync::Mutex::new(Vec::new());
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let Ok(n) = s.read(&mut buf) else { return };
+        if n == 0 {
+            return;
+        }
+        let req = String::from_utf8_lossy(&buf[..n]).to_string();
+        let line = req.lines().next().unwrap_or("").to_string();
+        let (status, body) = if line.starts_with("POST /items ") {
+            let id = NEXT.fetch_add(1, Ordering::SeqCst);
+            MADE.lock().unwrap().push(id);
+            ("201 Created", format!("{{\"id\": \"{id}\"}}"))
+        } else if let Some(rest) = line.strip_prefix("GET /items/") {
+            let id: u64 = rest.split(' ').next().unwrap_or("").parse().unwrap_or(0);
+            if MADE.lock().unwrap().contains(&id) {
+                ("200 OK", format!("{{\"id\": \"{id}\"}}"))
+            } else {
+                ("404 Not Found", "{}".to_string())
+            }
+        } else {
+            ("400 Bad Request", "{}".to_string())
+        };
+        let answer = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_virtual_user_reads_what_it_created_with_an_extracted_id() {
+    let url = raw_server(items_server);
+    let lab = Lab::new();
+    let plan = lab.write(
+        "plan.toml",
+        &format!(
+            "vus = 3\nrequests = 60\n\n[[scenario]]\nname = \"create\"\nmethod = \"POST\"\nurl = \"{url}items\"\nextract = {{ id = \"id\" }}\nthen = \"read\"\n\n[[scenario]]\nname = \"read\"\nweight = 0\nurl = \"{url}items/{{{{var.id}}}}\"\n[[scenario.check]]\nstatus = 200\n"
+        ),
+    );
+    let (code, doc, err) = load_json(
+        &lab,
+        &["--scenario-file", plan.to_str().unwrap(), "-d", "20s"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let sc = &doc["load"]["scenarios"];
+    assert_eq!(sc["create"]["requests"], 30, "{sc}");
+    assert_eq!(
+        sc["read"]["requests"], 30,
+        "every create is followed by its read"
+    );
+    assert_eq!(
+        sc["read"]["status"]["200"], 30,
+        "each read found what its VU created: {sc}"
+    );
+    // The dry run shows the chain; a `then` to nowhere is an error with its line.
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            plan.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("extract var.id from the JSON at id") && text.contains("then: read"),
+        "{text}"
+    );
+    let bad = lab.write(
+        "bad.toml",
+        "[[scenario]]\nname = \"a\"\nurl = \"http://127.0.0.1:1/\"\nthen = \"b\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            bad.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("bad.toml:1: then \"b\": no scenario"),
+        "{}",
+        stderr(&out)
+    );
+}
