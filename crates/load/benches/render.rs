@@ -20,6 +20,7 @@ fn measure(name: &str, t: &Template, iters: u64) {
                     seq,
                     rng: &mut rng,
                     csv: None,
+                    vars: &[],
                 },
                 &mut out,
             );
