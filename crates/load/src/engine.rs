@@ -1133,6 +1133,22 @@ fn build_summary(
         t_no_checks.merge(t);
         all.merge(&t_no_checks);
     }
+    // Per tag: the scenarios that carry it, together.
+    let mut tagged: std::collections::BTreeMap<String, crate::record::ScenarioStats> =
+        std::collections::BTreeMap::new();
+    for (sc, t) in opts.scenarios.iter().zip(&totals) {
+        for (k, v) in &sc.tags {
+            let mut t_no_checks = crate::record::ScenarioStats::new(0);
+            t_no_checks.merge(t);
+            tagged
+                .entry(format!("{k}={v}"))
+                .or_insert_with(|| crate::record::ScenarioStats::new(0))
+                .merge(&t_no_checks);
+        }
+    }
+    for (name, t) in &tagged {
+        scenarios.insert(name.clone(), summarize(t, &[], measured));
+    }
     let mut all_summary = summarize(&all, &[], measured);
     all_summary.checks = scenarios
         .values()

@@ -143,6 +143,22 @@ pub struct Scenario {
     pub extract: Vec<(String, String)>,
     /// The scenario this VU sends next (closed model): create, then read what was created.
     pub then: Option<usize>,
+    /// Tags (`kind = "write"`): results are also given per tag, named `kind=write`.
+    pub tags: Vec<(String, String)>,
+}
+
+/// The names results go by: each scenario's, and each tag's `key=value`.
+pub fn result_names(scenarios: &[Scenario]) -> Vec<String> {
+    let mut names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    for s in scenarios {
+        for (k, v) in &s.tags {
+            let t = format!("{k}={v}");
+            if !names.contains(&t) {
+                names.push(t);
+            }
+        }
+    }
+    names
 }
 
 /// A target URL, split.

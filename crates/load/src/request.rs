@@ -176,7 +176,7 @@ impl LoadRequest {
         scenarios: Vec<Scenario>,
         threshold_texts: Vec<String>,
     ) -> Result<(LoadOptions, Vec<Threshold>), LoadError> {
-        let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+        let names = crate::options::result_names(&scenarios);
         let thresholds = threshold_texts
             .iter()
             .map(|t| Threshold::parse(t, &names))
@@ -345,6 +345,9 @@ struct ScenarioEntry {
     extract: std::collections::BTreeMap<String, String>,
     /// The scenario this VU sends next.
     then: Option<String>,
+    /// `key = "value"`: results are also given per tag.
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -414,6 +417,7 @@ fn scenario(
         csv,
         extract: Vec::new(),
         then: None,
+        tags: Vec::new(),
     })
 }
 
@@ -489,6 +493,19 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         if let Some(t) = &s.then {
             thens.push((out.len(), t.clone(), here.clone()));
         }
+        if s.name.contains('=') {
+            return Err(at(
+                "a scenario name cannot hold '=' (tags' results are named key=value)".into(),
+            ));
+        }
+        for (k, v) in &s.tags {
+            let ok = |x: &str| !x.is_empty() && !x.contains(['=', '.', ' ']);
+            if !ok(k) || !ok(v) {
+                return Err(at(format!(
+                    "tag {k:?} = {v:?}: no '=', '.' or spaces, not empty"
+                )));
+            }
+        }
         let csv = match &s.csv {
             Some(c) => {
                 let p = base.join(c);
@@ -533,6 +550,7 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         );
         if let Some(last) = out.last_mut() {
             last.extract = s.extract.clone().into_iter().collect();
+            last.tags = s.tags.clone().into_iter().collect();
         }
     }
     for (i, name, here) in thens {
@@ -582,7 +600,7 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         grace: file.grace,
         expected_rate: file.expected_rate,
     };
-    let names: Vec<String> = out.iter().map(|s| s.name.clone()).collect();
+    let names = crate::options::result_names(&out);
     let mut thresholds = Vec::new();
     for t in file.thresholds {
         Threshold::parse(t.get_ref(), &names)

@@ -1904,3 +1904,49 @@ fn a_virtual_user_reads_what_it_created_with_an_extracted_id() {
         stderr(&out)
     );
 }
+
+#[test]
+fn tags_give_results_per_tag_and_thresholds_on_them() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let plan = lab.write(
+        "plan.toml",
+        &format!(
+            "vus = 2\nrequests = 100\nthresholds = [\"api=v1.p99<10s\", \"kind=write.error_rate<0.01\"]\n\n\
+[[scenario]]\nname = \"create\"\nmethod = \"POST\"\nurl = \"{u}/api/x\"\ntags = {{ kind = \"write\", api = \"v1\" }}\n\n\
+[[scenario]]\nname = \"read\"\nurl = \"{u}/api/x\"\ntags = {{ kind = \"read\", api = \"v1\" }}\n\n\
+[[scenario]]\nname = \"health\"\nurl = \"{u}/\"\n",
+            u = s.url
+        ),
+    );
+    let (code, doc, err) = load_json(
+        &lab,
+        &["--scenario-file", plan.to_str().unwrap(), "-d", "20s"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let sc = &doc["load"]["scenarios"];
+    let n = |k: &str| {
+        sc[k]["requests"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k}: {sc}"))
+    };
+    assert_eq!(n("kind=write"), n("create"));
+    assert_eq!(n("kind=read"), n("read"));
+    assert_eq!(n("api=v1"), n("create") + n("read"));
+    assert_eq!(n("all"), 100);
+    let th = doc["load"]["thresholds"].as_array().unwrap();
+    assert!(th.iter().all(|t| t["passed"] == true), "{th:?}");
+    // A tag no scenario has is an unknown name.
+    let (code, _, err) = load_json(
+        &lab,
+        &[
+            "--scenario-file",
+            plan.to_str().unwrap(),
+            "--threshold",
+            "kind=delete.p99<1s",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown scenario \"kind=delete\""), "{err}");
+}
