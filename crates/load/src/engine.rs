@@ -199,6 +199,13 @@ struct Worker {
     location: String,
     /// Values this VU extracted from responses (`var.NAME`).
     vars: Vec<(String, String)>,
+    /// This VU's cookies (name, value), kept from `Set-Cookie` answers as a browser or k6 keeps
+    /// them, and sent back as one `Cookie` header.
+    jar: Vec<(String, String)>,
+    /// The last answer's `Set-Cookie` values.
+    set_cookies: Vec<String>,
+    /// The `Cookie` header made from the jar.
+    cookie_header: String,
     /// The request in progress failed before any I/O (it cannot be written: a rendered CR/LF,
     /// a space in the path): the worker pauses, so a plan where every request fails this way
     /// cannot spin the runtime deaf to the clock and Ctrl-C.
@@ -227,6 +234,9 @@ impl Worker {
             location: String::new(),
             no_io: false,
             vars: Vec::new(),
+            jar: Vec::new(),
+            set_cookies: Vec::new(),
+            cookie_header: String::new(),
             hop: crate::options::Target {
                 authority: String::new(),
                 path: String::new(),
@@ -301,6 +311,9 @@ impl Worker {
         }
         let answered = outcome.error.is_none();
         self.finish(shared, outcome, intended, send_start, &self.kept);
+        if !self.set_cookies.is_empty() {
+            self.keep_cookies();
+        }
         if answered {
             for (var, path) in &sc.extract {
                 if let Some(v) = json_get(&self.kept, path) {
@@ -355,11 +368,16 @@ impl Worker {
                 *start = end;
                 Some(v)
             });
+            // The jar's cookies, unless the scenario sets its own Cookie header.
+            let jar = (!self.cookie_header.is_empty()
+                && !sc.headers.iter().any(|(n, _)| n == "cookie"))
+            .then_some(("cookie", self.cookie_header.as_str()));
             let headers = sc
                 .headers
                 .iter()
                 .map(|(n, _)| n.as_str())
                 .zip(values)
+                .chain(jar)
                 .filter(|(n, _)| !(cross && matches!(*n, "host" | "authorization" | "cookie")));
             let body = with_body.then_some(self.body_buf.as_bytes());
             let body_len = body.map_or(0, |b| b.len() as u64);
@@ -373,6 +391,7 @@ impl Worker {
                     kept: &mut self.kept,
                     max_kept,
                     location: &mut self.location,
+                    cookies: &mut self.set_cookies,
                 };
                 self.bytes_out += body_len;
                 // Boxed: hyper's HTTP/2 state would otherwise size every worker's future.
@@ -399,6 +418,7 @@ impl Worker {
                     kept: &mut self.kept,
                     max_kept,
                     location: &mut self.location,
+                    cookies: &mut self.set_cookies,
                 };
                 let (status, n) =
                     exchange_h1(link, authority, connector, &self.out, head, reply).await?;
@@ -423,6 +443,36 @@ impl Worker {
                 }
             }
             return Ok((status, bytes_in));
+        }
+    }
+
+    /// Put the last answer's `Set-Cookie` values in the jar (`Max-Age=0` or an empty value
+    /// deletes), and remake the `Cookie` header.
+    fn keep_cookies(&mut self) {
+        for c in self.set_cookies.drain(..) {
+            let mut parts = c.split(';');
+            let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+                continue;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            let expired = parts.any(|a| {
+                a.trim().split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("max-age") && v.trim() == "0"
+                })
+            });
+            self.jar.retain(|(n, _)| n != name);
+            if !expired && !value.is_empty() && !name.is_empty() {
+                self.jar.push((name.to_string(), value.to_string()));
+            }
+        }
+        self.cookie_header.clear();
+        for (i, (n, v)) in self.jar.iter().enumerate() {
+            if i > 0 {
+                self.cookie_header.push_str("; ");
+            }
+            self.cookie_header.push_str(n);
+            self.cookie_header.push('=');
+            self.cookie_header.push_str(v);
         }
     }
 
@@ -568,6 +618,8 @@ struct Reply<'a> {
     max_kept: usize,
     /// The `Location` of a redirection.
     location: &'a mut String,
+    /// The answer's `Set-Cookie` values.
+    cookies: &'a mut Vec<String>,
 }
 
 /// One HTTP/1.1 exchange on the worker's connection, connecting first if there is none.
@@ -585,6 +637,7 @@ async fn exchange_h1(
         kept,
         max_kept,
         location,
+        cookies,
     } = reply;
     for attempt in 0..2 {
         if link.is_none() {
@@ -596,8 +649,12 @@ async fn exchange_h1(
             });
         }
         let (result, reused) = match link.as_mut() {
-            Some(Link::Plain(c)) => exchange_on(c, request, head, kept, max_kept, location).await,
-            Some(Link::Tls(c)) => exchange_on(c, request, head, kept, max_kept, location).await,
+            Some(Link::Plain(c)) => {
+                exchange_on(c, request, head, kept, max_kept, location, cookies).await
+            }
+            Some(Link::Tls(c)) => {
+                exchange_on(c, request, head, kept, max_kept, location, cookies).await
+            }
             Some(Link::H2(_)) | None => return Err(ErrorKind::Other),
         };
         match result {
@@ -669,6 +726,7 @@ async fn exchange_on<S>(
     kept: &mut Vec<u8>,
     max_kept: usize,
     location: &mut String,
+    cookies: &mut Vec<String>,
 ) -> (Result<h1::Response, h1::Failure>, bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -677,6 +735,9 @@ where
     let r = c.exchange(request, head, kept, max_kept).await;
     if r.is_ok_and(|r| (300..400).contains(&r.status)) {
         location.clone_from(&c.location);
+    }
+    if r.is_ok() {
+        cookies.clone_from(&c.cookies);
     }
     (r, reused)
 }
@@ -693,6 +754,7 @@ async fn exchange_h2(
         kept,
         max_kept,
         location,
+        cookies,
     } = reply;
     if !matches!(link, Some(Link::H2(s)) if !s.is_closed()) {
         let sender = match connect(authority, tls).await? {
@@ -710,6 +772,10 @@ async fn exchange_h2(
         .await
         .map_err(|e| classify_hyper(&e))?;
     let status = resp.status().as_u16();
+    cookies.clear();
+    for v in resp.headers().get_all(hyper::header::SET_COOKIE) {
+        cookies.push(String::from_utf8_lossy(v.as_bytes()).into_owned());
+    }
     if resp.status().is_redirection() {
         location.clear();
         if let Some(l) = resp.headers().get(hyper::header::LOCATION) {

@@ -62,6 +62,8 @@ struct Head {
     reusable: bool,
     /// Where the `Location` value of a 3xx response lies in the head (start, end).
     location: Option<(usize, usize)>,
+    /// Where each `Set-Cookie` value lies (no allocation when there is none).
+    cookies: Vec<(usize, usize)>,
 }
 
 /// One HTTP/1.1 connection over any byte stream (TCP or TLS).
@@ -75,6 +77,8 @@ pub(crate) struct Conn<S> {
     pub(crate) reused: bool,
     /// The `Location` of the last response, when it was a redirection (3xx); else empty.
     pub(crate) location: String,
+    /// The `Set-Cookie` values of the last response.
+    pub(crate) cookies: Vec<String>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -87,6 +91,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             received: false,
             reused: false,
             location: String::new(),
+            cookies: Vec::new(),
         }
     }
 
@@ -115,6 +120,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if let Some((s, e)) = head.location {
                 let value = &self.buf[self.start + s..self.start + e];
                 self.location.push_str(&String::from_utf8_lossy(value));
+            }
+            self.cookies.clear();
+            for &(s, e) in &head.cookies {
+                let value = &self.buf[self.start + s..self.start + e];
+                self.cookies
+                    .push(String::from_utf8_lossy(value).into_owned());
             }
             self.start += head.len;
             // Interim responses (100 Continue, 103 Early Hints) precede the real one; 101 ends
@@ -333,7 +344,12 @@ fn parse_head(data: &[u8], head_request: bool) -> Result<Option<Head>, ()> {
     let mut chunked = false;
     let (mut close, mut keep_alive) = (false, false);
     let mut location = None;
+    let mut cookies = Vec::new();
     for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("set-cookie") {
+            let start = h.value.as_ptr() as usize - data.as_ptr() as usize;
+            cookies.push((start, start + h.value.len()));
+        }
         if (300..400).contains(&status) && h.name.eq_ignore_ascii_case("location") {
             // The value is a slice of `data`: its offset is where it starts in the head.
             let start = h.value.as_ptr() as usize - data.as_ptr() as usize;
@@ -389,6 +405,7 @@ fn parse_head(data: &[u8], head_request: bool) -> Result<Option<Head>, ()> {
         framing,
         reusable,
         location,
+        cookies,
     }))
 }
 

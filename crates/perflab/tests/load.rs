@@ -1950,3 +1950,67 @@ fn tags_give_results_per_tag_and_thresholds_on_them() {
     assert_eq!(code, Some(2));
     assert!(err.contains("unknown scenario \"kind=delete\""), "{err}");
 }
+
+/// `/login` hands out a session cookie; `/private` answers 200 only with a cookie it handed out.
+fn session_server(mut s: std::net::TcpStream) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    static SESSIONS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut buf = vec![0u8; 8192];
+    loop {
+        let Ok(n) = s.read(&mut buf) else { return };
+        if n == 0 {
+            return;
+        }
+        let req = String::from_utf8_lossy(&buf[..n]).to_string();
+        let cookie = req
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("cookie: ")
+                    .or_else(|| l.strip_prefix("Cookie: "))
+            })
+            .unwrap_or("")
+            .to_string();
+        let answer = if req.starts_with("GET /login ") {
+            let id = format!("s{}", NEXT.fetch_add(1, Ordering::SeqCst));
+            SESSIONS.lock().unwrap().push(id.clone());
+            format!("HTTP/1.1 200 OK\r\nSet-Cookie: theme=dark; Max-Age=0\r\nSet-Cookie: session={id}; Path=/; HttpOnly\r\nContent-Length: 2\r\n\r\nok")
+        } else {
+            let ok = cookie
+                .split("; ")
+                .filter_map(|c| c.strip_prefix("session="))
+                .any(|v| SESSIONS.lock().unwrap().iter().any(|x| x == v));
+            let status = if ok { "200 OK" } else { "401 Unauthorized" };
+            format!("HTTP/1.1 {status}\r\nContent-Length: 2\r\n\r\nok")
+        };
+        if s.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn each_virtual_user_keeps_its_own_cookies() {
+    let url = raw_server(session_server);
+    let lab = Lab::new();
+    let plan = lab.write(
+        "plan.toml",
+        &format!(
+            "vus = 4\nrequests = 80\n\n[[scenario]]\nname = \"login\"\nurl = \"{url}login\"\nthen = \"private\"\n\n[[scenario]]\nname = \"private\"\nweight = 0\nurl = \"{url}private\"\n"
+        ),
+    );
+    let (code, doc, err) = load_json(
+        &lab,
+        &["--scenario-file", plan.to_str().unwrap(), "-d", "20s"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let sc = &doc["load"]["scenarios"];
+    assert_eq!(
+        sc["private"]["status"]["200"], 40,
+        "each VU sent back its own session: {sc}"
+    );
+    // Without the cookie the same endpoint refuses: the test can fail.
+    let (_, doc, _) = load_json(&lab, &[&format!("{url}private"), "-n", "5", "-d", "5s"]);
+    assert_eq!(summary(&doc)["status"]["401"], 5);
+}
