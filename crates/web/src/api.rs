@@ -8,11 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use perflab_model::Run;
-use perflab_store::{RunFilter, StoreError};
+use perflab_store::RunFilter;
 use serde::Deserialize;
 
 use crate::alerts::{fresh_alerts, latest_alerts};
-use crate::{bearer, blocking, count, may_read, token_hash, AppError, AppState, Shared};
+use crate::{
+    bearer, blocking, compare_stored, count, may_read, stored, token_hash, AppError, AppState,
+    Shared,
+};
 
 /// The API's routes.
 pub(crate) fn routes() -> Router<Shared> {
@@ -64,15 +67,9 @@ async fn one_run(
 ) -> Result<Response, AppError> {
     count(&s, 0);
     may_read(&s, &headers)?;
-    blocking(s, move |s| match s.store.run(&id) {
-        Ok(Some(run)) => {
-            Ok(([(header::CONTENT_TYPE, "application/json")], run.to_json()).into_response())
-        }
-        Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
-        Err(StoreError::Ambiguous { .. }) => {
-            Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
-        }
-        Err(e) => Err(e.into()),
+    blocking(s, move |s| {
+        let run = stored(s, &id)?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], run.to_json()).into_response())
     })
     .await
 }
@@ -210,24 +207,8 @@ async fn compare_runs(
     count(&s, 0);
     may_read(&s, &headers)?;
     blocking(s, move |s| {
-        let get = |id: &str| -> Result<Run, AppError> {
-            match s.store.run(id) {
-                Ok(Some(r)) => Ok(r),
-                Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
-                Err(StoreError::Ambiguous { .. }) => {
-                    Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
-                }
-                Err(e) => Err(e.into()),
-            }
-        };
-        let (base, current) = (get(&q.base)?, get(&q.current)?);
-        let opts = perflab_analysis::CompareOptions {
-            base_label: format!("run {}", base.id),
-            current_label: format!("run {}", current.id),
-            ..Default::default()
-        };
-        let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        let (base, current) = (stored(s, &q.base)?, stored(s, &q.current)?);
+        let c = compare_stored(&base, &current)?;
         let body = perflab_report::render(
             perflab_report::Format::Json,
             &perflab_report::Document::Comparison(&c),

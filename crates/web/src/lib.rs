@@ -285,6 +285,32 @@ pub(crate) fn may_see(state: &AppState, headers: &HeaderMap) -> Result<(), AppEr
     may_read(state, headers).map_err(|_| AppError::Login)
 }
 
+/// A stored run by id or unique prefix: 404 when there is none, 400 when the prefix is shared.
+pub(crate) fn stored(s: &AppState, id: &str) -> Result<perflab_model::Run, AppError> {
+    match s.store.run(id) {
+        Ok(Some(r)) => Ok(r),
+        Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
+        Err(StoreError::Ambiguous { .. }) => {
+            Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Two stored runs compared with the default options, labelled by their ids.
+pub(crate) fn compare_stored(
+    base: &perflab_model::Run,
+    current: &perflab_model::Run,
+) -> Result<perflab_analysis::Comparison, AppError> {
+    let opts = perflab_analysis::CompareOptions {
+        base_label: format!("run {}", base.id),
+        current_label: format!("run {}", current.id),
+        ..Default::default()
+    };
+    perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
+        .map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
 /// Run `f` (it calls the store, which blocks) on the blocking pool: a slow query does not stall
 /// the runtime, and PostgreSQL's client cannot run on a runtime thread at all.
 pub(crate) async fn blocking(

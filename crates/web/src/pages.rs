@@ -22,7 +22,10 @@ use perflab_store::{RunFilter, StoreError};
 use serde::Deserialize;
 
 use crate::alerts::{fresh_alerts, kept_generation, latest_alerts};
-use crate::{blocking, count, may_see, same_secret, token_hash, AppError, AppState, Shared};
+use crate::{
+    blocking, compare_stored, count, may_see, same_secret, stored, token_hash, AppError, AppState,
+    Shared,
+};
 
 const NAV: &[(&str, &str)] = &[
     ("/", "perflab"),
@@ -392,17 +395,6 @@ async fn ack_form(
     .await
 }
 
-fn stored(s: &AppState, id: &str) -> Result<Run, AppError> {
-    match s.store.run(id) {
-        Ok(Some(r)) => Ok(r),
-        Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
-        Err(StoreError::Ambiguous { .. }) => {
-            Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn run_page(
     State(s): State<Shared>,
     headers: HeaderMap,
@@ -418,12 +410,7 @@ async fn run_page(
                 .store
                 .previous_run(&run, &mut Vec::new())?
                 .and_then(|base| {
-                    let opts = perflab_analysis::CompareOptions {
-                        base_label: format!("run {}", base.id),
-                        current_label: format!("run {}", run.id),
-                        ..Default::default()
-                    };
-                    perflab_analysis::compare(&base.benchmarks, &run.benchmarks, &opts)
+                    compare_stored(&base, &run)
                         .ok()
                         .map(|c| (format!("the previous run {}", base.id), c))
                 });
@@ -474,13 +461,7 @@ async fn compare_page(
     blocking(s, move |s| {
         cached_page(s, format!("compare\0{}\0{}", q.base, q.current), || {
             let (base, current) = (stored(s, &q.base)?, stored(s, &q.current)?);
-            let opts = perflab_analysis::CompareOptions {
-                base_label: format!("run {}", base.id),
-                current_label: format!("run {}", current.id),
-                ..Default::default()
-            };
-            let c = perflab_analysis::compare(&base.benchmarks, &current.benchmarks, &opts)
-                .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let c = compare_stored(&base, &current)?;
             let body = format!(
                 "<h1>Run <a href=\"/run/{}\">{}</a> vs run <a href=\"/run/{}\">{}</a></h1>{}",
                 html(&seg(&base.id)),
