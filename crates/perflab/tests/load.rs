@@ -1858,13 +1858,18 @@ fn a_virtual_user_reads_what_it_created_with_an_extracted_id() {
     );
     assert_eq!(code, Some(0), "{err}");
     let sc = &doc["load"]["scenarios"];
-    assert_eq!(sc["create"]["requests"], 30, "{sc}");
-    assert_eq!(
-        sc["read"]["requests"], 30,
-        "every create is followed by its read"
+    let (creates, reads) = (
+        sc["create"]["requests"].as_u64().unwrap(),
+        sc["read"]["requests"].as_u64().unwrap(),
+    );
+    assert_eq!(creates + reads, 60, "{sc}");
+    // Every create is followed by its read, but the request budget may end a VU's chain.
+    assert!(
+        reads <= creates && creates - reads <= 3,
+        "{creates} creates, {reads} reads"
     );
     assert_eq!(
-        sc["read"]["status"]["200"], 30,
+        sc["read"]["status"]["200"], reads,
         "each read found what its VU created: {sc}"
     );
     // The dry run shows the chain; a `then` to nowhere is an error with its line.
@@ -2006,8 +2011,17 @@ fn each_virtual_user_keeps_its_own_cookies() {
     );
     assert_eq!(code, Some(0), "{err}");
     let sc = &doc["load"]["scenarios"];
+    let (logins, private) = (
+        sc["login"]["requests"].as_u64().unwrap(),
+        sc["private"]["requests"].as_u64().unwrap(),
+    );
+    assert_eq!(logins + private, 80);
+    assert!(
+        private <= logins && logins - private <= 4,
+        "{logins} logins, {private} private"
+    );
     assert_eq!(
-        sc["private"]["status"]["200"], 40,
+        sc["private"]["status"]["200"], private,
         "each VU sent back its own session: {sc}"
     );
     // Without the cookie the same endpoint refuses: the test can fail.
