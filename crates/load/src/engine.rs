@@ -130,6 +130,13 @@ impl Shared {
         0
     }
 
+    /// Take one request of the `-n` budget: false when it is spent. One atomic step, so VUs
+    /// racing for the last request cannot both send it.
+    fn claim(&self) -> bool {
+        let before = self.sent.fetch_add(1, Ordering::Relaxed);
+        self.opts.max_requests.is_none_or(|m| before < m)
+    }
+
     fn over_budget(&self) -> bool {
         self.opts
             .max_requests
@@ -1298,7 +1305,9 @@ async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration, every: Optio
                 return 0;
             }
         }
-        shared.sent.fetch_add(1, Ordering::Relaxed);
+        if !shared.claim() {
+            return 0;
+        }
         let scenario = next
             .take()
             .unwrap_or_else(|| shared.pick_scenario(&mut w.rng));
@@ -1379,7 +1388,9 @@ fn schedule(
                 return dropped;
             }
             let scenario = shared.pick_scenario(&mut rng);
-            shared.sent.fetch_add(1, Ordering::Relaxed);
+            if !shared.claim() {
+                return dropped;
+            }
             match tx.try_send((intended, scenario)) {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
@@ -1420,6 +1431,58 @@ mod size {
 
     fn future_size3<A, B, C, F>(_: fn(A, B, C) -> F) -> usize {
         std::mem::size_of::<F>()
+    }
+
+    /// `-n`: eight threads racing for a budget of 1,000 get exactly 1,000 (a check followed by
+    /// an increment let two VUs take the last request: 61 requests for `-n 60` in CI).
+    #[test]
+    fn the_request_budget_is_claimed_atomically() {
+        let opts = LoadOptions {
+            model: Model::Closed {
+                vus: 1,
+                think_time: Duration::ZERO,
+                expected_rate: None,
+            },
+            stages: vec![],
+            duration: Duration::from_secs(1),
+            max_requests: Some(1000),
+            warmup: Duration::ZERO,
+            timeout: Duration::from_secs(1),
+            grace: Duration::from_secs(1),
+            plan: String::new(),
+            watch_metrics: None,
+            scenarios: vec![],
+            segment: (1, 1),
+            abort_on_fail: false,
+            max_body_kept: 0,
+            http2: false,
+            insecure: false,
+            max_redirects: 0,
+        };
+        let start = Instant::now();
+        let shared = Arc::new(Shared {
+            inflight: Vec::new(),
+            tls: None,
+            recorder: Recorder::new(1, &[]),
+            stop: AtomicBool::new(false),
+            start,
+            warmup_end: start,
+            sent: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            active_vus: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+            weights: vec![],
+            weight_total: 0,
+            opts,
+        });
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let sh = shared.clone();
+                std::thread::spawn(move || (0..500).filter(|_| sh.claim()).count())
+            })
+            .collect();
+        let won: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(won, 1000);
     }
 
     /// Every connection is a worker's future: its size is memory per connection (9 KiB before

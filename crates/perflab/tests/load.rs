@@ -2028,3 +2028,18 @@ fn each_virtual_user_keeps_its_own_cookies() {
     let (_, doc, _) = load_json(&lab, &[&format!("{url}private"), "-n", "5", "-d", "5s"]);
     assert_eq!(summary(&doc)["status"]["401"], 5);
 }
+
+#[test]
+fn a_request_budget_is_never_overshot_by_racing_virtual_users() {
+    let s = server(&["--threads", "2"]);
+    let lab = Lab::new();
+    for _ in 0..20 {
+        let (code, doc, err) = load_json(&lab, &[&s.url, "-c", "64", "-n", "64", "-d", "20s"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert_eq!(
+            summary(&doc)["requests"],
+            64,
+            "-n 64 with 64 VUs racing for the last ones"
+        );
+    }
+}
