@@ -642,6 +642,34 @@ fn scan_fails_when_a_target_crashes_but_keeps_every_profile() {
     assert!(lab.path("r.json").is_file());
 }
 
+#[test]
+fn scan_checks_every_command_exists_before_profiling_any() {
+    let lab = Lab::new();
+    let started = std::time::Instant::now();
+    let out = lab
+        .cmd()
+        .args([
+            "scan",
+            "--budget",
+            "30s",
+            "-o",
+            "scan",
+            "sleep 5",
+            "no-such-program-xyz --flag",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no-such-program-xyz: no such program"),
+        "{}",
+        stderr(&out)
+    );
+    // `sleep 5` was not run first: the check came before any profiling.
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert!(!lab.path("scan/1-flamegraph.svg").exists());
+}
+
 /// A Go benchmark binary (`go test -c`) whose hot function is known.
 fn go_bench_binary(lab: &Lab) -> PathBuf {
     lab.write("go.mod", "module example.com/fib\n\ngo 1.18\n");

@@ -28,6 +28,16 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     if budget.is_zero() {
         bail!("--budget must be more than zero");
     }
+    // Every command must exist before any of the budget is spent.
+    if let Some(a) = argvs
+        .iter()
+        .find(|a| perflab_profile::elf::resolve_program(&a[0]).is_none())
+    {
+        bail!(
+            "{}: no such program (on PATH or as a path): nothing was profiled",
+            a[0]
+        );
+    }
     let share = budget.as_secs_f64() / argvs.len() as f64;
     let mut failures: Vec<String> = Vec::new();
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
