@@ -24,6 +24,7 @@
 //! ```
 
 mod check;
+pub mod config;
 mod gate;
 mod glob;
 pub mod history;
@@ -82,6 +83,12 @@ pub enum AnalysisError {
         /// Params that exist.
         seen: String,
     },
+    /// `perflab.toml` is wrong: the message names the file, and the line where it can.
+    #[error("{message}")]
+    Config {
+        /// `FILE[:LINE]: what is wrong`.
+        message: String,
+    },
 }
 
 /// Multiple-comparison correction applied before the gate.
@@ -126,6 +133,8 @@ pub struct CompareOptions {
     pub base_label: String,
     /// Label of the current side.
     pub current_label: String,
+    /// A benchmark or metric present on one side only fails the gate (`--fail-on-missing`).
+    pub fail_on_missing: bool,
 }
 
 impl Default for CompareOptions {
@@ -138,6 +147,7 @@ impl Default for CompareOptions {
             rules: Vec::new(),
             base_label: "base".into(),
             current_label: "current".into(),
+            fail_on_missing: false,
         }
     }
 }
@@ -368,6 +378,8 @@ pub struct Gate {
     pub regressions: usize,
     /// Rows whose test errored (they fail the gate).
     pub errors: usize,
+    /// Benchmarks or metrics on one side only fail the gate (`--fail-on-missing`).
+    pub missing_fails: bool,
     /// Rows in the family the correction is taken over (role `tested`), counted before any
     /// filter, so a filter never changes a verdict.
     pub family: usize,
@@ -392,10 +404,24 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// One row per metric (and column pair).
     pub geomean: Vec<Geomean>,
-    /// Benchmarks or metrics present on one side only.
+    /// Benchmarks or metrics present on one side only, and other notes.
     pub warnings: Vec<String>,
+    /// Benchmarks (or one metric of them) present on one side only.
+    pub missing: Vec<Missing>,
     /// The gate.
     pub gate: Gate,
+}
+
+/// A benchmark, or a metric of one, that only one side has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    /// The benchmark's identity (`name/param=value…`).
+    pub benchmark: String,
+    /// The metric, when the benchmark is on both sides but this metric is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    /// The label of the side that has it.
+    pub only_in: String,
 }
 
 impl Comparison {
@@ -404,7 +430,8 @@ impl Comparison {
         let count = |v: Verdict| self.rows.iter().filter(|r| r.verdict == v).count();
         self.gate.regressions = count(Verdict::Regression);
         self.gate.errors = count(Verdict::Error);
-        self.gate.passed = self.gate.regressions == 0 && self.gate.errors == 0;
+        let missing = self.gate.missing_fails && !self.missing.is_empty();
+        self.gate.passed = self.gate.regressions == 0 && self.gate.errors == 0 && !missing;
     }
 
     /// Keep only the rows `keep` accepts (`--filter`, `--metric`). Verdicts were decided over
@@ -518,8 +545,16 @@ type Pair<'a> = (&'a [Benchmark], &'a [Benchmark], &'a String, &'a String);
 fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison, AnalysisError> {
     let mut rows = Vec::new();
     let mut warnings = Vec::new();
+    let mut missing = Vec::new();
     let mut geomean = Vec::new();
     for &(base, current, base_label, current_label) in pairs {
+        let mut lack = |benchmark: &str, metric: Option<&str>, only_in: &str| {
+            missing.push(Missing {
+                benchmark: benchmark.to_string(),
+                metric: metric.map(str::to_string),
+                only_in: only_in.to_string(),
+            });
+        };
         let start = rows.len();
         let cur_index: BTreeMap<String, &Benchmark> =
             current.iter().map(|b| (b.key(), b)).collect();
@@ -529,6 +564,7 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
             let key = b.key();
             let Some(c) = cur_index.get(&key) else {
                 warnings.push(format!("{key}: only in {base_label}"));
+                lack(&key, None, base_label);
                 continue;
             };
             for m in &b.metrics {
@@ -538,6 +574,7 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
                     .find(|x| x.name == m.name && x.unit == m.unit)
                 else {
                     warnings.push(format!("{key}: metric {} only in {base_label}", m.name));
+                    lack(&key, Some(&m.name), base_label);
                     continue;
                 };
                 if m.samples.is_empty() || cm.samples.is_empty() {
@@ -562,6 +599,7 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
         for c in current {
             if !base_keys.contains(&c.key()) {
                 warnings.push(format!("{}: only in {current_label}", c.key()));
+                lack(&c.key(), None, current_label);
             }
         }
         geomean.extend(geomeans(&rows[start..], base.len().max(current.len())));
@@ -593,10 +631,12 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
         rows,
         geomean,
         warnings,
+        missing,
         gate: Gate {
             passed: true,
             regressions: 0,
             errors: 0,
+            missing_fails: opts.fail_on_missing,
             family,
             test: gate::TEST_NAME,
             notes,

@@ -1,0 +1,268 @@
+//! `perflab.toml`: comparison settings, allowed changes per metric and benchmark, targets,
+//! metric directions, and the project's build and benchmark commands (the keys are in
+//! docs/config.md). Every mistake is an error naming the file, and the line when the TOML
+//! parser knows it. The binary only finds the file and reads it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use perflab_model::Better;
+use serde::Deserialize;
+
+use crate::{AnalysisError, CompareOptions, Correction, Rule, Target};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    compare: CompareSection,
+    #[serde(default)]
+    max_change: BTreeMap<String, String>,
+    #[serde(default)]
+    rule: Vec<RuleEntry>,
+    #[serde(default)]
+    target: Vec<TargetEntry>,
+    #[serde(default)]
+    metric: BTreeMap<String, MetricEntry>,
+    bench: Option<CommandSection>,
+    build: Option<CommandSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandSection {
+    command: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricEntry {
+    better: Option<String>,
+    max_change: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareSection {
+    alpha: Option<f64>,
+    confidence: Option<f64>,
+    correction: Option<String>,
+    max_change: Option<String>,
+    fail_on_missing: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleEntry {
+    benchmark: Option<String>,
+    #[serde(default = "star")]
+    metric: String,
+    max_change: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetEntry {
+    #[serde(default = "star")]
+    benchmark: String,
+    metric: String,
+    target: String,
+    critical: Option<String>,
+}
+
+fn star() -> String {
+    "*".into()
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where it was read from (None: no file).
+    pub path: Option<PathBuf>,
+    /// Comparison settings and rules.
+    pub compare: CompareOptions,
+    /// Targets for `check` and `report`.
+    pub targets: Vec<Target>,
+    /// Directions set by `[metric.NAME] better = …`.
+    pub better: BTreeMap<String, Better>,
+    /// `[bench] command`: what `perflab bench` and `compare A..B` run when given no command.
+    pub bench_command: Option<String>,
+    /// `[build] command`: what `compare A..B` runs in each checkout before measuring.
+    pub build_command: Option<String>,
+}
+
+impl Config {
+    /// Give metrics the direction the config sets for them.
+    pub fn apply_directions(&self, benchmarks: &mut [perflab_model::Benchmark]) {
+        if self.better.is_empty() {
+            return;
+        }
+        for b in benchmarks {
+            for m in &mut b.metrics {
+                if let Some(&d) = self.better.get(&m.name) {
+                    m.better = d;
+                }
+            }
+        }
+    }
+
+    /// Read `text` (the contents of `path`).
+    ///
+    /// # Errors
+    /// [`AnalysisError::Config`] naming the file (and line) and the key that is wrong.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, AnalysisError> {
+        let err = |message: String| AnalysisError::Config { message };
+        let at = |what: String| err(format!("{}: {what}", path.display()));
+        let file: File = toml::from_str(text).map_err(|e| {
+            let loc = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                    format!(":{line}")
+                })
+                .unwrap_or_default();
+            let message = e.message().trim().replace('\n', ", ");
+            err(format!("{}{loc}: {message}", path.display()))
+        })?;
+        let pct = |v: &str, key: String| parse_pct(v).map_err(|e| at(format!("{key}: {e}")));
+        let mut compare = CompareOptions::default();
+        compare.alpha = file.compare.alpha.unwrap_or(compare.alpha);
+        compare.confidence_level = file.compare.confidence.unwrap_or(compare.confidence_level);
+        compare.fail_on_missing = file.compare.fail_on_missing.unwrap_or(false);
+        compare
+            .validate("compare.")
+            .map_err(|e| at(e.to_string()))?;
+        if let Some(c) = &file.compare.correction {
+            compare.correction = Correction::from_name(c)
+                .ok_or_else(|| at(format!("compare.correction = {c:?}: use none, holm or bh")))?;
+        }
+        if let Some(m) = &file.compare.max_change {
+            compare.default_max_change = pct(m, "compare.max_change".into())?;
+        }
+        for (metric, v) in &file.max_change {
+            compare.rules.push(Rule {
+                benchmark: None,
+                metric: metric.clone(),
+                max_change: pct(v, format!("max_change.{metric}"))?,
+            });
+        }
+        for (i, r) in file.rule.iter().enumerate() {
+            compare.rules.push(Rule {
+                benchmark: r.benchmark.clone(),
+                metric: r.metric.clone(),
+                max_change: pct(&r.max_change, format!("rule[{i}].max_change"))?,
+            });
+        }
+        let mut better = BTreeMap::new();
+        for (name, m) in &file.metric {
+            match m.better.as_deref() {
+                Some("higher") => {
+                    better.insert(name.clone(), Better::Higher);
+                }
+                Some("lower") => {
+                    better.insert(name.clone(), Better::Lower);
+                }
+                Some(other) => {
+                    return Err(at(format!(
+                        "metric.{name}.better = {other:?}: use \"higher\" or \"lower\""
+                    )))
+                }
+                None => {}
+            }
+            if let Some(v) = &m.max_change {
+                compare.rules.push(Rule {
+                    benchmark: None,
+                    metric: name.clone(),
+                    max_change: pct(v, format!("metric.{name}.max_change"))?,
+                });
+            }
+        }
+        let mut targets = Vec::new();
+        for (i, t) in file.target.iter().enumerate() {
+            let target = Target::parse(&t.benchmark, &t.metric, &t.target, t.critical.as_deref())
+                .map_err(|e| {
+                let sep = if matches!(e, AnalysisError::Field { .. }) {
+                    ""
+                } else {
+                    ": "
+                };
+                at(format!("target[{i}]{sep}{e}"))
+            })?;
+            targets.push(target);
+        }
+        let command = |section: Option<CommandSection>, name: &str| match section {
+            Some(s) if s.command.trim().is_empty() => Err(at(format!("{name}.command is empty"))),
+            Some(s) => Ok(Some(s.command)),
+            None => Ok(None),
+        };
+        Ok(Config {
+            path: Some(path.to_path_buf()),
+            compare,
+            targets,
+            better,
+            bench_command: command(file.bench, "bench")?,
+            build_command: command(file.build, "build")?,
+        })
+    }
+}
+
+/// Parse `10%`, `+20%`, `-10%` or `0.1` into a fraction (the sign is ignored: the allowed change
+/// always applies in the metric's worse direction).
+///
+/// # Errors
+/// [`AnalysisError::Config`] for anything that is not a percentage or a fraction; a bare
+/// number above 1 is refused rather than read as a percentage without its sign.
+pub fn parse_pct(s: &str) -> Result<f64, AnalysisError> {
+    let t = s.trim().trim_start_matches('+');
+    let bad = |hint: &str| AnalysisError::Config {
+        message: format!("invalid percentage {s:?} ({hint})"),
+    };
+    let q = perflab_model::parse_quantity(t).map_err(|_| bad("write it like 10%"))?;
+    let bare_over_one = q.kind == perflab_model::Kind::Plain && q.value.abs() > 1.0;
+    if bare_over_one
+        || !matches!(
+            q.kind,
+            perflab_model::Kind::Fraction | perflab_model::Kind::Plain
+        )
+    {
+        return Err(bad("write it like 10%, or as a fraction like 0.1"));
+    }
+    Ok(q.value.abs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_pct("10%").unwrap(), 0.1);
+        assert_eq!(parse_pct("+20%").unwrap(), 0.2);
+        assert_eq!(parse_pct("-10%").unwrap(), 0.1);
+        assert_eq!(parse_pct("0.3").unwrap(), 0.3);
+        assert!(parse_pct("ten").is_err());
+        assert!(parse_pct("10").is_err(), "a bare 10 is not 1000%");
+    }
+
+    #[test]
+    fn commands_and_their_mistakes() {
+        let p = Path::new("perflab.toml");
+        let c = Config::parse(
+            "[bench]\ncommand = \"go test -bench .\"\n[build]\ncommand = \"make\"\n",
+            p,
+        )
+        .unwrap();
+        assert_eq!(c.bench_command.as_deref(), Some("go test -bench ."));
+        assert_eq!(c.build_command.as_deref(), Some("make"));
+        let e = Config::parse("[bench]\ncommand = \" \"\n", p).unwrap_err();
+        assert_eq!(e.to_string(), "perflab.toml: bench.command is empty");
+        let e = Config::parse("[build]\ncmd = \"make\"\n", p).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("perflab.toml:2: unknown field `cmd`"),
+            "{e}"
+        );
+        let e = Config::parse("[compare]\nmax_change = \"ten\"\n", p).unwrap_err();
+        assert!(e.to_string().contains("compare.max_change"), "{e}");
+    }
+}
