@@ -408,8 +408,88 @@ pub struct Comparison {
     pub warnings: Vec<String>,
     /// Benchmarks (or one metric of them) present on one side only.
     pub missing: Vec<Missing>,
+    /// With `compare --aa`: the smallest regression each tested row could show (see
+    /// [`detectable`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detectable: Vec<Detectable>,
     /// The gate.
     pub gate: Gate,
+}
+
+/// How small a regression one row could show with these samples: the answer of an A/A run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detectable {
+    /// The benchmark's identity.
+    pub benchmark: String,
+    /// The metric.
+    pub metric: String,
+    /// The smallest change in the worse direction the gate's test calls significant at α
+    /// divided by the family size (the correction's strictest step); `null` when not even a
+    /// 100× change would be.
+    #[serde(serialize_with = "opt_finite")]
+    pub test_change: Option<f64>,
+    /// What the gate would flag: the larger of `test_change` and the allowed change.
+    #[serde(serialize_with = "opt_finite")]
+    pub gate_change: Option<f64>,
+}
+
+/// For every tested row of `comparison`, the smallest slowdown that its samples would reveal:
+/// the current samples are shifted in the worse direction until the gate's test (Welch's t on
+/// log values, at α over the family size) calls the shift significant. Run on two sides of the
+/// same code (an A/A run), this is how noisy the machine is for each benchmark.
+pub fn detectable(
+    base: &[Benchmark],
+    current: &[Benchmark],
+    comparison: &Comparison,
+    opts: &CompareOptions,
+) -> Vec<Detectable> {
+    let level = opts.alpha / comparison.gate.family.max(1) as f64;
+    let samples = |set: &[Benchmark], key: &str, metric: &str| -> Option<Vec<f64>> {
+        let b = set.iter().find(|b| b.key() == key)?;
+        Some(b.metric(metric)?.samples.clone())
+    };
+    let mut out = Vec::new();
+    for r in comparison.rows.iter().filter(|r| r.role == Role::Tested) {
+        let key = r.key();
+        let (Some(b), Some(c)) = (
+            samples(base, &key, &r.metric),
+            samples(current, &key, &r.metric),
+        ) else {
+            continue;
+        };
+        let flags = |shift: f64| {
+            let factor = match r.better {
+                perflab_model::Better::Lower => 1.0 + shift,
+                perflab_model::Better::Higher => 1.0 / (1.0 + shift),
+            };
+            let moved: Vec<f64> = c.iter().map(|v| v * factor).collect();
+            gate::gate_test(&b, &moved, r.better).is_ok_and(|t| t.p <= level)
+        };
+        // The test's p falls as the shift grows (a shift moves every log value alike).
+        let test_change = if flags(0.0) {
+            Some(0.0)
+        } else if !flags(100.0) {
+            None
+        } else {
+            let (mut lo, mut hi) = (0.0, 100.0);
+            for _ in 0..60 {
+                let mid = (lo + hi) / 2.0;
+                if flags(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Some(hi)
+        };
+        out.push(Detectable {
+            benchmark: key,
+            metric: r.metric.clone(),
+            test_change,
+            gate_change: test_change.map(|t| t.max(r.allowed_change)),
+        });
+    }
+    out
 }
 
 /// A benchmark, or a metric of one, that only one side has.
@@ -632,6 +712,7 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
         geomean,
         warnings,
         missing,
+        detectable: Vec::new(),
         gate: Gate {
             passed: true,
             regressions: 0,

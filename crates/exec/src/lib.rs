@@ -16,9 +16,12 @@
 //! assert_eq!(spec.rendered(), "echo 5");
 //! ```
 
+pub mod ab;
 mod commands;
 mod facts;
+pub mod git;
 mod harness;
+pub mod project;
 mod service;
 mod sys;
 
@@ -107,6 +110,27 @@ pub enum ExecError {
     /// The `--prepare` command failed.
     #[error("prepare command failed: {0}")]
     Prepare(Box<ExecError>),
+    /// A harness's results could not be read.
+    #[error(transparent)]
+    Results(#[from] perflab_ingest::IngestError),
+    /// A git revision, repository or worktree problem (`compare A..B`).
+    #[error("{message}")]
+    Git {
+        /// What is wrong, naming the revision.
+        message: String,
+    },
+    /// The build of one side failed (`compare A..B --build`).
+    #[error("build of {rev} failed ({status}) in {dir}{said}")]
+    Build {
+        /// The revision.
+        rev: String,
+        /// Its exit status.
+        status: String,
+        /// The checkout it ran in.
+        dir: String,
+        /// The tail of what it printed.
+        said: String,
+    },
 }
 
 /// A command to time, with the parameter values substituted into `{name}` placeholders.
@@ -355,6 +379,11 @@ fn check_status(command: &str, m: &Measurement, ignore: bool) -> Result<(), Exec
             signal: m.signal.unwrap_or(0),
         }),
     }
+}
+
+/// Words joined into one command line that [`split_words`] reads back (quoted where needed).
+pub fn join_words(words: &[String]) -> String {
+    shell_words::join(words)
 }
 
 /// Split a command line into words as a POSIX shell would (quotes, backslashes), without

@@ -1,6 +1,6 @@
 //! The whole plan of a load test as the user wrote it (flags or a scenario file), validated
-//! into [`LoadOptions`] and thresholds. The binary only copies its flags into a
-//! [`LoadRequest`]; every check of a URL, header, body, scenario, rate or duration is here.
+//! into [`LoadOptions`] and thresholds. The binary's `load` flags are [`LoadRequest`]'s own;
+//! every check of a URL, header, body, scenario, rate or duration is here.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,62 +17,90 @@ fn config(message: String) -> LoadError {
     LoadError::Config { message }
 }
 
-/// What the user asked for, unvalidated: the binary's flags, field for field.
-#[derive(Debug, Clone, Default)]
+/// What the user asked for, unvalidated: the command line's flags (they are defined here, so
+/// the flags and the plan cannot drift apart; the binary flattens this into its own).
+#[derive(Debug, Clone, Default, clap::Args)]
 #[non_exhaustive]
 pub struct LoadRequest {
-    /// The URL of the quick form.
+    /// Target URL (http://host:port/path); not needed with --scenario-file.
+    #[arg(value_name = "URL")]
     pub url: Option<String>,
-    /// A TOML scenario file instead of the URL.
-    pub scenario_file: Option<PathBuf>,
-    /// Method of the quick form.
+    /// HTTP method.
+    #[arg(short = 'm', long, default_value = "GET")]
     pub method: String,
-    /// `Name: value` headers of the quick form.
+    /// Header 'Name: value' (repeatable; templates allowed).
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Body of the quick form (`@file` reads a file).
+    /// Request body, or @FILE to read it from a file (templates allowed).
+    #[arg(long, value_name = "BODY")]
     pub body: Option<String>,
-    /// Expected status of the quick form.
-    pub check_status: Option<u16>,
-    /// Thresholds from the flags (added to the file's).
-    pub thresholds: Vec<String>,
-    /// `30s:50,1m:100`.
-    pub stages: Option<String>,
-    /// Open model rate (`1000/s`).
-    pub rate: Option<String>,
-    /// Closed model virtual users.
+    /// Scenarios, weights, templates and checks from a TOML file.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_file: Option<PathBuf>,
+    /// Virtual users (closed model).
+    #[arg(short = 'c', long = "vus", value_name = "NUM")]
     pub vus: Option<usize>,
-    /// `fixed` or `poisson`.
-    pub arrival: String,
-    /// Open model connection pool.
-    pub max_connections: usize,
-    /// Open model queue.
-    pub max_queue: usize,
-    /// Closed model pause.
+    /// Pause after each response (closed model).
+    #[arg(long, value_name = "DURATION")]
     pub think_time: Option<String>,
-    /// Measured duration (default 10s).
+    /// Arrival rate, e.g. 1000/s (open model).
+    #[arg(long, value_name = "RATE")]
+    pub rate: Option<String>,
+    /// Arrivals: fixed intervals or poisson.
+    #[arg(long, default_value = "fixed", value_parser = ["fixed", "poisson"])]
+    pub arrival: String,
+    /// Connections in the open model's pool.
+    #[arg(long, default_value_t = 64, value_name = "NUM")]
+    pub max_connections: usize,
+    /// Requests that may wait for a connection before new ones are dropped (open model).
+    #[arg(long, default_value_t = 100_000, value_name = "NUM")]
+    pub max_queue: usize,
+    /// Ramp VUs or rate: 'DURATION:TARGET,...', e.g. '30s:50,1m:100,30s:0'.
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
+    /// Test length without stages (default 10s, or the scenario file's `duration`).
+    #[arg(short = 'd', long, value_name = "DURATION")]
     pub duration: Option<String>,
-    /// Request cap.
+    /// Stop after this many requests.
+    #[arg(short = 'n', long, value_name = "NUM")]
     pub requests: Option<u64>,
-    /// Warm-up (default 0s).
+    /// Run this long first, excluded from the results (default 0s).
+    #[arg(long, value_name = "DURATION")]
     pub warmup: Option<String>,
     /// Per-request timeout (default 10s).
+    #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// Closed model: requests per second each VU is expected to send.
-    pub expected_rate: Option<String>,
-    /// The target's Prometheus endpoint to scrape over the test.
+    /// The target's Prometheus endpoint: its costs per request, gauges and own latency.
+    #[arg(long, value_name = "URL")]
     pub watch_metrics: Option<String>,
-    /// How long requests in flight may finish after the test (default 1s).
+    /// Closed model: each VU sends at most RATE/s, latency from when due (wrk2's -R).
+    #[arg(long, value_name = "RATE")]
+    pub expected_rate: Option<String>,
+    /// After the test, wait this long for requests in flight; the rest are unfinished (1s).
+    #[arg(long, value_name = "DURATION")]
     pub grace: Option<String>,
-    /// `I/N`.
-    pub segment: String,
-    /// Stop when a threshold fails.
-    pub abort_on_fail: bool,
-    /// HTTP/2 over cleartext.
+    /// Speak HTTP/2 (h2c with prior knowledge on http://, ALPN h2 on https://).
+    #[arg(long)]
     pub http2: bool,
-    /// Accept any TLS certificate.
+    /// Accept any TLS certificate (self-signed test servers).
+    #[arg(short = 'k', long)]
     pub insecure: bool,
-    /// Redirects to follow.
+    /// Follow up to N redirections (301, 302, 303, 307, 308) per request; the chain counts as
+    /// one request, its latency from the first send to the last response (default: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_redirects: u32,
+    /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
+    #[arg(long = "threshold", value_name = "EXPR")]
+    pub thresholds: Vec<String>,
+    /// Stop as soon as a threshold fails.
+    #[arg(long)]
+    pub abort_on_fail: bool,
+    /// Expect this status on every response (a check; repeatable as a scenario file's checks).
+    #[arg(long, value_name = "CODE")]
+    pub check_status: Option<u16>,
+    /// Run part I of N of the load (I/N), for running segments on several machines.
+    #[arg(long, default_value = "1/1", value_name = "I/N")]
+    pub segment: String,
 }
 
 impl LoadRequest {
@@ -83,7 +111,7 @@ impl LoadRequest {
             arrival: "fixed".into(),
             segment: "1/1".into(),
             max_connections: 64,
-            max_queue: 10_000,
+            max_queue: 100_000,
             ..LoadRequest::default()
         }
     }

@@ -49,6 +49,8 @@ pub enum RunKind {
     Import,
     /// A CPU or allocation profile.
     Profile,
+    /// Two git revisions built and measured interleaved (`compare A..B`).
+    Ab,
 }
 
 impl RunKind {
@@ -60,6 +62,7 @@ impl RunKind {
             RunKind::Bench => "bench",
             RunKind::Import => "import",
             RunKind::Profile => "profile",
+            RunKind::Ab => "ab",
         }
     }
 }
@@ -152,6 +155,39 @@ pub struct Run {
     /// Profiles: one per target of a `profile` or `scan` run, or attached to a benchmark run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub profiles: Vec<profile::ProfileSummary>,
+    /// The base side of an A/B run (kind `ab`); `benchmarks` holds the current side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ab: Option<AbRun>,
+}
+
+/// An A/B run: two revisions measured alternately on one machine, so that drift and noise
+/// fall on both sides alike. The current side's results are the run's `benchmarks` (its trends
+/// continue the current side's history); the base side's are here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbRun {
+    /// The base revision.
+    pub base: AbSide,
+    /// The current revision.
+    pub current: AbSide,
+    /// Measured rounds (each runs both sides once).
+    pub rounds: usize,
+    /// How the sides were ordered within rounds: `alternate`, or `random` with its seed.
+    pub order: String,
+    /// The base side's results.
+    #[serde(default)]
+    pub base_benchmarks: Vec<Benchmark>,
+}
+
+/// One side of an A/B run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AbSide {
+    /// What the user named (`main`, `HEAD~3`, `WORKTREE`), or `merge-base(A, B)`.
+    pub rev: String,
+    /// The full commit hash it resolved to.
+    pub commit: String,
+    /// The side is the user's work tree with uncommitted changes.
+    #[serde(default)]
+    pub dirty: bool,
 }
 
 /// One line of `perflab log`, as the history lists it (from its columns, never from
@@ -226,6 +262,7 @@ impl Run {
             benchmarks: Vec::new(),
             load: None,
             profiles: Vec::new(),
+            ab: None,
         }
     }
 

@@ -53,9 +53,12 @@ perflab bench -- cargo bench\n  perflab bench --format gbench -- ./bench --bench
         long_about = "Compare BASE with each CURRENT as benchstat does (medians, 95% CIs, change, \
 Mann-Whitney p). The gate (exit 1) fails a row that is worse beyond the allowed change (10%) and \
 significant after Holm by the gate's test (docs/statistics.md). Inputs: files, latest, run ids, \
-baselines, branches; one input with --col PARAM compares that parameter's values.",
+baselines, branches; one input with --col PARAM compares that parameter's values. With A..B, each git revision is checked out under .perflab/worktrees (your checkout is never touched), built with --build, and CMD runs in both alternately for --rounds (docs/ci.md).",
         after_help = "Examples:\n  perflab compare old.txt new.txt\n  perflab compare main current.json --format markdown\n  \
-perflab compare results.json --col backend\n  perflab compare main latest --filter 'Search*' --max-change 5%"
+perflab compare results.json --col backend\n  perflab compare main latest --filter 'Search*' --max-change 5%\n  \
+perflab compare main...HEAD --build 'go build ./...' -- go test -bench . -run '^$' ./...\n  \
+perflab compare HEAD..WORKTREE --time -- ./target/release/app input.json\n  \
+perflab compare --aa --rounds 20 -- go test -bench . -run '^$'"
     )]
     Compare(CompareArgs),
     /// Check results against the targets in perflab.toml.
@@ -126,6 +129,11 @@ curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.
     /// Run a command and write its rusage as JSON (the profiler's wrapper).
     #[command(hide = true, name = "exec-usage")]
     ExecUsage(ExecUsageArgs),
+    /// Set a project up: a commented perflab.toml for its benchmarks, and a CI workflow.
+    #[command(
+        after_help = "Examples:\n  perflab init\n  perflab init --ci github\n  perflab init --force"
+    )]
+    Init(InitArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
     Demo(DemoArgs),
     /// Burn CPU for a while (a deterministic workload for demos and tests).
@@ -215,8 +223,8 @@ pub(crate) struct BenchArgs {
     pub(crate) profile_dir: PathBuf,
     #[command(flatten)]
     pub(crate) profile_options: ProfileOptions,
-    /// The harness command and its arguments.
-    #[arg(required = true, last = true, value_name = "CMD")]
+    /// The harness command and its arguments (default: `[bench] command` in perflab.toml).
+    #[arg(last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
@@ -234,20 +242,12 @@ pub(crate) struct ImportArgs {
     pub(crate) output: ResultOutput,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum CompareFormat {
-    Text,
-    Json,
-    Markdown,
-    Csv,
-    Html,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct CompareArgs {
-    /// The base: a file, run id, baseline name or branch.
-    #[arg(value_name = "BASE")]
-    pub(crate) base: String,
+    /// The base: a file, run id, baseline name or branch; or `A..B` / `A...B`, two git
+    /// revisions to build and measure interleaved (B against the merge base with `...`).
+    #[arg(value_name = "BASE", required_unless_present = "aa")]
+    pub(crate) base: Option<String>,
     /// The current results; several are each compared with BASE (omit with --col).
     #[arg(value_name = "CURRENT")]
     pub(crate) current: Vec<String>,
@@ -268,8 +268,8 @@ pub(crate) struct CompareArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) metric: Vec<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
-    pub(crate) format: CompareFormat,
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown", "csv", "html"])]
+    pub(crate) format: String,
     /// Write the output to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
@@ -288,6 +288,67 @@ pub(crate) struct CompareArgs {
     /// Read inputs in this format (default: detected).
     #[arg(long, short = 'f', value_name = "FORMAT")]
     pub(crate) input_format: Option<String>,
+    /// A benchmark or metric on one side only fails the gate.
+    #[arg(long)]
+    pub(crate) fail_on_missing: bool,
+    /// Also write the comparison as a pull-request comment body (Markdown with a marker line).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) pr_comment: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) ab: AbArgs,
+}
+
+/// `compare A..B -- CMD`: build two git revisions and measure them interleaved.
+#[derive(Debug, Args)]
+pub(crate) struct AbArgs {
+    /// Build command run in each revision's checkout (default: `[build] command`).
+    #[arg(long, value_name = "CMD")]
+    pub(crate) build: Option<String>,
+    /// Rounds; each runs both sides once.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub(crate) rounds: usize,
+    /// Warm-up runs per side before the rounds, not recorded.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub(crate) warmup: usize,
+    /// Order within rounds: alternate (AB BA AB…) or random (seeded, see --seed).
+    #[arg(long, value_parser = ["alternate", "random"], default_value = "alternate")]
+    pub(crate) order: String,
+    /// Seed of --order random (default: from the clock, printed).
+    #[arg(long, value_name = "N")]
+    pub(crate) seed: Option<u64>,
+    /// Time CMD as `perflab run` does instead of reading a harness's output.
+    #[arg(long)]
+    pub(crate) time: bool,
+    /// Self-test: run CMD in this checkout as both sides and report the smallest regression
+    /// each benchmark could show on this machine.
+    #[arg(long)]
+    pub(crate) aa: bool,
+    /// Print CMD's output to stderr as it runs.
+    #[arg(long)]
+    pub(crate) show_output: bool,
+    /// Do not record the A/B run in the history.
+    #[arg(long)]
+    pub(crate) no_store: bool,
+    /// The benchmark command (default: `[bench] command`).
+    #[arg(last = true, value_name = "CMD")]
+    pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InitArgs {
+    /// Also write a CI workflow.
+    #[arg(long, value_parser = ["github"])]
+    pub(crate) ci: Option<String>,
+    /// Overwrite files that exist.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// The action the workflow uses: the repository holding perflab's action.yml, and a ref.
+    #[arg(
+        long,
+        default_value = "perflab/perflab@main",
+        value_name = "OWNER/REPO@REF"
+    )]
+    pub(crate) action: String,
 }
 
 #[derive(Debug, Args)]
@@ -449,91 +510,14 @@ pub(crate) struct SpinArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct LoadArgs {
-    /// Target URL (http://host:port/path); not needed with --scenario-file.
-    #[arg(value_name = "URL")]
-    pub(crate) url: Option<String>,
-    /// HTTP method.
-    #[arg(short = 'm', long, default_value = "GET")]
-    pub(crate) method: String,
-    /// Header 'Name: value' (repeatable; templates allowed).
-    #[arg(short = 'H', long = "header", value_name = "HEADER")]
-    pub(crate) headers: Vec<String>,
-    /// Request body, or @FILE to read it from a file (templates allowed).
-    #[arg(long, value_name = "BODY")]
-    pub(crate) body: Option<String>,
-    /// Scenarios, weights, templates and checks from a TOML file.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) scenario_file: Option<PathBuf>,
-    /// Virtual users (closed model).
-    #[arg(short = 'c', long = "vus", value_name = "NUM")]
-    pub(crate) vus: Option<usize>,
-    /// Pause after each response (closed model).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) think_time: Option<String>,
-    /// Arrival rate, e.g. 1000/s (open model).
-    #[arg(long, value_name = "RATE")]
-    pub(crate) rate: Option<String>,
-    /// Arrivals: fixed intervals or poisson.
-    #[arg(long, default_value = "fixed", value_parser = ["fixed", "poisson"])]
-    pub(crate) arrival: String,
-    /// Connections in the open model's pool.
-    #[arg(long, default_value_t = 64, value_name = "NUM")]
-    pub(crate) max_connections: usize,
-    /// Requests that may wait for a connection before new ones are dropped (open model).
-    #[arg(long, default_value_t = 100_000, value_name = "NUM")]
-    pub(crate) max_queue: usize,
-    /// Ramp VUs or rate: 'DURATION:TARGET,...', e.g. '30s:50,1m:100,30s:0'.
-    #[arg(long, value_name = "STAGES")]
-    pub(crate) stages: Option<String>,
-    /// Test length without stages (default 10s, or the scenario file's `duration`).
-    #[arg(short = 'd', long, value_name = "DURATION")]
-    pub(crate) duration: Option<String>,
-    /// Stop after this many requests.
-    #[arg(short = 'n', long, value_name = "NUM")]
-    pub(crate) requests: Option<u64>,
-    /// Run this long first, excluded from the results (default 0s).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) warmup: Option<String>,
-    /// Per-request timeout (default 10s).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) timeout: Option<String>,
-    /// The target's Prometheus endpoint: its costs per request, gauges and own latency.
-    #[arg(long, value_name = "URL")]
-    pub(crate) watch_metrics: Option<String>,
-    /// Closed model: each VU sends at most RATE/s, latency from when due (wrk2's -R).
-    #[arg(long, value_name = "RATE")]
-    pub(crate) expected_rate: Option<String>,
-    /// After the test, wait this long for requests in flight; the rest are unfinished (1s).
-    #[arg(long, value_name = "DURATION")]
-    pub(crate) grace: Option<String>,
+    #[command(flatten)]
+    pub(crate) request: perflab_load::request::LoadRequest,
     /// Print the plan (model, stages, each scenario's first request) and send nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
-    /// Speak HTTP/2 (h2c with prior knowledge on http://, ALPN h2 on https://).
-    #[arg(long)]
-    pub(crate) http2: bool,
-    /// Accept any TLS certificate (self-signed test servers).
-    #[arg(short = 'k', long)]
-    pub(crate) insecure: bool,
-    /// Follow up to N redirections (301, 302, 303, 307, 308) per request; the chain counts as
-    /// one request, its latency from the first send to the last response (default: none).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub(crate) max_redirects: u32,
-    /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
-    #[arg(long, value_name = "EXPR")]
-    pub(crate) threshold: Vec<String>,
-    /// Stop as soon as a threshold fails.
-    #[arg(long)]
-    pub(crate) abort_on_fail: bool,
     /// Exit 1 when the achieved rate is more than 1% short of the target (open model).
     #[arg(long)]
     pub(crate) fail_on_shortfall: bool,
-    /// Expect this status on every response (a check; repeatable as a scenario file's checks).
-    #[arg(long, value_name = "CODE")]
-    pub(crate) check_status: Option<u16>,
-    /// Run part I of N of the load (I/N), for running segments on several machines.
-    #[arg(long, default_value = "1/1", value_name = "I/N")]
-    pub(crate) segment: String,
     /// Sample this process's CPU and memory during the test.
     #[arg(long, value_name = "PID")]
     pub(crate) watch_pid: Option<u32>,

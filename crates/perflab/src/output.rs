@@ -40,3 +40,27 @@ pub(crate) fn print(text: &str) -> Result<()> {
     out.flush()?;
     Ok(())
 }
+
+/// In GitHub Actions (`GITHUB_ACTIONS=true`): print the workflow commands (annotations) on
+/// stderr, which the runner reads as it does stdout, so stdout stays the document; and append
+/// the Markdown to `$GITHUB_STEP_SUMMARY`.
+pub(crate) fn github(
+    markdown: impl FnOnce() -> Result<String, perflab_report::RenderError>,
+    annotations: &str,
+) -> Result<()> {
+    if std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return Ok(());
+    }
+    eprint!("{annotations}");
+    if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let text = markdown()?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()).map(|()| f));
+        file.as_mut()
+            .map_err(|e| anyhow::anyhow!("cannot append to $GITHUB_STEP_SUMMARY: {e}"))?;
+    }
+    Ok(())
+}

@@ -25,6 +25,7 @@ pub mod perf_script;
 pub mod pprof;
 mod protobuf;
 pub mod record;
+pub mod scan;
 pub mod session;
 pub mod summary;
 pub mod top;

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod escape;
+pub mod github;
 mod gotest;
 pub mod html;
 mod load;
@@ -292,8 +293,37 @@ pub fn compare_text(c: &Comparison) -> String {
     for w in &c.warnings {
         let _ = writeln!(out, "note: {}", escape::terminal(w));
     }
+    if let Some(t) = detectable_table(c, escape::terminal) {
+        let _ = write!(out, "\n{DETECTABLE_TITLE}\n{}\n", t.render_text());
+    }
     out.push_str(&gate_line(c));
     out
+}
+
+const DETECTABLE_TITLE: &str = "A/A: the smallest regression each row could show on this machine";
+
+/// The A/A table: per tested row, the smallest change the test would find and the gate flag.
+fn detectable_table(c: &Comparison, esc: fn(&str) -> String) -> Option<Table> {
+    if c.detectable.is_empty() {
+        return None;
+    }
+    let pct =
+        |v: Option<f64>| v.map_or("none below 100×".into(), |v| format!("{:.2}%", v * 100.0));
+    let mut t = Table::new(vec![
+        "benchmark".into(),
+        "metric".into(),
+        "test detects".into(),
+        "gate flags".into(),
+    ]);
+    for d in &c.detectable {
+        t.row(vec![
+            esc(&d.benchmark),
+            esc(&d.metric),
+            pct(d.test_change),
+            pct(d.gate_change),
+        ]);
+    }
+    Some(t)
 }
 
 fn gate_line(c: &Comparison) -> String {
@@ -335,15 +365,38 @@ fn gate_line_with(c: &Comparison, esc: fn(&str) -> String) -> String {
                 )
             })
             .collect();
-        let errors = if c.gate.errors > 0 {
+        let mut errors = if c.gate.errors > 0 {
             format!(", {} row(s) that could not be tested", c.gate.errors)
         } else {
             String::new()
         };
+        if c.gate.missing_fails && !c.missing.is_empty() {
+            let only: Vec<String> = c
+                .missing
+                .iter()
+                .take(5)
+                .map(|m| {
+                    let metric = m
+                        .metric
+                        .as_deref()
+                        .map_or(String::new(), |x| format!(" {x}"));
+                    format!("{}{metric} only in {}", esc(&m.benchmark), esc(&m.only_in))
+                })
+                .collect();
+            errors.push_str(&format!(
+                ", {} missing on one side (--fail-on-missing): {}",
+                c.missing.len(),
+                only.join(", ")
+            ));
+        }
+        let names = if names.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", names.join(", "))
+        };
         format!(
-            "gate: FAILED: {} regression(s){errors}: {}\n",
-            c.gate.regressions,
-            names.join(", ")
+            "gate: FAILED: {} regression(s){names}{errors}\n",
+            c.gate.regressions
         )
     };
     for n in &c.gate.notes {
@@ -395,6 +448,9 @@ pub fn compare_markdown(c: &Comparison) -> String {
     }
     if !notes.0.is_empty() {
         out.push('\n');
+    }
+    if let Some(t) = detectable_table(c, escape::markdown) {
+        let _ = write!(out, "**{DETECTABLE_TITLE}**\n\n{}\n", t.render_markdown());
     }
     out.push_str(&gate_line_md(c));
     out
@@ -532,6 +588,31 @@ pub fn run_text(run: &Run) -> String {
     out
 }
 
+/// Markdown table of target checks (the report's summary, and `check` in a CI summary).
+pub fn check_markdown(results: &[TargetResult]) -> String {
+    let mut t = Table::new(vec![
+        "Benchmark".into(),
+        "Metric".into(),
+        "Value".into(),
+        "Target".into(),
+        "Status".into(),
+    ]);
+    for r in results {
+        let target = match &r.critical {
+            Some(c) => format!("{} (critical {c})", r.target),
+            None => r.target.clone(),
+        };
+        t.row(vec![
+            r.benchmark.clone(),
+            r.metric.clone(),
+            r.unit.format(r.value),
+            target,
+            r.status.emoji().into(),
+        ]);
+    }
+    t.render_markdown()
+}
+
 /// Terminal table of target checks.
 pub fn check_text(results: &[TargetResult]) -> String {
     let mut t = Table::new(vec![
@@ -638,27 +719,7 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
         }
         out.push_str(&t.render_markdown());
     } else {
-        let mut t = Table::new(vec![
-            "Benchmark".into(),
-            "Metric".into(),
-            "Value".into(),
-            "Target".into(),
-            "Status".into(),
-        ]);
-        for r in &input.targets {
-            let target = match &r.critical {
-                Some(c) => format!("{} (critical {c})", r.target),
-                None => r.target.clone(),
-            };
-            t.row(vec![
-                r.benchmark.clone(),
-                r.metric.clone(),
-                r.unit.format(r.value),
-                target,
-                r.status.emoji().into(),
-            ]);
-        }
-        out.push_str(&t.render_markdown());
+        out.push_str(&check_markdown(&input.targets));
     }
     match &input.comparison {
         None => out.push_str("\n## 📈 Comparison\n\nNo earlier run to compare with.\n"),

@@ -29,7 +29,24 @@ pub enum Format {
 }
 
 impl Format {
-    fn name(self) -> &'static str {
+    /// Every format.
+    pub const ALL: [Format; 7] = [
+        Format::Text,
+        Format::Markdown,
+        Format::Json,
+        Format::Csv,
+        Format::Gotest,
+        Format::Prometheus,
+        Format::Html,
+    ];
+
+    /// The format of this name (`text`, `markdown`, …).
+    pub fn from_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Its name, as flags spell it.
+    pub fn name(self) -> &'static str {
         match self {
             Format::Text => "text",
             Format::Markdown => "markdown",
@@ -89,7 +106,7 @@ impl Document<'_> {
         match self {
             Document::Run(_) => &[Text, Json, Gotest, Prometheus],
             Document::Comparison(_) => &[Text, Markdown, Json, Csv, Html],
-            Document::Check(..) => &[Text, Json],
+            Document::Check(..) => &[Text, Markdown, Json],
             Document::Report(_) => &[Markdown, Json, Prometheus, Html],
             Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
             Document::Profile(_) => &[Text, Markdown],
@@ -189,6 +206,7 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Comparison(c), Html) => crate::html::compare_html(c),
         (Document::Report(i), Html) => crate::html::report_html(i),
         (Document::Check(_, t), Text) => crate::check_text(t),
+        (Document::Check(_, t), Markdown) => crate::check_markdown(t),
         (Document::Check(id, t), Json) => check_json(id, t),
         (Document::Report(i), Markdown) => crate::report_markdown(i),
         (Document::Report(i), Json) => crate::report_json(i),

@@ -12,10 +12,17 @@ use perflab_profile::session::Profiled;
 
 use super::profile::{profile_command, write_outputs};
 use crate::cli::{BenchArgs, CallGraph, ProfileMode};
+use crate::config::Config;
 use crate::context;
 use crate::Outcome;
 
-pub(crate) fn run(args: BenchArgs, store: Option<&Path>) -> Result<Outcome> {
+pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+    if args.command.is_empty() {
+        let Some(c) = &config.bench_command else {
+            bail!("no harness command: give one after -- (`perflab bench -- go test -bench .`) or set [bench] command in perflab.toml (`perflab init`)");
+        };
+        args.command = perflab_exec::split_words(c)?;
+    }
     let format = context::parse_format(args.format.as_deref())?;
     let p = &args.profile_options;
     if !args.profile && (p.alloc || p.mode != ProfileMode::Auto || p.call_graph != CallGraph::Auto)

@@ -35,6 +35,15 @@ pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Res
         format,
         &Document::Check(&resolved.run.id, &results),
     )?)?;
+    crate::output::github(
+        || {
+            render(
+                Format::Markdown,
+                &Document::Check(&resolved.run.id, &results),
+            )
+        },
+        &perflab_report::github::check_annotations(&results),
+    )?;
     let fail = results.iter().any(|r| r.status == Status::Fail);
     let warn = results.iter().any(|r| r.status == Status::Warn);
     Ok(if fail || (args.strict && warn) {

@@ -8,9 +8,11 @@ use perflab_analysis::{
 };
 use perflab_model::Benchmark;
 
-use perflab_report::{render, Document, Format};
+use perflab_analysis::Comparison;
+use perflab_exec::git::RevRange;
+use perflab_report::{github, render, Document, Format};
 
-use crate::cli::{CompareArgs, CompareFormat};
+use crate::cli::CompareArgs;
 use crate::config::{parse_pct, Config};
 use crate::{context, output, Outcome};
 
@@ -28,6 +30,7 @@ fn wanted(r: &Row, args: &CompareArgs) -> bool {
 pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
     let format = context::parse_format(args.input_format.as_deref())?;
     let mut opts = config.compare.clone();
+    opts.fail_on_missing |= args.fail_on_missing;
     opts.alpha = args.alpha.unwrap_or(opts.alpha);
     opts.confidence_level = args.confidence.unwrap_or(opts.confidence_level);
     opts.validate("--")?;
@@ -37,6 +40,23 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     if let Some(m) = &args.max_change {
         opts.default_max_change = parse_pct(m)?;
     }
+    let base_ref = args.base.clone().unwrap_or_default();
+    let revisions =
+        args.ab.aa || (!Path::new(&base_ref).exists() && RevRange::parse(&base_ref).is_some());
+    if revisions {
+        if !args.current.is_empty() || args.col.is_some() {
+            bail!("{base_ref:?} names two revisions: give no CURRENT or --col (the benchmark command goes after --)");
+        }
+        let ab = super::ab::run(&args, opts, store, config)?;
+        let outcome = emit(ab.comparison, &args)?;
+        return match ab.interrupted {
+            Some(why) => bail!(why),
+            None => Ok(outcome),
+        };
+    }
+    if !args.ab.command.is_empty() || args.ab.build.is_some() || args.ab.time {
+        bail!("a command, --build and --time are for comparing revisions: write BASE as A..B (e.g. main..HEAD)");
+    }
     let ignore = |b: Vec<Benchmark>| {
         if args.ignore.is_empty() {
             b
@@ -44,9 +64,9 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
             ignore_params(&b, &args.ignore)
         }
     };
-    let mut comparison = match (args.current.is_empty(), &args.col) {
+    let comparison = match (args.current.is_empty(), &args.col) {
         (false, None) => {
-            let mut base = context::resolve(&args.base, store, format)?;
+            let mut base = context::resolve(&base_ref, store, format)?;
             config.apply_directions(&mut base.run.benchmarks);
             let mut currents = Vec::new();
             for c in &args.current {
@@ -75,17 +95,23 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
             compare_each((&base_set, &base.label), &sets, &opts)?
         }
         (true, Some(param)) => {
-            let mut one = context::resolve(&args.base, store, format)?;
+            let mut one = context::resolve(&base_ref, store, format)?;
             config.apply_directions(&mut one.run.benchmarks);
             compare_by_param(&ignore(one.run.benchmarks), param, &opts)?
         }
         (false, Some(_)) => bail!("--col compares within one input: give BASE only"),
         (true, None) => bail!("give BASE and CURRENT, or one input with --col PARAM"),
     };
+    emit(comparison, &args)
+}
+
+/// Show the rows the user asked for in the chosen format, in GitHub Actions' summary and
+/// annotations too, and turn the gate into the outcome.
+fn emit(mut comparison: Comparison, args: &CompareArgs) -> Result<Outcome> {
     if !args.filter.is_empty() || !args.metric.is_empty() {
         let mut names: Vec<String> = comparison.rows.iter().map(Row::key).collect();
         names.dedup();
-        comparison.retain(|r| wanted(r, &args));
+        comparison.retain(|r| wanted(r, args));
         if comparison.rows.is_empty() {
             names.truncate(8);
             bail!(
@@ -103,18 +129,17 @@ pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> R
     for w in &comparison.warnings {
         eprintln!("warning: {w}");
     }
-    let format = match args.format {
-        CompareFormat::Text => Format::Text,
-        CompareFormat::Json => Format::Json,
-        CompareFormat::Markdown => Format::Markdown,
-        CompareFormat::Csv => Format::Csv,
-        CompareFormat::Html => Format::Html,
-    };
+    let format = Format::from_name(&args.format).unwrap_or(Format::Text);
     let text = render(format, &Document::Comparison(&comparison))?;
     match &args.output {
         Some(path) => output::write_atomic(path, text.as_bytes())?,
         None => output::print(&text)?,
     }
+    let markdown = || render(Format::Markdown, &Document::Comparison(&comparison));
+    if let Some(path) = &args.pr_comment {
+        output::write_atomic(path, github::comment(&markdown()?).as_bytes())?;
+    }
+    output::github(markdown, &github::comparison_annotations(&comparison))?;
     Ok(if comparison.gate.passed {
         Outcome::Ok
     } else {

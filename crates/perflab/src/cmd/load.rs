@@ -5,29 +5,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use perflab_load::request::LoadRequest;
 use perflab_model::{Run, RunKind};
 use perflab_report::{LoadEnding, LoadView};
 
 use crate::cli::LoadArgs;
 use crate::Outcome;
 
-/// Copy same-named fields (rustfmt leaves this list alone).
-macro_rules! copy_fields {
-    ($to:ident, $from:ident; $($f:ident),*) => { $( $to.$f = $from.$f.clone(); )* };
-}
-
-fn request(args: &LoadArgs) -> LoadRequest {
-    let mut r = LoadRequest::new();
-    copy_fields![r, args; url, scenario_file, method, headers, body, check_status, stages, rate, vus,
-        arrival, max_connections, max_queue, think_time, duration, requests, warmup, timeout,
-        grace, expected_rate, watch_metrics, segment, abort_on_fail, http2, insecure, max_redirects];
-    r.thresholds = args.threshold.clone();
-    r
-}
-
 pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
-    let (opts, thresholds) = request(&args).validate()?;
+    let (opts, thresholds) = args.request.validate()?;
     if args.dry_run {
         crate::output::print(&opts.describe_plan(&thresholds))?;
         return Ok(Outcome::Ok);

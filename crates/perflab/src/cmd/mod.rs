@@ -1,5 +1,6 @@
 //! One module per subcommand; each only wires library stages together.
 
+mod ab;
 mod baseline;
 mod bench;
 mod check;
@@ -7,6 +8,7 @@ mod compare;
 mod demo;
 mod exec_usage;
 mod import;
+mod init;
 mod load;
 mod log;
 mod merge;
@@ -33,7 +35,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
     let config = || config::load(config_path, &context::project_root());
     match cli.command {
         Command::Run(a) => run::run(a, store),
-        Command::Bench(a) => bench::run(a, store),
+        Command::Bench(a) => bench::run(a, store, &config()?),
         Command::Import(a) => import::run(a, store),
         Command::Compare(a) => compare::run(a, store, &config()?),
         Command::Check(a) => check::run(a, store, &config()?),
@@ -50,6 +52,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Token(c) => serve::token(c, store),
         Command::Push(a) => serve::push(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),
+        Command::Init(a) => init::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Spin(a) => spin::run(a),
     }

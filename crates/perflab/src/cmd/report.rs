@@ -16,9 +16,17 @@ pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Re
         None => context::latest(store)?,
     };
     config.apply_directions(&mut current.run.benchmarks);
-    let mut base = match &args.baseline {
-        Some(b) => Some(context::resolve(b, store, None)?),
-        None => previous(&current.run, store)?,
+    let mut base = match (&args.baseline, &current.run.ab) {
+        (Some(b), _) => Some(context::resolve(b, store, None)?),
+        // An A/B run is its own comparison: base side against current side.
+        (None, Some(ab)) => Some(context::Resolved {
+            label: format!("{} ({})", ab.base.rev, context::short_id(&ab.base.commit)),
+            run: perflab_model::Run {
+                benchmarks: ab.base_benchmarks.clone(),
+                ..perflab_model::Run::new(perflab_model::RunKind::Ab)
+            },
+        }),
+        (None, None) => previous(&current.run, store)?,
     };
     if let Some(b) = base.as_mut() {
         config.apply_directions(&mut b.run.benchmarks);
@@ -49,6 +57,14 @@ pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Re
         comparison,
         history,
     };
+    let mut annotations = perflab_report::github::check_annotations(&input.targets);
+    if let Some((_, c)) = &input.comparison {
+        annotations.push_str(&perflab_report::github::comparison_annotations(c));
+    }
+    output::github(
+        || render(Format::Markdown, &Document::Report(&input)),
+        &annotations,
+    )?;
     let text = match args.format {
         ReportFormat::Markdown => render(Format::Markdown, &Document::Report(&input))?,
         ReportFormat::Json => render(Format::Json, &Document::Report(&input))?,

@@ -7,11 +7,8 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
-use perflab_profile::summary::{self, RunFacts};
-use perflab_profile::{flame, Profile, ValueType};
-
-use perflab_analysis::scan::deltas;
-use perflab_profile::session::{benchmark_of, flat_shares, on_process_clock, strip_roots};
+use perflab_profile::scan::{Baseline, Overall};
+use perflab_profile::session::{benchmark_of, strip_roots};
 
 use super::profile::{profile_command, write_outputs};
 use crate::cli::ScanArgs;
@@ -41,10 +38,8 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     let share = budget.as_secs_f64() / argvs.len() as f64;
     let mut failures: Vec<String> = Vec::new();
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    // Everything on one clock and one column, each target under its own root frame.
-    let mut overall = Profile::new(vec![ValueType::new("cpu", "nanoseconds")]);
+    let mut overall = Overall::default();
     let mut summaries = Vec::new();
-    let mut cpu_total = 0.0;
     for (i, (argv, line)) in argvs.iter().zip(&args.commands).enumerate() {
         let dir = scratch.path().join(i.to_string());
         std::fs::create_dir_all(&dir)?;
@@ -52,65 +47,24 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         let prefix = format!("{}-", i + 1);
         let s = write_outputs(&args.output_dir, &prefix, line, &profiled, &args.profile)?;
         failures.extend(profiled.failure(line));
-        let shown = on_process_clock(&profiled.cpu.profile, s.cpu_time_s);
-        if shown.type_index("cpu").is_none() {
-            eprintln!(
-                "note: {line}: {} has no CPU-time column; it is left out of the overall table",
-                s.backend
-            );
+        if let Some(note) = overall.add(&profiled.cpu.profile, &s, line) {
+            eprintln!("note: {note}");
         }
-        overall.merge_from(&shown, Some(line));
-        cpu_total += s.cpu_time_s.unwrap_or(0.0);
         summaries.push(s);
     }
-    let facts = RunFacts {
-        target: "all".into(),
-        backend: summaries
-            .iter()
-            .map(|s| s.backend.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect::<Vec<_>>()
-            .join("+"),
-        cpu_time_s: (cpu_total > 0.0).then_some(cpu_total),
-        ..RunFacts::default()
-    };
-    let mut all = summary::summarize(&overall, &facts, args.profile.top);
-    // The root frames are the targets: the overall table shows functions, so drop them.
-    all.top.retain(|r| !args.commands.contains(&r.function));
+    let (mut all, outputs) = overall.summary(args.profile.top)?;
     let files = |name: &str| args.output_dir.join(name);
-    for f in perflab_profile::session::overall_outputs(&overall)? {
+    for f in outputs {
         output::write_atomic(&files(&f.name), &f.bytes)?;
         all.files
             .insert(f.role, files(&f.name).display().to_string());
     }
     if let Some(base) = &args.baseline {
-        let (label, base_profile, base_top) = load_baseline(base, store)?;
-        match base_profile {
-            Some(bp) => {
-                let bi = bp.type_index("cpu").unwrap_or(summary::main_column(&bp));
-                // Compare functions, not targets: strip the target roots of both sides.
-                let cur = strip_roots(&overall, &args.commands);
-                all.baseline_delta = deltas(
-                    &flat_shares(&bp, bi),
-                    &flat_shares(&cur, 0),
-                    args.profile.top,
-                );
-                let svg =
-                    flame::render_diff(&bp, bi, &cur, 0, &format!("cpu: now against {label}"))?;
-                output::write_atomic(&files("diff-flamegraph.svg"), &svg)?;
-                all.files.insert(
-                    "diff_flamegraph".into(),
-                    files("diff-flamegraph.svg").display().to_string(),
-                );
-            }
-            None => {
-                let cur = strip_roots(&overall, &args.commands);
-                all.baseline_delta = deltas(&base_top, &flat_shares(&cur, 0), args.profile.top);
-                all.warnings.push(format!(
-                    "{label} has no profile file left: the delta uses its stored top table only, and no differential flamegraph was drawn"
-                ));
-            }
+        let base = load_baseline(base, store)?;
+        if let Some(svg) = overall.against(&mut all, &base, args.profile.top)? {
+            output::write_atomic(&files("diff-flamegraph.svg"), &svg)?;
+            let path = files("diff-flamegraph.svg").display().to_string();
+            all.files.insert("diff_flamegraph".into(), path);
         }
     }
     let mut run = Run::new(RunKind::Profile);
@@ -137,15 +91,16 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
 
 /// The baseline: a profile file, or a stored run whose profile file still exists, or failing
 /// that the stored top table.
-fn load_baseline(
-    reference: &str,
-    store: Option<&Path>,
-) -> Result<(String, Option<Profile>, BTreeMap<String, f64>)> {
+fn load_baseline(reference: &str, store: Option<&Path>) -> Result<Baseline> {
     let path = Path::new(reference);
     if path.is_file() {
         let data = std::fs::read(path).with_context(|| format!("cannot read {reference}"))?;
         if let Ok(p) = perflab_profile::read_any(&data, reference) {
-            return Ok((reference.to_string(), Some(p), BTreeMap::new()));
+            return Ok(Baseline {
+                label: reference.to_string(),
+                profile: Some(p),
+                top: BTreeMap::new(),
+            });
         }
     }
     let resolved = context::resolve(reference, store, None)?;
@@ -176,5 +131,9 @@ fn load_baseline(
         let roots: Vec<String> = resolved.run.command.clone();
         strip_roots(&p, &roots)
     });
-    Ok((resolved.label, profile, top))
+    Ok(Baseline {
+        label: resolved.label,
+        profile,
+        top,
+    })
 }

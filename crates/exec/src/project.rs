@@ -1,0 +1,292 @@
+//! `perflab init`: what kind of project this is (Go benchmarks, criterion or `[[bench]]` in
+//! Cargo, pytest-benchmark, a package.json benchmark script), and the commented `perflab.toml`
+//! and GitHub workflow that set it up. Detection reads files only; nothing is run.
+
+use std::path::Path;
+
+/// A benchmark setup found in the project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// `Go`, `Rust (criterion)`, …
+    pub kind: &'static str,
+    /// What was seen (`go.mod and 3 files with func Benchmark`).
+    pub evidence: String,
+    /// The `[bench] command`.
+    pub bench: String,
+    /// The `[build] command`, when the project needs one.
+    pub build: Option<String>,
+}
+
+/// Files under `root` (depth-limited, skipping VCS, vendored and build directories).
+fn files(root: &Path, depth: usize, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            let skip = name.starts_with('.')
+                || matches!(
+                    name.as_str(),
+                    "vendor" | "node_modules" | "target" | "venv" | "__pycache__"
+                );
+            if !skip && depth > 0 && out.len() < 20_000 {
+                files(&path, depth - 1, out);
+            }
+        } else if kind.is_file() {
+            out.push(path);
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    // Bounded: manifests and test files are small; anything huge is not one.
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() <= 4 << 20 => std::fs::read_to_string(path).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+/// Every benchmark setup found at `root`, the most specific first.
+pub fn detect(root: &Path) -> Vec<Detected> {
+    let mut all = Vec::new();
+    files(root, 6, &mut all);
+    let named = |suffix: &'static str| {
+        all.iter()
+            .filter(move |p| p.to_string_lossy().ends_with(suffix))
+    };
+    let mut found = Vec::new();
+    if root.join("go.mod").is_file() {
+        let with = named("_test.go")
+            .filter(|p| read(p).contains("func Benchmark"))
+            .count();
+        if with > 0 {
+            found.push(Detected {
+                kind: "Go",
+                evidence: format!("go.mod and {with} _test.go file(s) with func Benchmark"),
+                bench: "go test -run '^$' -bench . -benchmem -count 5 ./...".into(),
+                build: Some("go test -run '^$' -bench '^$' ./...".into()),
+            });
+        }
+    }
+    let cargo = read(&root.join("Cargo.toml"));
+    if !cargo.is_empty() {
+        let criterion = named("Cargo.toml").any(|p| read(p).contains("criterion"));
+        let bench_section = named("Cargo.toml").any(|p| read(p).contains("[[bench]]"))
+            || root.join("benches").is_dir();
+        if criterion || bench_section {
+            found.push(Detected {
+                kind: if criterion {
+                    "Rust (criterion)"
+                } else {
+                    "Rust (cargo bench)"
+                },
+                evidence: if criterion {
+                    "Cargo.toml with criterion".into()
+                } else {
+                    "Cargo.toml with [[bench]] or benches/".into()
+                },
+                bench: "cargo bench".into(),
+                build: Some("cargo bench --no-run".into()),
+            });
+        }
+    }
+    let python_manifests = [
+        "pyproject.toml",
+        "setup.cfg",
+        "requirements.txt",
+        "requirements-dev.txt",
+    ];
+    let declared = python_manifests
+        .iter()
+        .any(|m| read(&root.join(m)).contains("pytest-benchmark"));
+    let uses = named(".py")
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("test"))
+        })
+        .any(|p| read(p).contains("benchmark("));
+    if declared || uses {
+        found.push(Detected {
+            kind: "Python (pytest-benchmark)",
+            evidence: if declared {
+                "pytest-benchmark in the project's requirements".into()
+            } else {
+                "tests calling the benchmark fixture".into()
+            },
+            bench: "python3 -m pytest --benchmark-only -q".into(),
+            build: None,
+        });
+    }
+    let package = read(&root.join("package.json"));
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&package) {
+        let scripts = json.get("scripts").and_then(|s| s.as_object());
+        if let Some(name) = ["bench", "benchmark", "benchmarks"]
+            .into_iter()
+            .find(|n| scripts.is_some_and(|s| s.contains_key(*n)))
+        {
+            found.push(Detected {
+                kind: "JavaScript (npm script)",
+                evidence: format!("package.json script {name:?}"),
+                bench: format!("npm run --silent {name}"),
+                build: Some("npm ci".into()),
+            });
+        }
+    }
+    found
+}
+
+fn toml_string(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// A commented `perflab.toml` for what was detected (or a template when nothing was).
+pub fn perflab_toml(found: &[Detected]) -> String {
+    let mut out =
+        String::from("# perflab.toml, written by `perflab init`. Every key: docs/config.md.\n");
+    match found.first() {
+        Some(d) => {
+            out.push_str(&format!("# Found: {} ({}).\n", d.kind, d.evidence));
+            for other in &found[1..] {
+                out.push_str(&format!(
+                    "# Also found: {} ({}): [bench] command = {}\n",
+                    other.kind,
+                    other.evidence,
+                    toml_string(&other.bench)
+                ));
+            }
+            out.push_str(&format!(
+                "\n# What `perflab bench` runs with no command, and `perflab compare A..B` in each revision.\n[bench]\ncommand = {}\n",
+                toml_string(&d.bench)
+            ));
+            if let Some(b) = &d.build {
+                out.push_str(&format!(
+                    "\n# Run in each revision's checkout by `perflab compare A..B` before measuring\n# (once per commit: a second compare of the same commits reuses the build).\n[build]\ncommand = {}\n",
+                    toml_string(b)
+                ));
+            }
+        }
+        None => out.push_str(
+            "# No benchmarks were found: say what runs them.\n\n[bench]\ncommand = \"./run-benchmarks.sh\"\n",
+        ),
+    }
+    out.push_str(TARGETS);
+    out
+}
+
+const TARGETS: &str = r#"
+[compare]
+# The gate fails a row that is worse by more than this and significant (docs/statistics.md).
+max_change = "10%"
+alpha = 0.05
+
+# Targets for `perflab check` and `perflab report`: the median must meet `target`; missing it
+# within `critical` is a warning, beyond it a failure. Uncomment and name your benchmarks.
+# Latency from `perflab load` (p50, p99 in the run's units):
+# [[target]]
+# benchmark = "GET /search"
+# metric = "p50"
+# target = "< 2ms"
+# critical = "< 5ms"
+#
+# [[target]]
+# benchmark = "GET /search"
+# metric = "p99"
+# target = "< 5ms"
+# critical = "< 10ms"
+#
+# Throughput:
+# [[target]]
+# benchmark = "GET /search"
+# metric = "rps"
+# target = "> 10000/s"
+# critical = "> 5000/s"
+#
+# Memory and allocations per operation (Go's -benchmem):
+# [[target]]
+# benchmark = "Benchmark*"
+# metric = "bytes_per_op"
+# target = "< 1KB"
+# critical = "< 4KB"
+#
+# [[target]]
+# benchmark = "Benchmark*"
+# metric = "allocs_per_op"
+# target = "< 10"
+# critical = "< 20"
+"#;
+
+/// `.github/workflows/perflab.yml`: on every pull request, compare it with its merge base
+/// through perflab's composite action (`action` is `OWNER/REPO@REF`).
+pub fn github_workflow(action: &str) -> String {
+    format!(
+        r#"# Written by `perflab init --ci github` (docs/ci.md).
+# On every pull request: build the PR and its merge base, run the benchmarks of perflab.toml in
+# both, alternately, comment the comparison on the PR (one comment, updated on each push) and
+# fail when the gate finds a regression.
+name: perflab
+on:
+  pull_request:
+permissions:
+  contents: read
+  pull-requests: write
+jobs:
+  compare:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0 # the merge base must be in the clone
+      # The repository that holds perflab's action.yml.
+      - uses: {action}
+        with:
+          rounds: "5"
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_cargo_python_and_npm_projects_are_recognised() {
+        let dir = tempfile_dir();
+        let root = dir.as_path();
+        std::fs::write(root.join("go.mod"), "module x\n").unwrap();
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(
+            root.join("pkg/a_test.go"),
+            "func BenchmarkA(b *testing.B) {}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("package.json"),
+            r#"{"scripts":{"bench":"node b.js"}}"#,
+        )
+        .unwrap();
+        let found = detect(root);
+        assert_eq!(found[0].kind, "Go");
+        assert!(found[0].evidence.contains("1 _test.go"), "{:?}", found[0]);
+        assert_eq!(found[1].bench, "npm run --silent bench");
+        std::fs::remove_file(root.join("go.mod")).unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[dev-dependencies]\ncriterion = \"0.5\"\n",
+        )
+        .unwrap();
+        assert_eq!(detect(root)[0].kind, "Rust (criterion)");
+        std::fs::write(root.join("requirements.txt"), "pytest-benchmark\n").unwrap();
+        assert!(detect(root).iter().any(|d| d.kind.starts_with("Python")));
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("perflab-init-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
