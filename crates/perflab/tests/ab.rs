@@ -1,0 +1,599 @@
+//! `perflab compare A..B`: real git repositories made in each test, real builds and harnesses
+//! (a shell script printing Go's benchmark format, and the Go toolchain itself), the user's
+//! checkout checked before and after, GitHub Actions' files as the runner provides them.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command as Std;
+
+use common::{have, json, stderr, Lab};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Std::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository whose `bench.sh` prints Go benchmark lines with the ns/op in `speed`
+/// (`BenchmarkOnlyNew` too when `extra` exists); branch `main` at 100 ns/op.
+fn repo(lab: &Lab) -> std::path::PathBuf {
+    let dir = lab.path("repo");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        dir.join("bench.sh"),
+        "#!/bin/sh\n# A jitter of a few ns, so the samples vary as real ones do.\n\
+j=$(( $(od -An -N1 -tu1 /dev/urandom) % 5 ))\n\
+echo \"BenchmarkParse 1000000 $(( $(cat speed) + j )) ns/op\"\n\
+[ -f extra ] && echo \"BenchmarkOnlyNew 1000 5 ns/op\"\nexit 0\n",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(dir.join("bench.sh"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(dir.join("bench.sh"), perms).unwrap();
+    std::fs::write(dir.join("speed"), "100\n").unwrap();
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "base"]);
+    dir
+}
+
+fn commit_speed(dir: &Path, branch: &str, speed: &str) -> String {
+    git(dir, &["checkout", "-q", "-b", branch]);
+    std::fs::write(dir.join("speed"), format!("{speed}\n")).unwrap();
+    git(dir, &["commit", "-qam", branch]);
+    let c = git(dir, &["rev-parse", "HEAD"]);
+    git(dir, &["checkout", "-q", "main"]);
+    c
+}
+
+/// Everything a user could see of their checkout: branch, status, and the files' bytes.
+fn snapshot(dir: &Path) -> (String, String, String) {
+    (
+        git(dir, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        git(dir, &["status", "--porcelain"]),
+        std::fs::read_to_string(dir.join("speed")).unwrap(),
+    )
+}
+
+#[test]
+fn a_slower_revision_fails_the_gate_is_recorded_as_ab_and_the_checkout_is_untouched() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    let main = git(&dir, &["rev-parse", "HEAD"]);
+    let slow = commit_speed(&dir, "slow", "150");
+    let before = snapshot(&dir);
+    let run = |extra: &[&str]| {
+        let mut c = lab.cmd();
+        c.current_dir(&dir)
+            .args(["compare", "main..slow", "--rounds", "4"]);
+        c.args(["--build", "echo built >> build.log"]).args(extra);
+        c.args(["--", "./bench.sh"]).output().unwrap()
+    };
+    let out = run(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(text.contains("main (") && text.contains("slow ("), "{text}");
+    assert!(
+        text.contains("gate: FAILED: 1 regression(s): Parse/procs=1 time +"),
+        "{text}"
+    );
+    assert_eq!(snapshot(&dir), before, "the user's checkout changed");
+    // Rounds alternate which side goes first.
+    let err = stderr(&out);
+    let order: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("round "))
+        .map(|l| if l.contains("main (") { "A" } else { "B" })
+        .collect();
+    assert_eq!(order.concat(), "ABBAABBA", "{err}");
+    // One run of kind ab with both commits.
+    let shown = lab
+        .cmd()
+        .current_dir(&dir)
+        .args(["show", "latest"])
+        .output()
+        .unwrap();
+    let run_json = json(&shown.stdout);
+    assert_eq!(run_json["kind"], "ab");
+    assert_eq!(run_json["ab"]["base"]["commit"], main.as_str());
+    assert_eq!(run_json["ab"]["current"]["commit"], slow.as_str());
+    assert_eq!(run_json["git"]["commit"], slow.as_str());
+    assert_eq!(run_json["ab"]["rounds"], 4);
+    let samples = &run_json["ab"]["base_benchmarks"][0]["metrics"][0]["samples"];
+    assert_eq!(samples.as_array().map(Vec::len), Some(4), "{run_json}");
+    // The report compares the two sides.
+    let report = lab
+        .cmd()
+        .current_dir(&dir)
+        .args(["report"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8_lossy(&report.stdout);
+    assert_eq!(report.status.code(), Some(1), "{md}");
+    assert!(md.contains("Comparison with main ("), "{md}");
+    // A second compare of the same commits reuses both builds.
+    let again = run(&["--no-store"]);
+    assert!(
+        stderr(&again)
+            .matches("built before with this command, reused")
+            .count()
+            == 2,
+        "{}",
+        stderr(&again)
+    );
+    for c in [&main, &slow] {
+        let log = dir
+            .join(".perflab/worktrees")
+            .join(&c[..16])
+            .join("build.log");
+        assert_eq!(std::fs::read_to_string(log).unwrap(), "built\n");
+    }
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn same_code_passes_and_the_aa_self_test_says_how_small_a_change_it_could_see() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    let out = lab
+        .cmd()
+        .current_dir(&dir)
+        .args(["compare", "HEAD..HEAD", "--rounds", "6", "--", "./bench.sh"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = lab
+        .cmd()
+        .current_dir(&dir)
+        .args([
+            "compare",
+            "--aa",
+            "--rounds",
+            "8",
+            "--format",
+            "json",
+            "--",
+            "./bench.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let c = json(&out.stdout);
+    let d = &c["detectable"][0];
+    assert_eq!(d["benchmark"], "Parse/procs=1");
+    let test = d["test_change"].as_f64().expect("a detectable change");
+    // Jitter of 0–4 ns on 100 ns: a few percent is detectable, far less than 50% is needed.
+    assert!(test > 0.001 && test < 0.1, "{d}");
+    assert_eq!(d["gate_change"].as_f64(), Some(test.max(0.10)));
+    let text = lab
+        .cmd()
+        .current_dir(&dir)
+        .args([
+            "compare",
+            "--aa",
+            "--rounds",
+            "4",
+            "--no-store",
+            "--",
+            "./bench.sh",
+        ])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        t.contains("A/A: the smallest regression each row could show"),
+        "{t}"
+    );
+}
+
+#[test]
+fn the_work_tree_with_uncommitted_changes_is_a_side() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    std::fs::write(dir.join("speed"), "300\n").unwrap();
+    let out = lab
+        .cmd()
+        .current_dir(&dir)
+        .args([
+            "compare",
+            "HEAD..WORKTREE",
+            "--rounds",
+            "3",
+            "--no-store",
+            "--",
+            "./bench.sh",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("WORKTREE (") && text.contains("+changes)"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("speed")).unwrap(), "300\n");
+}
+
+#[test]
+fn bad_revisions_builds_and_repositories_are_clear_errors() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    commit_speed(&dir, "feature", "101");
+    let before = snapshot(&dir);
+    let compare = |args: &[&str]| {
+        let mut c = lab.cmd();
+        c.current_dir(&dir)
+            .arg("compare")
+            .args(args)
+            .args(["--", "./bench.sh"]);
+        c.output().unwrap()
+    };
+    let out = compare(&["main..no-such-branch"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown revision \"no-such-branch\""),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !dir.join(".perflab/worktrees").exists(),
+        "nothing checked out for a typo"
+    );
+    // The build fails on one side only: its stderr is shown, the other side's build is kept.
+    let build = "test \"$(cat speed)\" != 7 || { echo 'cc: error: boom' >&2; exit 3; }";
+    let out = compare(&["main..feature", "--build", build, "--rounds", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let broken = commit_speed(&dir, "broken", "7");
+    let out = compare(&["main..broken", "--build", build]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("build of broken (") && err.contains("cc: error: boom"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1
+    );
+    let main = git(&dir, &["rev-parse", "main"]);
+    let marker = dir
+        .join(".perflab/worktrees")
+        .join(format!("{}.built", &main[..16]));
+    assert!(marker.exists(), "main's build is kept");
+    assert!(!dir
+        .join(".perflab/worktrees")
+        .join(format!("{}.built", &broken[..16]))
+        .exists());
+    assert_eq!(snapshot(&dir), before);
+    // Outside a repository.
+    let out = lab
+        .cmd()
+        .args(["compare", "main..feature", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not in a git repository"),
+        "{}",
+        stderr(&out)
+    );
+    // A shallow clone without the merge base says to fetch more.
+    let url = format!("file://{}", dir.display());
+    let shallow = lab.path("shallow");
+    git(
+        lab.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--no-single-branch",
+            &url,
+            "shallow",
+        ],
+    );
+    let out = lab
+        .cmd()
+        .current_dir(&shallow)
+        .args([
+            "compare",
+            "origin/main...origin/feature",
+            "--",
+            "./bench.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("shallow clone: fetch more history"),
+        "{}",
+        stderr(&out)
+    );
+    // Options that only make sense for revisions.
+    let out = lab
+        .cmd()
+        .args(["compare", "a.txt", "b.txt", "--build", "make"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("write BASE as A..B"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_benchmark_on_one_side_only_is_shown_and_can_fail_the_gate() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    git(&dir, &["checkout", "-q", "-b", "more"]);
+    std::fs::write(dir.join("extra"), "").unwrap();
+    git(&dir, &["add", "extra"]);
+    git(&dir, &["commit", "-qm", "more"]);
+    git(&dir, &["checkout", "-q", "main"]);
+    let compare = |extra: &[&str]| {
+        let mut c = lab.cmd();
+        c.current_dir(&dir)
+            .args(["compare", "main..more", "--rounds", "3", "--no-store"]);
+        c.args(extra).args(["--", "./bench.sh"]).output().unwrap()
+    };
+    let out = compare(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("note: OnlyNew/procs=1: only in more ("),
+        "{text}"
+    );
+    let out = compare(&["--fail-on-missing", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let c = json(&out.stdout);
+    assert_eq!(c["missing"][0]["benchmark"], "OnlyNew/procs=1");
+    assert!(c["missing"][0]["only_in"]
+        .as_str()
+        .unwrap()
+        .starts_with("more ("));
+    assert_eq!(c["gate"]["passed"], false);
+}
+
+#[test]
+fn in_github_actions_compare_and_check_write_the_summary_annotations_and_a_comment() {
+    let lab = Lab::new();
+    let summary = lab.path("summary.md");
+    let comment = lab.path("comment.md");
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nbenchmark = \"Decode\"\nmetric = \"time\"\ntarget = \"< 1ns\"\n",
+    );
+    let gh = |args: &[&str]| {
+        let mut c = lab.cmd();
+        c.env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary);
+        c.args(args).output().unwrap()
+    };
+    let (old, new) = (
+        common::data("codec-base.txt"),
+        common::data("codec-slow.txt"),
+    );
+    let out = gh(&[
+        "compare",
+        &old,
+        &new,
+        "--pr-comment",
+        comment.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("::error title="))
+        .collect();
+    assert!(!errors.is_empty(), "{err}");
+    assert!(
+        errors
+            .iter()
+            .all(|l| l.contains("::regression: +") && l.contains("p=")),
+        "{err}"
+    );
+    let body = std::fs::read_to_string(&comment).unwrap();
+    assert!(body.starts_with("<!-- perflab -->\n"), "{body}");
+    assert!(body.contains("| "), "a Markdown table: {body}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("**gate: FAILED**"), "{md}");
+    // check appends its table, and fails its target with an annotation.
+    let out = gh(&["check", &new]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("::error title=Decode"),
+        "{}",
+        stderr(&out)
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("**gate: FAILED**") && md.contains("| Decode"),
+        "{md}"
+    );
+    // Outside Actions nothing of this appears.
+    let out = lab.cmd().args(["compare", &old, &new]).output().unwrap();
+    assert!(!stderr(&out).contains("::error"), "{}", stderr(&out));
+}
+
+#[test]
+fn init_writes_a_config_that_bench_and_compare_run_and_never_overwrites() {
+    if !have("go") {
+        common::skip("go", "go is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let dir = lab.path("proj");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(dir.join("go.mod"), "module example.com/w\n\ngo 1.18\n").unwrap();
+    let code = |n: u32| {
+        format!(
+            "package w\n\nimport \"testing\"\n\nvar sink int\n\nfunc work() {{\n\tfor i := 0; i < {n}; i++ {{\n\t\tsink += i * i\n\t}}\n}}\n\nfunc BenchmarkWork(b *testing.B) {{\n\tfor i := 0; i < b.N; i++ {{\n\t\twork()\n\t}}\n}}\n"
+        )
+    };
+    std::fs::write(dir.join("w_test.go"), code(2000)).unwrap();
+    let go = |c: &mut assert_cmd::Command| {
+        c.current_dir(&dir)
+            .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOTOOLCHAIN", "local");
+    };
+    let mut c = lab.cmd();
+    go(&mut c);
+    let out = c.args(["init", "--ci", "github"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let toml = std::fs::read_to_string(dir.join("perflab.toml")).unwrap();
+    assert!(
+        toml.contains("# Found: Go (go.mod and 1 _test.go file(s)"),
+        "{toml}"
+    );
+    let workflow = std::fs::read_to_string(dir.join(".github/workflows/perflab.yml")).unwrap();
+    assert!(workflow.contains("fetch-depth: 0") && workflow.contains("uses: perflab/perflab@main"));
+    // Its commented targets are valid once uncommented.
+    let uncommented: String = toml
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# ")
+                .filter(|r| r.starts_with('[') || r.contains(" = "))
+                .unwrap_or(l)
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    lab.write("uncommented.toml", &uncommented);
+    let out = lab
+        .cmd()
+        .args([
+            "--config",
+            "uncommented.toml",
+            "check",
+            &common::data("old.txt"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !stderr(&out).contains("uncommented.toml"),
+        "{}",
+        stderr(&out)
+    );
+    let mut c = lab.cmd();
+    go(&mut c);
+    let out = c.arg("init").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("exists: nothing written (--force overwrites)"));
+    // `perflab bench` with no command runs the project's benchmarks.
+    std::fs::write(
+        dir.join("perflab.toml"),
+        toml.replace("-count 5", "-count 2 -benchtime 2000x"),
+    )
+    .unwrap();
+    let mut c = lab.cmd();
+    go(&mut c);
+    let out = c.args(["bench", "--json", "--no-store"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    assert_eq!(run["benchmarks"][0]["name"], "Work", "{run}");
+    // And compare A..B builds and runs it in both revisions with the real Go toolchain.
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "work"]);
+    std::fs::write(dir.join("w_test.go"), code(8000)).unwrap();
+    let mut c = lab.cmd();
+    go(&mut c);
+    let out = c
+        .args([
+            "compare",
+            "HEAD..WORKTREE",
+            "--rounds",
+            "3",
+            "--warmup",
+            "0",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("gate: FAILED: 1 regression(s): Work/"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ctrl_c_keeps_the_whole_rounds_and_leaves_the_checkout_alone() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    commit_speed(&dir, "other", "120");
+    let before = snapshot(&dir);
+    let bin = assert_cmd::cargo::cargo_bin("perflab");
+    let child = Std::new(bin)
+        .current_dir(&dir)
+        .env("PERFLAB_STORE", lab.path("history.db"))
+        .args([
+            "compare",
+            "main..other",
+            "--time",
+            "--rounds",
+            "50",
+            "--warmup",
+            "0",
+        ])
+        .args(["--", "sh", "-c", "sleep 0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SIGINT to perflab alone, as `kill -INT` would send it.
+    let kill = Std::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(kill.is_ok_and(|s| s.success()));
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("interrupted after ") && err.contains(" of 50 rounds"),
+        "{err}"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("sh -c 'sleep 0.1'"),
+        "the comparison of the rounds done: {text}"
+    );
+    let shown = lab
+        .cmd()
+        .current_dir(&dir)
+        .args(["show", "latest"])
+        .output()
+        .unwrap();
+    let run = json(&shown.stdout);
+    assert_eq!(run["interrupted"], true);
+    let rounds = run["ab"]["rounds"].as_u64().unwrap();
+    assert!((2..50).contains(&rounds), "{rounds}");
+    for side in [&run["benchmarks"], &run["ab"]["base_benchmarks"]] {
+        let n = side[0]["metrics"][0]["samples"].as_array().map(Vec::len);
+        assert_eq!(n, Some(rounds as usize), "whole rounds only");
+    }
+    assert_eq!(snapshot(&dir), before);
+}
