@@ -597,3 +597,109 @@ fn ctrl_c_keeps_the_whole_rounds_and_leaves_the_checkout_alone() {
     }
     assert_eq!(snapshot(&dir), before);
 }
+
+/// A loopback stand-in for the three GitHub REST calls of `ci/pr-comment.sh` (list, create,
+/// update a pull request's comments), keeping the comments in memory.
+fn github_api() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let comments = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u64, String)>::new()));
+    let store = comments.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let (method, path) = {
+                let mut w = line.split_whitespace();
+                (
+                    w.next().unwrap_or("").to_string(),
+                    w.next().unwrap_or("").to_string(),
+                )
+            };
+            let mut length = 0;
+            loop {
+                let mut h = String::new();
+                reader.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let text = |b: &[u8]| json(b)["body"].as_str().unwrap().to_string();
+            let mut c = store.lock().unwrap();
+            let reply = match method.as_str() {
+                "GET" if path.contains("/issues/7/comments") => serde_json::to_string(
+                    &c.iter()
+                        .map(|(id, b)| serde_json::json!({"id": id, "body": b}))
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap(),
+                "POST" if path.ends_with("/issues/7/comments") => {
+                    let id = 100 + c.len() as u64;
+                    c.push((id, text(&body)));
+                    format!("{{\"id\":{id}}}")
+                }
+                "PATCH" => {
+                    let id: u64 = path.rsplit('/').next().unwrap().parse().unwrap();
+                    let b = text(&body);
+                    c.iter_mut()
+                        .filter(|x| x.0 == id)
+                        .for_each(|x| x.1 = b.clone());
+                    format!("{{\"id\":{id}}}")
+                }
+                _ => "{}".into(),
+            };
+            let mut s = stream;
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (url, comments)
+}
+
+#[test]
+fn the_pull_request_comment_is_posted_once_and_then_updated() {
+    if !have("jq") || !have("curl") {
+        common::skip("jq", "jq or curl is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let (api, comments) = github_api();
+    comments
+        .lock()
+        .unwrap()
+        .push((1, "a reviewer's comment".into()));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/pr-comment.sh");
+    let post = |text: &str| {
+        let file = lab.write("comment.md", text);
+        let out = Std::new("bash")
+            .arg(&script)
+            .arg(file)
+            .env("GITHUB_API_URL", &api)
+            .env("GITHUB_REPOSITORY", "team/app")
+            .env("GITHUB_TOKEN", "t")
+            .env("PR_NUMBER", "7")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(post("<!-- perflab -->\nfirst \"quoted\" `run`\n").contains("posted"));
+    assert!(post("<!-- perflab -->\nsecond run\n").contains("updated comment 101"));
+    let c = comments.lock().unwrap();
+    assert_eq!(
+        c.len(),
+        2,
+        "one perflab comment beside the reviewer's: {c:?}"
+    );
+    assert_eq!(c[1].1, "<!-- perflab -->\nsecond run\n");
+}
