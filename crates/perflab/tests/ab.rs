@@ -112,6 +112,9 @@ fn a_slower_revision_fails_the_gate_is_recorded_as_ab_and_the_checkout_is_untouc
     assert_eq!(run_json["ab"]["rounds"], 4);
     let samples = &run_json["ab"]["base_benchmarks"][0]["metrics"][0]["samples"];
     assert_eq!(samples.as_array().map(Vec::len), Some(4), "{run_json}");
+    let log = lab.cmd().current_dir(&dir).args(["log"]).output().unwrap();
+    let log = String::from_utf8_lossy(&log.stdout);
+    assert!(log.contains(" ab ") && log.contains(&slow[..8]), "{log}");
     // The report compares the two sides.
     let report = lab
         .cmd()
@@ -600,7 +603,9 @@ fn ctrl_c_keeps_the_whole_rounds_and_leaves_the_checkout_alone() {
 
 /// A loopback stand-in for the three GitHub REST calls of `ci/pr-comment.sh` (list, create,
 /// update a pull request's comments), keeping the comments in memory.
-fn github_api() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>) {
+type Comments = std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>;
+
+fn github_api() -> (String, Comments) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -405,15 +405,33 @@ async fn run_page(
     blocking(s, move |s| {
         cached_page(s, format!("run\0{id}"), || {
             let run = stored(s, &id)?;
-            // Compared with the run before it on the same branch, of the same kind.
-            let comparison = s
-                .store
-                .previous_run(&run, &mut Vec::new())?
-                .and_then(|base| {
-                    compare_stored(&base, &run)
+            // An A/B run compares its two sides; any other run the run before it on the same
+            // branch, of the same kind.
+            let comparison = match &run.ab {
+                Some(ab) => {
+                    let short = |c: &str| c.chars().take(8).collect::<String>();
+                    let opts = perflab_analysis::CompareOptions {
+                        base_label: format!("{} ({})", ab.base.rev, short(&ab.base.commit)),
+                        current_label: format!(
+                            "{} ({})",
+                            ab.current.rev,
+                            short(&ab.current.commit)
+                        ),
+                        ..Default::default()
+                    };
+                    perflab_analysis::compare(&ab.base_benchmarks, &run.benchmarks, &opts)
                         .ok()
-                        .map(|c| (format!("the previous run {}", base.id), c))
-                });
+                        .map(|c| (format!("its base side, {}", opts.base_label), c))
+                }
+                None => s
+                    .store
+                    .previous_run(&run, &mut Vec::new())?
+                    .and_then(|base| {
+                        compare_stored(&base, &run)
+                            .ok()
+                            .map(|c| (format!("the previous run {}", base.id), c))
+                    }),
+            };
             let (targets, _) = perflab_analysis::check(&run.benchmarks, &s.targets);
             let input = ReportInput {
                 run: &run,

@@ -355,3 +355,43 @@ async fn pages_show_the_newest_alerts_at_once_and_the_api_a_current_set() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["alerts"].as_array().unwrap().len(), 3, "{v}");
 }
+
+#[tokio::test]
+async fn an_ab_run_page_compares_its_two_sides() {
+    let (st, _dir) = state();
+    let mut r = run(2e-3);
+    r.kind = RunKind::Ab;
+    let mut base = run(1e-3).benchmarks;
+    base[0].metrics[0].samples = vec![1e-3, 1.01e-3, 0.99e-3, 1.02e-3, 0.98e-3];
+    r.benchmarks[0].metrics[0].samples = vec![2e-3, 2.02e-3, 1.98e-3, 2.01e-3, 1.99e-3];
+    r.ab = Some(perflab_model::AbRun {
+        base: perflab_model::AbSide {
+            rev: "main".into(),
+            commit: "1a2b3c4d5e6f".into(),
+            dirty: false,
+        },
+        current: perflab_model::AbSide {
+            rev: "feature".into(),
+            commit: "9f8e7d6c5b4a".into(),
+            dirty: false,
+        },
+        rounds: 5,
+        order: "alternate".into(),
+        base_benchmarks: base,
+    });
+    st.store.save_run(&r).unwrap();
+    let (status, page) = call(
+        &st,
+        Request::get(format!("/run/{}", r.id))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("its base side, main (1a2b3c4d)"), "{page}");
+    assert!(page.contains("feature (9f8e7d6c)"), "{page}");
+    assert!(
+        page.contains("+100"),
+        "the change between the sides: {page}"
+    );
+}
