@@ -228,5 +228,5 @@ fn every_document_in_every_format_through_the_render_seam() {
             }
         }
     }
-    assert_eq!(rendered, 20);
+    assert_eq!(rendered, 21);
 }
