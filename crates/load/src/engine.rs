@@ -840,6 +840,9 @@ pub fn run(
             message: "no scenario to run".into(),
         });
     }
+    if !opts.parts.is_empty() {
+        return run_parts(&opts, thresholds, stop, watch_pid, progress);
+    }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     // On one core a single-threaded runtime avoids the work-stealing machinery entirely.
     let runtime = if threads == 1 {
@@ -854,6 +857,113 @@ pub fn run(
     }
     .map_err(|e| LoadError::Runtime(e.to_string()))?;
     runtime.block_on(run_async(opts, thresholds, stop, watch_pid, progress))
+}
+
+/// The executors of a scenario file, side by side: each on its own thread and runtime, with
+/// one progress line for all; the target is watched by the longest one, and its costs are
+/// divided by every executor's requests. Thresholds are checked on the combined results.
+fn run_parts(
+    opts: &LoadOptions,
+    thresholds: &[Threshold],
+    stop: &AtomicBool,
+    watch_pid: Option<u32>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(LoadSummary, Ending), LoadError> {
+    let longest = (0..opts.parts.len())
+        .max_by_key(|&i| opts.parts[i].options.warmup + opts.parts[i].options.total_duration())
+        .unwrap_or(0);
+    let latest: std::sync::Mutex<Vec<Option<Progress>>> =
+        std::sync::Mutex::new(vec![None; opts.parts.len()]);
+    let results = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (i, part) in opts.parts.iter().enumerate() {
+            let mut o = part.options.clone();
+            if i != longest {
+                o.watch_metrics = None;
+            }
+            let pid = (i == longest).then_some(watch_pid).flatten();
+            let latest = &latest;
+            handles.push(scope.spawn(move || {
+                run(o, &[], stop, pid, &mut |p| {
+                    if let Ok(mut l) = latest.lock() {
+                        l[i] = Some(*p);
+                    }
+                })
+            }));
+        }
+        // One line for all, while they run.
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(Duration::from_millis(200));
+            let all: Vec<Progress> = latest
+                .lock()
+                .map(|l| l.iter().flatten().copied().collect())
+                .unwrap_or_default();
+            if let Some(first) = all.first() {
+                let mut p = *first;
+                for q in &all[1..] {
+                    p.elapsed = p.elapsed.max(q.elapsed);
+                    p.total = p.total.max(q.total);
+                    p.requests += q.requests;
+                    p.rps += q.rps;
+                    p.errors += q.errors;
+                    p.p99 = p.p99.max(q.p99);
+                    p.warming_up &= q.warming_up;
+                }
+                progress(&p);
+            }
+        }
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(LoadError::Runtime("an executor panicked".into())))
+            })
+            .collect::<Vec<_>>()
+    });
+    let mut summaries = Vec::new();
+    let mut ending = Ending::Completed;
+    for r in results {
+        let (s, e) = r?;
+        if e == Ending::Interrupted || ending == Ending::Completed {
+            ending = e;
+        }
+        summaries.push(s);
+    }
+    // `open` or `closed` when every executor is; the text report describes each one.
+    let same = summaries.iter().all(|x| x.model == summaries[0].model);
+    let model = if same {
+        summaries[0].model.clone()
+    } else {
+        "mixed".into()
+    };
+    let mut summary = crate::merge::combine(&summaries, &model)?;
+    if summaries.iter().any(|x| x.latency_is != summary.latency_is) {
+        summary.latency_is = "mixed".into();
+    }
+    summary.plan = Some(opts.plan.clone());
+    summary.segment = summaries[0].segment.clone();
+    let all = summary.scenarios.get("all").map_or(0, |s| s.requests);
+    summary.target_process = summaries[longest].target_process.clone();
+    if let Some(t) = summary.target_process.as_mut() {
+        t.cpu_seconds_per_request = t.cpu_seconds / all.max(1) as f64;
+    }
+    summary.target_metrics = summaries[longest].target_metrics.clone();
+    if let Some(m) = summary.target_metrics.as_mut() {
+        // Costs per request over every executor's requests, not the watcher's alone.
+        let scale = m.requests as f64 / all.max(1) as f64;
+        m.requests = all;
+        m.per_request.values_mut().for_each(|v| *v *= scale);
+        for (k, v) in &mut m.derived {
+            if k.ends_with("_per_request") {
+                *v *= scale;
+            }
+        }
+    }
+    summary.thresholds = thresholds
+        .iter()
+        .map(|t| t.evaluate_load(&summary))
+        .collect();
+    Ok((summary, ending))
 }
 
 async fn run_async(
@@ -1276,8 +1386,10 @@ async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration, every: Optio
         let spread = e * (id as f64 / shared.inflight.len().max(1) as f64);
         shared.start + Duration::from_secs_f64(spread)
     });
+    let mut sent = 0u64;
     loop {
-        if shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
+        let done = shared.opts.per_vu_requests.is_some_and(|n| sent >= n);
+        if done || shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
             return 0;
         }
         let elapsed = shared.start.elapsed().as_secs_f64();
@@ -1308,6 +1420,7 @@ async fn closed_vu(shared: Arc<Shared>, id: usize, think: Duration, every: Optio
         if !shared.claim() {
             return 0;
         }
+        sent += 1;
         let scenario = next
             .take()
             .unwrap_or_else(|| shared.pick_scenario(&mut w.rng));
@@ -1458,6 +1571,8 @@ mod size {
             http2: false,
             insecure: false,
             max_redirects: 0,
+            per_vu_requests: None,
+            parts: Vec::new(),
         };
         let start = Instant::now();
         let shared = Arc::new(Shared {

@@ -103,6 +103,28 @@ pub fn merge(parts: &[LoadSummary]) -> Result<LoadSummary, LoadError> {
             reason: "open-model and closed-model results do not mix".into(),
         });
     }
+    merge_any(parts, first)
+}
+
+/// The executors of one test, run side by side (each its own model): counts, histograms and
+/// the per-second series add as segments' do; the target rate is the open executors' sum only
+/// when every executor is open (a closed one has none, so a shortfall could not be told).
+///
+/// # Errors
+/// Histograms that do not decode.
+pub fn combine(parts: &[LoadSummary], model: &str) -> Result<LoadSummary, LoadError> {
+    let first = parts.first().ok_or_else(|| LoadError::Merge {
+        reason: "nothing to combine".into(),
+    })?;
+    let mut out = merge_any(parts, first)?;
+    out.model = model.to_string();
+    if parts.iter().any(|p| p.target_rate.is_none()) {
+        out.target_rate = None;
+    }
+    Ok(out)
+}
+
+fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, LoadError> {
     // Segments run side by side: the merged test lasted as long as the longest segment.
     let seconds = parts.iter().map(|p| p.measured_seconds).fold(0.0, f64::max);
     let mut out = LoadSummary {

@@ -305,6 +305,22 @@ pub struct LoadOptions {
     pub insecure: bool,
     /// Follow at most this many redirections per request (0: none, the default).
     pub max_redirects: u32,
+    /// Closed model: each VU stops after this many requests (k6's per-vu-iterations).
+    pub per_vu_requests: Option<u64>,
+    /// Executors that run side by side, each with its own model and its own scenarios (k6's
+    /// per-scenario executors); empty for one plan. When set, `scenarios` lists them all.
+    pub parts: Vec<Part>,
+}
+
+/// One executor of a scenario file: a scenario (and those it chains to) under its own load.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// The root scenario's name.
+    pub name: String,
+    /// The k6 executor it was written as (`constant-vus`, `ramping-arrival-rate`, …).
+    pub executor: String,
+    /// Its plan.
+    pub options: LoadOptions,
 }
 
 impl LoadOptions {
@@ -443,6 +459,8 @@ mod tests {
             http2: false,
             insecure: false,
             max_redirects: 0,
+            per_vu_requests: None,
+            parts: Vec::new(),
         }
     }
 }

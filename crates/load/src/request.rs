@@ -142,45 +142,135 @@ impl LoadRequest {
     /// # Errors
     /// [`LoadError::Config`] naming the flag, file and line, or scenario at fault.
     pub fn validate(&self) -> Result<(LoadOptions, Vec<Threshold>), LoadError> {
-        let (scenarios, mut threshold_texts, plan) = match (&self.scenario_file, &self.url) {
-            (Some(f), None) => load_scenarios(f)?,
-            (None, Some(url)) => {
-                let mut headers = Vec::new();
-                for h in &self.headers {
-                    let (k, v) = h
-                        .split_once(':')
-                        .ok_or_else(|| config(format!("-H {h:?}: write it as 'Name: value'")))?;
-                    headers.push((k.to_string(), v.to_string()));
+        let (scenarios, mut threshold_texts, plan, executors) =
+            match (&self.scenario_file, &self.url) {
+                (Some(f), None) => load_scenarios(f)?,
+                (None, Some(url)) => {
+                    let mut headers = Vec::new();
+                    for h in &self.headers {
+                        let (k, v) = h.split_once(':').ok_or_else(|| {
+                            config(format!("-H {h:?}: write it as 'Name: value'"))
+                        })?;
+                        headers.push((k.to_string(), v.to_string()));
+                    }
+                    let body = self
+                        .body
+                        .as_deref()
+                        .map(|b| read_body(b, Path::new(".")))
+                        .transpose()?;
+                    let checks = self.check_status.map(Check::Status).into_iter().collect();
+                    let s = scenario(
+                        "default",
+                        1,
+                        &self.method,
+                        url,
+                        &headers,
+                        body,
+                        None,
+                        checks,
+                    )?;
+                    (vec![s], Vec::new(), FilePlan::default(), vec![None])
                 }
-                let body = self
-                    .body
-                    .as_deref()
-                    .map(|b| read_body(b, Path::new(".")))
-                    .transpose()?;
-                let checks = self.check_status.map(Check::Status).into_iter().collect();
-                let s = scenario(
-                    "default",
-                    1,
-                    &self.method,
-                    url,
-                    &headers,
-                    body,
-                    None,
-                    checks,
-                )?;
-                (vec![s], Vec::new(), FilePlan::default())
-            }
-            (Some(_), Some(_)) => {
-                return Err(config("give a URL or --scenario-file, not both".into()))
-            }
-            (None, None) => {
-                return Err(config(
-                    "give a URL (http://host:port/path) or --scenario-file FILE".into(),
-                ))
-            }
-        };
+                (Some(_), Some(_)) => {
+                    return Err(config("give a URL or --scenario-file, not both".into()))
+                }
+                (None, None) => {
+                    return Err(config(
+                        "give a URL (http://host:port/path) or --scenario-file FILE".into(),
+                    ))
+                }
+            };
         threshold_texts.extend(self.thresholds.iter().cloned());
-        self.overlaid(plan).build(scenarios, threshold_texts)
+        let request = self.overlaid(plan);
+        let (mut opts, thresholds) = request.build(scenarios.clone(), threshold_texts)?;
+        // As in k6, a flag that sets the load or the length (-c, --rate, --stages, -d, -n) runs
+        // the whole file under it instead of the scenarios' own executors.
+        let shortcut = self.vus.is_some()
+            || self.rate.is_some()
+            || self.stages.is_some()
+            || self.duration.is_some()
+            || self.requests.is_some();
+        if executors.iter().any(Option::is_some) && !shortcut {
+            opts.parts = request.parts(&scenarios, &executors, &opts.plan)?;
+        }
+        Ok((opts, thresholds))
+    }
+
+    /// The executors of a scenario file: each scenario with its own executor, with the ones
+    /// it chains to (`then`), under that executor's load; the other scenarios together under
+    /// the top-level plan.
+    fn parts(
+        &self,
+        scenarios: &[Scenario],
+        executors: &[Option<ExecutorEntry>],
+        plan: &str,
+    ) -> Result<Vec<crate::options::Part>, LoadError> {
+        // A root and every scenario its chain reaches, in file order.
+        let chain = |root: usize| {
+            let mut members = vec![root];
+            let mut at = scenarios[root].then;
+            while let Some(j) = at.filter(|j| !members.contains(j)) {
+                members.push(j);
+                at = scenarios[j].then;
+            }
+            members.sort_unstable();
+            members
+        };
+        let group = |members: &[usize], own_root: Option<usize>| {
+            let mut sub: Vec<Scenario> = members.iter().map(|&i| scenarios[i].clone()).collect();
+            for s in &mut sub {
+                s.then = s.then.and_then(|t| members.iter().position(|&m| m == t));
+            }
+            if let Some(root) = own_root {
+                // Only the root starts a VU's chain; the rest run when it leads to them.
+                for (s, &i) in sub.iter_mut().zip(members) {
+                    s.weight = u32::from(i == root);
+                }
+            }
+            sub
+        };
+        let mut parts = Vec::new();
+        for (i, e) in executors.iter().enumerate() {
+            let Some(e) = e else { continue };
+            let members = chain(i);
+            if let Some(&j) = members.iter().find(|&&j| j != i && executors[j].is_some()) {
+                return Err(config(format!(
+                    "{}: then {:?} has an executor of its own: a chained scenario runs under the executor of the one that leads to it",
+                    e.at, scenarios[j].name
+                )));
+            }
+            let (request, per_vu) = e.request(self)?;
+            let (mut options, _) = request
+                .build(group(&members, Some(i)), Vec::new())
+                .map_err(|err| config(format!("{}: {err}", e.at)))?;
+            options.per_vu_requests = per_vu;
+            options.plan = plan.to_string();
+            parts.push(crate::options::Part {
+                name: scenarios[i].name.clone(),
+                executor: e.kind.clone(),
+                options,
+            });
+        }
+        let mut rest: Vec<usize> = Vec::new();
+        for i in (0..scenarios.len()).filter(|&i| executors[i].is_none() && scenarios[i].weight > 0)
+        {
+            for j in chain(i) {
+                if !rest.contains(&j) {
+                    rest.push(j);
+                }
+            }
+        }
+        rest.sort_unstable();
+        if !rest.is_empty() {
+            let (mut options, _) = self.build(group(&rest, None), Vec::new())?;
+            options.plan = plan.to_string();
+            parts.push(crate::options::Part {
+                name: "top-level".into(),
+                executor: "top-level plan".into(),
+                options,
+            });
+        }
+        Ok(parts)
     }
 
     /// This request with the scenario file's plan keys wherever no flag was given.
@@ -287,6 +377,8 @@ impl LoadRequest {
             http2: self.http2,
             insecure: self.insecure,
             max_redirects: self.max_redirects,
+            per_vu_requests: None,
+            parts: Vec::new(),
         };
         // `-n` is the whole test's count, like the rate and the VUs: a segment runs its share.
         opts.max_requests = opts
@@ -337,6 +429,15 @@ struct ScenarioFile {
     scenario: Vec<toml::Spanned<ScenarioEntry>>,
 }
 
+/// What a scenario file holds: the scenarios, threshold texts, the plan's top-level keys, and
+/// each scenario's own executor (None: the top-level plan runs it).
+type FileContents = (
+    Vec<Scenario>,
+    Vec<String>,
+    FilePlan,
+    Vec<Option<ExecutorEntry>>,
+);
+
 /// The plan's own keys at the top of a scenario file (each flag overrides its key).
 #[derive(Debug, Default, Clone)]
 struct FilePlan {
@@ -376,6 +477,129 @@ struct ScenarioEntry {
     /// `key = "value"`: results are also given per tag.
     #[serde(default)]
     tags: std::collections::BTreeMap<String, String>,
+    /// A k6 executor: this scenario (and those it chains to) runs under its own load.
+    executor: Option<String>,
+    vus: Option<usize>,
+    rate: Option<String>,
+    duration: Option<String>,
+    stages: Option<String>,
+    iterations: Option<u64>,
+    think_time: Option<String>,
+}
+
+/// A scenario's own executor, as the file wrote it.
+#[derive(Debug, Clone)]
+struct ExecutorEntry {
+    kind: String,
+    vus: Option<usize>,
+    rate: Option<String>,
+    duration: Option<String>,
+    stages: Option<String>,
+    iterations: Option<u64>,
+    think_time: Option<String>,
+    /// `FILE:LINE: scenario NAME` for errors.
+    at: String,
+}
+
+/// The k6 executors, and the keys each takes (besides `think_time` for the closed ones).
+const EXECUTORS: [(&str, &[&str]); 6] = [
+    ("constant-vus", &["vus", "duration"]),
+    ("ramping-vus", &["vus", "stages"]),
+    ("constant-arrival-rate", &["rate", "duration"]),
+    ("ramping-arrival-rate", &["rate", "stages"]),
+    ("per-vu-iterations", &["vus", "iterations", "duration"]),
+    ("shared-iterations", &["vus", "iterations", "duration"]),
+];
+
+impl ExecutorEntry {
+    /// This executor's plan: `base` (the flags over the file's top-level keys) with its own
+    /// model, length and count.
+    fn request(&self, base: &LoadRequest) -> Result<(LoadRequest, Option<u64>), LoadError> {
+        let err = |m: String| config(format!("{}: {m}", self.at));
+        let Some((_, keys)) = EXECUTORS.iter().find(|(k, _)| *k == self.kind) else {
+            let names: Vec<&str> = EXECUTORS.iter().map(|(k, _)| *k).collect();
+            return Err(err(format!(
+                "executor {:?}: use one of {}",
+                self.kind,
+                names.join(", ")
+            )));
+        };
+        let given = [
+            ("vus", self.vus.is_some()),
+            ("rate", self.rate.is_some()),
+            ("duration", self.duration.is_some()),
+            ("stages", self.stages.is_some()),
+            ("iterations", self.iterations.is_some()),
+        ];
+        for (key, set) in given {
+            if set && !keys.contains(&key) {
+                return Err(err(format!(
+                    "{key} does not apply to executor {}",
+                    self.kind
+                )));
+            }
+        }
+        let open = self.kind.ends_with("arrival-rate");
+        if open && self.think_time.is_some() {
+            return Err(err(format!(
+                "think_time does not apply to executor {}",
+                self.kind
+            )));
+        }
+        let need = |set: bool, key: &str| {
+            if set {
+                Ok(())
+            } else {
+                Err(err(format!("executor {} needs {key}", self.kind)))
+            }
+        };
+        let mut r = base.clone();
+        r.vus = None;
+        r.rate = None;
+        r.stages = None;
+        r.requests = None;
+        r.expected_rate = None;
+        r.think_time = self.think_time.clone().or(base.think_time.clone());
+        r.duration = self.duration.clone().or(base.duration.clone());
+        let mut per_vu = None;
+        match self.kind.as_str() {
+            "constant-vus" => {
+                need(self.vus.is_some(), "vus")?;
+                r.vus = self.vus;
+            }
+            "ramping-vus" => {
+                need(self.stages.is_some(), "stages")?;
+                r.vus = Some(self.vus.unwrap_or(0));
+                r.stages = self.stages.clone();
+            }
+            "constant-arrival-rate" => {
+                need(self.rate.is_some(), "rate")?;
+                r.rate = self.rate.clone();
+            }
+            "ramping-arrival-rate" => {
+                need(self.stages.is_some(), "stages")?;
+                r.rate = Some(self.rate.clone().unwrap_or_else(|| "1/s".into()));
+                r.stages = self.stages.clone();
+            }
+            iterations => {
+                need(self.iterations.is_some(), "iterations")?;
+                let (vus, n) = (self.vus.unwrap_or(1), self.iterations.unwrap_or(0));
+                if vus == 0 || n == 0 {
+                    return Err(err("vus and iterations must be at least 1".into()));
+                }
+                r.vus = Some(vus);
+                // The most time the iterations may take (k6's maxDuration, 10 minutes).
+                r.duration = self.duration.clone().or(Some("10m".into()));
+                if iterations == "per-vu-iterations" {
+                    per_vu = Some(n);
+                    r.requests = Some(n * vus as u64);
+                } else {
+                    r.requests = Some(n);
+                }
+            }
+        }
+        Ok((r, per_vu))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -460,7 +684,7 @@ fn read_body(spec: &str, base: &Path) -> Result<String, LoadError> {
 }
 
 /// Read a scenario file (TOML), with errors naming its path and line.
-fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan), LoadError> {
+fn load_scenarios(path: &Path) -> Result<FileContents, LoadError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| config(format!("{}: {e}", path.display())))?;
     let file: ScenarioFile = toml::from_str(&text).map_err(|e| {
@@ -489,6 +713,7 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
         }
     }
     let mut out = Vec::new();
+    let mut executors = Vec::new();
     // A scenario some other one chains to (`then`) may have weight 0: it runs only after it.
     let chained: Vec<String> = file
         .scenario
@@ -580,6 +805,32 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
             last.extract = s.extract.clone().into_iter().collect();
             last.tags = s.tags.clone().into_iter().collect();
         }
+        let own = [s.vus.is_some(), s.rate.is_some(), s.duration.is_some()]
+            .into_iter()
+            .chain([
+                s.stages.is_some(),
+                s.iterations.is_some(),
+                s.think_time.is_some(),
+            ])
+            .any(|b| b);
+        executors.push(match s.executor {
+            Some(kind) => Some(ExecutorEntry {
+                kind,
+                vus: s.vus,
+                rate: s.rate,
+                duration: s.duration,
+                stages: s.stages,
+                iterations: s.iterations,
+                think_time: s.think_time,
+                at: format!("{here}: scenario {}", s.name),
+            }),
+            None if own => {
+                return Err(at(
+                    "vus, rate, duration, stages, iterations and think_time of a scenario need its executor (e.g. executor = \"constant-vus\")".into(),
+                ))
+            }
+            None => None,
+        });
     }
     for (i, name, here) in thens {
         let Some(j) = out.iter().position(|s| s.name == name) else {
@@ -635,7 +886,7 @@ fn load_scenarios(path: &Path) -> Result<(Vec<Scenario>, Vec<String>, FilePlan),
             .map_err(|e| config(format!("{}: {e}", file_line(t.span().start))))?;
         thresholds.push(t.into_inner());
     }
-    Ok((out, thresholds, plan))
+    Ok((out, thresholds, plan, executors))
 }
 
 /// Parse `--rate` (`1000/s`, `20k/s`, a bare number).

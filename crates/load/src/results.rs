@@ -111,6 +111,19 @@ pub fn spectrum(s: &LoadSummary) -> Vec<SpectrumPoint> {
 impl LoadOptions {
     /// `closed model, 64 virtual users` or `open model, 1000/s fixed arrivals, 64 connections`.
     pub fn describe_model(&self) -> String {
+        if !self.parts.is_empty() {
+            let parts: Vec<String> = (self.parts.iter())
+                .map(|p| {
+                    format!(
+                        "{} ({}: {})",
+                        p.name,
+                        p.executor,
+                        p.options.describe_model()
+                    )
+                })
+                .collect();
+            return format!("{} executors: {}", parts.len(), parts.join("; "));
+        }
         match &self.model {
             Model::Closed { vus: 0, .. } => "closed model, staged virtual users".to_string(),
             Model::Closed { vus, .. } => format!("closed model, {vus} virtual users"),
@@ -131,6 +144,26 @@ impl LoadOptions {
     /// request rendered, and the thresholds. Nothing is sent.
     pub fn describe_plan(&self, thresholds: &[crate::threshold::Threshold]) -> String {
         use std::fmt::Write as _;
+        if !self.parts.is_empty() {
+            let mut out = format!(
+                "perflab load plan (dry run: nothing is sent)\n  {} executors, side by side\n",
+                self.parts.len()
+            );
+            for p in &self.parts {
+                let _ = writeln!(out, "executor {} ({})", visible(&p.name), p.executor);
+                if let Some(n) = p.options.per_vu_requests {
+                    let _ = writeln!(out, "  {n} requests per virtual user");
+                }
+                let inner = p.options.describe_plan(&[]);
+                for line in inner.lines().skip(1) {
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            for t in thresholds {
+                let _ = writeln!(out, "  threshold {}", visible(&t.expression));
+            }
+            return out;
+        }
         let secs = |d: std::time::Duration| perflab_model::Unit::seconds().format(d.as_secs_f64());
         let mut out = format!(
             "perflab load plan (dry run: nothing is sent)\n  {}\n",

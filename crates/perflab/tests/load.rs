@@ -2043,3 +2043,170 @@ fn a_request_budget_is_never_overshot_by_racing_virtual_users() {
         );
     }
 }
+
+/// k6's executors per scenario: "50 VUs × 20 requests each" exactly, a constant arrival rate
+/// beside a fixed number of VUs, shared iterations, a ramp; thresholds over the whole.
+#[test]
+fn each_scenario_can_have_its_own_executor() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let file = lab.write(
+        "executors.toml",
+        &format!(
+            r#"
+thresholds = ["all.error_rate<0.01", "writes.rps>5"]
+
+[[scenario]]
+name = "login"
+executor = "per-vu-iterations"
+vus = 10
+iterations = 7
+url = "{url}/"
+then = "profile"
+
+[[scenario]]
+name = "profile"
+weight = 0
+url = "{url}/json"
+
+[[scenario]]
+name = "writes"
+executor = "constant-arrival-rate"
+rate = "40/s"
+duration = "2s"
+method = "POST"
+url = "{url}/"
+body = "x"
+
+[[scenario]]
+name = "batch"
+executor = "shared-iterations"
+vus = 3
+iterations = 25
+url = "{url}/"
+
+[[scenario]]
+name = "browse"
+executor = "ramping-vus"
+stages = "1s:4,1s:0"
+url = "{url}/"
+think_time = "50ms"
+"#,
+            url = s.url
+        ),
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let sc = &doc["load"]["scenarios"];
+    let n = |name: &str| sc[name]["requests"].as_u64().unwrap();
+    // Each of the 10 VUs sends exactly 7 requests: login, profile, login, … login.
+    assert_eq!(n("login") + n("profile"), 70, "{sc}");
+    assert_eq!(n("login"), 40);
+    assert_eq!(n("batch"), 25);
+    let writes = n("writes");
+    assert!((70..=82).contains(&writes), "40/s for 2 s: {writes}");
+    assert!(n("browse") > 5);
+    assert_eq!(
+        n("all"),
+        n("login") + n("profile") + n("writes") + n("batch") + n("browse")
+    );
+    assert_eq!(doc["load"]["model"], "mixed");
+    let th = doc["load"]["thresholds"].as_array().unwrap();
+    assert_eq!(th.len(), 2);
+    assert!(th.iter().all(|t| t["passed"] == true), "{th:?}");
+    // A flag that sets the load runs every scenario under it instead (k6's shortcut options).
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "-c",
+            "2",
+            "-n",
+            "30",
+        ])
+        .args(["--json", "--no-store"])
+        .output()
+        .unwrap();
+    let doc = json(&out.stdout);
+    assert_eq!(doc["load"]["model"], "closed");
+    assert_eq!(doc["load"]["scenarios"]["all"]["requests"], 30);
+    // The dry run shows every executor.
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(plan.contains("4 executors, side by side"), "{plan}");
+    assert!(plan.contains("open model, 40/s fixed arrivals"), "{plan}");
+    assert!(
+        plan.contains("executor login (per-vu-iterations)"),
+        "{plan}"
+    );
+    assert!(plan.contains("  7 requests per virtual user"), "{plan}");
+    assert!(plan.contains("executor browse (ramping-vus)"), "{plan}");
+}
+
+#[test]
+fn executor_mistakes_name_the_file_and_line() {
+    let lab = Lab::new();
+    let cases = [
+        (
+            "executor = \"constant-users\"\nvus = 2",
+            "executor \"constant-users\": use one of constant-vus",
+        ),
+        (
+            "executor = \"constant-vus\"",
+            "executor constant-vus needs vus",
+        ),
+        (
+            "executor = \"constant-arrival-rate\"\nvus = 3\nrate = \"5/s\"",
+            "vus does not apply to executor constant-arrival-rate",
+        ),
+        (
+            "executor = \"per-vu-iterations\"\nvus = 2",
+            "executor per-vu-iterations needs iterations",
+        ),
+        ("vus = 2", "need its executor"),
+        (
+            "executor = \"ramping-arrival-rate\"\nstages = \"1s:x\"",
+            "scenario a",
+        ),
+    ];
+    for (keys, want) in cases {
+        let f = lab.write(
+            "bad.toml",
+            &format!("[[scenario]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n{keys}\n"),
+        );
+        let out = lab
+            .cmd()
+            .args(["load", "--scenario-file", f.to_str().unwrap(), "--dry-run"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{keys}: {err}");
+        assert!(
+            err.contains("bad.toml:1: scenario a") || err.contains("bad.toml:2"),
+            "{keys}: {err}"
+        );
+        assert!(err.contains(want), "{keys}: {err}");
+    }
+}
