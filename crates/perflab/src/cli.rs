@@ -527,6 +527,15 @@ pub(crate) struct LoadArgs {
     /// With --spawn: wait until 127.0.0.1:PORT accepts connections.
     #[arg(long, value_name = "PORT")]
     pub(crate) wait_port: Option<u16>,
+    /// Profile the target (--spawn or --watch-pid) with perf over the measured window; the run
+    /// carries its hot paths and advice (files in --profile-dir).
+    #[arg(long)]
+    pub(crate) profile_target: bool,
+    /// Directory for the target's flamegraph.svg, profile.pb.gz and stacks.folded.
+    #[arg(long, default_value = "perflab-profile", value_name = "DIR")]
+    pub(crate) profile_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) profile: ProfileOptions,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
 }
@@ -540,47 +549,7 @@ pub(crate) struct MergeArgs {
     pub(crate) output: ResultOutput,
 }
 
-/// CPU profile backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum ProfileMode {
-    /// perf, else callgrind, else timing only.
-    Auto,
-    /// perf only.
-    Perf,
-    /// callgrind instruction counts (deterministic).
-    Callgrind,
-}
-
-/// Stack unwinding for perf.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum CallGraph {
-    /// Frame pointers for Go and binaries that keep them, DWARF otherwise.
-    Auto,
-    /// Frame pointers.
-    Fp,
-    /// DWARF.
-    Dwarf,
-}
-
-/// How `profile` and `scan` record.
-#[derive(Debug, Args)]
-pub(crate) struct ProfileOptions {
-    /// CPU backend.
-    #[arg(long, value_enum, default_value_t = ProfileMode::Auto)]
-    pub(crate) mode: ProfileMode,
-    /// perf sampling frequency, Hz.
-    #[arg(short = 'F', long, default_value_t = 499, value_name = "HZ")]
-    pub(crate) frequency: u32,
-    /// Stack unwinding for perf.
-    #[arg(long, value_enum, default_value_t = CallGraph::Auto)]
-    pub(crate) call_graph: CallGraph,
-    /// Also profile allocations (valgrind DHAT; runs the command a second time).
-    #[arg(long)]
-    pub(crate) alloc: bool,
-    /// Rows in the top tables.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub(crate) top: usize,
-}
+pub(crate) use perflab_profile::record::ProfileFlags as ProfileOptions;
 
 #[derive(Debug, Args)]
 pub(crate) struct ProfileArgs {

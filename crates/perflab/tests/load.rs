@@ -2210,3 +2210,116 @@ fn executor_mistakes_name_the_file_and_line() {
         assert!(err.contains(want), "{keys}: {err}");
     }
 }
+
+fn perf_records() -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-o"])
+        .arg(dir.path().join("p.data"))
+        .args(["--", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The seed's whole report from one load test: the Go server started with --spawn is sampled
+/// by perf over the measured window, and the run carries its hot paths next to the latency.
+#[test]
+fn profile_target_puts_the_servers_hot_paths_in_the_run_and_the_report() {
+    if !common::have("go") {
+        return common::skip("go", "go is not installed");
+    }
+    if !perf_records() {
+        return common::skip("perf", "perf cannot record here");
+    }
+    let lab = Lab::new();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
+    let bin = lab.path("goserver");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    let port = free_port();
+    let spawn = format!("{} 127.0.0.1:{port}", bin.display());
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/work"),
+            "-c",
+            "4",
+            "-d",
+            "2s",
+        ])
+        .args([
+            "--spawn",
+            &spawn,
+            "--wait-port",
+            &port.to_string(),
+            "--profile-target",
+        ])
+        .args(["--profile-dir", lab.path("prof").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("pid ") && text.contains("under load"),
+        "{text}"
+    );
+    assert!(lab.path("prof/flamegraph.svg").exists());
+    let shown = lab.cmd().args(["show", "latest"]).output().unwrap();
+    let run = json(&shown.stdout);
+    let top = run["profiles"][0]["top"].as_array().unwrap();
+    assert!(!top.is_empty(), "{run}");
+    assert!(
+        top.iter().any(|r| {
+            let f = r["function"].as_str().unwrap_or("");
+            f.contains("net/http") || f.starts_with("main.") || f.starts_with("runtime.")
+        }),
+        "Go functions in the server's top table: {top:?}"
+    );
+    let report = lab.cmd().args(["report"]).output().unwrap();
+    let md = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        md.contains("## 🔥 Hot Paths") && md.contains("under load"),
+        "{md}"
+    );
+    // Without a target there is nothing to profile.
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "http://127.0.0.1:9/",
+            "--profile-target",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a dry run sends and profiles nothing"
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "http://127.0.0.1:9/",
+            "--profile-target",
+            "-d",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("give --spawn CMD or --watch-pid PID"),
+        "{}",
+        stderr(&out)
+    );
+}

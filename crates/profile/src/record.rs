@@ -49,14 +49,88 @@ impl Usage {
 }
 
 /// How to profile CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CpuMode {
-    /// perf when it works, else callgrind, else timing only.
+    /// perf, else callgrind, else timing only.
     Auto,
-    /// perf or fail.
+    /// perf only.
     Perf,
-    /// callgrind: instruction counts, repeatable whatever else the machine does.
+    /// callgrind instruction counts (deterministic).
     Callgrind,
+}
+
+/// Stack unwinding for perf, as the user asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallGraph {
+    /// Frame pointers for Go and binaries that keep them, DWARF otherwise.
+    Auto,
+    /// Frame pointers.
+    Fp,
+    /// DWARF.
+    Dwarf,
+}
+
+/// The profiling flags of `profile`, `scan`, `bench --profile` and `load --profile-target`
+/// (defined here, so every command spells and checks them alike).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProfileFlags {
+    /// CPU backend.
+    #[arg(long, value_enum, default_value_t = CpuMode::Auto)]
+    pub mode: CpuMode,
+    /// perf sampling frequency, Hz.
+    #[arg(short = 'F', long, default_value_t = 499, value_name = "HZ")]
+    pub frequency: u32,
+    /// Stack unwinding for perf.
+    #[arg(long, value_enum, default_value_t = CallGraph::Auto)]
+    pub call_graph: CallGraph,
+    /// Also profile allocations (valgrind DHAT; runs the command a second time).
+    #[arg(long)]
+    pub alloc: bool,
+    /// Rows in the top tables.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+impl ProfileFlags {
+    /// Whether any flag differs from its default (they only matter when profiling).
+    pub fn chosen(&self) -> bool {
+        self.alloc || self.mode != CpuMode::Auto || self.call_graph != CallGraph::Auto
+    }
+
+    /// Recording options for these flags; `wrapper` is the command that reports a child's
+    /// rusage (perflab's `exec-usage`). `PERFLAB_PERF` and `PERFLAB_VALGRIND` name the tools,
+    /// for unusual installs and for tests.
+    ///
+    /// # Errors
+    /// A frequency outside 1 to 100,000 Hz.
+    pub fn record_options(
+        &self,
+        wrapper: Vec<String>,
+        scratch: &Path,
+        timeout_s: Option<f64>,
+    ) -> Result<RecordOptions, RecordError> {
+        if self.frequency == 0 || self.frequency > 100_000 {
+            return Err(RecordError::Options(format!(
+                "--frequency {}: give 1 to 100000 Hz",
+                self.frequency
+            )));
+        }
+        Ok(RecordOptions {
+            mode: self.mode,
+            frequency: self.frequency,
+            unwinding: match self.call_graph {
+                CallGraph::Auto => None,
+                CallGraph::Fp => Some(Unwinding::FramePointer),
+                CallGraph::Dwarf => Some(Unwinding::Dwarf),
+            },
+            wrapper,
+            timeout_s,
+            scratch: scratch.to_path_buf(),
+            perf: std::env::var("PERFLAB_PERF").unwrap_or_else(|_| "perf".into()),
+            valgrind: std::env::var("PERFLAB_VALGRIND").unwrap_or_else(|_| "valgrind".into()),
+            stdout: None,
+        })
+    }
 }
 
 /// Options for recording a command.
@@ -102,6 +176,9 @@ pub struct Recording {
 /// Why recording failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
+    /// Flags that cannot work (`--frequency 0`).
+    #[error("{0}")]
+    Options(String),
     /// A scratch directory could not be made.
     #[error("cannot create {path}: {reason}")]
     Scratch {

@@ -11,6 +11,22 @@ use crate::record::{self, RecordError, RecordOptions, Recording};
 use crate::summary::{self, RunFacts};
 use crate::{flame, folded, pprof, Profile, ProfileError};
 
+/// Profile process `pid` with perf for `seconds`, starting after `delay`, on a thread of its
+/// own: a load test's target over the test's measured window (`load --profile-target`). Join
+/// the handle after the test; Ctrl-C at the terminal ends perf early with what it sampled.
+pub fn record_pid_during(
+    pid: u32,
+    delay: std::time::Duration,
+    seconds: f64,
+    opts: RecordOptions,
+) -> std::thread::JoinHandle<Result<Profiled, RecordError>> {
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        let cpu = record::record_pid(pid, seconds.max(0.1), &opts)?;
+        Ok(Profiled { cpu, alloc: None })
+    })
+}
+
 /// A file to write: its role in the summary (`flamegraph`, `pprof`…), its name and bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutputFile {

@@ -11,7 +11,7 @@ use perflab_model::{Run, RunKind};
 use perflab_profile::session::Profiled;
 
 use super::profile::{profile_command, write_outputs};
-use crate::cli::{BenchArgs, CallGraph, ProfileMode};
+use crate::cli::BenchArgs;
 use crate::config::Config;
 use crate::context;
 use crate::Outcome;
@@ -25,8 +25,7 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
     }
     let format = context::parse_format(args.format.as_deref())?;
     let p = &args.profile_options;
-    if !args.profile && (p.alloc || p.mode != ProfileMode::Auto || p.call_graph != CallGraph::Auto)
-    {
+    if !args.profile && p.chosen() {
         bail!("--alloc, --mode and --call-graph choose how to profile the harness: add --profile");
     }
     let target = args.command.join(" ");

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use perflab_model::{Run, RunKind};
+use perflab_profile::record::CpuMode;
 use perflab_report::{LoadEnding, LoadView};
 
 use crate::cli::LoadArgs;
@@ -33,6 +34,31 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
             bail!("--watch-pid {pid}: no such process (or /proc is not readable)");
         }
     }
+    let scratch = tempfile::tempdir()?;
+    let profiling = match (args.profile_target, watch) {
+        (false, _) => None,
+        (true, None) => {
+            bail!("--profile-target profiles the server: give --spawn CMD or --watch-pid PID")
+        }
+        (true, Some(_)) if args.profile.alloc || args.profile.mode == CpuMode::Callgrind => {
+            bail!("--profile-target samples a running server with perf: --alloc and --mode callgrind start a command")
+        }
+        (true, Some(pid)) => {
+            let o = super::profile::record_options(&args.profile, scratch.path(), None)?;
+            let parts = opts.parts.iter().map(|p| &p.options);
+            let window = parts
+                .chain([&opts])
+                .map(|o| o.total_duration())
+                .max()
+                .unwrap_or_default();
+            Some(perflab_profile::session::record_pid_during(
+                pid,
+                opts.warmup,
+                window.as_secs_f64(),
+                o,
+            ))
+        }
+    };
     let stop = super::interrupt_flag();
     let tty = std::io::stderr().is_terminal();
     let mut run = Run::new(RunKind::Load);
@@ -50,6 +76,20 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
     })?;
     if tty {
         eprint!("\r\x1b[2K");
+    }
+    if let Some(handle) = profiling {
+        let profiled = handle
+            .join()
+            .map_err(|_| anyhow::anyhow!("the profiler panicked"))??;
+        let target = format!("pid {} under load", watch.unwrap_or_default());
+        let s = super::profile::write_outputs(
+            &args.profile_dir,
+            "",
+            &target,
+            &profiled,
+            &args.profile,
+        )?;
+        run.profiles.push(s);
     }
     drop(spawned);
     run.interrupted = ending == perflab_load::Ending::Interrupted;
@@ -74,7 +114,13 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
             .collect(),
     };
     run.load = Some(summary);
-    let text = super::text(perflab_report::Document::Load(&run, &view));
+    let mut text = super::text(perflab_report::Document::Load(&run, &view));
+    for p in &run.profiles {
+        text.push_str(&format!(
+            "\n{}",
+            super::text(perflab_report::Document::Profile(p))
+        ));
+    }
     super::finish_run(run, &args.output, store, |_| text)?;
     if let Some(s) = shortfall {
         eprintln!(

@@ -6,11 +6,10 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
-use perflab_profile::elf::Unwinding;
 use perflab_profile::record::{self, CpuMode, RecordOptions};
 use perflab_profile::session::{self, benchmark_of, Profiled};
 
-use crate::cli::{CallGraph, ProfileArgs, ProfileMode, ProfileOptions};
+use crate::cli::{ProfileArgs, ProfileOptions};
 use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
@@ -29,7 +28,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         if args.profile.alloc {
             bail!("--alloc profiles a command perflab starts; it cannot be used with {what}");
         }
-        if args.profile.mode == ProfileMode::Callgrind {
+        if args.profile.mode == CpuMode::Callgrind {
             bail!("--mode callgrind runs a command under valgrind; it cannot be used with {what}");
         }
     }
@@ -78,36 +77,15 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Recording options from the command line and the environment (`PERFLAB_PERF`,
-/// `PERFLAB_VALGRIND` name the tools, for unusual installs and for tests).
+/// Recording options from the flags, with perflab's own `exec-usage` as the rusage wrapper.
 pub(super) fn record_options(
     p: &ProfileOptions,
     scratch: &Path,
     timeout_s: Option<f64>,
 ) -> Result<RecordOptions> {
-    if p.frequency == 0 || p.frequency > 100_000 {
-        bail!("--frequency {}: give 1 to 100000 Hz", p.frequency);
-    }
     let exe = std::env::current_exe().context("cannot find perflab's own executable")?;
-    Ok(RecordOptions {
-        mode: match p.mode {
-            ProfileMode::Auto => CpuMode::Auto,
-            ProfileMode::Perf => CpuMode::Perf,
-            ProfileMode::Callgrind => CpuMode::Callgrind,
-        },
-        frequency: p.frequency,
-        unwinding: match p.call_graph {
-            CallGraph::Auto => None,
-            CallGraph::Fp => Some(Unwinding::FramePointer),
-            CallGraph::Dwarf => Some(Unwinding::Dwarf),
-        },
-        wrapper: vec![exe.display().to_string(), "exec-usage".into()],
-        timeout_s,
-        scratch: scratch.to_path_buf(),
-        perf: std::env::var("PERFLAB_PERF").unwrap_or_else(|_| "perf".into()),
-        valgrind: std::env::var("PERFLAB_VALGRIND").unwrap_or_else(|_| "valgrind".into()),
-        stdout: None,
-    })
+    let wrapper = vec![exe.display().to_string(), "exec-usage".into()];
+    Ok(p.record_options(wrapper, scratch, timeout_s)?)
 }
 
 /// Record `argv` (CPU, and allocations when asked) with the command line's options.
