@@ -28,6 +28,7 @@ pub mod request;
 mod results;
 pub mod template;
 pub mod threshold;
+mod timer;
 pub mod tls;
 mod watch;
 
