@@ -192,6 +192,9 @@ pub struct Measurement {
     pub exit_code: Option<i32>,
     /// The signal that killed it, if one did.
     pub signal: Option<i32>,
+    /// Context switches it asked for (waiting: I/O, sleep, locks), and those forced on it
+    /// (preempted: the CPU was wanted elsewhere), from rusage.
+    pub switches: (u64, u64),
 }
 
 /// Runs one command once and measures it.
@@ -445,6 +448,7 @@ mod tests {
                 max_rss_bytes: 0,
                 exit_code: Some(self.exit),
                 signal: None,
+                switches: (0, 0),
             })
         }
     }

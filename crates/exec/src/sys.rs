@@ -66,6 +66,7 @@ impl Executor for SystemExecutor {
             max_rss_bytes: rss_bytes(usage.ru_maxrss),
             exit_code,
             signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+            switches: switches(&usage),
         })
     }
 }
@@ -135,8 +136,14 @@ pub fn run_argv(
         max_rss_bytes: rss_bytes(usage.ru_maxrss),
         exit_code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
         signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+        switches: switches(&usage),
     };
     Ok((m, timed_out.load(std::sync::atomic::Ordering::SeqCst)))
+}
+
+/// Voluntary and involuntary context switches.
+fn switches(u: &libc::rusage) -> (u64, u64) {
+    (u.ru_nvcsw.max(0) as u64, u.ru_nivcsw.max(0) as u64)
 }
 
 /// Wait for `pid` without reaping it, run `mark` (under which a killer may no longer signal),

@@ -44,6 +44,12 @@ pub struct ProfileSummary {
     /// Off-CPU seconds (waiting: locks, I/O, sleep), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub off_cpu_s: Option<f64>,
+    /// Context switches the program asked for (it waited: I/O, sleep, locks), from rusage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voluntary_switches: Option<u64>,
+    /// Context switches forced on it (preempted: another process wanted the CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub involuntary_switches: Option<u64>,
     /// Share (0..1) of the sample weight whose stack reaches the program's entry (`main`, libc
     /// start-up) or a thread entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -774,3 +774,53 @@ fn bench_profile_attaches_the_harness_profile_to_its_results() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("add --profile"), "{}", stderr(&out));
 }
+
+/// "Mostly waited" is said only of a program that waited: a CPU loop that shares its core with
+/// two others is told the machine was busy (it was preempted: involuntary context switches),
+/// and a program that sleeps is told it waited (voluntary ones).
+#[test]
+fn a_preempted_loop_is_told_the_machine_was_busy_and_a_sleeper_that_it_waited() {
+    need!(perf_works(), "perf");
+    need!(have("taskset"), "taskset");
+    let lab = Lab::new();
+    let hogs: Vec<std::process::Child> = (0..2)
+        .map(|_| {
+            Std::new("taskset")
+                .args(["-c", "0", "sh", "-c", "while :; do :; done"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let bin = assert_cmd::cargo::cargo_bin("perflab");
+    let out = lab
+        .cmd()
+        .args(["profile", "--json", "-o", "busy", "--", "taskset", "-c", "0"])
+        .arg(&bin)
+        .args(["spin", "--work", "400"])
+        .output()
+        .unwrap();
+    for mut h in hogs {
+        let _ = h.kill();
+        let _ = h.wait();
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let s = summary(&run);
+    let rules: Vec<&str> = s["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    let forced = s["involuntary_switches"].as_u64().unwrap();
+    assert!(forced > s["voluntary_switches"].as_u64().unwrap(), "{s}");
+    assert!(rules.contains(&"machine-busy") && !rules.contains(&"off-cpu"), "{rules:?}: {s}");
+    let run = profile_json(&lab, &["--json", "-o", "sleep", "--", "sleep", "0.5"]);
+    let rules: Vec<String> = summary(&run)["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert!(rules.contains(&"off-cpu".to_string()), "{rules:?}");
+}

@@ -31,12 +31,13 @@ fn find(
         if v <= 0 {
             continue;
         }
-        // The first matching frame from the leaf (the leaf itself when leaf_only).
+        // The first matching frame from the leaf (the leaf itself when leaf_only, past the
+        // kernel frames a page fault or a system call puts under it).
         let pos = if leaf_only {
             s.stack
-                .last()
-                .filter(|&&f| matches[f as usize])
-                .map(|_| s.stack.len() - 1)
+                .iter()
+                .rposition(|&f| !p.frames[f as usize].is_kernel())
+                .filter(|&i| matches[s.stack[i] as usize])
         } else {
             s.stack.iter().position(|&f| matches[f as usize])
         };
@@ -84,18 +85,36 @@ fn cite(e: &Evidence, what: &str) -> String {
 }
 
 fn is_alloc_cpu(n: &str) -> bool {
+    // glibc's internal names (`_int_free_merge_chunk`, `__GI___libc_malloc`, `cfree@GLIBC_2.2.5`).
+    let glibc = n.split('@').next().unwrap_or(n);
+    let bare = glibc.trim_start_matches("__GI_").trim_start_matches('_');
     is_allocator(n)
+        || is_allocator(glibc)
+        || [
+            "int_malloc",
+            "int_free",
+            "int_realloc",
+            "int_memalign",
+            "libc_malloc",
+            "libc_free",
+        ]
+        .iter()
+        .chain(&[
+            "libc_calloc",
+            "libc_realloc",
+            "tcache_",
+            "malloc_",
+            "unlink_chunk",
+        ])
+        .chain(&["sysmalloc", "systrim", "alloc_perturb", "arena_get"])
+        .any(|p| bare.starts_with(p))
+        || n.starts_with("runtime.mallocgc")
+        || n.starts_with("runtime.(*mcache)")
+        || n.starts_with("runtime.(*mcentral)")
+        || n.starts_with("runtime.(*mheap)")
         || matches!(
-            n,
-            "_int_malloc"
-                | "_int_free"
-                | "_int_realloc"
-                | "malloc_consolidate"
-                | "cfree"
-                | "__GI___libc_free"
-                | "__libc_free"
-                | "tcache_get"
-                | "tcache_put"
+            glibc,
+            "cfree"
                 | "__rust_dealloc"
                 | "__rdl_dealloc"
                 | "__rg_dealloc"
@@ -149,15 +168,50 @@ fn is_sort(n: &str) -> bool {
 }
 
 fn is_lock(n: &str) -> bool {
-    n.starts_with("pthread_mutex_lock")
-        || n.contains("__lll_lock_wait")
-        || n.contains("futex_wait")
+    // glibc 2.34+ names them `___pthread_mutex_lock`, `lll_mutex_lock_optimized`, …
+    let bare = n.split('@').next().unwrap_or(n).trim_start_matches('_');
+    [
+        "pthread_mutex_lock",
+        "pthread_mutex_unlock",
+        "pthread_rwlock",
+        "pthread_spin_lock",
+    ]
+    .iter()
+    .chain(&[
+        "lll_lock_wait",
+        "lll_mutex_lock",
+        "lll_lock_wake",
+        "futex_wait",
+        "futex_lock",
+    ])
+    .any(|p| bare.starts_with(p))
         || n.contains("lock_contended")
         || n.starts_with("parking_lot")
-        || n == "sync.(*Mutex).lockSlow"
+        || n.starts_with("sync.(*Mutex).")
+        || n.starts_with("sync.(*RWMutex).")
+        || n.starts_with("runtime.semacquire")
         || n == "runtime.lock2"
-        || n == "runtime.futex"
-        || n.contains("pthread_rwlock")
+}
+
+/// Functions where a Go program's threads park or idle: time there is not the program's work.
+fn is_idle(n: &str) -> bool {
+    matches!(
+        n,
+        "runtime.futex"
+            | "runtime.usleep"
+            | "runtime.osyield"
+            | "runtime.epollwait"
+            | "runtime.netpoll"
+            | "runtime.notesleep"
+            | "runtime.mPark"
+            | "runtime.stopm"
+            | "runtime.findRunnable"
+            | "runtime.findrunnable"
+            | "runtime.schedule"
+            | "runtime.park_m"
+            | "runtime.gopark"
+            | "runtime.runqgrab"
+    )
 }
 
 /// The recommendations for a summarised profile.
@@ -264,18 +318,37 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
             );
         }
         if let (Some(off), Some(wall)) = (s.off_cpu_s, s.wall_time_s) {
-            if wall > 0.0 && off / wall >= 0.5 {
+            let off_text = format!(
+                "off CPU {:.3} s of {:.3} s wall ({})",
+                off,
+                wall,
+                pct(off / wall)
+            );
+            // Waiting is asking to be switched out; being switched out unasked is a busy machine.
+            let (asked, forced) = (s.voluntary_switches, s.involuntary_switches);
+            let busy = matches!((asked, forced), (Some(a), Some(f)) if f > a);
+            let switches = match (asked, forced) {
+                (Some(a), Some(f)) => {
+                    format!("; {a} voluntary and {f} involuntary context switches")
+                }
+                _ => String::new(),
+            };
+            if wall > 0.0 && off / wall >= 0.5 && busy {
+                add(
+                    "machine-busy",
+                    "The program was ready to run but did not get a CPU: other processes held the \
+                     cores. Its figures are not its own; profile it on a quieter machine or with \
+                     fewer jobs in parallel."
+                        .into(),
+                    format!("{off_text}{switches}"),
+                );
+            } else if wall > 0.0 && off / wall >= 0.5 {
                 add(
                     "off-cpu",
                     "The program mostly waited (I/O, sleep, locks) rather than computed: a CPU \
                      profile cannot show where; look at I/O patterns and blocking calls."
                         .into(),
-                    format!(
-                        "off CPU {:.3} s of {:.3} s wall ({})",
-                        off,
-                        wall,
-                        pct(off / wall)
-                    ),
+                    format!("{off_text}{switches}"),
                 );
             }
         }
@@ -340,10 +413,18 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
             );
         }
     }
-    let top3: f64 = s.top.iter().take(3).map(|r| r.flat_share).sum();
-    if s.top.len() >= 4 && top3 >= 0.6 {
-        let names: Vec<String> = s
-            .top
+    // The program's own functions: not unnamed code, the kernel, idle loops or empty rows.
+    let kernel: std::collections::HashSet<&str> = (p.frames.iter())
+        .filter(|f| f.is_kernel())
+        .map(|f| f.function.as_str())
+        .collect();
+    let own: Vec<_> = (s.top.iter())
+        .filter(|r| r.flat_share > 0.0 && !r.function.starts_with("[unknown"))
+        .filter(|r| !kernel.contains(r.function.as_str()) && !is_idle(&r.function))
+        .collect();
+    let top3: f64 = own.iter().take(3).map(|r| r.flat_share).sum();
+    if own.len() >= 4 && top3 >= 0.6 {
+        let names: Vec<String> = own
             .iter()
             .take(3)
             .map(|r| format!("{} {}", r.function, pct(r.flat_share)))
@@ -356,6 +437,9 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
             format!("the top 3 take {}: {}", pct(top3), names.join(", ")),
         );
     }
+    // Each piece of advice once, whatever found it.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| seen.insert(r.advice.clone()));
     out
 }
 
@@ -441,6 +525,175 @@ mod tests {
             "{}",
             focus.evidence
         );
+    }
+
+    fn kernel(p: &mut Profile, name: &str) -> u32 {
+        let mut f = Frame::function(name);
+        f.module = Some("[kernel.kallsyms]".into());
+        p.intern(f)
+    }
+
+    #[test]
+    fn current_glibc_and_go_lock_names_give_lock_advice() {
+        let glibc = profile(&[
+            (
+                &[
+                    "start_thread",
+                    "worker",
+                    "___pthread_mutex_lock",
+                    "lll_mutex_lock_optimized",
+                ],
+                870,
+            ),
+            (&["start_thread", "worker", "compute"], 130),
+        ]);
+        let lock = rules(&glibc)
+            .into_iter()
+            .find(|r| r.rule == "lock-contention")
+            .unwrap();
+        assert!(
+            lock.evidence.starts_with("lock waiting takes 87.0%"),
+            "{}",
+            lock.evidence
+        );
+        let go = profile(&[
+            (
+                &[
+                    "runtime.goexit",
+                    "main.worker",
+                    "sync.(*Mutex).Lock",
+                    "sync.(*Mutex).lockSlow",
+                ],
+                60,
+            ),
+            (&["runtime.goexit", "main.worker", "main.work"], 40),
+        ]);
+        assert!(rules(&go).iter().any(|r| r.rule == "lock-contention"));
+        // An idle Go program parks its threads on a futex: that is not lock contention.
+        let idle = profile(&[
+            (
+                &[
+                    "runtime.mstart",
+                    "runtime.schedule",
+                    "runtime.findRunnable",
+                    "runtime.stopm",
+                    "runtime.futex",
+                ],
+                90,
+            ),
+            (&["runtime.goexit", "main.work"], 10),
+        ]);
+        assert!(!rules(&idle).iter().any(|r| r.rule == "lock-contention"));
+    }
+
+    #[test]
+    fn the_allocator_share_counts_glibc_internals_and_page_faults_under_malloc() {
+        let mut p = profile(&[
+            (&["main", "parse", "cfree"], 100),
+            (&["main", "parse", "free", "_int_free", "unlink_chunk"], 100),
+            (&["main", "parse", "__GI___libc_free"], 50),
+            (&["main", "work"], 650),
+        ]);
+        let mut ids: Vec<u32> = ["main", "parse", "malloc", "_int_malloc"]
+            .iter()
+            .map(|n| p.intern(Frame::function(n)))
+            .collect();
+        ids.push(kernel(&mut p, "asm_exc_page_fault"));
+        ids.push(kernel(&mut p, "clear_page_erms"));
+        p.add(&ids, &[100]);
+        let alloc = rules(&p)
+            .into_iter()
+            .find(|r| r.rule == "allocator-hot")
+            .unwrap();
+        assert!(
+            alloc.evidence.starts_with("allocator functions take 35.0%"),
+            "{}",
+            alloc.evidence
+        );
+        assert!(
+            alloc.evidence.ends_with("called from parse"),
+            "{}",
+            alloc.evidence
+        );
+    }
+
+    #[test]
+    fn focus_names_the_programs_own_functions_and_advice_is_given_once() {
+        let mut p = profile(&[
+            (&["main", "a"], 400),
+            (&["main", "[unknown]"], 150),
+            (&["main", "b"], 150),
+            (
+                &[
+                    "runtime.mstart",
+                    "runtime.schedule",
+                    "runtime.findRunnable",
+                    "runtime.futex",
+                ],
+                100,
+            ),
+            (&["main", "c"], 100),
+            (&["main", "d"], 50),
+        ]);
+        let m = p.intern(Frame::function("main"));
+        let k = kernel(&mut p, "do_syscall_64");
+        p.add(&[m, k], &[50]);
+        let r = rules(&p);
+        let focus = r.iter().find(|r| r.rule == "focus").unwrap();
+        assert!(
+            focus.evidence.ends_with(": a 40.0%, b 15.0%, c 10.0%"),
+            "{}",
+            focus.evidence
+        );
+        for not in ["[unknown]", "runtime.futex", "do_syscall_64"] {
+            assert!(!focus.evidence.contains(not), "{}", focus.evidence);
+        }
+        let mut advice: Vec<&str> = r.iter().map(|x| x.advice.as_str()).collect();
+        let n = advice.len();
+        advice.dedup();
+        assert_eq!(advice.len(), n);
+    }
+
+    #[test]
+    fn waiting_and_being_preempted_get_different_advice() {
+        let p = profile(&[(&["main", "work"], 1000)]);
+        let mut s = summarize(&p, &RunFacts::default(), 10);
+        s.off_cpu_s = Some(3.0);
+        s.wall_time_s = Some(4.0);
+        s.voluntary_switches = Some(12);
+        s.involuntary_switches = Some(4000);
+        let busy = recommend(&p, 0, &s);
+        assert!(busy.iter().any(|r| r.rule == "machine-busy"), "{busy:?}");
+        assert!(!busy.iter().any(|r| r.rule == "off-cpu"));
+        s.voluntary_switches = Some(5000);
+        s.involuntary_switches = Some(10);
+        let waited = recommend(&p, 0, &s);
+        let w = waited.iter().find(|r| r.rule == "off-cpu").unwrap();
+        assert!(w
+            .evidence
+            .ends_with("; 5000 voluntary and 10 involuntary context switches"));
+    }
+
+    #[test]
+    fn go_stacks_that_start_in_go_functions_are_whole() {
+        let p = profile(&[
+            (
+                &["net/http.(*conn).serve", "main.handler", "runtime.mallocgc"],
+                50,
+            ),
+            (&["runtime.goexit", "main.worker", "main.work"], 50),
+        ]);
+        let (complete, _) = crate::summary::stack_quality(&p, 0);
+        assert_eq!(complete, 1.0);
+        let s = summarize(&p, &RunFacts::default(), 10);
+        assert!(
+            !s.warnings.iter().any(|w| w.contains("frame pointers")),
+            "{:?}",
+            s.warnings
+        );
+        // A C program whose stacks stop short still is told.
+        let c = profile(&[(&["compute", "inner"], 100)]);
+        assert_eq!(crate::summary::stack_quality(&c, 0).0, 0.0);
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub struct Usage {
     /// command's own.
     #[serde(default)]
     pub rss_floor_bytes: u64,
+    /// Voluntary and involuntary context switches (rusage), when known.
+    #[serde(default)]
+    pub switches: Option<(u64, u64)>,
 }
 
 impl Usage {
@@ -687,6 +690,7 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
             timed_out: false,
             wrapper_pid: None,
             rss_floor_bytes: 0,
+            switches: None,
         },
     })
 }
@@ -739,6 +743,7 @@ pub fn wrapper_usage(argv: &[String], timeout_s: Option<f64>) -> Result<(Usage, 
         timed_out,
         wrapper_pid: Some(std::process::id()),
         rss_floor_bytes: floor,
+        switches: Some(m.switches),
     };
     let code = match (m.exit_code, m.signal) {
         (Some(c), _) => c,

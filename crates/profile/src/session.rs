@@ -140,6 +140,7 @@ fn facts(target: &str, r: &Recording) -> RunFacts {
         peak_rss_bytes: u.peak_rss().filter(|_| timed),
         // The main thread lives the whole run, so wall - CPU is a lower bound of waiting.
         threads: Some(1),
+        switches: u.switches.filter(|_| timed),
     }
 }
 

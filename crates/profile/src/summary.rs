@@ -28,6 +28,8 @@ pub struct RunFacts {
     pub peak_rss_bytes: Option<u64>,
     /// Threads seen (to tell waiting from running in parallel); 1 when unknown.
     pub threads: Option<u32>,
+    /// Voluntary and involuntary context switches (rusage), when known.
+    pub switches: Option<(u64, u64)>,
 }
 
 /// The value column a summary leads with: CPU time, else instructions, else allocated bytes,
@@ -55,6 +57,9 @@ pub fn is_root_frame(name: &str) -> bool {
             | "__clone3"
             | "runtime.main"
             | "runtime.goexit"
+            | "runtime.goexit1"
+            | "runtime.mcall"
+            | "runtime.morestack"
             | "runtime.mstart"
             | "runtime.rt0_go"
             | "(below main)"
@@ -62,18 +67,37 @@ pub fn is_root_frame(name: &str) -> bool {
         || name.ends_with("thread_start")
 }
 
+/// A Go function's name (`net/http.(*conn).serve`, `main.work`): a package path, a dot, no `::`.
+fn is_go_function(name: &str) -> bool {
+    let last = name.rsplit('/').next().unwrap_or(name);
+    !name.contains("::")
+        && !name.starts_with('[')
+        && last
+            .split_once('.')
+            .is_some_and(|(pkg, f)| !pkg.is_empty() && !f.is_empty() && !pkg.contains(' '))
+}
+
 /// Share of column `index` whose stack contains a root frame, and share whose leaf is unnamed.
+/// In a Go program (it has `runtime.` frames) a stack that starts in a Go function is whole
+/// too: Go's own profiles leave `runtime.goexit` out, and its unwinder does not cut stacks.
 pub fn stack_quality(p: &Profile, index: usize) -> (f64, f64) {
+    let go = p.frames.iter().any(|f| f.function.starts_with("runtime."));
     let roots: Vec<bool> = p
         .frames
         .iter()
         .map(|f| is_root_frame(&f.function))
         .collect();
+    let go_root = |s: &crate::Sample| {
+        go && s
+            .stack
+            .first()
+            .is_some_and(|&f| is_go_function(&p.frames[f as usize].function))
+    };
     let (mut total, mut complete, mut unknown) = (0i64, 0i64, 0i64);
     for s in &p.samples {
         let v = s.values.get(index).copied().unwrap_or(0);
         total += v;
-        if s.stack.iter().any(|&f| roots[f as usize]) {
+        if s.stack.iter().any(|&f| roots[f as usize]) || go_root(s) {
             complete += v;
         }
         if s.stack
@@ -228,6 +252,8 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
         wall_time_s: facts.wall_time_s,
         peak_rss_bytes: facts.peak_rss_bytes,
         off_cpu_s,
+        voluntary_switches: facts.switches.map(|s| s.0),
+        involuntary_switches: facts.switches.map(|s| s.1),
         complete_stacks: (sampled && !p.samples.is_empty()).then_some(complete),
         unknown_leaf: (sampled && !p.samples.is_empty()).then_some(unknown),
         top,
