@@ -824,3 +824,32 @@ fn a_preempted_loop_is_told_the_machine_was_busy_and_a_sleeper_that_it_waited() 
         .collect();
     assert!(rules.contains(&"off-cpu".to_string()), "{rules:?}");
 }
+
+/// `--pid P --duration 2s` measures the sampling window: 2 s of wall time, the CPU perf sampled
+/// in it, and no "samples were lost" (perf's attach time was counted, and every time scaled).
+#[test]
+fn a_pid_is_measured_over_exactly_the_sampling_window() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    let mut busy = Std::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let pid = busy.id().to_string();
+    let out = lab
+        .cmd()
+        .args(["profile", "--pid", &pid, "--duration", "2s", "--json", "-o", "p"])
+        .output()
+        .unwrap();
+    let _ = busy.kill();
+    let _ = busy.wait();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let s = summary(&run);
+    let wall = s["wall_time_s"].as_f64().unwrap();
+    assert!((wall - 2.0).abs() < 0.01, "wall {wall}: {s}");
+    let cpu = s["cpu_time_s"].as_f64().unwrap();
+    assert!(cpu > 0.2 && cpu <= 2.1, "cpu {cpu}");
+    let warnings = s["warnings"].to_string();
+    assert!(!warnings.contains("were lost"), "{warnings}");
+}

@@ -660,7 +660,7 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
             tool: "perf".into(),
             reason: format!("cannot start {}: {e}", opts.perf),
         })?;
-    let wall = start.elapsed().as_secs_f64();
+    let elapsed = start.elapsed().as_secs_f64();
     if !data.exists() {
         return Err(RecordError::Tool {
             tool: "perf record -p".into(),
@@ -669,10 +669,25 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
     }
     let after = proc_cpu(pid);
     let profile = perf_script_of(&data, opts, None)?;
-    let (user, sys) = match after {
-        Some(a) => (a.0 - before.0, a.1 - before.1),
-        None => (0.0, 0.0),
-    };
+    // The window is perf's `sleep`: perf attaches (which takes a second or more for a big
+    // process) before it starts it, so /proc's CPU over the whole call would count time that
+    // was never sampled. perf's own accounting is the window's: each cpu-clock sample is its
+    // period of CPU, in the kernel when its leaf is.
+    let (mut user, mut sys) = (0.0, 0.0);
+    if let Some(i) = profile.type_index("cpu") {
+        for smp in &profile.samples {
+            let v = smp.values.get(i).copied().unwrap_or(0) as f64 / 1e9;
+            let kernel = (smp.stack.last()).is_some_and(|&f| profile.frames[f as usize].is_kernel());
+            if kernel {
+                sys += v;
+            } else {
+                user += v;
+            }
+        }
+    } else if let Some(a) = after {
+        (user, sys) = (a.0 - before.0, a.1 - before.1);
+    }
+    let wall = seconds.min(elapsed);
     Ok(Recording {
         profile,
         backend: "perf".into(),
