@@ -563,6 +563,10 @@ pub(crate) struct ProfileArgs {
     /// DHAT JSON.
     #[arg(long, value_name = "FILE")]
     pub(crate) input: Option<PathBuf>,
+    /// Write the command's standard output to FILE (default: perflab's stdout when that is
+    /// redirected, the summary then on stderr; else stderr).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) stdout: Option<PathBuf>,
     /// Directory for flamegraph.svg, profile.pb.gz and stacks.folded.
     #[arg(
         short = 'o',

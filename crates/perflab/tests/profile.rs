@@ -794,7 +794,9 @@ fn a_preempted_loop_is_told_the_machine_was_busy_and_a_sleeper_that_it_waited() 
     let bin = assert_cmd::cargo::cargo_bin("perflab");
     let out = lab
         .cmd()
-        .args(["profile", "--json", "-o", "busy", "--", "taskset", "-c", "0"])
+        .args([
+            "profile", "--json", "-o", "busy", "--", "taskset", "-c", "0",
+        ])
         .arg(&bin)
         .args(["spin", "--work", "400"])
         .output()
@@ -814,7 +816,10 @@ fn a_preempted_loop_is_told_the_machine_was_busy_and_a_sleeper_that_it_waited() 
         .collect();
     let forced = s["involuntary_switches"].as_u64().unwrap();
     assert!(forced > s["voluntary_switches"].as_u64().unwrap(), "{s}");
-    assert!(rules.contains(&"machine-busy") && !rules.contains(&"off-cpu"), "{rules:?}: {s}");
+    assert!(
+        rules.contains(&"machine-busy") && !rules.contains(&"off-cpu"),
+        "{rules:?}: {s}"
+    );
     let run = profile_json(&lab, &["--json", "-o", "sleep", "--", "sleep", "0.5"]);
     let rules: Vec<String> = summary(&run)["recommendations"]
         .as_array()
@@ -838,7 +843,16 @@ fn a_pid_is_measured_over_exactly_the_sampling_window() {
     let pid = busy.id().to_string();
     let out = lab
         .cmd()
-        .args(["profile", "--pid", &pid, "--duration", "2s", "--json", "-o", "p"])
+        .args([
+            "profile",
+            "--pid",
+            &pid,
+            "--duration",
+            "2s",
+            "--json",
+            "-o",
+            "p",
+        ])
         .output()
         .unwrap();
     let _ = busy.kill();
@@ -852,4 +866,44 @@ fn a_pid_is_measured_over_exactly_the_sampling_window() {
     assert!(cpu > 0.2 && cpu <= 2.1, "cpu {cpu}");
     let warnings = s["warnings"].to_string();
     assert!(!warnings.contains("were lost"), "{warnings}");
+}
+
+/// `perflab profile -- gzip -c f > f.gz` works: the command's output stays on perflab's stdout
+/// when that is redirected (the summary goes to stderr), or goes where `--stdout` says.
+#[test]
+fn the_commands_stdout_keeps_its_place() {
+    let lab = Lab::new();
+    let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    lab.write("f", &text);
+    let out = lab
+        .cmd()
+        .args(["profile", "-o", "p", "--", "gzip", "-c", "f"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(&out.stdout[..2], &[0x1f, 0x8b], "gzip's output on stdout");
+    assert!(stderr(&out).contains("gzip -c f"), "the summary on stderr");
+    let out = lab
+        .cmd()
+        .args([
+            "profile", "-o", "p", "--stdout", "copy.gz", "--", "gzip", "-c", "f",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let copy = std::fs::read(lab.path("copy.gz")).unwrap();
+    assert_eq!(&copy[..2], &[0x1f, 0x8b]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("gzip -c f"),
+        "the summary on stdout"
+    );
+    // With --json the document owns stdout and the command writes to stderr, as before.
+    let out = lab
+        .cmd()
+        .args(["profile", "--json", "-o", "p", "--", "echo", "hello"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    json(&out.stdout);
+    assert!(stderr(&out).contains("hello"));
 }

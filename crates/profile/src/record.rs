@@ -131,7 +131,7 @@ impl ProfileFlags {
             scratch: scratch.to_path_buf(),
             perf: std::env::var("PERFLAB_PERF").unwrap_or_else(|_| "perf".into()),
             valgrind: std::env::var("PERFLAB_VALGRIND").unwrap_or_else(|_| "valgrind".into()),
-            stdout: None,
+            stdout: CommandOutput::Stderr,
         })
     }
 }
@@ -156,9 +156,19 @@ pub struct RecordOptions {
     pub perf: String,
     /// The valgrind program (`PERFLAB_VALGRIND`, default `valgrind`).
     pub valgrind: String,
-    /// A file for the command's standard output (a benchmark harness's results); `None`
-    /// sends it to perflab's stderr.
-    pub stdout: Option<PathBuf>,
+    /// Where the command's standard output goes.
+    pub stdout: CommandOutput,
+}
+
+/// Where a profiled command's standard output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandOutput {
+    /// perflab's stderr, so perflab's stdout carries only its own document.
+    Stderr,
+    /// perflab's stdout (`perflab profile -- gzip -c f > f.gz`: the summary goes to stderr).
+    Stdout,
+    /// A file (a benchmark harness's results, `--stdout FILE`).
+    File(PathBuf),
 }
 
 /// A finished recording.
@@ -231,11 +241,12 @@ pub fn tool_available(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Where the command's stdout goes: the file asked for, else perflab's stderr.
+/// Where the command's stdout goes.
 fn command_stdout(opts: &RecordOptions) -> Result<Stdio, RecordError> {
     match &opts.stdout {
-        Some(path) => Ok(Stdio::from(std::fs::File::create(path)?)),
-        None => Ok(to_stderr()),
+        CommandOutput::File(path) => Ok(Stdio::from(std::fs::File::create(path)?)),
+        CommandOutput::Stderr => Ok(to_stderr()),
+        CommandOutput::Stdout => Ok(Stdio::inherit()),
     }
 }
 
@@ -677,7 +688,8 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
     if let Some(i) = profile.type_index("cpu") {
         for smp in &profile.samples {
             let v = smp.values.get(i).copied().unwrap_or(0) as f64 / 1e9;
-            let kernel = (smp.stack.last()).is_some_and(|&f| profile.frames[f as usize].is_kernel());
+            let kernel =
+                (smp.stack.last()).is_some_and(|&f| profile.frames[f as usize].is_kernel());
             if kernel {
                 sys += v;
             } else {

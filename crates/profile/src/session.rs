@@ -100,7 +100,7 @@ pub fn profile_command(
     argv: &[String],
     base: &RecordOptions,
     alloc: bool,
-    stdout: Option<&Path>,
+    stdout: record::CommandOutput,
 ) -> Result<Profiled, RecordError> {
     let dir = |name: &str| -> Result<PathBuf, RecordError> {
         let d = base.scratch.join(name);
@@ -112,12 +112,15 @@ pub fn profile_command(
     };
     let mut cpu_opts = base.clone();
     cpu_opts.scratch = dir("cpu")?;
-    cpu_opts.stdout = stdout.map(Path::to_path_buf);
+    let quiet = stdout != record::CommandOutput::Stderr;
+    cpu_opts.stdout = stdout;
     let cpu = record::record_cpu(argv, &cpu_opts)?;
     let alloc = if alloc {
         let mut opts = base.clone();
         opts.scratch = dir("alloc")?;
-        opts.stdout = stdout.map(|_| opts.scratch.join("stdout"));
+        if quiet {
+            opts.stdout = record::CommandOutput::File(opts.scratch.join("stdout"));
+        }
         Some(record::record_alloc(argv, &opts)?)
     } else {
         None

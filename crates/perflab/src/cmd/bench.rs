@@ -89,7 +89,7 @@ fn profiled_harness(args: &BenchArgs, argv: &[String]) -> Result<(HarnessOutput,
         &args.profile_options,
         scratch.path(),
         None,
-        Some(&out),
+        perflab_profile::record::CommandOutput::File(out.clone()),
     )?;
     let interrupted = stop.load(std::sync::atomic::Ordering::SeqCst);
     let stdout = std::fs::read(&out)

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
-use perflab_profile::record::{self, CpuMode, RecordOptions};
+use perflab_profile::record::{self, CommandOutput, CpuMode, RecordOptions};
 use perflab_profile::session::{self, benchmark_of, Profiled};
 
 use crate::cli::{ProfileArgs, ProfileOptions};
@@ -32,6 +32,15 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
             bail!("--mode callgrind runs a command under valgrind; it cannot be used with {what}");
         }
     }
+    // The command's output keeps its place: a file with --stdout; perflab's stdout when that is
+    // redirected and not the JSON's (then the summary goes to stderr); else the terminal's stderr.
+    let piped = !args.output.json && !std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let out = match &args.stdout {
+        Some(f) => CommandOutput::File(f.clone()),
+        None if piped => CommandOutput::Stdout,
+        None => CommandOutput::Stderr,
+    };
+    let to_stderr = out == CommandOutput::Stdout;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let (target, profiled) = if let Some(path) = &args.input {
         let profile = perflab_profile::read_path(path)?;
@@ -49,9 +58,8 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         let cpu = record::record_pid(pid, seconds.as_secs_f64(), &opts)?;
         (format!("pid {pid}"), Profiled { cpu, alloc: None })
     } else {
-        let target = args.command.join(" ");
-        let profiled = profile_command(&args.command, &args.profile, scratch.path(), None, None)?;
-        (target, profiled)
+        let profiled = profile_command(&args.command, &args.profile, scratch.path(), None, out)?;
+        (args.command.join(" "), profiled)
     };
     let summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
     let failure = profiled.failure(&target);
@@ -65,11 +73,14 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     run.benchmarks.push(benchmark_of(&summary));
     run.profiles.push(summary);
     super::finish_run(run, &args.output, store, |r| {
-        r.profiles
-            .iter()
+        let text: Vec<String> = (r.profiles.iter())
             .map(|p| super::text(perflab_report::Document::Profile(p)))
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect();
+        if to_stderr {
+            eprint!("{}", text.join("\n"));
+            return String::new();
+        }
+        text.join("\n")
     })?;
     if let Some(f) = failure {
         bail!("{f}");
@@ -94,7 +105,7 @@ pub(super) fn profile_command(
     p: &ProfileOptions,
     scratch: &Path,
     timeout_s: Option<f64>,
-    stdout: Option<&Path>,
+    stdout: CommandOutput,
 ) -> Result<Profiled> {
     let base = record_options(p, scratch, timeout_s)?;
     Ok(session::profile_command(argv, &base, p.alloc, stdout)?)

@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
+use perflab_profile::record::CommandOutput::Stderr;
 use perflab_profile::scan::{Baseline, Overall};
 use perflab_profile::session::{benchmark_of, strip_roots};
 
@@ -43,7 +44,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     for (i, (argv, line)) in argvs.iter().zip(&args.commands).enumerate() {
         let dir = scratch.path().join(i.to_string());
         std::fs::create_dir_all(&dir)?;
-        let profiled = profile_command(argv, &args.profile, &dir, Some(share), None)?;
+        let profiled = profile_command(argv, &args.profile, &dir, Some(share), Stderr)?;
         let prefix = format!("{}-", i + 1);
         let s = write_outputs(&args.output_dir, &prefix, line, &profiled, &args.profile)?;
         failures.extend(profiled.failure(line));
