@@ -33,7 +33,7 @@ pub use commands::{rss_floor, sweep, time_command, warnings, Timed};
 pub use facts::{git_info, host_info, project_root};
 pub use harness::{run_harness, tail, HarnessOutput};
 pub use service::{spawn_service, Service};
-pub use sys::{run_argv, SystemExecutor};
+pub use sys::{run_argv, SystemExecutor, RUNNING};
 
 /// Errors of timing commands.
 #[derive(Debug, thiserror::Error)]

@@ -71,6 +71,10 @@ impl Executor for SystemExecutor {
     }
 }
 
+/// The pid of the command [`run_argv`] runs (0: none), so that a signal handler can pass a
+/// termination on to it.
+pub static RUNNING: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// Run `argv` once with the terminal's stdin, stdout and stderr, and measure it; after
 /// `timeout` the command is sent SIGTERM, and SIGKILL two seconds later if it is still there
 /// (and counted as timed out). Used by the profiler's
@@ -89,6 +93,7 @@ pub fn run_argv(
             error,
         })?;
     let pid = child.id();
+    RUNNING.store(pid, std::sync::atomic::Ordering::SeqCst);
     let done = std::sync::Arc::new(std::sync::Mutex::new(false));
     let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(limit) = timeout {
@@ -123,6 +128,8 @@ pub fn run_argv(
     }
     let (status, usage) = wait4_then(pid, || {
         *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        // Not reaped yet: the pid is still the child's, until here.
+        RUNNING.store(0, std::sync::atomic::Ordering::SeqCst);
     })
     .map_err(|error| ExecError::Wait {
         command: argv.join(" "),

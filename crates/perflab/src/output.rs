@@ -53,14 +53,13 @@ pub(crate) fn github(
     }
     eprint!("{annotations}");
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let text = markdown()?;
-        let mut file = std::fs::OpenOptions::new()
+        let text = format!("{}\n", markdown()?);
+        let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(format!("{text}\n").as_bytes()).map(|()| f));
-        file.as_mut()
-            .map_err(|e| anyhow::anyhow!("cannot append to $GITHUB_STEP_SUMMARY: {e}"))?;
+            .open(&path);
+        file.and_then(|mut f| f.write_all(text.as_bytes()))
+            .context("cannot append to $GITHUB_STEP_SUMMARY")?;
     }
     Ok(())
 }

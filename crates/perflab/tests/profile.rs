@@ -907,3 +907,40 @@ fn the_commands_stdout_keeps_its_place() {
     json(&out.stdout);
     assert!(stderr(&out).contains("hello"));
 }
+
+/// Ctrl-C ends a profiled command that would run forever and keeps its profile: the files, the
+/// top table, the stored run, exit 0; whether the terminal's Ctrl-C reaches the whole process
+/// group, or SIGINT or SIGTERM is sent to perflab alone.
+#[test]
+fn ctrl_c_ends_the_command_and_keeps_the_profile() {
+    use std::os::unix::process::CommandExt as _;
+    need!(perf_works(), "perf");
+    for (how, signal, group) in [("terminal", "-INT", true), ("int", "-INT", false), ("term", "-TERM", false)] {
+        let lab = Lab::new();
+        let bin = assert_cmd::cargo::cargo_bin("perflab");
+        let mut cmd = Std::new(bin);
+        cmd.current_dir(lab.dir.path())
+            .env("PERFLAB_STORE", lab.path("history.db"))
+            .args(["profile", "--json", "-o", "p", "--", "sh", "-c", "while :; do :; done"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if group {
+            cmd.process_group(0);
+        }
+        let child = cmd.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        let target = if group { format!("-{}", child.id()) } else { child.id().to_string() };
+        let sent = Std::new("kill").args([signal, "--", &target]).status().unwrap();
+        assert!(sent.success(), "{how}");
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{how}: {err}");
+        assert!(err.contains("stopped by Ctrl-C"), "{how}: {err}");
+        let run = json(&out.stdout);
+        assert!(!summary(&run)["top"].as_array().unwrap().is_empty(), "{how}: {run}");
+        assert!(summary(&run)["cpu_time_s"].as_f64().unwrap() > 0.5, "{how}");
+        assert!(lab.path("p/flamegraph.svg").exists(), "{how}");
+        let shown = lab.cmd().args(["show", "latest"]).output().unwrap();
+        assert_eq!(json(&shown.stdout)["id"], run["id"], "{how}: the run is stored");
+    }
+}

@@ -20,11 +20,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         bail!("give exactly one of: -- COMMAND..., --pid PID, --input FILE");
     }
     if args.command.is_empty() {
-        let what = if args.pid.is_some() {
-            "--pid"
-        } else {
-            "--input"
-        };
+        let what = ["--input", "--pid"][usize::from(args.pid.is_some())];
         if args.profile.alloc {
             bail!("--alloc profiles a command perflab starts; it cannot be used with {what}");
         }
@@ -62,7 +58,12 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         (args.command.join(" "), profiled)
     };
     let summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
-    let failure = profiled.failure(&target);
+    // Ctrl-C is how a server's profile ends: what was sampled until then is the profile.
+    let stopped = super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst);
+    let failure = profiled.failure(&target).filter(|_| !stopped);
+    if stopped {
+        eprintln!("note: stopped by Ctrl-C: the profile covers the run until then");
+    }
     let mut run = Run::new(RunKind::Profile);
     context::stamp(&mut run);
     run.command = if args.command.is_empty() {
@@ -96,7 +97,9 @@ pub(super) fn record_options(
 ) -> Result<RecordOptions> {
     let exe = std::env::current_exe().context("cannot find perflab's own executable")?;
     let wrapper = vec![exe.display().to_string(), "exec-usage".into()];
-    Ok(p.record_options(wrapper, scratch, timeout_s)?)
+    let mut opts = p.record_options(wrapper, scratch, timeout_s)?;
+    opts.stop = Some(super::interrupt_flag());
+    Ok(opts)
 }
 
 /// Record `argv` (CPU, and allocations when asked) with the command line's options.

@@ -52,6 +52,10 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
             eprintln!("note: {note}");
         }
         summaries.push(s);
+        if super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!("note: stopped by Ctrl-C: the targets after {line} were not profiled");
+            break;
+        }
     }
     let (mut all, outputs) = overall.summary(args.profile.top)?;
     let files = |name: &str| args.output_dir.join(name);
