@@ -196,6 +196,8 @@ pub struct Profile {
     pub comments: Vec<String>,
     /// How many raw samples (events) were folded in, when the format says so.
     pub raw_samples: u64,
+    /// A value did not fit in 64 bits when added up (the input is damaged or hostile).
+    overflowed: bool,
     frame_index: FxHashMap<Frame, u32>,
     // `function\u{1}module` -> frame, for readers that intern by name without allocating.
     name_index: FxHashMap<Box<str>, u32>,
@@ -255,7 +257,10 @@ impl Profile {
         match self.stack_index.get(stack) {
             Some(&i) => {
                 for (acc, v) in self.samples[i].values.iter_mut().zip(values) {
-                    *acc += v;
+                    match acc.checked_add(*v) {
+                        Some(sum) => *acc = sum,
+                        None => self.overflowed = true,
+                    }
                 }
             }
             None => {
@@ -272,12 +277,33 @@ impl Profile {
         }
     }
 
-    /// The sum of value column `index`.
+    /// The sum of value column `index` (saturating: [`Profile::check_values`] refuses a
+    /// profile whose sums do not fit).
     pub fn total(&self, index: usize) -> i64 {
         self.samples
             .iter()
             .map(|s| s.values.get(index).copied().unwrap_or(0))
-            .sum()
+            .fold(0i64, i64::saturating_add)
+    }
+
+    /// Refuse values that overflow 64 bits when added up, rather than show a negative total.
+    ///
+    /// # Errors
+    /// [`ProfileError::Malformed`] naming `source`.
+    pub fn check_values(&self, source: &str) -> Result<(), ProfileError> {
+        let column_overflows = (0..self.sample_types.len()).any(|i| {
+            (self.samples.iter())
+                .try_fold(0i64, |a, s| a.checked_add(s.values.get(i).copied().unwrap_or(0)))
+                .is_none()
+        });
+        if self.overflowed || column_overflows {
+            return Err(ProfileError::malformed(
+                source,
+                None,
+                "sample values add up to more than a 64-bit integer holds: the profile is damaged",
+            ));
+        }
+        Ok(())
     }
 
     /// The index of the value column named `kind`.
@@ -368,6 +394,12 @@ impl Profile {
 /// Read a profile in any supported format, detected from its content: pprof (gzipped or raw
 /// protobuf), DHAT JSON, callgrind output, folded stacks, or `perf script` text.
 pub fn read_any(data: &[u8], source: &str) -> Result<Profile, ProfileError> {
+    let p = read_format(data, source)?;
+    p.check_values(source)?;
+    Ok(p)
+}
+
+fn read_format(data: &[u8], source: &str) -> Result<Profile, ProfileError> {
     if pprof::sniff(data) {
         return pprof::parse(data, source);
     }
@@ -423,6 +455,33 @@ pub fn strip_rust_hash(name: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_that_overflow_are_an_error_not_a_negative_total() {
+        let folded = format!("main;a {}\nmain;b {}\n", i64::MAX, 10);
+        let e = read_any(folded.as_bytes(), "big.folded").unwrap_err().to_string();
+        assert!(e.contains("big.folded") && e.contains("64-bit"), "{e}");
+        let same = format!("main;a {}\nmain;a {}\n", i64::MAX, 10);
+        assert!(read_any(same.as_bytes(), "same.folded").is_err());
+        assert!(read_any(b"main;a 5\nmain;b 7\n", "ok.folded").is_ok());
+    }
+
+    #[test]
+    fn a_truncated_perf_script_is_refused_with_its_line() {
+        let whole = "app 12/12 1.0: 1000000 cpu-clock:\n\t 401000 hot (/app)\n\t 401100 main (/app)\n\n";
+        assert!(read_any(whole.as_bytes(), "whole.txt").is_ok());
+        for cut in [&whole[..whole.len() - 6], &whole[..whole.len() - 3]] {
+            let e = read_any(cut.as_bytes(), "cut.txt").unwrap_err().to_string();
+            assert!(e.contains("cut.txt:3") && e.contains("truncated"), "{cut:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn no_samples_is_a_warning_not_an_error() {
+        let p = Profile::new(vec![ValueType::new("samples", "count"), ValueType::new("cpu", "nanoseconds")]);
+        let s = crate::summary::summarize(&p, &crate::summary::RunFacts::default(), 10);
+        assert!(s.warnings.iter().any(|w| w.starts_with("the profile has no samples")), "{:?}", s.warnings);
+    }
+
     use super::*;
 
     #[test]

@@ -69,6 +69,19 @@ pub fn parse_except(
             stack.push(p.intern_fn(function, module));
         }
     }
+    // perf ends every line with a newline, and every frame line with its `(dso)`: anything
+    // else is a file cut short, whose last sample would be counted with half a stack.
+    let last = text.lines().count();
+    let cut_frame = (text.lines().last()).is_some_and(|l| {
+        l.starts_with([' ', '\t']) && !l.trim().is_empty() && !l.trim_end().ends_with(')')
+    });
+    if (!text.is_empty() && !text.ends_with('\n')) || cut_frame {
+        return Err(ProfileError::malformed(
+            source,
+            Some(last),
+            "truncated: the last line is cut short",
+        ));
+    }
     if let Some(period) = current.take() {
         if !skipping {
             flush(&mut p, &mut stack, period);

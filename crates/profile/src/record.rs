@@ -567,7 +567,9 @@ pub fn perf_script_of(
         p.comments.push("no samples".into());
         return Ok(p);
     }
-    Ok(perf_script::parse_except(&text, "perf script", skip_pid)?)
+    let p = perf_script::parse_except(&text, "perf script", skip_pid)?;
+    p.check_values("perf script")?;
+    Ok(p)
 }
 
 fn record_callgrind(

@@ -206,6 +206,13 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
         .unwrap_or(p.raw_samples);
     let sampled = p.type_index("samples").is_some();
     let (complete, unknown) = stack_quality(p, index);
+    if p.samples.is_empty() {
+        warnings.push(
+            "the profile has no samples: the program ran too briefly to be sampled, or nothing \
+             was recorded (run it longer, loop it, or raise --frequency)"
+                .into(),
+        );
+    }
     if sampled && samples >= 20 && p.samples.iter().any(|s| s.stack.len() > 1) {
         if complete < 0.5 {
             let fix = cut_stack_fix(facts.unwinding.as_deref());
