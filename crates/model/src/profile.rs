@@ -140,6 +140,14 @@ pub struct AllocSummary {
     pub temporary_blocks: Option<u64>,
     /// The sites (first frame outside the allocator), by bytes.
     pub sites: Vec<AllocSite>,
+    /// When `leaked_*` were live: `exit` (DHAT, memcheck), or `the last GC` (a Go heap
+    /// profile's in-use memory, which is not a leak by itself).
+    #[serde(default = "at_exit")]
+    pub live_at: String,
+}
+
+fn at_exit() -> String {
+    "exit".into()
 }
 
 /// One allocation site.

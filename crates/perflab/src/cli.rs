@@ -419,17 +419,8 @@ pub(crate) struct ShowArgs {
     pub(crate) run: String,
     /// `json` (the perflab.result.v1 document) or `gotest` (the Go benchmark format, which
     /// benchstat reads).
-    #[arg(long, value_enum, default_value_t = ShowFormat::Json)]
-    pub(crate) format: ShowFormat,
-}
-
-/// Formats `perflab show` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum ShowFormat {
-    /// perflab.result.v1 JSON.
-    Json,
-    /// go test -bench text.
-    Gotest,
+    #[arg(long, default_value = "json", value_parser = ["json", "gotest"])]
+    pub(crate) format: String,
 }
 
 #[derive(Debug, Args)]
@@ -563,6 +554,10 @@ pub(crate) struct ProfileArgs {
     /// DHAT JSON.
     #[arg(long, value_name = "FILE")]
     pub(crate) input: Option<PathBuf>,
+    /// With --input: the value column to show (go tool pprof's -sample_index), e.g.
+    /// alloc_space or contentions (default: the profile's default, else its last).
+    #[arg(long, value_name = "NAME", requires = "input")]
+    pub(crate) sample_index: Option<String>,
     /// Write the command's standard output to FILE (default: perflab's stdout when that is
     /// redirected, the summary then on stderr; else stderr).
     #[arg(long, value_name = "FILE")]

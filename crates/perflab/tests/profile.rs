@@ -915,13 +915,26 @@ fn the_commands_stdout_keeps_its_place() {
 fn ctrl_c_ends_the_command_and_keeps_the_profile() {
     use std::os::unix::process::CommandExt as _;
     need!(perf_works(), "perf");
-    for (how, signal, group) in [("terminal", "-INT", true), ("int", "-INT", false), ("term", "-TERM", false)] {
+    for (how, signal, group) in [
+        ("terminal", "-INT", true),
+        ("int", "-INT", false),
+        ("term", "-TERM", false),
+    ] {
         let lab = Lab::new();
         let bin = assert_cmd::cargo::cargo_bin("perflab");
         let mut cmd = Std::new(bin);
         cmd.current_dir(lab.dir.path())
             .env("PERFLAB_STORE", lab.path("history.db"))
-            .args(["profile", "--json", "-o", "p", "--", "sh", "-c", "while :; do :; done"])
+            .args([
+                "profile",
+                "--json",
+                "-o",
+                "p",
+                "--",
+                "sh",
+                "-c",
+                "while :; do :; done",
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         if group {
@@ -929,18 +942,126 @@ fn ctrl_c_ends_the_command_and_keeps_the_profile() {
         }
         let child = cmd.spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(2500));
-        let target = if group { format!("-{}", child.id()) } else { child.id().to_string() };
-        let sent = Std::new("kill").args([signal, "--", &target]).status().unwrap();
+        let target = if group {
+            format!("-{}", child.id())
+        } else {
+            child.id().to_string()
+        };
+        let sent = Std::new("kill")
+            .args([signal, "--", &target])
+            .status()
+            .unwrap();
         assert!(sent.success(), "{how}");
         let out = child.wait_with_output().unwrap();
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(0), "{how}: {err}");
         assert!(err.contains("stopped by Ctrl-C"), "{how}: {err}");
         let run = json(&out.stdout);
-        assert!(!summary(&run)["top"].as_array().unwrap().is_empty(), "{how}: {run}");
+        assert!(
+            !summary(&run)["top"].as_array().unwrap().is_empty(),
+            "{how}: {run}"
+        );
         assert!(summary(&run)["cpu_time_s"].as_f64().unwrap() > 0.5, "{how}");
         assert!(lab.path("p/flamegraph.svg").exists(), "{how}");
         let shown = lab.cmd().args(["show", "latest"]).output().unwrap();
-        assert_eq!(json(&shown.stdout)["id"], run["id"], "{how}: the run is stored");
+        assert_eq!(
+            json(&shown.stdout)["id"],
+            run["id"],
+            "{how}: the run is stored"
+        );
     }
+}
+
+/// What `go test -cpuprofile -memprofile -blockprofile -mutexprofile` writes, read as `go tool
+/// pprof` reads it: the sample type it shows by default (block and mutex: delay, not
+/// contentions; heap: inuse_space), `--sample-index` for another, and a Go heap's in-use
+/// memory called what it is (in use at the last GC), not a leak at exit.
+#[test]
+fn go_test_profiles_pick_the_sample_type_go_tool_pprof_picks() {
+    need!(have("go"), "go");
+    let lab = Lab::new();
+    lab.write("go.mod", "module example.com/contend\n\ngo 1.18\n");
+    lab.write(
+        "contend_test.go",
+        r#"package contend
+
+import (
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var keep [][]byte
+
+func TestContend(t *testing.T) {
+	runtime.SetBlockProfileRate(1)
+	runtime.SetMutexProfileFraction(1)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				mu.Lock()
+				keep = append(keep, make([]byte, 256))
+				if len(keep) > 4000 {
+					keep = keep[:0]
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+"#,
+    );
+    let out = Std::new("go")
+        .args(["test", "-run", "TestContend", "-count", "1"])
+        .args(["-blockprofile", "block.out", "-mutexprofile", "mutex.out", "-memprofile", "mem.out"])
+        .current_dir(lab.dir.path())
+        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value = |file: &str, extra: &[&str]| {
+        let mut args = vec!["--input", file, "--json", "-o", "p"];
+        args.extend(extra);
+        let run = profile_json(&lab, &args);
+        summary(&run).clone()
+    };
+    // The oracle: the `Type:` line of `go tool pprof -top` on the same file.
+    let pprof_type = |file: &str| {
+        let out = Std::new("go")
+            .args(["tool", "pprof", "-top", file])
+            .current_dir(lab.dir.path())
+            .env("HOME", lab.dir.path())
+            .env("PPROF_TMPDIR", lab.dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let t = text.lines().find_map(|l| l.strip_prefix("Type: ")).map(str::to_string);
+        t.unwrap_or_else(|| panic!("no Type line: {text}"))
+    };
+    for file in ["block.out", "mutex.out", "mem.out"] {
+        assert_eq!(value(file, &[])["value"], pprof_type(file).as_str(), "{file}");
+    }
+    assert_eq!(pprof_type("block.out"), "delay", "not contentions");
+    let heap = value("mem.out", &[]);
+    assert_eq!(heap["alloc"]["live_at"], "the last GC");
+    let rules: Vec<&str> = (heap["recommendations"].as_array().unwrap().iter())
+        .map(|r| r["rule"].as_str().unwrap())
+        .collect();
+    assert!(!rules.contains(&"leaks"), "{rules:?}");
+    assert_eq!(value("mem.out", &["--sample-index", "inuse_space"])["value"], "inuse_space");
+    assert_eq!(value("block.out", &["--sample-index", "contentions"])["value"], "contentions");
+    let bad = lab
+        .cmd()
+        .args(["profile", "--input", "block.out", "--sample-index", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("has contentions, delay"), "{}", stderr(&bad));
 }

@@ -382,7 +382,20 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
                 ),
             );
         }
-        if a.leaked_blocks > 0 {
+        if a.leaked_blocks > 0 && a.live_at != "exit" {
+            add(
+                "live-heap",
+                "This is the heap in use at the last garbage collection, not a leak by itself: \
+                 take a second heap profile later (or before and after a load test) and compare; \
+                 what grows between them leaks."
+                    .into(),
+                format!(
+                    "{} blocks ({} bytes) in use at {}",
+                    a.leaked_blocks, a.leaked_bytes, a.live_at
+                ),
+            );
+        }
+        if a.leaked_blocks > 0 && a.live_at == "exit" {
             let site = a
                 .sites
                 .iter()

@@ -196,6 +196,9 @@ pub struct Profile {
     pub comments: Vec<String>,
     /// How many raw samples (events) were folded in, when the format says so.
     pub raw_samples: u64,
+    /// The value column to show first, as `go tool pprof` chooses it: pprof's
+    /// `default_sample_type`, else its last column; `--sample-index` sets another.
+    pub default_type: Option<String>,
     /// A value did not fit in 64 bits when added up (the input is damaged or hostile).
     overflowed: bool,
     frame_index: FxHashMap<Frame, u32>,
@@ -293,7 +296,9 @@ impl Profile {
     pub fn check_values(&self, source: &str) -> Result<(), ProfileError> {
         let column_overflows = (0..self.sample_types.len()).any(|i| {
             (self.samples.iter())
-                .try_fold(0i64, |a, s| a.checked_add(s.values.get(i).copied().unwrap_or(0)))
+                .try_fold(0i64, |a, s| {
+                    a.checked_add(s.values.get(i).copied().unwrap_or(0))
+                })
                 .is_none()
         });
         if self.overflowed || column_overflows {
@@ -458,7 +463,9 @@ mod tests {
     #[test]
     fn values_that_overflow_are_an_error_not_a_negative_total() {
         let folded = format!("main;a {}\nmain;b {}\n", i64::MAX, 10);
-        let e = read_any(folded.as_bytes(), "big.folded").unwrap_err().to_string();
+        let e = read_any(folded.as_bytes(), "big.folded")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("big.folded") && e.contains("64-bit"), "{e}");
         let same = format!("main;a {}\nmain;a {}\n", i64::MAX, 10);
         assert!(read_any(same.as_bytes(), "same.folded").is_err());
@@ -467,19 +474,32 @@ mod tests {
 
     #[test]
     fn a_truncated_perf_script_is_refused_with_its_line() {
-        let whole = "app 12/12 1.0: 1000000 cpu-clock:\n\t 401000 hot (/app)\n\t 401100 main (/app)\n\n";
+        let whole =
+            "app 12/12 1.0: 1000000 cpu-clock:\n\t 401000 hot (/app)\n\t 401100 main (/app)\n\n";
         assert!(read_any(whole.as_bytes(), "whole.txt").is_ok());
         for cut in [&whole[..whole.len() - 6], &whole[..whole.len() - 3]] {
             let e = read_any(cut.as_bytes(), "cut.txt").unwrap_err().to_string();
-            assert!(e.contains("cut.txt:3") && e.contains("truncated"), "{cut:?}: {e}");
+            assert!(
+                e.contains("cut.txt:3") && e.contains("truncated"),
+                "{cut:?}: {e}"
+            );
         }
     }
 
     #[test]
     fn no_samples_is_a_warning_not_an_error() {
-        let p = Profile::new(vec![ValueType::new("samples", "count"), ValueType::new("cpu", "nanoseconds")]);
+        let p = Profile::new(vec![
+            ValueType::new("samples", "count"),
+            ValueType::new("cpu", "nanoseconds"),
+        ]);
         let s = crate::summary::summarize(&p, &crate::summary::RunFacts::default(), 10);
-        assert!(s.warnings.iter().any(|w| w.starts_with("the profile has no samples")), "{:?}", s.warnings);
+        assert!(
+            s.warnings
+                .iter()
+                .any(|w| w.starts_with("the profile has no samples")),
+            "{:?}",
+            s.warnings
+        );
     }
 
     use super::*;

@@ -83,6 +83,7 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
     let mut period = 0i64;
     let mut duration = 0i64;
     let mut comments = Vec::new();
+    let mut default_type = 0u64;
     let mut r = Reader::new(buf);
     while let Some((field, v)) = r.next_field()? {
         match field {
@@ -162,6 +163,7 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
             10 => duration = int(v)? as i64,
             12 => period = int(v)? as i64,
             13 => comments.push(int(v)?),
+            14 => default_type = int(v)?,
             _ => {}
         }
     }
@@ -184,6 +186,12 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
         p.period = Some((ValueType::new(s(t)?, s(u)?), period));
     }
     p.duration_ns = (duration > 0).then_some(duration);
+    // go tool pprof shows the default sample type, else the last: a heap profile's
+    // inuse_space, a block or mutex profile's delay (not its contentions).
+    p.default_type = match default_type {
+        0 => p.sample_types.last().map(|t| t.kind.clone()),
+        i => Some(s(i)?.to_string()),
+    };
     for c in comments {
         p.comments.push(s(c)?.to_string());
     }

@@ -35,10 +35,29 @@ pub struct RunFacts {
 /// The value column a summary leads with: CPU time, else instructions, else allocated bytes,
 /// else samples, else the first.
 pub fn main_column(p: &Profile) -> usize {
+    if let Some(i) = p.default_type.as_deref().and_then(|k| p.type_index(k)) {
+        return i;
+    }
     ["cpu", "instructions", "alloc_space", "samples"]
         .iter()
         .find_map(|k| p.type_index(k))
         .unwrap_or(0)
+}
+
+/// Rust's allocation machinery between the allocator and the code that asked for memory:
+/// an allocation site is the first frame outside it.
+fn is_alloc_internal(name: &str) -> bool {
+    [
+        "alloc::",
+        "<alloc::",
+        "core::alloc",
+        "hashbrown::raw",
+        "<hashbrown::raw",
+        "__rust_",
+    ]
+    .iter()
+    .chain(&["__rdl_", "__rg_", "UnknownInlinedFun", "<core::alloc"])
+    .any(|p| name.starts_with(p))
 }
 
 /// Frames where a complete stack starts: `main` or a thread entry.
@@ -340,7 +359,7 @@ fn alloc_summary(p: &Profile, top_n: usize) -> Option<AllocSummary> {
             .stack
             .iter()
             .rev()
-            .find(|&&f| !is_allocator(p.name(f)))
+            .find(|&&f| !is_allocator(p.name(f)) && !is_alloc_internal(p.name(f)))
             .or(s.stack.last())
         else {
             continue;
@@ -393,11 +412,43 @@ fn alloc_summary(p: &Profile, top_n: usize) -> Option<AllocSummary> {
         leaked_blocks: summary_totals.3,
         temporary_blocks: summary_totals.4,
         sites: kept,
+        // A Go heap profile samples the heap as of the last garbage collection.
+        live_at: if p.period.as_ref().is_some_and(|(t, _)| t.kind == "space") {
+            "the last GC".into()
+        } else {
+            "exit".into()
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rust_allocation_sites_name_the_callers_code_not_the_allocator_machinery() {
+        use crate::{Frame, ValueType};
+        let mut p = Profile::new(vec![
+            ValueType::new("alloc_objects", "count"),
+            ValueType::new("alloc_space", "bytes"),
+        ]);
+        let names = [
+            "main",
+            "app::parse",
+            "alloc::raw_vec::RawVec<T,A>::grow_one",
+            "alloc::raw_vec::finish_grow",
+            "UnknownInlinedFun",
+            "<alloc::alloc::Global as core::alloc::Allocator>::allocate",
+            "alloc::alloc::alloc",
+            "__rust_alloc",
+            "malloc",
+        ];
+        let ids: Vec<u32> = names.iter().map(|n| p.intern(Frame::function(n))).collect();
+        p.add(&ids, &[10, 4096]);
+        let s = summarize(&p, &RunFacts::default(), 10);
+        let a = s.alloc.expect("an allocation summary");
+        assert_eq!(a.sites[0].function, "app::parse");
+        assert_eq!(a.live_at, "exit");
+    }
+
     use super::*;
     use crate::{Frame, ValueType};
 

@@ -146,12 +146,13 @@ pub fn profile_text(s: &ProfileSummary) -> String {
     if let Some(a) = &s.alloc {
         let _ = writeln!(
             out,
-            "\n  Allocations: {} in {} blocks{} · leaked at exit: {} blocks, {}{}",
+            "\n  Allocations: {} in {} blocks{} · live at {}: {} blocks, {}{}",
             Unit::bytes().format(a.total_bytes as f64),
             a.total_blocks,
             a.peak_bytes
                 .map(|p| format!(" · peak heap {}", Unit::bytes().format(p as f64)))
                 .unwrap_or_default(),
+            a.live_at,
             a.leaked_blocks,
             Unit::bytes().format(a.leaked_bytes as f64),
             a.temporary_blocks
@@ -223,12 +224,13 @@ pub fn profile_markdown(profiles: &[ProfileSummary]) -> String {
             let Some(a) = &s.alloc else { continue };
             let _ = writeln!(
                 out,
-                "### `{}`\n\n{} allocated in {} blocks; {} blocks ({}) live at exit{}\n",
+                "### `{}`\n\n{} allocated in {} blocks; {} blocks ({}) live at {}{}\n",
                 s.target,
                 Unit::bytes().format(a.total_bytes as f64),
                 a.total_blocks,
                 a.leaked_blocks,
                 Unit::bytes().format(a.leaked_bytes as f64),
+                a.live_at,
                 a.peak_bytes
                     .map(|p| format!("; peak heap {}", Unit::bytes().format(p as f64)))
                     .unwrap_or_default()

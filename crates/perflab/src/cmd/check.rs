@@ -26,11 +26,7 @@ pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Res
     if let Some(first) = unmatched.first() {
         bail!("{first} in {}", resolved.label);
     }
-    let format = if args.json {
-        Format::Json
-    } else {
-        Format::Text
-    };
+    let format = [Format::Text, Format::Json][usize::from(args.json)];
     output::print(&render(
         format,
         &Document::Check(&resolved.run.id, &results),

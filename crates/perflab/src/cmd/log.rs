@@ -20,11 +20,7 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
             ..Default::default()
         };
         let found = perflab_web::all_alerts(s.as_ref(), args.branch.as_deref(), &opts)?;
-        let format = if args.json {
-            Format::Json
-        } else {
-            Format::Text
-        };
+        let format = [Format::Text, Format::Json][usize::from(args.json)];
         output::print(&render(format, &Document::Alerts(&found))?)?;
         return Ok(Outcome::Ok);
     }

@@ -39,7 +39,22 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     let to_stderr = out == CommandOutput::Stdout;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let (target, profiled) = if let Some(path) = &args.input {
-        let profile = perflab_profile::read_path(path)?;
+        let mut profile = perflab_profile::read_path(path)?;
+        if let Some(k) = &args.sample_index {
+            let have: Vec<&str> = profile
+                .sample_types
+                .iter()
+                .map(|t| t.kind.as_str())
+                .collect();
+            if !have.contains(&k.as_str()) {
+                bail!(
+                    "--sample-index {k}: {} has {}",
+                    path.display(),
+                    have.join(", ")
+                );
+            }
+            profile.default_type = Some(k.clone());
+        }
         let target = path.display().to_string();
         let profiled = Profiled::from_file(profile);
         (target, profiled)
