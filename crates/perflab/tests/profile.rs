@@ -543,10 +543,19 @@ fn scan_profiles_several_targets_and_diffs_against_a_baseline() {
     assert_eq!(all["target"], "all");
     if perf_works() {
         assert_eq!(all["top"][0]["function"], "hot_loop");
-        let delta = &all["baseline_delta"][0];
-        assert_eq!(
-            delta["function"], "hot_loop",
-            "hot_loop got hotter than in the baseline"
+        // Ranked by the size of the move either way: cold_loop's drop is kept beside hot_loop's rise.
+        let delta = all["baseline_delta"].as_array().unwrap();
+        let moved = |f: &str| {
+            let d = delta.iter().find(|d| d["function"] == f).unwrap();
+            d["current_share"].as_f64().unwrap() - d["base_share"].as_f64().unwrap()
+        };
+        assert!(
+            moved("hot_loop") > 0.5,
+            "hot_loop got hotter than in the baseline: {delta:?}"
+        );
+        assert!(
+            moved("cold_loop") < -0.5,
+            "the improvement is kept: {delta:?}"
         );
         assert!(lab.path("scan/diff-flamegraph.svg").is_file());
     }
@@ -1018,7 +1027,14 @@ func TestContend(t *testing.T) {
     );
     let out = Std::new("go")
         .args(["test", "-run", "TestContend", "-count", "1"])
-        .args(["-blockprofile", "block.out", "-mutexprofile", "mutex.out", "-memprofile", "mem.out"])
+        .args([
+            "-blockprofile",
+            "block.out",
+            "-mutexprofile",
+            "mutex.out",
+            "-memprofile",
+            "mem.out",
+        ])
         .current_dir(lab.dir.path())
         .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
         .env("GOFLAGS", "-mod=mod")
@@ -1042,11 +1058,18 @@ func TestContend(t *testing.T) {
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let t = text.lines().find_map(|l| l.strip_prefix("Type: ")).map(str::to_string);
+        let t = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Type: "))
+            .map(str::to_string);
         t.unwrap_or_else(|| panic!("no Type line: {text}"))
     };
     for file in ["block.out", "mutex.out", "mem.out"] {
-        assert_eq!(value(file, &[])["value"], pprof_type(file).as_str(), "{file}");
+        assert_eq!(
+            value(file, &[])["value"],
+            pprof_type(file).as_str(),
+            "{file}"
+        );
     }
     assert_eq!(pprof_type("block.out"), "delay", "not contentions");
     let heap = value("mem.out", &[]);
@@ -1055,13 +1078,86 @@ func TestContend(t *testing.T) {
         .map(|r| r["rule"].as_str().unwrap())
         .collect();
     assert!(!rules.contains(&"leaks"), "{rules:?}");
-    assert_eq!(value("mem.out", &["--sample-index", "inuse_space"])["value"], "inuse_space");
-    assert_eq!(value("block.out", &["--sample-index", "contentions"])["value"], "contentions");
+    assert_eq!(
+        value("mem.out", &["--sample-index", "inuse_space"])["value"],
+        "inuse_space"
+    );
+    assert_eq!(
+        value("block.out", &["--sample-index", "contentions"])["value"],
+        "contentions"
+    );
     let bad = lab
         .cmd()
         .args(["profile", "--input", "block.out", "--sample-index", "nope"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
-    assert!(stderr(&bad).contains("has contentions, delay"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("has contentions, delay"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+/// `scan --baseline` of an earlier scan of the same targets: shares are each target's own (a
+/// function hot in one small target is not diluted by the others), and the differential
+/// flamegraph keeps the target level.
+#[test]
+fn scan_deltas_are_per_target_against_an_earlier_scan() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    let src = lab.write(
+        "mix.c",
+        "#include <stdio.h>\n#include <stdlib.h>\n\
+__attribute__((noinline)) double alpha(long n){double s=0;for(long i=0;i<n;i++)s+=i*0.5/(i+1);return s;}\n\
+__attribute__((noinline)) double beta(long n){double s=0;for(long i=0;i<n;i++)s+=i*0.5/(i+3);return s;}\n\
+int main(int c,char**v){printf(\"%f\\n\",alpha(atol(v[1]))+beta(atol(v[2])));return 0;}\n",
+    );
+    let exe = lab.path("mix");
+    let st = Std::new("gcc")
+        .args(["-O1", "-g", "-fno-omit-frame-pointer", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let targets = [
+        format!("sh -c 'exec {} $(cat small)'", exe.display()),
+        format!("sh -c 'exec {} $(cat big)'", exe.display()),
+    ];
+    let scan = |small: &str, extra: &[&str]| {
+        lab.write("small", small);
+        lab.write("big", "300000000 30000000");
+        let out = lab
+            .cmd()
+            .args(["scan", "--json", "--budget", "30s", "-o", "scan"])
+            .args(extra)
+            .args(&targets)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        json(&out.stdout)
+    };
+    let first = scan("60000000 2000000", &[]);
+    let id = first["id"].as_str().unwrap().to_string();
+    let second = scan("2000000 60000000", &["--baseline", &id]);
+    let all = &second["profiles"][2];
+    let delta = all["baseline_delta"].as_array().unwrap();
+    let key = |f: &str| format!("{f} ({})", targets[0]);
+    let row = |f: &str| {
+        delta
+            .iter()
+            .find(|d| d["function"] == key(f).as_str())
+            .unwrap_or_else(|| panic!("{f}: {delta:?}"))
+    };
+    let moved = |f: &str| {
+        row(f)["current_share"].as_f64().unwrap() - row(f)["base_share"].as_f64().unwrap()
+    };
+    // In the small target alpha went from nearly all of it to nearly none, whatever the big one did.
+    assert!(moved("alpha") < -0.5 && moved("beta") > 0.5, "{delta:?}");
+    let svg = std::fs::read_to_string(lab.path("scan/diff-flamegraph.svg")).unwrap();
+    assert!(
+        svg.contains("cat small"),
+        "the target level is kept in the diff flamegraph"
+    );
 }

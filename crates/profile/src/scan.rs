@@ -39,6 +39,49 @@ pub struct Baseline {
     pub profile: Option<Profile>,
     /// Its stored flat shares, used when the profile is gone.
     pub top: BTreeMap<String, f64>,
+    /// Its targets (root frames) when it is a scan's overall profile; empty otherwise.
+    pub targets: Vec<String>,
+}
+
+impl Baseline {
+    /// A profile file (any format perflab reads), or None when `path` is not one.
+    pub fn from_file(path: &std::path::Path) -> Option<Baseline> {
+        let data = std::fs::read(path).ok()?;
+        let label = path.display().to_string();
+        let p = crate::read_any(&data, &label).ok()?;
+        Some(Baseline {
+            label,
+            profile: Some(p),
+            top: BTreeMap::new(),
+            targets: Vec::new(),
+        })
+    }
+
+    /// A stored run's profile: a scan's overall one (its targets as root frames), else its
+    /// first; the profile is read from the pprof file the run names, when it is still there.
+    /// None when the run has no profile.
+    pub fn from_run(label: String, run: &perflab_model::Run) -> Option<Baseline> {
+        let s = (run.profiles.iter().find(|s| s.target == "all")).or(run.profiles.first())?;
+        let top = s
+            .top
+            .iter()
+            .map(|r| (r.function.clone(), r.flat_share))
+            .collect();
+        let profile = (s.files.get("pprof"))
+            .and_then(|f| std::fs::read(f).ok())
+            .and_then(|d| crate::read_any(&d, &label).ok());
+        let targets = if s.target == "all" {
+            run.command.clone()
+        } else {
+            Vec::new()
+        };
+        Some(Baseline {
+            label,
+            profile,
+            top,
+            targets,
+        })
+    }
 }
 
 impl Overall {
@@ -75,8 +118,10 @@ impl Overall {
         Ok((all, overall_outputs(&self.profile)?))
     }
 
-    /// Fill `all.baseline_delta` against `base` (functions, not targets, on both sides);
-    /// returns the differential flamegraph when the baseline's profile exists.
+    /// Fill `all.baseline_delta` against `base`; returns the differential flamegraph when the
+    /// baseline's profile exists. When the baseline scanned the same targets, shares are per
+    /// target (`function (target)`) and the flamegraph keeps the target level; otherwise
+    /// functions are compared over the whole, targets stripped on both sides.
     ///
     /// # Errors
     /// The flamegraph cannot be rendered.
@@ -87,16 +132,29 @@ impl Overall {
         top: usize,
     ) -> Result<Option<Vec<u8>>, ProfileError> {
         let cur = strip_roots(&self.profile, &self.targets);
+        let same_targets =
+            !base.targets.is_empty() && self.targets.iter().any(|t| base.targets.contains(t));
         match &base.profile {
-            Some(bp) => {
+            Some(bp) if same_targets => {
                 let bi = bp.type_index("cpu").unwrap_or(summary::main_column(bp));
                 all.baseline_delta = perflab_analysis::scan::deltas(
-                    &flat_shares(bp, bi),
+                    &crate::session::per_target_shares(bp, bi, &base.targets),
+                    &crate::session::per_target_shares(&self.profile, 0, &self.targets),
+                    top,
+                );
+                let title = format!("cpu per target: now against {}", base.label);
+                Ok(Some(flame::render_diff(bp, bi, &self.profile, 0, &title)?))
+            }
+            Some(bp) => {
+                let bp = strip_roots(bp, &base.targets);
+                let bi = bp.type_index("cpu").unwrap_or(summary::main_column(&bp));
+                all.baseline_delta = perflab_analysis::scan::deltas(
+                    &flat_shares(&bp, bi),
                     &flat_shares(&cur, 0),
                     top,
                 );
                 let title = format!("cpu: now against {}", base.label);
-                Ok(Some(flame::render_diff(bp, bi, &cur, 0, &title)?))
+                Ok(Some(flame::render_diff(&bp, bi, &cur, 0, &title)?))
             }
             None => {
                 all.baseline_delta =

@@ -370,6 +370,42 @@ pub fn strip_roots(p: &Profile, roots: &[String]) -> Profile {
     out
 }
 
+/// Each function's flat share of its target's total, keyed `function (target)`: the targets
+/// are the root frames named in `targets` (scan's overall profile), so a function that is hot
+/// in one small target is not diluted by the others.
+pub fn per_target_shares(
+    p: &Profile,
+    index: usize,
+    targets: &[String],
+) -> std::collections::BTreeMap<String, f64> {
+    use std::collections::BTreeMap;
+    let mut flat: BTreeMap<String, i64> = BTreeMap::new();
+    let mut totals: BTreeMap<&str, i64> = BTreeMap::new();
+    for s in &p.samples {
+        let v = s.values.get(index).copied().unwrap_or(0);
+        let (Some(&root), Some(&leaf)) = (s.stack.first(), s.stack.last()) else {
+            continue;
+        };
+        let target = p.name(root);
+        if !targets.iter().any(|t| t == target) || root == leaf {
+            continue;
+        }
+        *totals.entry(target).or_default() += v;
+        *flat
+            .entry(format!("{} ({target})", p.name(leaf)))
+            .or_default() += v;
+    }
+    flat.into_iter()
+        .map(|(k, v)| {
+            let target = k
+                .rsplit_once(" (")
+                .map_or("", |(_, t)| t.trim_end_matches(')'));
+            let total = totals.get(target).copied().unwrap_or(1).max(1);
+            (k, v as f64 / total as f64)
+        })
+        .collect()
+}
+
 /// Each function's flat share of column `index`'s total.
 pub fn flat_shares(p: &Profile, index: usize) -> std::collections::BTreeMap<String, f64> {
     let total = p.total(index).max(1) as f64;

@@ -1,15 +1,13 @@
 //! `perflab scan`: profile several commands within one time budget; report the hottest functions
 //! per target and overall, and with a baseline what got hotter.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
-use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunKind};
 use perflab_profile::record::CommandOutput::Stderr;
 use perflab_profile::scan::{Baseline, Overall};
-use perflab_profile::session::{benchmark_of, strip_roots};
+use perflab_profile::session::benchmark_of;
 
 use super::profile::{profile_command, write_outputs};
 use crate::cli::ScanArgs;
@@ -36,6 +34,13 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
             a[0]
         );
     }
+    // Read before anything is profiled: a bad baseline fails at once, and its files are read
+    // before this scan's outputs (perhaps in the same directory) replace them.
+    let baseline = args
+        .baseline
+        .as_ref()
+        .map(|b| load_baseline(b, store))
+        .transpose()?;
     let share = budget.as_secs_f64() / argvs.len() as f64;
     let mut failures: Vec<String> = Vec::new();
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
@@ -64,9 +69,8 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         all.files
             .insert(f.role, files(&f.name).display().to_string());
     }
-    if let Some(base) = &args.baseline {
-        let base = load_baseline(base, store)?;
-        if let Some(svg) = overall.against(&mut all, &base, args.profile.top)? {
+    if let Some(base) = &baseline {
+        if let Some(svg) = overall.against(&mut all, base, args.profile.top)? {
             output::write_atomic(&files("diff-flamegraph.svg"), &svg)?;
             let path = files("diff-flamegraph.svg").display().to_string();
             all.files.insert("diff_flamegraph".into(), path);
@@ -97,48 +101,12 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
 /// The baseline: a profile file, or a stored run whose profile file still exists, or failing
 /// that the stored top table.
 fn load_baseline(reference: &str, store: Option<&Path>) -> Result<Baseline> {
-    let path = Path::new(reference);
-    if path.is_file() {
-        let data = std::fs::read(path).with_context(|| format!("cannot read {reference}"))?;
-        if let Ok(p) = perflab_profile::read_any(&data, reference) {
-            return Ok(Baseline {
-                label: reference.to_string(),
-                profile: Some(p),
-                top: BTreeMap::new(),
-            });
-        }
+    if let Some(b) = Baseline::from_file(Path::new(reference)) {
+        return Ok(b);
     }
-    let resolved = context::resolve(reference, store, None)?;
-    let pick: Option<&ProfileSummary> = resolved
-        .run
-        .profiles
-        .iter()
-        .find(|s| s.target == "all")
-        .or(resolved.run.profiles.first());
-    let Some(s) = pick else {
-        bail!(
-            "{} has no profile to compare with (it is a {} run)",
-            resolved.label,
-            resolved.run.kind.as_str()
-        );
-    };
-    let top: BTreeMap<String, f64> = s
-        .top
-        .iter()
-        .map(|r| (r.function.clone(), r.flat_share))
-        .collect();
-    let profile = s
-        .files
-        .get("pprof")
-        .and_then(|f| std::fs::read(f).ok())
-        .and_then(|d| perflab_profile::read_any(&d, reference).ok());
-    let profile = profile.map(|p| {
-        let roots: Vec<String> = resolved.run.command.clone();
-        strip_roots(&p, &roots)
-    });
-    Ok(Baseline {
-        label: resolved.label,
-        profile,
-        top,
-    })
+    let r = context::resolve(reference, store, None)?;
+    let kind = r.run.kind.as_str();
+    let label = r.label.clone();
+    Baseline::from_run(r.label, &r.run)
+        .with_context(|| format!("{label} has no profile to compare with (it is a {kind} run)"))
 }
