@@ -1161,3 +1161,78 @@ int main(int c,char**v){printf(\"%f\\n\",alpha(atol(v[1]))+beta(atol(v[2])));ret
         "the target level is kept in the diff flamegraph"
     );
 }
+
+/// The first Python on PATH (or pyenv's) whose version satisfies `ok(minor)`.
+fn python(ok: impl Fn(u32) -> bool) -> Option<String> {
+    let mut candidates: Vec<String> = ["python3", "python3.11", "python3.12", "python3.13"]
+        .map(String::from)
+        .to_vec();
+    if let Some(home) = std::env::var_os("HOME") {
+        let versions = Path::new(&home).join(".pyenv/versions");
+        for e in std::fs::read_dir(versions).into_iter().flatten().flatten() {
+            candidates.push(e.path().join("bin/python3").display().to_string());
+        }
+    }
+    candidates.into_iter().find(|py| {
+        Std::new(py)
+            .args([
+                "-c",
+                "import sys; print(sys.version_info[1] if sys.version_info[0] == 3 else 0)",
+            ])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
+            .is_some_and(&ok)
+    })
+}
+
+const HOT_PY: &str = "def hot_python_function(n):\n    s = 0\n    for i in range(n):\n        s += i * i % 7\n    return s\nprint(hot_python_function(3000000))\n";
+
+/// Python 3.12+ under perf: perflab turns the interpreter's perf support on, so the Python
+/// function is in the top table; an older interpreter is told how to see its functions.
+#[test]
+fn python_functions_are_named_or_the_way_to_see_them_is_said() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    lab.write("hot.py", HOT_PY);
+    match python(|minor| minor >= 12) {
+        Some(py) => {
+            let run = profile_json(&lab, &["--json", "-o", "new", "--", &py, "hot.py"]);
+            // The Python function is on the stacks (it calls the interpreter's loop, which
+            // holds the time itself): in the flamegraph and the folded stacks, by name.
+            let folded = std::fs::read_to_string(lab.path("new/stacks.folded")).unwrap();
+            let under: i64 = (folded.lines())
+                .filter(|l| l.contains("py::hot_python_function"))
+                .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<i64>().ok()))
+                .sum();
+            let all: i64 = (folded.lines())
+                .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<i64>().ok()))
+                .sum();
+            assert!(
+                under * 2 > all,
+                "{py}: most time under hot_python_function ({under} of {all})"
+            );
+            let svg = std::fs::read_to_string(lab.path("new/flamegraph.svg")).unwrap();
+            assert!(svg.contains("hot_python_function"), "{py}");
+            assert!(
+                !summary(&run)["warnings"].to_string().contains("py-spy"),
+                "{run}"
+            );
+        }
+        None => common::skip("python3.12", "no Python 3.12 or newer here"),
+    }
+    match python(|minor| (6..12).contains(&minor)) {
+        Some(py) => {
+            let run = profile_json(&lab, &["--json", "-o", "old", "--", &py, "hot.py"]);
+            let warnings = summary(&run)["warnings"].to_string();
+            assert!(warnings.contains("use py-spy"), "{py}: {warnings}");
+        }
+        None => common::skip("python3", "no Python 3.6 to 3.11 here"),
+    }
+}

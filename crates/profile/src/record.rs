@@ -386,7 +386,13 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
     ];
     perf.extend(wrapped(opts, &opts.scratch.join("usage.json"), argv));
     let stdout = command_stdout(opts).map_err(PerfUnavailable::Failed)?;
-    let mut child = match Command::new(&perf[0])
+    let mut cmd = Command::new(&perf[0]);
+    // Python 3.12+ then writes a perf map of its functions (perf-PID.map), so perf names them
+    // (`py::parse:/app/x.py`) instead of only the interpreter's loop; older ones ignore it.
+    if std::env::var_os("PYTHONPERFSUPPORT").is_none() {
+        cmd.env("PYTHONPERFSUPPORT", "1");
+    }
+    let mut child = match cmd
         .args(&perf[1..])
         .stdout(stdout)
         .stderr(Stdio::piped())

@@ -44,6 +44,39 @@ pub fn main_column(p: &Profile) -> usize {
         .unwrap_or(0)
 }
 
+/// An interpreter or JIT whose own functions the profile cannot name, and how to see them.
+fn interpreter_warning(p: &Profile) -> Option<String> {
+    let has = |pred: &dyn Fn(&crate::Frame) -> bool| p.frames.iter().any(pred);
+    if has(&|f| f.function == "_PyEval_EvalFrameDefault")
+        && !has(&|f| f.function.starts_with("py::"))
+    {
+        return Some(
+            "only the Python interpreter is visible (_PyEval_EvalFrameDefault), not the Python \
+             functions: Python 3.12+ shows them (perflab sets PYTHONPERFSUPPORT=1); for older \
+             interpreters use py-spy (py-spy record -o profile.svg -- python app.py)"
+                .into(),
+        );
+    }
+    let (_, unknown) = stack_quality(p, main_column(p));
+    let module = |m: &str| has(&|f| f.module.as_deref().is_some_and(|x| x.contains(m)));
+    let v8 = has(&|f| f.function.starts_with("v8::") || f.function.starts_with("Builtins_"));
+    if unknown > 0.2 && (v8 || module("libnode")) {
+        return Some(format!(
+            "{:.0}% of the samples are in JIT-compiled JavaScript perf cannot name: run node \
+             with --perf-basic-prof (it writes /tmp/perf-PID.map, which perf reads)",
+            unknown * 100.0
+        ));
+    }
+    if unknown > 0.2 && module("libjvm") {
+        return Some(format!(
+            "{:.0}% of the samples are in JIT-compiled Java perf cannot name: attach a perf map \
+             agent (perf-map-agent, or -XX:+DumpPerfMapAtExit on JDK 17+)",
+            unknown * 100.0
+        ));
+    }
+    None
+}
+
 /// Rust's allocation machinery between the allocator and the code that asked for memory:
 /// an allocation site is the first frame outside it.
 fn is_alloc_internal(name: &str) -> bool {
@@ -225,6 +258,7 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
         .unwrap_or(p.raw_samples);
     let sampled = p.type_index("samples").is_some();
     let (complete, unknown) = stack_quality(p, index);
+    let interpreter = interpreter_warning(p);
     if p.samples.is_empty() {
         warnings.push(
             "the profile has no samples: the program ran too briefly to be sampled, or nothing \
@@ -241,7 +275,7 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
                 complete * 100.0
             ));
         }
-        if unknown > 0.3 {
+        if unknown > 0.3 && interpreter.is_none() {
             warnings.push(format!(
                 "{:.0}% of the samples end in an unnamed [unknown] frame: the binary has no \
                  symbols. Do not strip it; add line tables (C/C++: -g; Rust: debug = \
@@ -250,6 +284,7 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
             ));
         }
     }
+    warnings.extend(interpreter);
     let rate_hz = match (sampled, facts.cpu_time_s) {
         (true, Some(cpu)) if cpu > 0.0 => Some(samples as f64 / cpu),
         _ => None,
