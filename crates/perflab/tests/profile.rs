@@ -1236,3 +1236,34 @@ fn python_functions_are_named_or_the_way_to_see_them_is_said() {
         None => common::skip("python3", "no Python 3.6 to 3.11 here"),
     }
 }
+
+/// A Rust release binary: its standard library keeps frame pointers, its own code does not, so
+/// `--call-graph auto` decides from the program's own functions: DWARF, and whole stacks.
+#[test]
+fn a_rust_release_binary_gets_dwarf_unwinding_and_whole_stacks() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    let exe = lab.path("hotrel");
+    let st = Std::new("rustc")
+        .args(["-O", "-o"])
+        .arg(&exe)
+        .arg(data("profile/hot.rs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let run = profile_json(
+        &lab,
+        &["--json", "-o", "r", "--", &exe.display().to_string()],
+    );
+    let s = summary(&run);
+    assert_eq!(s["unwinding"], "dwarf", "{s}");
+    assert!(
+        s["backend_note"]
+            .as_str()
+            .unwrap_or("")
+            .contains("own functions"),
+        "{s}"
+    );
+    let complete = s["complete_stacks"].as_f64().unwrap();
+    assert!(complete >= 0.9, "{complete}: {s}");
+}

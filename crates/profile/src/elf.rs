@@ -12,8 +12,12 @@ use object::{Object as _, ObjectSection as _, ObjectSymbol as _, SymbolKind};
 pub struct BinaryFacts {
     /// A Go binary.
     pub go: bool,
-    /// Share of sampled functions that set up a frame pointer, when there were symbols to check.
+    /// Share of sampled functions that set up a frame pointer, when there were symbols to check:
+    /// of the program's own functions when it has enough of them (Rust's standard library keeps
+    /// frame pointers in release binaries whose own code has none), else of all.
     pub frame_pointer_share: Option<f64>,
+    /// Whether `frame_pointer_share` was measured on the program's own functions.
+    pub own_functions: bool,
     /// Has a symbol table (not stripped).
     pub symbols: bool,
     /// Has DWARF line tables.
@@ -62,6 +66,7 @@ pub fn inspect(path: &Path) -> Option<BinaryFacts> {
     let line_tables = file.section_by_name(".debug_line").is_some();
     let mut checked = 0u32;
     let mut with_fp = 0u32;
+    let (mut own_checked, mut own_fp) = (0u32, 0u32);
     let mut symbols = false;
     for sym in file.symbols() {
         symbols = true;
@@ -96,16 +101,69 @@ pub fn inspect(path: &Path) -> Option<BinaryFacts> {
             continue;
         };
         checked += 1;
-        if has_prologue(file.architecture(), code) {
-            with_fp += 1;
+        let fp = has_prologue(file.architecture(), code);
+        with_fp += u32::from(fp);
+        if !sym.name().is_ok_and(is_rust_library) {
+            own_checked += 1;
+            own_fp += u32::from(fp);
         }
     }
+    // The program's own code decides when there is enough of it beside the libraries.
+    let own = own_checked >= 2 && own_checked < checked;
+    let (n, k) = if own {
+        (own_checked, own_fp)
+    } else {
+        (checked, with_fp)
+    };
     Some(BinaryFacts {
         go,
-        frame_pointer_share: (checked >= 2).then(|| f64::from(with_fp) / f64::from(checked)),
+        frame_pointer_share: (n >= 2).then(|| f64::from(k) / f64::from(n)),
+        own_functions: own,
         symbols,
         line_tables,
     })
+}
+
+/// A Rust standard-library (or its dependencies') function, by its mangled name: the first
+/// path segment of a legacy `_ZN` name, or a crate name in a v0 `_R` name.
+fn is_rust_library(name: &str) -> bool {
+    const CRATES: &[&str] = &[
+        "std",
+        "core",
+        "alloc",
+        "hashbrown",
+        "gimli",
+        "addr2line",
+        "miniz_oxide",
+        "object",
+        "rustc_demangle",
+        "memchr",
+        "std_detect",
+        "panic_unwind",
+        "compiler_builtins",
+        "adler",
+        "adler2",
+    ];
+    if let Some(rest) = name.strip_prefix("_ZN") {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let len: usize = rest[..digits].parse().unwrap_or(0);
+        let first = rest.get(digits..digits + len).unwrap_or("");
+        // `<std::…::X as core::…>`: an impl's path starts after `_$LT$`.
+        let first = first.strip_prefix("_$LT$").unwrap_or(first);
+        let krate = first.split("..").next().unwrap_or(first);
+        return CRATES.contains(&krate);
+    }
+    if name.starts_with("_R") {
+        // rustc's own shims live in a crate named `__rustc` (`7___rustc` in v0).
+        return name.contains("___rustc")
+            || CRATES
+                .iter()
+                .any(|c| name.contains(&format!("{}{c}", c.len())));
+    }
+    name.starts_with("__rust")
+        || name.starts_with("__rdl")
+        || name.starts_with("__rg_")
+        || name == "rust_eh_personality"
 }
 
 fn has_prologue(arch: object::Architecture, code: &[u8]) -> bool {
@@ -133,19 +191,26 @@ pub fn choose(facts: Option<&BinaryFacts>) -> (Unwinding, String) {
         ),
         Some(BinaryFacts {
             frame_pointer_share: Some(s),
+            own_functions,
             ..
         }) if *s >= 0.6 => (
             Unwinding::FramePointer,
-            format!("{:.0}% of its functions keep frame pointers", s * 100.0),
+            format!(
+                "{:.0}% of its {}functions keep frame pointers",
+                s * 100.0,
+                if *own_functions { "own " } else { "" }
+            ),
         ),
         Some(BinaryFacts {
             frame_pointer_share: Some(s),
+            own_functions,
             ..
         }) => (
             Unwinding::Dwarf,
             format!(
-                "only {:.0}% of its functions keep frame pointers",
-                s * 100.0
+                "only {:.0}% of its {}functions keep frame pointers",
+                s * 100.0,
+                if *own_functions { "own " } else { "" }
             ),
         ),
         Some(_) => (
@@ -161,6 +226,28 @@ pub fn choose(facts: Option<&BinaryFacts>) -> (Unwinding, String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rust_library_functions_are_told_from_the_programs_own() {
+        for lib in [
+            "_ZN3std2rt10lang_start17h0123456789abcdefE",
+            "_ZN4core3fmt5write17h0123456789abcdefE",
+            "_ZN60_$LT$alloc..string..String$u20$as$u20$core..fmt..Display$GT$3fmt17h01E",
+            "_RNvMNtCsgEmfK2I1SDS_4core3stre4trim",
+            "_RNvCsfLfy6EI15iL_7___rustc12___rust_alloc",
+            "__rust_alloc",
+        ] {
+            assert!(is_rust_library(lib), "{lib}");
+        }
+        for own in [
+            "_ZN3hot8checksum17h3508cb5df1602891E",
+            "main",
+            "parse_line",
+            "_ZN5myapp4main17h01E",
+        ] {
+            assert!(!is_rust_library(own), "{own}");
+        }
+    }
+
     use super::*;
 
     #[test]
