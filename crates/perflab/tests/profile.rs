@@ -1267,3 +1267,33 @@ fn a_rust_release_binary_gets_dwarf_unwinding_and_whole_stacks() {
     let complete = s["complete_stacks"].as_f64().unwrap();
     assert!(complete >= 0.9, "{complete}: {s}");
 }
+
+/// A stripped binary's time is split by address, as perf shows it, not merged into one
+/// `[unknown]` row; and the summary says the binary has no symbols.
+#[test]
+fn stripped_code_is_split_by_address() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    let exe = gcc(&lab, "hot.c", "hot", &["-O1", "-fno-omit-frame-pointer"]);
+    assert!(Std::new("strip").arg(&exe).status().unwrap().success());
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "-o",
+            "s",
+            "--",
+            &exe.display().to_string(),
+            "80000000",
+        ],
+    );
+    let s = summary(&run);
+    let top = s["top"].as_array().unwrap();
+    let by_address = top
+        .iter()
+        .filter(|r| r["function"].as_str().unwrap_or("").starts_with("0x"))
+        .count();
+    assert!(by_address >= 2, "{top:?}");
+    assert!(!top.iter().any(|r| r["function"] == "[unknown]"), "{top:?}");
+    assert!(s["warnings"].to_string().contains("no symbols"), "{s}");
+}

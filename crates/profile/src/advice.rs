@@ -432,7 +432,11 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
         .map(|f| f.function.as_str())
         .collect();
     let own: Vec<_> = (s.top.iter())
-        .filter(|r| r.flat_share > 0.0 && !r.function.starts_with("[unknown"))
+        .filter(|r| {
+            r.flat_share > 0.0
+                && !r.function.starts_with("[unknown")
+                && !r.function.starts_with("0x")
+        })
         .filter(|r| !kernel.contains(r.function.as_str()) && !is_idle(&r.function))
         .collect();
     let top3: f64 = own.iter().take(3).map(|r| r.flat_share).sum();

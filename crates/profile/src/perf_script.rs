@@ -66,7 +66,7 @@ pub fn parse_except(
             continue;
         }
         if let Some((function, module)) = frame(line) {
-            stack.push(p.intern_fn(function, module));
+            stack.push(p.intern_fn(&function, module));
         }
     }
     // perf ends every line with a newline, and every frame line with its `(dso)`: anything
@@ -137,9 +137,11 @@ fn header_pid(line: &str) -> Option<u32> {
 
 /// One frame line, `addr sym+0xoff (dso)`, as the function and the module (file name of the dso);
 /// lines that are not frames (srcline) give `None`.
-fn frame(line: &str) -> Option<(&str, Option<&str>)> {
+fn frame(line: &str) -> Option<(std::borrow::Cow<'_, str>, Option<&str>)> {
     let body = line.trim();
     let (first, rest) = body.split_once(' ').unwrap_or((body, ""));
+    let address =
+        (!first.is_empty() && first.bytes().all(|b| b.is_ascii_hexdigit())).then_some(first);
     let rest = if first.bytes().all(|b| b.is_ascii_hexdigit()) {
         rest.trim_start()
     } else if line.starts_with('\t') {
@@ -165,7 +167,13 @@ fn frame(line: &str) -> Option<(&str, Option<&str>)> {
                 d.rsplit('/').next().unwrap_or(d)
             }
         });
-    let function = if sym.is_empty() { "[unknown]" } else { sym };
+    // Code without symbols in a known binary is split by address, as perf shows it, rather
+    // than merged into one `[unknown]` row that hides where in the binary the time went.
+    let function = match (sym, address, module) {
+        ("" | "[unknown]", Some(ip), Some(_)) => format!("0x{ip}").into(),
+        ("", _, _) => "[unknown]".into(),
+        (s, _, _) => s.into(),
+    };
     Some((function, module))
 }
 
