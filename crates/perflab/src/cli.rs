@@ -551,8 +551,9 @@ pub(crate) struct ProfileArgs {
     #[arg(long, value_name = "DURATION", requires = "pid")]
     pub(crate) duration: Option<String>,
     /// Read a profile instead: pprof (.pb.gz), folded stacks, perf script text, callgrind.out,
-    /// DHAT JSON.
-    #[arg(long, value_name = "FILE")]
+    /// DHAT JSON; or fetch one from a live Go server (`--pprof-url
+    /// http://127.0.0.1:6060/debug/pprof/profile?seconds=10`, `/heap`, `/goroutine`).
+    #[arg(long, visible_alias = "pprof-url", value_name = "FILE|URL")]
     pub(crate) input: Option<PathBuf>,
     /// With --input: the value column to show (go tool pprof's -sample_index), e.g.
     /// alloc_space or contentions (default: the profile's default, else its last).

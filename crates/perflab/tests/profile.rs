@@ -1297,3 +1297,56 @@ fn stripped_code_is_split_by_address() {
     assert!(!top.iter().any(|r| r["function"] == "[unknown]"), "{top:?}");
     assert!(s["warnings"].to_string().contains("no symbols"), "{s}");
 }
+
+/// `--pprof-url` fetches a live Go server's profiles from net/http/pprof (the test's Go server),
+/// read as go tool pprof reads them; a wrong path is one line naming the URL and the status.
+#[test]
+fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
+    need!(have("go"), "go");
+    let lab = Lab::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
+    let bin = lab.path("goserver");
+    let built = Std::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", stderr(&built));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Std::new(&bin)
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let base = format!("http://127.0.0.1:{port}/debug/pprof");
+    let fetched = |path: &str| {
+        lab.cmd()
+            .args(["profile", "--json", "--no-store", "-o", "p", "--pprof-url"])
+            .arg(format!("{base}/{path}"))
+            .output()
+            .unwrap()
+    };
+    let goroutine = fetched("goroutine");
+    let heap = fetched("heap");
+    let cpu = fetched("profile?seconds=1");
+    let missing = fetched("nope");
+    let _ = server.kill();
+    let _ = server.wait();
+    for (out, value) in [(&goroutine, "goroutine"), (&heap, "inuse_space"), (&cpu, "cpu")] {
+        assert!(out.status.success(), "{value}: {}", stderr(out));
+        assert_eq!(summary(&json(&out.stdout))["value"], value);
+    }
+    assert!(!summary(&json(&goroutine.stdout))["top"].as_array().unwrap().is_empty());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("answered 404"), "{}", stderr(&missing));
+}

@@ -19,6 +19,7 @@ pub mod advice;
 pub mod callgrind;
 pub mod dhat;
 pub mod elf;
+pub mod fetch;
 pub mod flame;
 pub mod folded;
 pub mod perf_script;

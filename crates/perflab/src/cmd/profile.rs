@@ -2,6 +2,7 @@
 //! print the summary, and record a run of kind `profile`.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
 use perflab_model::profile::ProfileSummary;
@@ -39,7 +40,13 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     let to_stderr = out == CommandOutput::Stdout;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let (target, profiled) = if let Some(path) = &args.input {
-        let mut profile = perflab_profile::read_path(path)?;
+        let mut profile = match path.to_str().filter(|p| p.starts_with("http://")) {
+            Some(url) => {
+                let body = perflab_profile::fetch::fetch(url, Duration::from_secs(600))?;
+                perflab_profile::read_any(&body, url)?
+            }
+            None => perflab_profile::read_path(path)?,
+        };
         if let Some(k) = &args.sample_index {
             let have: Vec<&str> = profile
                 .sample_types

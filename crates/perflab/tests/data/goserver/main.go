@@ -1,12 +1,14 @@
 // A small Go HTTP server for perflab's load tests: /work allocates ten 1 KiB buffers per
 // request, /metrics exports the Go runtime's allocation counters in the Prometheus text format
 // (the series client_golang exports under the same names), so `perflab load --watch-metrics`
-// is tested on a real Go runtime's numbers.
+// is tested on a real Go runtime's numbers; net/http/pprof serves its profiles
+// (`perflab profile --pprof-url`).
 package main
 
 import (
 	"fmt"
 	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"runtime"
 )
