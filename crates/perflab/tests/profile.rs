@@ -1316,7 +1316,11 @@ fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
         .output()
         .unwrap();
     assert!(built.status.success(), "{}", stderr(&built));
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Std::new(&bin)
         .arg(format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
@@ -1342,11 +1346,22 @@ fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
     let missing = fetched("nope");
     let _ = server.kill();
     let _ = server.wait();
-    for (out, value) in [(&goroutine, "goroutine"), (&heap, "inuse_space"), (&cpu, "cpu")] {
+    for (out, value) in [
+        (&goroutine, "goroutine"),
+        (&heap, "inuse_space"),
+        (&cpu, "cpu"),
+    ] {
         assert!(out.status.success(), "{value}: {}", stderr(out));
         assert_eq!(summary(&json(&out.stdout))["value"], value);
     }
-    assert!(!summary(&json(&goroutine.stdout))["top"].as_array().unwrap().is_empty());
+    assert!(!summary(&json(&goroutine.stdout))["top"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("answered 404"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("answered 404"),
+        "{}",
+        stderr(&missing)
+    );
 }
