@@ -16,7 +16,7 @@ fn fail(url: &str, message: impl Into<String>) -> ProfileError {
     ProfileError::malformed(url, None, message.into())
 }
 
-/// GET `url` (http://host[:port]/path?query) and return the body; `timeout` bounds the whole
+/// GET `url` (`http://host[:port]/path?query`) and return the body; `timeout` bounds the whole
 /// exchange (a CPU profile's `seconds` plus some).
 ///
 /// # Errors
