@@ -15,6 +15,7 @@
 # (util-linux), python3; optional: nginx (apt-get install nginx-light), oha (cargo install oha).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. benches/load/nginx.sh
 conns=${1:-64}
 secs=${2:-5}
 rounds=${3:-5}
@@ -33,22 +34,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 work=$(mktemp -d)
 case "$server_kind" in
   nginx)
-    cat >"$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $work/error.log warn;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
-  uwsgi_temp_path $work; scgi_temp_path $work;
-  server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 "ok"; } }
-}
-CONF
-    taskset -c "$server_cpu" nginx -p "$work" -c "$work/nginx.conf" &
+    start_nginx "$work" "$port" "$server_cpu"
     ;;
   perflab)
     taskset -c "$server_cpu" "$testserver" --addr "127.0.0.1:$port" --threads 1 >/dev/null &

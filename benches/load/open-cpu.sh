@@ -10,6 +10,7 @@
 # Needs: nginx (apt-get install nginx-light), taskset, python3; builds perflab in release.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. benches/load/nginx.sh
 rates=${1:-"2000 5000 10000"}
 secs=${2:-5}
 rounds=${3:-3}
@@ -17,22 +18,7 @@ cargo build --release -q -p perflab
 bin=$PWD/target/release/perflab
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 work=$(mktemp -d)
-cat >"$work/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-error_log $work/error.log warn;
-pid $work/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000000;
-  client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work;
-  uwsgi_temp_path $work; scgi_temp_path $work;
-  server { listen 127.0.0.1:$port; location / { default_type text/plain; return 200 "ok"; } }
-}
-CONF
-taskset -c 0 nginx -p "$work" -c "$work/nginx.conf" &
+start_nginx "$work" "$port" 0
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done

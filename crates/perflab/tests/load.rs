@@ -1738,18 +1738,7 @@ fn watch_metrics_reads_a_go_runtimes_allocations_per_request() {
         return common::skip("go", "go is not installed");
     }
     let lab = Lab::new();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
-    let bin = lab.path("goserver");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOCACHE", lab.path("gocache"))
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{}", stderr(&built));
+    let bin = common::build_go_server(&lab);
     let port = free_port();
     let mut server = Command::new(&bin)
         .arg(format!("127.0.0.1:{port}"))
@@ -2232,18 +2221,7 @@ fn profile_target_puts_the_servers_hot_paths_in_the_run_and_the_report() {
         return common::skip("perf", "perf cannot record here");
     }
     let lab = Lab::new();
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
-    let bin = lab.path("goserver");
-    let built = Command::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{}", stderr(&built));
+    let bin = common::build_go_server(&lab);
     let port = free_port();
     let spawn = format!("{} 127.0.0.1:{port}", bin.display());
     let out = lab

@@ -1304,18 +1304,7 @@ fn stripped_code_is_split_by_address() {
 fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
     need!(have("go"), "go");
     let lab = Lab::new();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
-    let bin = lab.path("goserver");
-    let built = Std::new("go")
-        .args(["build", "-o"])
-        .arg(&bin)
-        .arg(".")
-        .current_dir(&src)
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
-        .output()
-        .unwrap();
-    assert!(built.status.success(), "{}", stderr(&built));
+    let bin = common::build_go_server(&lab);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -73,3 +73,21 @@ pub fn skip(tool: &str, why: &str) {
     }
     eprintln!("SKIPPED (not a pass): {tool}: {why}");
 }
+
+/// Build the Go test server (`tests/data/goserver`: /work, /metrics, net/http/pprof) into the
+/// lab; the Go build cache is shared between tests.
+pub fn build_go_server(lab: &Lab) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/goserver");
+    let bin = lab.path("goserver");
+    let built = std::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&bin)
+        .arg(".")
+        .current_dir(&src)
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+        .output()
+        .expect("go runs");
+    assert!(built.status.success(), "{}", stderr(&built));
+    bin
+}
