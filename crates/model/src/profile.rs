@@ -72,6 +72,10 @@ pub struct ProfileSummary {
     /// Against a baseline (scan): functions whose share of the total changed most, hotter first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline_delta: Vec<FunctionDelta>,
+    /// Against a baseline profile (`profile --baseline`): the stacks whose value grew or shrank
+    /// most, in the value's own unit (goroutines, bytes in use), biggest change first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub growth: Vec<StackGrowth>,
     /// The heaviest stacks (at most 500), so a flame graph can be drawn from the stored run
     /// alone (the dashboard, the HTML report).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -108,6 +112,17 @@ pub struct FunctionCost {
     pub cum: f64,
     /// `cum` as a share of the total.
     pub cum_share: f64,
+}
+
+/// One stack's value in a baseline profile and now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackGrowth {
+    /// `root;…;leaf`.
+    pub stack: String,
+    /// In the baseline.
+    pub before: f64,
+    /// Now.
+    pub after: f64,
 }
 
 /// One function's share of the total in a baseline and now.

@@ -555,6 +555,10 @@ pub(crate) struct ProfileArgs {
     /// http://127.0.0.1:6060/debug/pprof/profile?seconds=10`, `/heap`, `/goroutine`).
     #[arg(long, visible_alias = "pprof-url", value_name = "FILE|URL")]
     pub(crate) input: Option<PathBuf>,
+    /// With --input or --pprof-url: a profile (file or URL) to compare with, stack by stack
+    /// (a goroutine profile before a load test shows the goroutines it leaked).
+    #[arg(long, value_name = "FILE|URL", requires = "input")]
+    pub(crate) baseline: Option<PathBuf>,
     /// With --input: the value column to show (go tool pprof's -sample_index), e.g.
     /// alloc_space or contentions (default: the profile's default, else its last).
     #[arg(long, value_name = "NAME", requires = "input")]

@@ -1333,6 +1333,50 @@ fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
     let heap = fetched("heap");
     let cpu = fetched("profile?seconds=1");
     let missing = fetched("nope");
+    // A goroutine profile before and after a load that leaks one goroutine per request.
+    let before = lab
+        .cmd()
+        .args([
+            "profile",
+            "--json",
+            "--no-store",
+            "-o",
+            "before",
+            "--pprof-url",
+        ])
+        .arg(format!("{base}/goroutine"))
+        .output()
+        .unwrap();
+    assert!(before.status.success(), "{}", stderr(&before));
+    let load = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/leak"),
+            "-c",
+            "4",
+            "-n",
+            "200",
+        ])
+        .args(["-d", "20s", "--no-store"])
+        .output()
+        .unwrap();
+    assert!(load.status.success(), "{}", stderr(&load));
+    let after = lab
+        .cmd()
+        .args([
+            "profile",
+            "--json",
+            "--no-store",
+            "-o",
+            "after",
+            "--pprof-url",
+        ])
+        .arg(format!("{base}/goroutine"))
+        .arg("--baseline")
+        .arg(lab.path("before/profile.pb.gz"))
+        .output()
+        .unwrap();
     let _ = server.kill();
     let _ = server.wait();
     for (out, value) in [
@@ -1347,6 +1391,20 @@ fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
         .as_array()
         .unwrap()
         .is_empty());
+    assert!(after.status.success(), "{}", stderr(&after));
+    let grown = summary(&json(&after.stdout)).clone();
+    let first = &grown["growth"][0];
+    let change = first["after"].as_f64().unwrap() - first["before"].as_f64().unwrap();
+    assert_eq!(change, 200.0, "one goroutine per request: {grown}");
+    assert!(
+        first["stack"].as_str().unwrap().contains("main.main"),
+        "{first}"
+    );
+    let rules = grown["recommendations"].to_string();
+    assert!(
+        rules.contains("goroutine-growth") && rules.contains("200 more goroutines"),
+        "{rules}"
+    );
     assert_eq!(missing.status.code(), Some(2));
     assert!(
         stderr(&missing).contains("answered 404"),

@@ -370,6 +370,72 @@ pub fn strip_roots(p: &Profile, roots: &[String]) -> Profile {
     out
 }
 
+/// Against `base`: the `n` stacks of column `kind` whose value changed most (in the column's
+/// unit: goroutines, bytes), and the advice when a goroutine profile grew, which is how a
+/// goroutine leak shows (a goroutine profile before and after a load test).
+pub fn growth_against(
+    base: &Profile,
+    current: &Profile,
+    n: usize,
+) -> (
+    Vec<perflab_model::profile::StackGrowth>,
+    Option<perflab_model::profile::Recommendation>,
+) {
+    use std::collections::BTreeMap;
+    let index = summary::main_column(current);
+    let kind = current
+        .sample_types
+        .get(index)
+        .map(|t| t.kind.clone())
+        .unwrap_or_default();
+    let Some(bi) = base.type_index(&kind) else {
+        return (Vec::new(), None);
+    };
+    let mut rows: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (stack, v) in base.folded(bi) {
+        rows.entry(stack).or_default().0 += v;
+    }
+    for (stack, v) in current.folded(index) {
+        rows.entry(stack).or_default().1 += v;
+    }
+    let mut changed: Vec<(String, i64, i64)> = (rows.into_iter())
+        .filter(|(_, (b, a))| a != b)
+        .map(|(s, (b, a))| (s, b, a))
+        .collect();
+    changed.sort_by(|x, y| {
+        (y.2 - y.1)
+            .abs()
+            .cmp(&(x.2 - x.1).abs())
+            .then(x.0.cmp(&y.0))
+    });
+    let grown: i64 = changed.iter().map(|c| c.2 - c.1).sum();
+    let advice = (kind == "goroutine" && grown > 0).then(|| {
+        let top = changed.iter().find(|c| c.2 > c.1);
+        let leaf = top.map_or("", |c| c.0.rsplit(';').next().unwrap_or(""));
+        perflab_model::profile::Recommendation {
+            rule: "goroutine-growth".into(),
+            advice: "Goroutines that were started and never returned: each one blocked here holds \
+                     its stack and what it references. Give them a way out (a context, a closed \
+                     channel, a timeout)."
+                .into(),
+            evidence: format!(
+                "{grown} more goroutines than the baseline, {} of them in {leaf}",
+                top.map_or(0, |c| c.2 - c.1)
+            ),
+        }
+    });
+    let rows = changed
+        .into_iter()
+        .take(n)
+        .map(|(stack, b, a)| perflab_model::profile::StackGrowth {
+            stack,
+            before: b as f64,
+            after: a as f64,
+        })
+        .collect();
+    (rows, advice)
+}
+
 /// Each function's flat share of its target's total, keyed `function (target)`: the targets
 /// are the root frames named in `targets` (scan's overall profile), so a function that is hot
 /// in one small target is not diluted by the others.

@@ -322,6 +322,7 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
         recommendations: Vec::new(),
         warnings,
         baseline_delta: Vec::new(),
+        growth: Vec::new(),
         stacks: Vec::new(),
         files: Default::default(),
     };

@@ -131,6 +131,28 @@ pub fn profile_text(s: &ProfileSummary) -> String {
     if let Some(n) = &s.backend_note {
         let _ = writeln!(out, "  note: {n}");
     }
+    if !s.growth.is_empty() {
+        let _ = writeln!(out, "\n  Against the baseline ({} per stack):", s.value);
+        let mut t = Table::new(
+            ["before", "now", "change", "stack (… → leaf)"]
+                .map(String::from)
+                .to_vec(),
+        )
+        .left_align_from(3);
+        for g in &s.growth {
+            let frames: Vec<&str> = g.stack.split(';').collect();
+            let tail = frames[frames.len().saturating_sub(3)..].join(" → ");
+            t.row(vec![
+                format!("{}", g.before),
+                format!("{}", g.after),
+                format!("{:+}", g.after - g.before),
+                crate::escape::terminal(&tail),
+            ]);
+        }
+        for line in t.render_text().lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     if !s.top.is_empty() {
         let _ = writeln!(
             out,

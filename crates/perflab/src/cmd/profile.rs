@@ -39,14 +39,9 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     };
     let to_stderr = out == CommandOutput::Stdout;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let mut growth = None;
     let (target, profiled) = if let Some(path) = &args.input {
-        let mut profile = match path.to_str().filter(|p| p.starts_with("http://")) {
-            Some(url) => {
-                let body = perflab_profile::fetch::fetch(url, Duration::from_secs(600))?;
-                perflab_profile::read_any(&body, url)?
-            }
-            None => perflab_profile::read_path(path)?,
-        };
+        let mut profile = read_input(path)?;
         if let Some(k) = &args.sample_index {
             let have: Vec<&str> = profile
                 .sample_types
@@ -62,9 +57,14 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
             }
             profile.default_type = Some(k.clone());
         }
-        let target = path.display().to_string();
-        let profiled = Profiled::from_file(profile);
-        (target, profiled)
+        if let Some(b) = &args.baseline {
+            growth = Some(session::growth_against(
+                &read_input(b)?,
+                &profile,
+                args.profile.top,
+            ));
+        }
+        (path.display().to_string(), Profiled::from_file(profile))
     } else if let Some(pid) = args.pid {
         let duration = args.duration.as_deref().unwrap_or("10s");
         let seconds = perflab_model::parse_duration(duration)
@@ -79,7 +79,11 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         let profiled = profile_command(&args.command, &args.profile, scratch.path(), None, out)?;
         (args.command.join(" "), profiled)
     };
-    let summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
+    let mut summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
+    if let Some((rows, advice)) = growth {
+        summary.growth = rows;
+        summary.recommendations.extend(advice);
+    }
     // Ctrl-C is how a server's profile ends: what was sampled until then is the profile.
     let stopped = super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst);
     let failure = profiled.failure(&target).filter(|_| !stopped);
@@ -109,6 +113,17 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         bail!("{f}");
     }
     Ok(Outcome::Ok)
+}
+
+/// A profile file, or a live server's profile (`http://…/debug/pprof/…`).
+fn read_input(path: &Path) -> Result<perflab_profile::Profile> {
+    Ok(match path.to_str().filter(|p| p.starts_with("http://")) {
+        Some(url) => {
+            let body = perflab_profile::fetch::fetch(url, Duration::from_secs(600))?;
+            perflab_profile::read_any(&body, url)?
+        }
+        None => perflab_profile::read_path(path)?,
+    })
 }
 
 /// Recording options from the flags, with perflab's own `exec-usage` as the rusage wrapper.

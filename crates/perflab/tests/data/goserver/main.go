@@ -22,6 +22,11 @@ func main() {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	// /leak starts a goroutine that never returns: what a goroutine profile diff must show.
+	http.HandleFunc("/leak", func(w http.ResponseWriter, r *http.Request) {
+		go func() { <-make(chan struct{}) }()
+		w.Write([]byte("ok\n"))
+	})
 	http.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
