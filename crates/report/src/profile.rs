@@ -357,6 +357,31 @@ mod tests {
     }
 
     #[test]
+    fn growth_against_a_baseline_is_listed_leaf_last() {
+        let mut s = summary();
+        s.value = "goroutine".into();
+        s.growth = vec![perflab_model::profile::StackGrowth {
+            stack: "runtime.goexit;net/http.(*conn).serve;main.main.func3;main.main.func3.1".into(),
+            before: 2.0,
+            after: 202.0,
+        }];
+        let text = profile_text(&s);
+        assert!(
+            text.contains("Against the baseline (goroutine per stack):"),
+            "{text}"
+        );
+        let row = text
+            .lines()
+            .find(|l| l.contains("+200"))
+            .unwrap_or_default();
+        assert!(row.contains("2  ") && row.contains("202"), "{text}");
+        assert!(
+            row.ends_with("net/http.(*conn).serve → main.main.func3 → main.main.func3.1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn text_has_pprof_columns_and_facts() {
         let t = profile_text(&summary());
         assert!(
