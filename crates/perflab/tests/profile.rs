@@ -1220,6 +1220,12 @@ fn python_functions_are_named_or_the_way_to_see_them_is_said() {
             );
             let svg = std::fs::read_to_string(lab.path("new/flamegraph.svg")).unwrap();
             assert!(svg.contains("hot_python_function"), "{py}");
+            // The top table charges the interpreter's loop to the Python function beneath it.
+            let top = summary(&run)["top"][0]["function"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            assert!(top.contains("hot_python_function"), "{py}: top row {top}");
             assert!(
                 !summary(&run)["warnings"].to_string().contains("py-spy"),
                 "{run}"

@@ -44,6 +44,37 @@ pub fn main_column(p: &Profile) -> usize {
         .unwrap_or(0)
 }
 
+/// The profile with each stack cut after its innermost Python function (`py::…`, from Python
+/// 3.12's perf support) when only the interpreter's own frames follow it; None without any.
+fn python_view(p: &Profile) -> Option<Profile> {
+    if !p.frames.iter().any(|f| f.function.starts_with("py::")) {
+        return None;
+    }
+    let interpreter = |f: &crate::Frame| {
+        f.module.as_deref().is_some_and(|m| m.contains("python"))
+            || f.function.starts_with("_Py")
+            || f.function.starts_with("Py")
+            || f.function.starts_with("py::")
+    };
+    let mut out = Profile::new(p.sample_types.clone());
+    for s in &p.samples {
+        let cut = (s.stack.iter())
+            .rposition(|&f| p.frames[f as usize].function.starts_with("py::"))
+            .filter(|&i| {
+                s.stack[i + 1..]
+                    .iter()
+                    .all(|&f| interpreter(&p.frames[f as usize]))
+            });
+        let kept = cut.map_or(&s.stack[..], |i| &s.stack[..=i]);
+        let ids: Vec<u32> = kept
+            .iter()
+            .map(|&f| out.intern(p.frames[f as usize].clone()))
+            .collect();
+        out.add(&ids, &s.values);
+    }
+    Some(out)
+}
+
 /// An interpreter or JIT whose own functions the profile cannot name, and how to see them.
 fn interpreter_warning(p: &Profile) -> Option<String> {
     let has = |pred: &dyn Fn(&crate::Frame) -> bool| p.frames.iter().any(pred);
@@ -232,7 +263,10 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
     } else {
         0.0
     };
-    let rows = top::table(p, index);
+    // A Python program's time is in the interpreter's loop beneath its functions: the top table
+    // charges it to the innermost Python function, as py-spy does (the flamegraph keeps all).
+    let python = python_view(p);
+    let rows = top::table(python.as_ref().unwrap_or(p), index);
     let grand = p.total(index).max(1) as f64;
     let mut sum = 0.0;
     let top: Vec<FunctionCost> = rows
