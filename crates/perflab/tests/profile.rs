@@ -1272,6 +1272,43 @@ fn a_rust_release_binary_gets_dwarf_unwinding_and_whole_stacks() {
     );
     let complete = s["complete_stacks"].as_f64().unwrap();
     assert!(complete >= 0.9, "{complete}: {s}");
+    // The oracle: `perf report --children` on a plain `perf record --call-graph dwarf` of the
+    // same program; perflab's cumulative share of the hot function is within a few points.
+    let data = lab.path("plain.data");
+    let rec = Std::new("perf")
+        .args(["record", "-q", "-F", "499", "--call-graph", "dwarf", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(rec.status.success(), "{}", stderr(&rec));
+    let rep = Std::new("perf")
+        .args(["report", "--children", "--stdio", "-i"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&rep.stdout);
+    let perf_children: f64 = text
+        .lines()
+        .find(|l| {
+            l.contains("hot::checksum") && l.trim_start().starts_with(|c: char| c.is_ascii_digit())
+        })
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|p| p.trim_end_matches('%').parse().ok())
+        .unwrap_or_else(|| panic!("no hot::checksum row in perf report: {text}"));
+    let ours = s["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["function"] == "hot::checksum")
+        .and_then(|r| r["cum_share"].as_f64())
+        .unwrap()
+        * 100.0;
+    assert!(
+        (ours - perf_children).abs() <= 3.0,
+        "perflab {ours:.1}% vs perf report --children {perf_children:.1}%"
+    );
 }
 
 /// A stripped binary's time is split by address, as perf shows it, not merged into one
