@@ -547,8 +547,9 @@ pub(crate) struct ProfileArgs {
     /// Profile this running process instead of starting a command.
     #[arg(long, value_name = "PID", conflicts_with = "input")]
     pub(crate) pid: Option<u32>,
-    /// How long to profile --pid (default 10s).
-    #[arg(long, value_name = "DURATION", requires = "pid")]
+    /// How long to profile --pid (default 10s), or the command (stopped then, as Ctrl-C would:
+    /// a server is profiled for this long; default: until it exits).
+    #[arg(long, value_name = "DURATION", conflicts_with = "input")]
     pub(crate) duration: Option<String>,
     /// Read a profile instead: pprof (.pb.gz), folded stacks, perf script text, callgrind.out,
     /// DHAT JSON; or fetch one from a live Go server (`--pprof-url

@@ -611,7 +611,7 @@ fn options_that_cannot_apply_are_refused() {
             vec!["--mode", "callgrind", "--pid", "1"],
             "--mode callgrind runs a command",
         ),
-        (vec!["--duration", "5s", "--", "true"], "--pid"),
+        (vec!["--duration", "0s", "--", "true"], "more than zero"),
         (vec!["--input", "s.folded", "--", "true"], "exactly one of"),
     ] {
         let out = lab.cmd().arg("profile").args(&args).output().unwrap();
@@ -1454,4 +1454,32 @@ fn a_live_go_servers_profiles_are_fetched_with_pprof_url() {
         "{}",
         stderr(&missing)
     );
+}
+
+/// `--duration` ends a command that would run forever (a server) and keeps its profile.
+#[test]
+fn a_launched_server_is_profiled_for_its_duration() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    let started = std::time::Instant::now();
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "-o",
+            "d",
+            "--duration",
+            "2s",
+            "--",
+            "sh",
+            "-c",
+            "while :; do :; done",
+        ],
+    );
+    let took = started.elapsed().as_secs_f64();
+    assert!(took < 15.0, "{took} s");
+    let s = summary(&run);
+    let wall = s["wall_time_s"].as_f64().unwrap();
+    assert!((1.9..4.5).contains(&wall), "wall {wall}");
+    assert!(!s["top"].as_array().unwrap().is_empty(), "{s}");
 }

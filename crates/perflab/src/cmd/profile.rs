@@ -38,6 +38,14 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         None => CommandOutput::Stderr,
     };
     let to_stderr = out == CommandOutput::Stdout;
+    let window = match args.duration.as_deref() {
+        Some(d) => match perflab_model::parse_duration(d) {
+            Ok(s) if !s.is_zero() => Some(s.as_secs_f64()),
+            Ok(_) => bail!("--duration must be more than zero"),
+            Err(e) => bail!("--duration {d:?}: {e}"),
+        },
+        None => None,
+    };
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let mut growth = None;
     let (target, profiled) = if let Some(path) = &args.input {
@@ -66,17 +74,12 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         }
         (path.display().to_string(), Profiled::from_file(profile))
     } else if let Some(pid) = args.pid {
-        let duration = args.duration.as_deref().unwrap_or("10s");
-        let seconds = perflab_model::parse_duration(duration)
-            .map_err(|e| anyhow::anyhow!("--duration {duration:?}: {e}"))?;
-        if seconds.is_zero() {
-            bail!("--duration must be more than zero");
-        }
+        let seconds = window.unwrap_or(10.0);
         let opts = record_options(&args.profile, scratch.path(), None)?;
-        let cpu = record::record_pid(pid, seconds.as_secs_f64(), &opts)?;
+        let cpu = record::record_pid(pid, seconds, &opts)?;
         (format!("pid {pid}"), Profiled { cpu, alloc: None })
     } else {
-        let profiled = profile_command(&args.command, &args.profile, scratch.path(), None, out)?;
+        let profiled = profile_command(&args.command, &args.profile, scratch.path(), window, out)?;
         (args.command.join(" "), profiled)
     };
     let mut summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
