@@ -218,6 +218,90 @@ fn go_tool_pprof_opens_the_output() {
     );
 }
 
+/// `go tool pprof -list`, `-lines` and `-disasm` work on perflab's `profile.pb.gz` for C (gcc),
+/// Rust (rustc's lld puts code at another address than its file offset) and Go (a fixed-address
+/// executable with compressed DWARF): the lines and instructions of the hot function carry its
+/// samples.
+#[test]
+fn go_tool_pprof_lists_lines_and_disassembles_the_output() {
+    need!(perf_works(), "perf");
+    need!(have("go"), "go");
+    let lab = Lab::new();
+    let c = gcc(&lab, "hot.c", "hot", &["-O1"]);
+    let rs = lab.path("hotrs");
+    let st = Std::new("rustc")
+        .args(["-O", "-g", "-o"])
+        .arg(&rs)
+        .arg(data("profile/hot.rs"))
+        .status()
+        .expect("rustc runs");
+    assert!(st.success());
+    let go = go_bench_binary(&lab);
+    let pprof = |args: &[&str], file: &Path| -> String {
+        let out = Std::new("go")
+            .args(["tool", "pprof"])
+            .args(args)
+            .arg(file)
+            .env("HOME", lab.dir.path())
+            .env("PPROF_TMPDIR", lab.dir.path())
+            .output()
+            .expect("go tool pprof runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // A row of -list or -disasm output whose flat column has a value.
+    let sampled = |text: &str| {
+        text.lines().any(|l| {
+            let flat = l.split_whitespace().next().unwrap_or(".");
+            flat != "." && flat.ends_with('s') && l.contains(':')
+        })
+    };
+    let cases: [(&Path, &[&str], &str, &str); 3] = [
+        (&c, &["60000000"], "hot_loop", "hot.c"),
+        (&rs, &["1500"], "checksum", "hot.rs"),
+        (
+            &go,
+            &["-test.bench=.", "-test.benchtime=1s", "-test.run=^$"],
+            "fibonacci",
+            "fib_test.go",
+        ),
+    ];
+    for (exe, args, function, source) in cases {
+        let dir = format!("out-{source}");
+        let mut argv = vec!["--json", "--no-store", "-o", &dir, "--"];
+        let exe = exe.display().to_string();
+        argv.push(&exe);
+        argv.extend(args);
+        profile_json(&lab, &argv);
+        let file = lab.path(&format!("{dir}/profile.pb.gz"));
+        let listed = pprof(&["-list", function], &file);
+        let header = "ROUTINE ======================== ";
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(header) && l.contains(source)),
+            "{source}: {listed}"
+        );
+        assert!(
+            sampled(&listed),
+            "{source}: no source line has samples: {listed}"
+        );
+        let lines = pprof(&["-lines", "-top"], &file);
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.contains(function) && l.contains(&format!("{source}:"))),
+            "{source}: {lines}"
+        );
+        let disasm = pprof(&["-disasm", function], &file);
+        assert!(disasm.contains("ROUTINE"), "{source}: {disasm}");
+        assert!(
+            sampled(&disasm),
+            "{source}: no instruction has samples: {disasm}"
+        );
+    }
+}
+
 #[test]
 fn rust_programs_profile_too() {
     need!(perf_works(), "perf");

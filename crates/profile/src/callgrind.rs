@@ -28,6 +28,7 @@ impl Graph {
             file: file.map(str::to_string),
             line: None,
             module: object.map(|o| o.rsplit('/').next().unwrap_or(o).to_string()),
+            address: None,
         });
         self.index.insert(name.to_string(), i);
         self.self_cost.push(0);

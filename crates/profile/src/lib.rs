@@ -29,6 +29,7 @@ pub mod record;
 pub mod scan;
 pub mod session;
 pub mod summary;
+pub mod symbolize;
 pub mod top;
 
 use std::collections::HashMap;
@@ -134,6 +135,9 @@ pub struct Frame {
     pub line: Option<u32>,
     /// The binary or library (`libc.so.6`, `[kernel.kallsyms]`), when known.
     pub module: Option<String>,
+    /// The instruction's address in its binary, as `objdump` and `nm` number it (for a caller,
+    /// one byte into its call instruction), when known: what `go tool pprof -disasm` needs.
+    pub address: Option<u64>,
 }
 
 impl Frame {
@@ -170,6 +174,31 @@ impl Frame {
     }
 }
 
+/// A binary or library that samples ran in: pprof's mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Binary {
+    /// Its file name, as [`Frame::module`] names it.
+    pub name: String,
+    /// Its path when it was profiled.
+    pub path: String,
+    /// The GNU build id, hex.
+    pub build_id: Option<String>,
+    /// The executable segment: its address, file offset and size, to number addresses as a
+    /// process that mapped it would (what pprof's mappings describe).
+    pub text: Option<Segment>,
+}
+
+/// A loadable ELF segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Segment {
+    /// Virtual address (`p_vaddr`).
+    pub address: u64,
+    /// File offset (`p_offset`).
+    pub offset: u64,
+    /// Size in the file (`p_filesz`).
+    pub size: u64,
+}
+
 /// One distinct stack with its values (one per [`Profile::sample_types`] entry).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
@@ -197,6 +226,8 @@ pub struct Profile {
     pub comments: Vec<String>,
     /// How many raw samples (events) were folded in, when the format says so.
     pub raw_samples: u64,
+    /// The binaries behind [`Frame::module`] names, the profiled program first, when known.
+    pub binaries: Vec<Binary>,
     /// The value column to show first, as `go tool pprof` chooses it: pprof's
     /// `default_sample_type`, else its last column; `--sample-index` sets another.
     pub default_type: Option<String>,
@@ -253,6 +284,37 @@ impl Profile {
         });
         self.name_index.insert(key, i);
         i
+    }
+
+    /// Like [`Profile::intern_fn`], at an address when known.
+    pub fn intern_at(&mut self, function: &str, module: Option<&str>, address: Option<u64>) -> u32 {
+        let Some(address) = address else {
+            return self.intern_fn(function, module);
+        };
+        use std::fmt::Write as _;
+        self.key.clear();
+        let _ = write!(
+            self.key,
+            "{function}\u{1}{}\u{2}{address:x}",
+            module.unwrap_or("")
+        );
+        if let Some(&i) = self.name_index.get(self.key.as_str()) {
+            return i;
+        }
+        let key: Box<str> = self.key.as_str().into();
+        let i = self.intern(Frame {
+            function: function.to_string(),
+            module: module.map(str::to_string),
+            address: Some(address),
+            ..Frame::default()
+        });
+        self.name_index.insert(key, i);
+        i
+    }
+
+    /// The binary named `name` (a [`Frame::module`]), when known.
+    pub fn binary(&self, name: &str) -> Option<&Binary> {
+        self.binaries.iter().find(|b| b.name == name)
     }
 
     /// Add `values` to the stack `stack` (root first). Missing values count as zero.
@@ -374,6 +436,11 @@ impl Profile {
             .iter()
             .map(|t| self.type_index(&t.kind))
             .collect();
+        for b in &other.binaries {
+            if self.binary(&b.name).is_none() {
+                self.binaries.push(b.clone());
+            }
+        }
         let root = root.map(|r| self.intern(Frame::function(r)));
         let frames: Vec<u32> = other
             .frames

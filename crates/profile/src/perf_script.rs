@@ -6,14 +6,28 @@ use crate::{strip_rust_hash, Profile, ProfileError, ValueType};
 /// Read `perf script` output. When the event is a clock (`cpu-clock`, `task-clock`) its period is
 /// nanoseconds and becomes a `cpu` column beside the sample count; other events keep their name.
 pub fn parse(text: &str, source: &str) -> Result<Profile, ProfileError> {
-    parse_except(text, source, None)
+    // A file from elsewhere: its offsets may be runtime addresses (a recording without call
+    // graphs) and its binaries may have changed since, so neither is kept.
+    parse_with(text, source, None, false)
 }
 
-/// Like [`parse`], leaving out the samples of process `skip_pid` (perflab's own wrapper).
-pub fn parse_except(
+/// Like [`parse`], for what perflab just recorded: leaves out the samples of process `skip_pid`
+/// (perflab's own wrapper) and keeps, per frame, the offset perf prints for it in its binary's
+/// file (what [`crate::symbolize::resolve`] turns into addresses and source lines), and each
+/// binary's path in [`Profile::binaries`].
+pub fn parse_recorded(
     text: &str,
     source: &str,
     skip_pid: Option<u32>,
+) -> Result<Profile, ProfileError> {
+    parse_with(text, source, skip_pid, true)
+}
+
+fn parse_with(
+    text: &str,
+    source: &str,
+    skip_pid: Option<u32>,
+    offsets: bool,
 ) -> Result<Profile, ProfileError> {
     let mut skipping = false;
     let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
@@ -65,8 +79,18 @@ pub fn parse_except(
         if skipping {
             continue;
         }
-        if let Some((function, module)) = frame(line) {
-            stack.push(p.intern_fn(&function, module));
+        if let Some(f) = frame(line) {
+            let offset = f.offset.filter(|_| offsets && f.path.is_some());
+            if let (true, Some(name), Some(path)) = (offsets, f.module, f.path) {
+                if p.binary(name).is_none() {
+                    p.binaries.push(crate::Binary {
+                        name: name.to_string(),
+                        path: path.to_string(),
+                        ..crate::Binary::default()
+                    });
+                }
+            }
+            stack.push(p.intern_at(&f.function, f.module, offset));
         }
     }
     // perf ends every line with a newline, and every frame line with its `(dso)`: anything
@@ -135,9 +159,19 @@ fn header_pid(line: &str) -> Option<u32> {
     })
 }
 
-/// One frame line, `addr sym+0xoff (dso)`, as the function and the module (file name of the dso);
-/// lines that are not frames (srcline) give `None`.
-fn frame(line: &str) -> Option<(std::borrow::Cow<'_, str>, Option<&str>)> {
+/// One frame line of a sample.
+struct FrameLine<'a> {
+    function: std::borrow::Cow<'a, str>,
+    /// The dso's file name.
+    module: Option<&'a str>,
+    /// The dso's path, for a file (not `[kernel.kallsyms]`, `[vdso]`, `//anon`).
+    path: Option<&'a str>,
+    /// The number perf prints: in a call chain, the offset in the dso's file.
+    offset: Option<u64>,
+}
+
+/// One frame line, `addr sym+0xoff (dso)`; lines that are not frames (srcline) give `None`.
+fn frame(line: &str) -> Option<FrameLine<'_>> {
     let body = line.trim();
     let (first, rest) = body.split_once(' ').unwrap_or((body, ""));
     let address =
@@ -174,7 +208,13 @@ fn frame(line: &str) -> Option<(std::borrow::Cow<'_, str>, Option<&str>)> {
         ("", _, _) => "[unknown]".into(),
         (s, _, _) => s.into(),
     };
-    Some((function, module))
+    let path = dso.filter(|d| d.starts_with('/') && !d.starts_with("//"));
+    Some(FrameLine {
+        function,
+        module,
+        path,
+        offset: address.and_then(|a| u64::from_str_radix(a, 16).ok()),
+    })
 }
 
 #[cfg(test)]
@@ -224,9 +264,38 @@ hot  5388  8039.5:    3000000 cpu-clock: \n\
 
     #[test]
     fn a_process_can_be_left_out() {
-        let p = parse_except(TEXT, "t", Some(12)).unwrap();
+        let p = parse_recorded(TEXT, "t", Some(12)).unwrap();
         assert_eq!(p.total(0), 2);
         assert_eq!(header_pid("my prog 12/13  1.0:  5 cpu-clock:"), Some(12));
+    }
+
+    #[test]
+    fn a_recording_keeps_file_offsets_and_binary_paths() {
+        let p = parse_recorded(TEXT, "t", None).unwrap();
+        let at = |name: &str| -> Vec<Option<u64>> {
+            (p.frames.iter().filter(|f| f.function == name))
+                .map(|f| f.address)
+                .collect()
+        };
+        assert_eq!(at("hot_loop"), [Some(0x1181)]);
+        assert_eq!(at("__libc_start_call_main"), [Some(0x2724a)]);
+        // No file behind the kernel or an unknown dso: no offset to keep.
+        assert_eq!(at("entry_SYSCALL_64"), [None]);
+        assert_eq!(at("[unknown]"), [None]);
+        let paths: Vec<(&str, &str)> = (p.binaries.iter())
+            .map(|b| (b.name.as_str(), b.path.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("hot", "/tmp/x/hot"),
+                ("libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"),
+                ("b", "/a/b")
+            ]
+        );
+        // A file from elsewhere keeps neither.
+        let q = parse(TEXT, "t").unwrap();
+        assert!(q.frames.iter().all(|f| f.address.is_none()) && q.binaries.is_empty());
     }
 
     #[test]

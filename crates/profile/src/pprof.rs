@@ -222,6 +222,7 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
                 file: (!file.is_empty()).then(|| file.to_string()),
                 line: u32::try_from(line).ok().filter(|&l| l > 0),
                 module: module.clone(),
+                address: None,
             }));
         }
         loc_frames.insert(id, frames);
@@ -291,48 +292,112 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
         let (a, b) = (intern(&t.kind), intern(&t.unit));
         vt(&mut w, 1, a, b);
     }
-    for s in &profile.samples {
+    // One mapping per binary, the profiled program first (pprof's main binary), then one per
+    // other module, so the module survives a round trip and `go tool pprof` can group by it.
+    // A binary whose executable segment is known is placed as a process would map it, each at
+    // its own base (the program at 0, so its addresses are the ones `nm` prints), and its
+    // frames' addresses are kept: `-disasm` finds the instructions, `-list` the lines.
+    let mut mappings: HashMap<&str, (u64, u64)> = HashMap::new(); // module -> id, base
+    let mut names: Vec<&str> = profile.binaries.iter().map(|b| b.name.as_str()).collect();
+    names.extend(profile.frames.iter().filter_map(|f| f.module.as_deref()));
+    for name in names {
+        if mappings.contains_key(name) {
+            continue;
+        }
+        let id = mappings.len() as u64 + 1;
+        let base = (id - 1) << 40;
+        let binary = profile.binary(name);
+        let of_it = || {
+            profile
+                .frames
+                .iter()
+                .filter(|f| f.module.as_deref() == Some(name))
+        };
         let mut m = Writer::default();
-        // Location ids are frame index + 1, leaf first.
-        m.packed(1, s.stack.iter().rev().map(|&f| u64::from(f) + 1));
+        m.uint(1, id);
+        if let Some(text) = binary.and_then(|b| b.text) {
+            let page = text.address & 0xfff;
+            m.uint(2, base + text.address - page);
+            m.uint(3, base + text.address + text.size);
+            m.uint(4, text.offset - page.min(text.offset));
+        }
+        m.uint(5, intern(binary.map_or(name, |b| b.path.as_str())));
+        if let Some(id) = binary.and_then(|b| b.build_id.as_deref()) {
+            m.uint(6, intern(id));
+        }
+        m.uint(7, 1); // has_functions
+        m.uint(8, u64::from(of_it().any(|f| f.file.is_some())));
+        let lines = of_it().any(|f| f.line.is_some());
+        m.uint(9, u64::from(lines));
+        m.uint(10, u64::from(lines)); // inlined functions were resolved with the lines
+        w.bytes(3, &m.buf);
+        let base = if binary.and_then(|b| b.text).is_some() {
+            base
+        } else {
+            u64::MAX // no addresses in this mapping
+        };
+        mappings.insert(name, (id, base));
+    }
+    // A location is one address: the frames of a stack at the same address (a function and
+    // those inlined into it there) are one location with a line each, innermost first.
+    let mut functions: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut function_list = Vec::new();
+    let mut locations: HashMap<&[u32], u64> = HashMap::new();
+    let mut location_list: Vec<Vec<u8>> = Vec::new();
+    let same_place = |a: &Frame, b: &Frame| {
+        a.address.is_some() && a.address == b.address && a.module == b.module
+    };
+    let mut sample_list = Vec::with_capacity(profile.samples.len());
+    for s in &profile.samples {
+        let mut ids: Vec<u64> = Vec::new();
+        let mut end = s.stack.len();
+        while end > 0 {
+            let mut start = end - 1;
+            let leaf = &profile.frames[s.stack[start] as usize];
+            while start > 0 && same_place(&profile.frames[s.stack[start - 1] as usize], leaf) {
+                start -= 1;
+            }
+            let run = &s.stack[start..end];
+            let next = location_list.len() as u64 + 1;
+            let id = *locations.entry(run).or_insert_with(|| {
+                let mut loc = Writer::default();
+                loc.uint(1, next);
+                let mapping = leaf.module.as_deref().and_then(|m| mappings.get(m));
+                if let Some(&(mid, base)) = mapping {
+                    loc.uint(2, mid);
+                    if let (Some(a), true) = (leaf.address, base != u64::MAX) {
+                        loc.uint(3, base + a);
+                    }
+                }
+                for &fi in run.iter().rev() {
+                    let f = &profile.frames[fi as usize];
+                    let key = (intern(&f.function), intern(f.file.as_deref().unwrap_or("")));
+                    let fid = functions.len() as u64 + 1;
+                    let fid = *functions.entry(key).or_insert_with(|| {
+                        function_list.push((fid, key));
+                        fid
+                    });
+                    let mut line = Writer::default();
+                    line.uint(1, fid);
+                    line.uint(2, u64::from(f.line.unwrap_or(0)));
+                    loc.bytes(4, &line.buf);
+                }
+                location_list.push(loc.buf);
+                next
+            });
+            ids.push(id);
+            end = start;
+        }
+        sample_list.push(ids);
+    }
+    for (s, ids) in profile.samples.iter().zip(sample_list) {
+        let mut m = Writer::default();
+        m.packed(1, ids); // leaf first
         m.packed(2, s.values.iter().map(|&v| v as u64));
         w.bytes(2, &m.buf);
     }
-    // One mapping per module (binary or library), so the module survives a round trip and
-    // `go tool pprof` can group by it; addresses are not kept, so the ranges are empty.
-    let mut mappings: HashMap<&str, u64> = HashMap::new();
-    for f in &profile.frames {
-        if let Some(module) = f.module.as_deref() {
-            if !mappings.contains_key(module) {
-                let id = mappings.len() as u64 + 1;
-                mappings.insert(module, id);
-                let mut m = Writer::default();
-                m.uint(1, id);
-                m.uint(5, intern(module));
-                m.uint(7, 1); // has_functions
-                w.bytes(3, &m.buf);
-            }
-        }
-    }
-    let mut functions: HashMap<(u64, u64), u64> = HashMap::new();
-    let mut function_list = Vec::new();
-    for (i, f) in profile.frames.iter().enumerate() {
-        let key = (intern(&f.function), intern(f.file.as_deref().unwrap_or("")));
-        let next = functions.len() as u64 + 1;
-        let fid = *functions.entry(key).or_insert_with(|| {
-            function_list.push((next, key));
-            next
-        });
-        let mut line = Writer::default();
-        line.uint(1, fid);
-        line.uint(2, u64::from(f.line.unwrap_or(0)));
-        let mut loc = Writer::default();
-        loc.uint(1, i as u64 + 1);
-        if let Some(&id) = f.module.as_deref().and_then(|m| mappings.get(m)) {
-            loc.uint(2, id);
-        }
-        loc.bytes(4, &line.buf);
-        w.bytes(4, &loc.buf);
+    for loc in &location_list {
+        w.bytes(4, loc);
     }
     for (id, (name, file)) in function_list {
         let mut m = Writer::default();
@@ -383,7 +448,7 @@ mod tests {
             function: "main".into(),
             file: Some("hot.c".into()),
             line: Some(5),
-            module: None,
+            ..Frame::default()
         });
         let h = p.intern(Frame {
             module: Some("/usr/bin/hot".into()),
@@ -392,6 +457,76 @@ mod tests {
         p.add(&[m, h], &[90, 180_000_000]);
         p.add(&[m], &[10, 20_000_000]);
         p
+    }
+
+    /// The top-level messages of field `field` in a written profile.
+    fn messages(gz: &[u8], field: u32) -> Vec<Vec<(u32, u64)>> {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut raw)
+            .unwrap();
+        let mut out = Vec::new();
+        let mut r = Reader::new(&raw);
+        while let Some((f, v)) = r.next_field().unwrap() {
+            if f == field {
+                let mut fields = Vec::new();
+                let mut m = Reader::new(bytes(v).unwrap());
+                while let Some((g, v)) = m.next_field().unwrap() {
+                    fields.push((g, int(v).unwrap_or(u64::MAX)));
+                }
+                out.push(fields);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn addresses_make_mappings_and_inlined_frames_share_a_location() {
+        let mut p = Profile::new(vec![ValueType::new("samples", "count")]);
+        p.binaries.push(crate::Binary {
+            name: "app".into(),
+            path: "/opt/app".into(),
+            build_id: Some("abcd".into()),
+            text: Some(crate::Segment {
+                address: 0x13dc0,
+                offset: 0x12dc0,
+                size: 0x3d7e0,
+            }),
+        });
+        let at = |function: &str, line: u32, address: u64| Frame {
+            function: function.into(),
+            file: Some("/src/app.rs".into()),
+            line: Some(line),
+            module: Some("app".into()),
+            address: Some(address),
+        };
+        let main = p.intern(at("main", 9, 0x14000));
+        let outer = p.intern(at("run", 20, 0x14100));
+        let inlined = p.intern(at("step", 3, 0x14100));
+        let libc = p.intern(Frame {
+            module: Some("libc.so.6".into()),
+            ..Frame::function("memcpy")
+        });
+        p.add(&[main, outer, inlined], &[7]);
+        p.add(&[main, outer, inlined, libc], &[1]);
+        let bytes = write(&p, None);
+        let maps = messages(&bytes, 3);
+        assert_eq!(maps.len(), 2, "{maps:?}");
+        // The program first, mapped as the kernel would: page-aligned start and offset.
+        assert!(maps[0].contains(&(2, 0x13000)) && maps[0].contains(&(4, 0x12000)));
+        assert!(maps[0].contains(&(3, 0x13dc0 + 0x3d7e0)));
+        assert!(maps[0].contains(&(9, 1)), "has_line_numbers: {:?}", maps[0]);
+        assert!(!maps[1].iter().any(|&(f, _)| f == 2 || f == 3));
+        let locs = messages(&bytes, 4);
+        assert_eq!(locs.len(), 3, "main, run+step, memcpy: {locs:?}");
+        let shared = (locs.iter())
+            .find(|l| l.contains(&(3, 0x14100)))
+            .expect("one location at 0x14100");
+        assert_eq!(shared.iter().filter(|&&(f, _)| f == 4).count(), 2);
+        let q = parse(&bytes, "p").unwrap();
+        assert_eq!(q.folded(0), p.folded(0));
+        let step = q.frames.iter().find(|f| f.function == "step").unwrap();
+        assert_eq!(step.location().as_deref(), Some("/src/app.rs:3"));
     }
 
     #[test]

@@ -433,8 +433,9 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
             reason: "wrote no perf.data (its messages are above)".into(),
         }));
     }
-    let profile =
-        perf_script_of(&data, opts, usage.wrapper_pid).map_err(PerfUnavailable::Failed)?;
+    let main = elf::resolve_program(&argv[0]);
+    let profile = perf_script_of(&data, opts, usage.wrapper_pid, main.as_deref())
+        .map_err(PerfUnavailable::Failed)?;
     Ok(Recording {
         profile,
         backend: "perf".into(),
@@ -548,12 +549,19 @@ pub fn perf_script_of(
     data: &Path,
     opts: &RecordOptions,
     skip_pid: Option<u32>,
+    main: Option<&Path>,
 ) -> Result<Profile, RecordError> {
+    // Inlined functions and lines come from `symbolize`, in-process: perf's own lookup of
+    // them runs binutils' addr2line and is 50x slower on a big binary.
     let out = Command::new(&opts.perf)
         .arg("script")
         .arg("-i")
         .arg(data)
-        .args(["-F", "comm,pid,tid,time,period,event,ip,sym,dso"])
+        .args([
+            "-F",
+            "comm,pid,tid,time,period,event,ip,sym,dso",
+            "--no-inline",
+        ])
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .output()?;
@@ -573,9 +581,14 @@ pub fn perf_script_of(
         p.comments.push("no samples".into());
         return Ok(p);
     }
-    let p = perf_script::parse_except(&text, "perf script", skip_pid)?;
+    let mut p = perf_script::parse_recorded(&text, "perf script", skip_pid)?;
     p.check_values("perf script")?;
-    Ok(p)
+    // Each cpu-clock sample stands for one sampling interval of CPU.
+    p.period = Some((
+        crate::ValueType::new("cpu", "nanoseconds"),
+        (1e9 / f64::from(opts.frequency.max(1))).round() as i64,
+    ));
+    Ok(crate::symbolize::resolve(&p, main))
 }
 
 fn record_callgrind(
@@ -721,7 +734,8 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
         });
     }
     let after = proc_cpu(pid);
-    let profile = perf_script_of(&data, opts, None)?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let profile = perf_script_of(&data, opts, None, exe.as_deref())?;
     // The window is perf's `sleep`: perf attaches (which takes a second or more for a big
     // process) before it starts it, so /proc's CPU over the whole call would count time that
     // was never sampled. perf's own accounting is the window's: each cpu-clock sample is its
