@@ -1567,3 +1567,162 @@ fn a_launched_server_is_profiled_for_its_duration() {
     assert!((1.9..4.5).contains(&wall), "wall {wall}");
     assert!(!s["top"].as_array().unwrap().is_empty(), "{s}");
 }
+
+/// `bench --profile --alloc` gives allocations per iteration as `allocs_per_op` and
+/// `bytes_per_op`: for Go from its own -benchmem (added by perflab; valgrind cannot see Go's
+/// heap, so `profile --alloc` on a Go program is refused at once with what to use instead).
+#[test]
+fn go_allocations_per_iteration_come_from_benchmem() {
+    need!(have("go"), "go");
+    let lab = Lab::new();
+    lab.write("go.mod", "module example.com/allocs\n\ngo 1.18\n");
+    lab.write(
+        "allocs_test.go",
+        r#"package allocs
+
+import "testing"
+
+var sink []int
+
+// Five appends to an empty slice grow it four times: 8+16+32+64 = 120 bytes.
+func BenchmarkAppend(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		var s []int
+		for k := 0; k < 5; k++ {
+			s = append(s, k)
+		}
+		sink = s
+	}
+}
+"#,
+    );
+    let st = Std::new("go")
+        .current_dir(lab.path(""))
+        .env("GOCACHE", lab.path("gocache"))
+        .env("GOPATH", lab.path("gopath"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .args(["test", "-c", "-o", "allocs.test"])
+        .status()
+        .expect("go");
+    assert!(st.success());
+    let out = lab
+        .cmd()
+        .args([
+            "bench",
+            "--no-store",
+            "--profile",
+            "--alloc",
+            "--json",
+            "--",
+        ])
+        .args([
+            "./allocs.test",
+            "-test.run",
+            "^$",
+            "-test.bench",
+            ".",
+            "-test.benchtime",
+            "200x",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let metric = |name: &str| -> f64 {
+        run["benchmarks"][0]["metrics"]
+            .as_array()
+            .and_then(|m| m.iter().find(|m| m["name"] == name))
+            .and_then(|m| m["samples"][0].as_f64())
+            .unwrap_or_else(|| panic!("no {name}: {run}"))
+    };
+    assert_eq!(metric("allocs_per_op"), 4.0);
+    assert_eq!(metric("bytes_per_op"), 120.0);
+    let started = std::time::Instant::now();
+    let out = lab
+        .cmd()
+        .args(["profile", "--no-store", "--alloc", "--", "./allocs.test"])
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot see Go's heap") && err.contains("-benchmem"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(started.elapsed().as_secs() < 30, "refused before any run");
+}
+
+/// For criterion (built here from crates.io with the fixture's lock file), each benchmark runs
+/// once more in criterion's test mode under DHAT, and what its routine allocated is counted:
+/// five 64-byte vectors are 5 allocations and 320 bytes per iteration, the setup's 4 KiB buffer
+/// and criterion's own bookkeeping are not counted, and a routine that allocates nothing gets 0.
+/// `check` then reads `allocs_per_op` as it reads Go's.
+#[test]
+fn criterion_allocations_per_iteration_are_the_routines_own() {
+    need!(valgrind_works(), "valgrind");
+    let lab = Lab::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/profile/alloc-bench");
+    for file in ["Cargo.toml", "Cargo.lock", "src/lib.rs", "benches/parse.rs"] {
+        let text = std::fs::read_to_string(src.join(file)).expect("fixture");
+        if let Some(dir) = Path::new(file).parent() {
+            std::fs::create_dir_all(lab.path("").join(dir)).expect("dir");
+        }
+        lab.write(file, &text);
+    }
+    let out = lab
+        .cmd()
+        .env("CARGO_TARGET_DIR", lab.path("target"))
+        .args([
+            "bench",
+            "--profile",
+            "--alloc",
+            "--json",
+            "--out",
+            "run.json",
+            "--",
+        ])
+        .args(["cargo", "bench", "--locked", "--bench", "parse", "--"])
+        .args([
+            "--warm-up-time",
+            "0.1",
+            "--measurement-time",
+            "0.2",
+            "--sample-size",
+            "10",
+        ])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let metric = |bench: &str, name: &str| -> f64 {
+        (run["benchmarks"].as_array())
+            .and_then(|b| b.iter().find(|b| b["name"] == bench))
+            .and_then(|b| b["metrics"].as_array())
+            .and_then(|m| m.iter().find(|m| m["name"] == name))
+            .and_then(|m| m["samples"][0].as_f64())
+            .unwrap_or_else(|| panic!("no {bench} {name}: {run}"))
+    };
+    assert_eq!(metric("five_allocs", "allocs_per_op"), 5.0);
+    assert_eq!(metric("five_allocs", "bytes_per_op"), 320.0);
+    assert_eq!(metric("no_allocs", "allocs_per_op"), 0.0);
+    assert_eq!(metric("no_allocs", "bytes_per_op"), 0.0);
+    assert!(metric("five_allocs", "time") > 0.0);
+    lab.write(
+        "perflab.toml",
+        "[[target]]\nbenchmark = \"*\"\nmetric = \"allocs_per_op\"\ntarget = \"< 3\"\n",
+    );
+    let out = lab
+        .cmd()
+        .args(["check", "run.json", "--config"])
+        .arg(lab.path("perflab.toml"))
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("five_allocs") && text.contains("no_allocs"),
+        "{text}"
+    );
+}

@@ -22,6 +22,8 @@ pub struct BinaryFacts {
     pub symbols: bool,
     /// Has DWARF line tables.
     pub line_tables: bool,
+    /// Built by rustc (its standard library's symbols are in it).
+    pub rust: bool,
 }
 
 /// How perf should unwind stacks.
@@ -68,8 +70,13 @@ pub fn inspect(path: &Path) -> Option<BinaryFacts> {
     let mut with_fp = 0u32;
     let (mut own_checked, mut own_fp) = (0u32, 0u32);
     let mut symbols = false;
+    let mut rust = false;
     for sym in file.symbols() {
         symbols = true;
+        rust = rust
+            || sym.name().is_ok_and(|n| {
+                n.starts_with("_ZN3std") || (n.starts_with("_R") && n.contains("3std"))
+            });
         if sym.kind() != SymbolKind::Text || sym.size() < 16 || checked >= 4000 {
             continue;
         }
@@ -121,7 +128,23 @@ pub fn inspect(path: &Path) -> Option<BinaryFacts> {
         own_functions: own,
         symbols,
         line_tables,
+        rust,
     })
+}
+
+/// Whether any symbol of the ELF file at `path` contains one of `needles`.
+pub fn has_symbol_containing(path: &Path, needles: &[&str]) -> bool {
+    let Ok(data) = std::fs::read(path) else {
+        return false;
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return false;
+    };
+    let found = file.symbols().any(|s| {
+        s.name()
+            .is_ok_and(|n| needles.iter().any(|k| n.contains(k)))
+    });
+    found
 }
 
 /// A Rust standard-library (or its dependencies') function, by its mangled name: the first

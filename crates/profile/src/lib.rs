@@ -22,6 +22,7 @@ pub mod elf;
 pub mod fetch;
 pub mod flame;
 pub mod folded;
+pub mod per_iteration;
 pub mod perf_script;
 pub mod pprof;
 mod protobuf;

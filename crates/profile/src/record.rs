@@ -86,7 +86,9 @@ pub struct ProfileFlags {
     /// Stack unwinding for perf.
     #[arg(long, value_enum, default_value_t = CallGraph::Auto)]
     pub call_graph: CallGraph,
-    /// Also profile allocations (valgrind DHAT; runs the command a second time).
+    /// Also profile allocations (valgrind DHAT; runs the command a second time). With `bench`:
+    /// allocations per benchmark iteration (Go: -benchmem; Rust harnesses: each benchmark once
+    /// under DHAT).
     #[arg(long)]
     pub alloc: bool,
     /// Rows in the top tables.
@@ -635,9 +637,29 @@ fn record_usage_only(
     })
 }
 
+/// Refuse to profile allocations where DHAT cannot see them: Go allocates from its own arenas,
+/// never through malloc, and its runtime hangs or crawls under valgrind.
+///
+/// # Errors
+/// [`RecordError::Options`] saying what to use instead.
+pub fn check_alloc(argv: &[String]) -> Result<(), RecordError> {
+    let go = (argv.first())
+        .and_then(|p| elf::resolve_program(p))
+        .and_then(|p| elf::inspect(&p))
+        .is_some_and(|f| f.go);
+    if go {
+        return Err(RecordError::Options(format!(
+            "--alloc uses valgrind's DHAT, which cannot see Go's heap ({} is a Go program): use Go's own figures: `perflab bench --profile --alloc -- go test -bench .` (-benchmem: allocs_per_op, bytes_per_op), a heap profile (`go test -memprofile mem.out`, then `perflab profile --input mem.out`) or a server's --pprof-url http://HOST/debug/pprof/allocs",
+            argv[0]
+        )));
+    }
+    Ok(())
+}
+
 /// Profile the allocations of `argv` with DHAT.
 pub fn record_alloc(argv: &[String], opts: &RecordOptions) -> Result<Recording, RecordError> {
     check_program(argv)?;
+    check_alloc(argv)?;
     if !tool_available(&opts.valgrind) {
         return Err(RecordError::Tool {
             tool: "valgrind".into(),

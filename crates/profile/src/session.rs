@@ -110,6 +110,9 @@ pub fn profile_command(
         })?;
         Ok(d)
     };
+    if alloc {
+        record::check_alloc(argv)?; // before the CPU run spends its time
+    }
     let mut cpu_opts = base.clone();
     cpu_opts.scratch = dir("cpu")?;
     let quiet = stdout != record::CommandOutput::Stderr;

@@ -24,24 +24,21 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
         args.command = perflab_exec::split_words(c)?;
     }
     let format = context::parse_format(args.format.as_deref())?;
-    let p = &args.profile_options;
-    if !args.profile && p.chosen() {
+    if !args.profile && args.profile_options.chosen() {
         bail!("--alloc, --mode and --call-graph choose how to profile the harness: add --profile");
     }
     let target = args.command.join(" ");
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let arranged = arrange(
-        &args.command,
-        scratch.path(),
-        &context::project_root(),
-        format,
-    );
+    let root = context::project_root();
+    let arranged = arrange(&args.command, scratch.path(), &root, format);
     if let Some(n) = &arranged.note {
         eprintln!("note: {n}");
     }
+    let plan = perflab_profile::per_iteration::Plan::of(&arranged.argv, args.profile_options.alloc);
+    args.profile_options.alloc = plan.whole(); // else per benchmark, after the run
     let since = std::time::SystemTime::now();
     let (harness, profiled) = if args.profile {
-        let (h, p) = profiled_harness(&args, &arranged.argv)?;
+        let (h, p) = profiled_harness(&args, &plan.argv(&arranged.argv))?;
         (h, Some(p))
     } else {
         let h =
@@ -57,6 +54,11 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
     run.labels = parsed.labels;
     run.benchmarks = parsed.benchmarks;
     run.interrupted = harness.interrupted;
+    let p = &args.profile_options;
+    let opts = super::profile::record_options(p, scratch.path(), None)?;
+    let plan = plan.unless(run.interrupted);
+    let measured = perflab_profile::per_iteration::measure(&plan, &mut run.benchmarks, &opts)?;
+    context::warn_all(&measured.notes);
     if let Some(profiled) = profiled {
         let summary = write_outputs(&args.profile_dir, "", &target, &profiled, p)?;
         // The figures were measured under a profiler: say so where compare and report see it.
