@@ -169,7 +169,7 @@ fn readme_compare_example_is_real_output() {
 fn config_examples_load() {
     let lab = Lab::new();
     let mut n = 0;
-    for doc in ["docs/config.md", "README.md"] {
+    for doc in ["docs/config.md", "README.md", "docs/profile.md"] {
         for (i, block) in blocks(&read(doc), "toml").into_iter().enumerate() {
             let cfg = lab.write(&format!("c{i}.toml"), &block);
             // compare loads the config; it must not be rejected.
