@@ -1674,6 +1674,8 @@ fn criterion_allocations_per_iteration_are_the_routines_own() {
     let out = lab
         .cmd()
         .env("CARGO_TARGET_DIR", lab.path("target"))
+        // One core for criterion's build, one for the timing-sensitive tests beside it.
+        .env("CARGO_BUILD_JOBS", "1")
         .args([
             "bench",
             "--profile",
