@@ -788,17 +788,22 @@ func BenchmarkFib(b *testing.B) {
 }
 "#,
     );
+    go_test_c(lab, "fib.test")
+}
+
+/// `go test -c -o OUT` in the lab (offline, its own caches).
+fn go_test_c(lab: &Lab, out: &str) -> PathBuf {
     let st = Std::new("go")
         .current_dir(lab.path(""))
         .env("GOCACHE", lab.path("gocache"))
         .env("GOPATH", lab.path("gopath"))
         .env("GOFLAGS", "-mod=mod")
         .env("GOTOOLCHAIN", "local")
-        .args(["test", "-c", "-o", "fib.test"])
+        .args(["test", "-c", "-o", out])
         .status()
         .expect("go");
     assert!(st.success());
-    lab.path("fib.test")
+    lab.path(out)
 }
 
 #[test]
@@ -1596,16 +1601,7 @@ func BenchmarkAppend(b *testing.B) {
 }
 "#,
     );
-    let st = Std::new("go")
-        .current_dir(lab.path(""))
-        .env("GOCACHE", lab.path("gocache"))
-        .env("GOPATH", lab.path("gopath"))
-        .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .args(["test", "-c", "-o", "allocs.test"])
-        .status()
-        .expect("go");
-    assert!(st.success());
+    go_test_c(&lab, "allocs.test");
     let out = lab
         .cmd()
         .args([
