@@ -205,16 +205,24 @@ pub fn build(checkout: &Checkout, command: &str, stop: &AtomicBool) -> Result<bo
     if checkout.built_with(command) {
         return Ok(false);
     }
-    let out = Command::new("sh")
-        .arg("-c")
+    let spawn_error = |error| ExecError::Spawn {
+        program: "sh".into(),
+        error,
+    };
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(command)
         .current_dir(&checkout.dir)
         .stdin(Stdio::null())
-        .output()
-        .map_err(|error| ExecError::Spawn {
-            program: "sh".into(),
-            error,
-        })?;
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let (child, tracked) = crate::interrupt::spawn(
+        &mut cmd,
+        crate::interrupt::Group::Own,
+        crate::interrupt::OnStop::Interrupt,
+    )
+    .map_err(spawn_error)?;
+    let out = crate::interrupt::output(child, tracked).map_err(spawn_error)?;
     if !out.status.success() {
         let mut said = crate::tail(&String::from_utf8_lossy(&out.stderr), 4);
         if said.is_empty() {

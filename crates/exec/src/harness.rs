@@ -6,6 +6,7 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::interrupt::{self, Group, OnStop};
 use crate::ExecError;
 
 /// What a harness printed.
@@ -47,13 +48,13 @@ pub fn run_harness(
         program: program.clone(),
         error,
     };
-    let mut child = Command::new(program)
-        .args(&argv[1..])
+    let mut cmd = Command::new(program);
+    cmd.args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_error)?;
+        .stderr(Stdio::piped());
+    let (mut child, tracked) =
+        interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt).map_err(spawn_error)?;
     let mut err_pipe = child.stderr.take().expect("invariant: stderr is piped");
     let err_thread = std::thread::spawn(move || {
         let mut s = Vec::new();
@@ -74,7 +75,7 @@ pub fn run_harness(
         stdout.push_str(&line);
         stdout.push('\n');
     }
-    let status = child.wait().map_err(|error| ExecError::Wait {
+    let status = interrupt::wait(&mut child, tracked).map_err(|error| ExecError::Wait {
         command: command.clone(),
         error,
     })?;

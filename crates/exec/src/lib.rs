@@ -21,6 +21,7 @@ mod commands;
 mod facts;
 pub mod git;
 mod harness;
+pub mod interrupt;
 pub mod project;
 mod service;
 mod sys;
@@ -32,8 +33,9 @@ use std::time::{Duration, Instant};
 pub use commands::{rss_floor, sweep, time_command, warnings, Timed};
 pub use facts::{git_info, host_info, project_root};
 pub use harness::{run_harness, tail, HarnessOutput};
+pub use interrupt::Stop;
 pub use service::{spawn_service, Service};
-pub use sys::{run_argv, SystemExecutor, RUNNING};
+pub use sys::{run_argv, SystemExecutor};
 
 /// Errors of timing commands.
 #[derive(Debug, thiserror::Error)]
@@ -308,7 +310,17 @@ pub fn benchmark(
                 interrupted: true,
             });
         }
-        one(executor)?;
+        match one(executor) {
+            Ok(_) => {}
+            // As below: a warm-up run cut short by Ctrl-C is an interruption, not a failure.
+            Err(_) if stop.load(Ordering::SeqCst) => {
+                return Ok(Outcome {
+                    runs: Vec::new(),
+                    interrupted: true,
+                })
+            }
+            Err(e) => return Err(e),
+        }
         progress(Progress::Warmup {
             done: i + 1,
             total: opts.warmup,

@@ -2,12 +2,13 @@
 //!
 //! `std::process::Child::wait` discards the rusage the kernel hands back, and reading
 //! `RUSAGE_CHILDREN` afterwards gives a running maximum for peak RSS rather than this run's, so
-//! the `unsafe` calls of the project are here, kept to the FFI calls themselves (wait4, waitid,
-//! and kill for the wrapper's time budget).
+//! the `unsafe` calls of the project are here and in `interrupt`, kept to the FFI calls
+//! themselves (wait4, waitid, and kill for the wrapper's time budget).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::interrupt::{self, Group, OnStop};
 use crate::{split_words, ExecError, Executor, Launch, Measurement};
 
 /// Runs commands on this machine.
@@ -46,13 +47,13 @@ impl Executor for SystemExecutor {
             Launch::Shell(s) => s.clone(),
         };
         let start = Instant::now();
-        let child = cmd
-            .spawn()
+        let (child, tracked) = interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt)
             .map_err(|error| ExecError::Spawn { program, error })?;
-        let (status, usage) = wait4(child.id()).map_err(|error| ExecError::Wait {
-            command: command.into(),
-            error,
-        })?;
+        let (status, usage) =
+            wait4_then(child.id(), || drop(tracked)).map_err(|error| ExecError::Wait {
+                command: command.into(),
+                error,
+            })?;
         let wall = start.elapsed();
         let exit_code = if libc::WIFEXITED(status) {
             Some(libc::WEXITSTATUS(status))
@@ -71,11 +72,8 @@ impl Executor for SystemExecutor {
     }
 }
 
-/// The pid of the command [`run_argv`] runs (0: none), so that a signal handler can pass a
-/// termination on to it.
-pub static RUNNING: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-/// Run `argv` once with the terminal's stdin, stdout and stderr, and measure it; after
+/// Run `argv` once with the terminal's stdin, stdout and stderr, in this process's group, and
+/// measure it; a stop ([`interrupt::relay`]) reaches it as SIGTERM; after
 /// `timeout` the command is sent SIGTERM, and SIGKILL two seconds later if it is still there
 /// (and counted as timed out). Used by the profiler's
 /// wrapper, which runs under perf so that perf's own CPU is not the command's.
@@ -85,15 +83,16 @@ pub fn run_argv(
 ) -> Result<(Measurement, bool), ExecError> {
     let program = argv.first().cloned().unwrap_or_default();
     let start = Instant::now();
-    let child = Command::new(&program)
-        .args(argv.get(1..).unwrap_or_default())
-        .spawn()
-        .map_err(|error| ExecError::Spawn {
-            program: program.clone(),
-            error,
+    let mut cmd = Command::new(&program);
+    cmd.args(argv.get(1..).unwrap_or_default());
+    let (child, tracked) =
+        interrupt::spawn(&mut cmd, Group::Inherit, OnStop::Terminate).map_err(|error| {
+            ExecError::Spawn {
+                program: program.clone(),
+                error,
+            }
         })?;
     let pid = child.id();
-    RUNNING.store(pid, std::sync::atomic::Ordering::SeqCst);
     let done = std::sync::Arc::new(std::sync::Mutex::new(false));
     let timed_out = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     if let Some(limit) = timeout {
@@ -129,7 +128,7 @@ pub fn run_argv(
     let (status, usage) = wait4_then(pid, || {
         *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
         // Not reaped yet: the pid is still the child's, until here.
-        RUNNING.store(0, std::sync::atomic::Ordering::SeqCst);
+        drop(tracked);
     })
     .map_err(|error| ExecError::Wait {
         command: argv.join(" "),
@@ -162,7 +161,7 @@ fn wait4_then(pid: u32, mark: impl FnOnce()) -> std::io::Result<(libc::c_int, li
 }
 
 #[allow(unsafe_code)]
-fn wait_exited(pid: u32) -> std::io::Result<()> {
+pub(crate) fn wait_exited(pid: u32) -> std::io::Result<()> {
     loop {
         // SAFETY: an all-zero siginfo_t is valid; waitid writes into it. WNOWAIT leaves the
         // child waitable, so wait4 below still gets its rusage.
@@ -184,6 +183,24 @@ fn wait_exited(pid: u32) -> std::io::Result<()> {
             return Err(e);
         }
     }
+}
+
+/// Has the child `pid` exited (not yet reaped)? False on any error.
+#[allow(unsafe_code)]
+pub(crate) fn has_exited(pid: u32) -> bool {
+    // SAFETY: as in wait_exited; WNOHANG returns at once, with si_pid 0 while it runs.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is to a live local; `pid` is our own unreaped child.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+        )
+    };
+    // SAFETY: waitid filled `info` (or left it zeroed).
+    r == 0 && unsafe { info.si_pid() } != 0
 }
 
 #[allow(unsafe_code)]

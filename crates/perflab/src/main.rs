@@ -1,6 +1,7 @@
 //! perflab: a performance lab in one binary. This crate only wires the library crates to a
 //! command line: parse arguments, run one command module, map the outcome to an exit code
-//! (0 ok, 1 a gate failed, 2 trouble).
+//! (0 ok, 1 a gate failed, 2 trouble, 130 stopped by Ctrl-C or SIGTERM with what was measured
+//! kept).
 
 mod cli;
 mod cmd;
@@ -33,6 +34,11 @@ fn main() -> ExitCode {
             }
             let mut stderr = std::io::stderr().lock();
             let _ = writeln!(stderr, "error: {}", one_line(&e));
+            // A command that stopped because it was asked to (its partial results kept and
+            // marked interrupted) exits as a shell's Ctrl-C does.
+            if perflab_exec::interrupt::requested() {
+                return ExitCode::from(130);
+            }
             ExitCode::from(2)
         }
     }

@@ -580,7 +580,7 @@ fn ctrl_c_keeps_the_whole_rounds_and_leaves_the_checkout_alone() {
     assert!(kill.is_ok_and(|s| s.success()));
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
         err.contains("interrupted after ") && err.contains(" of 50 rounds"),
         "{err}"

@@ -764,6 +764,30 @@ fn broken_pipe_exits_quietly() {
 
 // ---------- Ctrl-C ----------
 
+/// Start `perflab ARGS` as a terminal would start it: the leader of its own process group, so
+/// that `ctrl_c` reaches perflab and every child still in that group at once.
+fn start_in_own_group(lab: &Lab, args: &[&str]) -> std::process::Child {
+    use std::os::unix::process::CommandExt as _;
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .current_dir(lab.dir.path())
+        .env("PERFLAB_STORE", lab.path("history.db"))
+        .args(args)
+        .process_group(0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// SIGINT to the whole process group of `child`, as the terminal's Ctrl-C sends it.
+fn ctrl_c(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 #[test]
 fn interrupt_keeps_what_was_measured() {
     let lab = Lab::new();
@@ -790,7 +814,7 @@ fn interrupt_keeps_what_was_measured() {
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(130));
     let err = stderr(&out);
     let last = err.lines().last().unwrap_or_default();
     assert!(
@@ -807,6 +831,60 @@ fn interrupt_keeps_what_was_measured() {
     assert!((1..1000).contains(&n), "{n} runs kept");
     let log = lab.cmd().args(["log", "--json"]).output().unwrap();
     assert_eq!(json(&log.stdout)[0]["interrupted"], true);
+}
+
+/// The terminal's Ctrl-C reaches the whole foreground group. The timed command runs in its own
+/// group, so it can never die of SIGINT before perflab has recorded the stop: the run is kept,
+/// marked interrupted, exit 130, on every try (before the signal owner: lost 1 in 12).
+#[test]
+fn issue_24_ctrl_c_at_a_terminal_never_loses_the_run() {
+    let lab = Lab::new();
+    for i in 0..12 {
+        let out_file = lab.path(&format!("partial-{i}.json"));
+        // Runs of 1-8 ms, so the signal lands at a different point of a run each time.
+        let command = format!("sleep 0.00{}", 1 + i % 8);
+        let child = start_in_own_group(
+            &lab,
+            &[
+                "run",
+                "--warmup",
+                "3",
+                "--runs",
+                "100000",
+                "--out",
+                out_file.to_str().unwrap(),
+                &command,
+            ],
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300 + 37 * i as u64));
+        ctrl_c(&child);
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(130), "try {i}: {err}");
+        assert!(err.contains("partial results were kept"), "try {i}: {err}");
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+        assert_eq!(doc["interrupted"], true, "try {i}");
+    }
+    let log = lab.cmd().args(["log", "--json"]).output().unwrap();
+    assert_eq!(json(&log.stdout).as_array().unwrap().len(), 12);
+}
+
+/// A Ctrl-C during the warm-up keeps nothing measured, but the run still says it was
+/// interrupted, rather than failing with the command's signal.
+#[test]
+fn ctrl_c_in_the_warmup_is_an_interruption_not_a_failure() {
+    let lab = Lab::new();
+    let child = start_in_own_group(
+        &lab,
+        &["run", "--warmup", "1000", "--runs", "2", "sleep 0.01"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    ctrl_c(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(!err.contains("killed by signal"), "{err}");
 }
 
 #[test]

@@ -823,6 +823,95 @@ fn spawned_target_is_watched_for_cpu_and_memory() {
         .stderr("error: --watch-pid 999999999: no such process (or /proc is not readable)\n");
 }
 
+/// A `--spawn` server dies with perflab, even on `kill -9` (its parent-death signal), and so
+/// does the server a wrapper started (`go run` builds and runs a child: its process group goes
+/// when perflab stops it normally).
+#[test]
+fn issue_24_spawned_server_dies_with_perflab() {
+    let port = || {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let lab = Lab::new();
+    let up = |p: u16| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+    let gone_within = |p: u16, d: Duration| {
+        let until = std::time::Instant::now() + d;
+        while std::time::Instant::now() < until {
+            if !up(p) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    };
+    // kill -9 of perflab mid-test: the server it spawned goes too.
+    let p = port();
+    let server_cmd = format!("python3 -m http.server {p} --bind 127.0.0.1");
+    let child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .env("PERFLAB_STORE", lab.path("h.db"))
+        .args(["load", &format!("http://127.0.0.1:{p}/"), "-d", "60s"])
+        .args(["--rate", "20/s", "--no-store", "--spawn", &server_cmd])
+        .args(["--wait-port", &p.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !up(p) && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id();
+    if !up(p) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+        panic!(
+            "the server did not start: {}",
+            stderr(&child.wait_with_output().unwrap())
+        );
+    }
+    assert!(Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        gone_within(p, Duration::from_secs(10)),
+        "the server outlived kill -9 of perflab: {}",
+        stderr(&out)
+    );
+    // A wrapper that keeps its server as a child (sh without exec, as `go run` does): the
+    // group is stopped at the end of the test, the grandchild with it.
+    let p = port();
+    let server_cmd = format!("sh -c 'python3 -m http.server {p} --bind 127.0.0.1; true'");
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{p}/"),
+            "-c",
+            "1",
+            "-d",
+            "1s",
+        ])
+        .args([
+            "--no-store",
+            "--spawn",
+            &server_cmd,
+            "--wait-port",
+            &p.to_string(),
+        ])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        gone_within(p, Duration::from_secs(5)),
+        "the wrapped server outlived the test"
+    );
+}
+
 #[test]
 fn interrupt_keeps_the_partial_load_run() {
     let s = server(&[]);
@@ -851,7 +940,7 @@ fn interrupt_keeps_the_partial_load_run() {
         .unwrap()
         .success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
     assert_eq!(doc["interrupted"], true);
@@ -1282,7 +1371,7 @@ fn ctrl_c_ends_a_test_against_a_silent_server_at_once_and_twice_exits_now() {
         "{:?}",
         sent.elapsed()
     );
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let doc = json(&out.stdout);
     assert_eq!(doc["interrupted"], true);
     assert_eq!(summary(&doc)["errors"]["unfinished"], 2, "{doc}");

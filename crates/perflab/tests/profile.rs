@@ -1007,7 +1007,7 @@ fn the_commands_stdout_keeps_its_place() {
 }
 
 /// Ctrl-C ends a profiled command that would run forever and keeps its profile: the files, the
-/// top table, the stored run, exit 0; whether the terminal's Ctrl-C reaches the whole process
+/// top table, the stored run marked interrupted, exit 130; whether the terminal's Ctrl-C reaches the whole process
 /// group, or SIGINT or SIGTERM is sent to perflab alone.
 #[test]
 fn ctrl_c_ends_the_command_and_keeps_the_profile() {
@@ -1052,9 +1052,10 @@ fn ctrl_c_ends_the_command_and_keeps_the_profile() {
         assert!(sent.success(), "{how}");
         let out = child.wait_with_output().unwrap();
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(0), "{how}: {err}");
+        assert_eq!(out.status.code(), Some(130), "{how}: {err}");
         assert!(err.contains("stopped by Ctrl-C"), "{how}: {err}");
         let run = json(&out.stdout);
+        assert_eq!(run["interrupted"], true, "{how}");
         assert!(
             !summary(&run)["top"].as_array().unwrap().is_empty(),
             "{how}: {run}"

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use perflab_exec::interrupt::{self, Group, OnStop};
 use serde::{Deserialize, Serialize};
 
 use crate::elf::{self, Unwinding};
@@ -134,7 +135,6 @@ impl ProfileFlags {
             perf: std::env::var("PERFLAB_PERF").unwrap_or_else(|_| "perf".into()),
             valgrind: std::env::var("PERFLAB_VALGRIND").unwrap_or_else(|_| "valgrind".into()),
             stdout: CommandOutput::Stderr,
-            stop: None,
         })
     }
 }
@@ -161,32 +161,6 @@ pub struct RecordOptions {
     pub valgrind: String,
     /// Where the command's standard output goes.
     pub stdout: CommandOutput,
-    /// Set by Ctrl-C (or SIGINT/SIGTERM to perflab alone): perf is asked to stop, which ends
-    /// the command, and what was sampled until then is kept.
-    pub stop: Option<&'static std::sync::atomic::AtomicBool>,
-}
-
-/// Send SIGINT to `pid` once `stop` is set, until `done` is: perf then stops sampling, ends
-/// its workload and writes what it has.
-fn interrupt_when(
-    stop: Option<&'static std::sync::atomic::AtomicBool>,
-    pid: u32,
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    use std::sync::atomic::Ordering;
-    let Some(stop) = stop else { return };
-    std::thread::spawn(move || {
-        while !done.load(Ordering::SeqCst) {
-            if stop.load(Ordering::SeqCst) {
-                let _ = Command::new("kill")
-                    .args(["-INT", &pid.to_string()])
-                    .stderr(Stdio::null())
-                    .status();
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    });
 }
 
 /// Where a profiled command's standard output goes.
@@ -394,12 +368,11 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
     if std::env::var_os("PYTHONPERFSUPPORT").is_none() {
         cmd.env("PYTHONPERFSUPPORT", "1");
     }
-    let mut child = match cmd
-        .args(&perf[1..])
-        .stdout(stdout)
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+    // perf runs in its own process group, tracked by the signal owner: a Ctrl-C reaches its
+    // group as SIGINT once perflab has recorded the stop; perf then ends its workload and
+    // writes what it sampled.
+    cmd.args(&perf[1..]).stdout(stdout).stderr(Stdio::piped());
+    let (mut child, tracked) = match interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt) {
         Ok(c) => c,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(PerfUnavailable::No(format!(
@@ -412,11 +385,7 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
     // perf's messages and the command's stderr share this pipe: pass it on as it comes, and
     // keep the tail to explain a refusal.
     let tail = child.stderr.take().map(forward_stderr);
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    interrupt_when(opts.stop, child.id(), done.clone());
-    let waited = child.wait();
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    waited.map_err(|e| PerfUnavailable::Failed(e.into()))?;
+    interrupt::wait(&mut child, tracked).map_err(|e| PerfUnavailable::Failed(e.into()))?;
     let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
     let usage = match read_usage(&opts.scratch.join("usage.json")) {
         Ok(u) => u,
@@ -494,14 +463,15 @@ fn run_wrapped(
         w.extend(wrapped(opts, &report, argv));
         w
     };
-    Command::new(&words[0])
-        .args(&words[1..])
-        .stdout(command_stdout(opts)?)
-        .status()
-        .map_err(|e| RecordError::Spawn {
-            program: words[0].clone(),
-            reason: e.to_string(),
-        })?;
+    let spawn_error = |e: std::io::Error| RecordError::Spawn {
+        program: words[0].clone(),
+        reason: e.to_string(),
+    };
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..]).stdout(command_stdout(opts)?);
+    let (mut child, tracked) =
+        interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt).map_err(spawn_error)?;
+    interrupt::wait(&mut child, tracked).map_err(spawn_error)?;
     read_usage(&report)
 }
 
@@ -721,8 +691,8 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
     };
     let data = opts.scratch.join("perf.data");
     let start = std::time::Instant::now();
-    let child = Command::new(&opts.perf)
-        .args(["record", "-q", "-e", "cpu-clock", "-F"])
+    let mut cmd = Command::new(&opts.perf);
+    cmd.args(["record", "-q", "-e", "cpu-clock", "-F"])
         .arg(opts.frequency.to_string())
         .arg("--call-graph")
         .arg(match unwinding {
@@ -737,17 +707,15 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
         .arg(format!("{seconds}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| RecordError::Tool {
-            tool: "perf".into(),
-            reason: format!("cannot start {}: {e}", opts.perf),
+        .stderr(Stdio::piped());
+    let (child, tracked) =
+        interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt).map_err(|e| {
+            RecordError::Tool {
+                tool: "perf".into(),
+                reason: format!("cannot start {}: {e}", opts.perf),
+            }
         })?;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    interrupt_when(opts.stop, child.id(), done.clone());
-    let out = child.wait_with_output();
-    done.store(true, std::sync::atomic::Ordering::SeqCst);
-    let out = out?;
+    let out = interrupt::output(child, tracked)?;
     let elapsed = start.elapsed().as_secs_f64();
     if !data.exists() {
         return Err(RecordError::Tool {
@@ -828,17 +796,10 @@ fn proc_rss_peak(pid: u32) -> Option<u64> {
 /// # Errors
 /// [`RecordError::Spawn`] when the command cannot start.
 pub fn wrapper_usage(argv: &[String], timeout_s: Option<f64>) -> Result<(Usage, i32), RecordError> {
-    // Ctrl-C reaches the command itself; a SIGINT or SIGTERM to this wrapper alone (perf sends
-    // its workload SIGTERM when it is stopped) is passed on, and the report is still written.
-    let _ = ctrlc::set_handler(|| {
-        let pid = perflab_exec::RUNNING.load(std::sync::atomic::Ordering::SeqCst);
-        if pid != 0 {
-            let _ = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        }
-    });
+    // The command shares perf's group, so a stop sent to the group reaches it; a SIGINT or
+    // SIGTERM to this wrapper alone (perf sends its workload SIGTERM when it is stopped) is
+    // passed on, and the report is still written.
+    perflab_exec::interrupt::relay();
     let timeout = timeout_s
         .filter(|t| t.is_finite() && *t > 0.0)
         .map(std::time::Duration::from_secs_f64);

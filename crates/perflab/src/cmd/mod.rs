@@ -99,21 +99,8 @@ fn text(doc: perflab_report::Document<'_>) -> String {
     perflab_report::render(perflab_report::Format::Text, &doc).unwrap_or_else(|e| format!("{e}\n"))
 }
 
-/// Install the Ctrl-C handler once; the flag tells measuring loops to stop and keep their data.
+/// The process-wide stop (Ctrl-C, SIGTERM): the one handler lives in `perflab_exec::interrupt`,
+/// which also passes the stop on to the children it tracks.
 fn interrupt_flag() -> &'static std::sync::atomic::AtomicBool {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::OnceLock;
-    static FLAG: AtomicBool = AtomicBool::new(false);
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // If a handler cannot be installed, Ctrl-C simply kills perflab as usual.
-        // The first Ctrl-C stops the work and keeps what was measured; a second one exits now.
-        let _ = ctrlc::set_handler(|| {
-            if FLAG.swap(true, Ordering::SeqCst) {
-                eprintln!("perflab: interrupted again: exiting now");
-                std::process::exit(130);
-            }
-        });
-    });
-    &FLAG
+    perflab_exec::Stop::install().flag()
 }

@@ -102,6 +102,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     };
     run.benchmarks.push(benchmark_of(&summary));
     run.profiles.push(summary);
+    run.interrupted = stopped;
     super::finish_run(run, &args.output, store, |r| {
         let text: Vec<String> = (r.profiles.iter())
             .map(|p| super::text(perflab_report::Document::Profile(p)))
@@ -137,9 +138,9 @@ pub(super) fn record_options(
 ) -> Result<RecordOptions> {
     let exe = std::env::current_exe().context("cannot find perflab's own executable")?;
     let wrapper = vec![exe.display().to_string(), "exec-usage".into()];
-    let mut opts = p.record_options(wrapper, scratch, timeout_s)?;
-    opts.stop = Some(super::interrupt_flag());
-    Ok(opts)
+    // The signal owner must be in place before perf starts, so a stop reaches perf's group.
+    super::interrupt_flag();
+    Ok(p.record_options(wrapper, scratch, timeout_s)?)
 }
 
 /// Record `argv` (CPU, and allocations when asked) with the command line's options.
