@@ -341,3 +341,15 @@ pub fn app(state: Shared) -> Router {
         ))
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_hash_is_sha256_hex() {
+        // FIPS 180-2's "abc" example.
+        assert_eq!(
+            super::token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
