@@ -45,7 +45,7 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
     } else {
         let path = std::path::Path::new(location);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
                 backend: "sqlite",
                 message: format!("cannot create the history directory {}: {e}", dir.display()),
             })?;
@@ -58,12 +58,38 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The database failed.
+    /// The database failed (a statement refused, a constraint): the detail says why.
     #[error("history database ({backend}): {message}")]
     Database {
         /// `sqlite` or `postgres`.
         backend: &'static str,
         /// What the database said.
+        message: String,
+    },
+    /// Another process holds the database (SQLite busy or locked past the timeout, a
+    /// PostgreSQL lock or deadlock): trying again later may work.
+    #[error("history database ({backend}) is locked by another process: {message} (try again)")]
+    Locked {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the database said.
+        message: String,
+    },
+    /// The database file is damaged or not a database: trying again will not help.
+    #[error("history database ({backend}) is damaged or not a history: {message}")]
+    CorruptDatabase {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the database said.
+        message: String,
+    },
+    /// The database cannot be reached (a connection refused or lost, a file that cannot be
+    /// opened).
+    #[error("history database ({backend}) is unavailable: {message}")]
+    Unavailable {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What the database or the OS said.
         message: String,
     },
     /// A stored document no longer parses.
@@ -82,9 +108,9 @@ pub enum StoreError {
         /// How many matched.
         count: usize,
     },
-    /// The run to name as a baseline does not exist.
+    /// The run named (a baseline's run, a run to delete) is not in the history.
     #[error("no run {0:?} in the history (see `perflab log`)")]
-    NoSuchRun(String),
+    NotFound(String),
     /// A token with this name exists already.
     #[error("a token named {0:?} exists (revoke it first: perflab token revoke NAME)")]
     TokenExists(String),
@@ -377,7 +403,7 @@ pub trait Store: Send + Sync {
     /// Point a baseline name at a run; returns the run it named before, if another.
     ///
     /// # Errors
-    /// [`StoreError::NoSuchRun`] when the run is not stored.
+    /// [`StoreError::NotFound`] when the run is not stored.
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError>;
 
     /// The run a baseline names.
@@ -464,7 +490,7 @@ mod tests {
         let s = SqliteStore::open_in_memory().unwrap();
         assert!(matches!(
             s.save_baseline("main", "nope"),
-            Err(StoreError::NoSuchRun(_))
+            Err(StoreError::NotFound(_))
         ));
         let r = Run::new(RunKind::Bench);
         s.save_run(&r).unwrap();

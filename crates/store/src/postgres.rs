@@ -10,10 +10,22 @@ use postgres::{Client, NoTls, Transaction};
 
 use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
 
+/// PostgreSQL's error as the kind callers act on: no server (a lost or refused connection),
+/// locked (lock_not_available, deadlock_detected, serialization_failure: retry), or other.
 fn db(e: postgres::Error) -> StoreError {
-    StoreError::Database {
-        backend: "postgres",
-        message: e.to_string().replace('\n', " "),
+    let backend = "postgres";
+    let message = e.to_string().replace('\n', " ");
+    match e.as_db_error().map(|d| d.code().code()) {
+        None if e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>
+        {
+            StoreError::Unavailable { backend, message }
+        }
+        Some("55P03" | "40P01" | "40001") => StoreError::Locked { backend, message },
+        Some(c) if c.starts_with("08") || c.starts_with("57P") => {
+            StoreError::Unavailable { backend, message }
+        }
+        _ => StoreError::Database { backend, message },
     }
 }
 
@@ -475,7 +487,7 @@ impl Store for PostgresStore {
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {
         let run = self
             .run(run_id)?
-            .ok_or_else(|| StoreError::NoSuchRun(run_id.into()))?;
+            .ok_or_else(|| StoreError::NotFound(run_id.into()))?;
         let mut client = self.lock();
         let mut tx = client.transaction().map_err(|e| self.fail(e))?;
         let before: Option<String> = tx

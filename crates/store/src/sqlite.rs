@@ -11,10 +11,20 @@ use crate::{
     group_series, points_of, unix_ms, Point, RunFilter, RunSummary, Series, Store, StoreError,
 };
 
+/// SQLite's error as the kind callers act on: locked (retry), damaged (do not), or other.
 fn db(e: rusqlite::Error) -> StoreError {
-    StoreError::Database {
-        backend: "sqlite",
-        message: e.to_string(),
+    use rusqlite::ErrorCode as C;
+    let backend = "sqlite";
+    let message = e.to_string();
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Locked { backend, message },
+        Some(C::DatabaseCorrupt | C::NotADatabase) => {
+            StoreError::CorruptDatabase { backend, message }
+        }
+        Some(
+            C::CannotOpen | C::PermissionDenied | C::ReadOnly | C::DiskFull | C::SystemIoFailure,
+        ) => StoreError::Unavailable { backend, message },
+        _ => StoreError::Database { backend, message },
     }
 }
 
@@ -674,7 +684,7 @@ impl Store for SqliteStore {
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {
         let run = self
             .run(run_id)?
-            .ok_or_else(|| StoreError::NoSuchRun(run_id.into()))?;
+            .ok_or_else(|| StoreError::NotFound(run_id.into()))?;
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db)?;
         let before: Option<String> = tx
@@ -727,5 +737,43 @@ impl Store for SqliteStore {
             .execute("DELETE FROM baselines WHERE name = ?1", params![name])
             .map_err(db)?
             > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(code: i32) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn sqlite_errors_become_the_kind_a_caller_acts_on() {
+        use rusqlite::ffi;
+        assert!(matches!(db(failure(ffi::SQLITE_BUSY)), StoreError::Locked { .. }));
+        assert!(matches!(db(failure(ffi::SQLITE_LOCKED)), StoreError::Locked { .. }));
+        assert!(matches!(
+            db(failure(ffi::SQLITE_CORRUPT)),
+            StoreError::CorruptDatabase { .. }
+        ));
+        assert!(matches!(
+            db(failure(ffi::SQLITE_CANTOPEN)),
+            StoreError::Unavailable { .. }
+        ));
+        assert!(matches!(
+            db(failure(ffi::SQLITE_CONSTRAINT)),
+            StoreError::Database { .. }
+        ));
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_history_is_a_damaged_database_not_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+        let e = SqliteStore::open(&path).err().expect("a text file is no database");
+        assert!(matches!(e, StoreError::CorruptDatabase { .. }), "{e}");
+        assert!(e.to_string().contains("damaged or not a history"), "{e}");
     }
 }

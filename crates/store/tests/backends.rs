@@ -136,7 +136,7 @@ fn baselines_point_at_stored_runs_and_say_when_they_move() {
         assert!(
             matches!(
                 s.save_baseline("main", "nope"),
-                Err(StoreError::NoSuchRun(_))
+                Err(StoreError::NotFound(_))
             ),
             "{name}"
         );

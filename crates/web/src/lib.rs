@@ -205,8 +205,16 @@ pub enum AppError {
 }
 
 impl From<StoreError> for AppError {
+    /// What the client may act on: a missing run is 404, an ambiguous prefix 400; a locked,
+    /// unreachable or damaged database 503 (the detail is logged, not sent).
     fn from(e: StoreError) -> Self {
-        AppError::Unavailable(e)
+        match e {
+            StoreError::NotFound(id) => AppError::NotFound(format!("no run {id:?}")),
+            StoreError::Ambiguous { prefix, .. } => {
+                AppError::BadRequest(format!("run id {prefix:?} is ambiguous"))
+            }
+            e => AppError::Unavailable(e),
+        }
     }
 }
 
@@ -290,9 +298,6 @@ pub(crate) fn stored(s: &AppState, id: &str) -> Result<perflab_model::Run, AppEr
     match s.store.run(id) {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
-        Err(StoreError::Ambiguous { .. }) => {
-            Err(AppError::BadRequest(format!("run id {id:?} is ambiguous")))
-        }
         Err(e) => Err(e.into()),
     }
 }
