@@ -14,7 +14,12 @@ use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Store, StoreError,
 /// locked (lock_not_available, deadlock_detected, serialization_failure: retry), or other.
 fn db(e: postgres::Error) -> StoreError {
     let backend = "postgres";
-    let message = e.to_string().replace('\n', " ");
+    // postgres::Error's own text is "db error" for a server's error: say what the server said.
+    let message = match e.as_db_error() {
+        Some(d) => format!("{} ({})", d.message(), d.code().code()),
+        None => e.to_string(),
+    }
+    .replace('\n', " ");
     match e.as_db_error().map(|d| d.code().code()) {
         None if e.is_closed()
             || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()) =>

@@ -269,7 +269,7 @@ fn a_dropped_postgres_connection_is_opened_again() {
     // reconnects and sees the history.
     let first = store.list_runs(&RunFilter::default());
     if let Err(e) = &first {
-        assert!(matches!(e, StoreError::Database { .. }), "{e}");
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e}");
     }
     let again = store.list_runs(&RunFilter::default()).unwrap();
     assert_eq!(again.len(), 1);
