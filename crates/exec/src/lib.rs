@@ -17,6 +17,7 @@
 //! ```
 
 pub mod ab;
+pub mod assistant;
 mod commands;
 mod facts;
 pub mod git;

@@ -751,8 +751,14 @@ mod tests {
     #[test]
     fn sqlite_errors_become_the_kind_a_caller_acts_on() {
         use rusqlite::ffi;
-        assert!(matches!(db(failure(ffi::SQLITE_BUSY)), StoreError::Locked { .. }));
-        assert!(matches!(db(failure(ffi::SQLITE_LOCKED)), StoreError::Locked { .. }));
+        assert!(matches!(
+            db(failure(ffi::SQLITE_BUSY)),
+            StoreError::Locked { .. }
+        ));
+        assert!(matches!(
+            db(failure(ffi::SQLITE_LOCKED)),
+            StoreError::Locked { .. }
+        ));
         assert!(matches!(
             db(failure(ffi::SQLITE_CORRUPT)),
             StoreError::CorruptDatabase { .. }
@@ -772,7 +778,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.db");
         std::fs::write(&path, vec![b'x'; 8192]).unwrap();
-        let e = SqliteStore::open(&path).err().expect("a text file is no database");
+        let e = SqliteStore::open(&path)
+            .err()
+            .expect("a text file is no database");
         assert!(matches!(e, StoreError::CorruptDatabase { .. }), "{e}");
         assert!(e.to_string().contains("damaged or not a history"), "{e}");
     }
