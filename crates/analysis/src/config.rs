@@ -26,6 +26,66 @@ struct File {
     metric: BTreeMap<String, MetricEntry>,
     bench: Option<CommandSection>,
     build: Option<CommandSection>,
+    load: Option<LoadSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoadSection {
+    base_url: Option<String>,
+    server: Option<String>,
+    wait_port: Option<u16>,
+    #[serde(default)]
+    endpoint: Vec<EndpointEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointEntry {
+    path: String,
+    method: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    body: Option<String>,
+}
+
+/// `[load]`: where the service is, how to start it, and what each endpoint is sent, so that
+/// `perflab load /path` and `perflab profile /path` work in the project's own terms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadConfig {
+    /// `base_url`: what a path is joined to (`http://127.0.0.1:8080`).
+    pub base_url: Option<String>,
+    /// `server`: started before a test of an endpoint and stopped after (`go run ./cmd/server`).
+    pub server: Option<String>,
+    /// `wait_port`: the port that tells the server is up (default: the base URL's port).
+    pub wait_port: Option<u16>,
+    /// `[[load.endpoint]]` entries.
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One `[[load.endpoint]]`: how to call a path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Endpoint {
+    /// The path (`/api/v1/faces/search`).
+    pub path: String,
+    /// The method (default GET).
+    pub method: Option<String>,
+    /// Headers, `Name` → value.
+    pub headers: BTreeMap<String, String>,
+    /// The body (or `@FILE`).
+    pub body: Option<String>,
+}
+
+impl LoadConfig {
+    /// The entry for `path` (its query string ignored).
+    pub fn endpoint(&self, path: &str) -> Option<&Endpoint> {
+        let bare = path.split(['?', '#']).next().unwrap_or(path);
+        self.endpoints
+            .iter()
+            .find(|e| e.path == bare || e.path == path)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -89,6 +149,8 @@ pub struct Config {
     pub bench_command: Option<String>,
     /// `[build] command`: what `compare A..B` runs in each checkout before measuring.
     pub build_command: Option<String>,
+    /// `[load]`: the service's base URL, server command and endpoints.
+    pub load: LoadConfig,
 }
 
 impl Config {
@@ -202,8 +264,49 @@ impl Config {
             better,
             bench_command: command(file.bench, "bench")?,
             build_command: command(file.build, "build")?,
+            load: load_config(file.load, &at)?,
         })
     }
+}
+
+fn load_config(
+    section: Option<LoadSection>,
+    at: &dyn Fn(String) -> AnalysisError,
+) -> Result<LoadConfig, AnalysisError> {
+    let Some(l) = section else {
+        return Ok(LoadConfig::default());
+    };
+    if let Some(u) = &l.base_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            return Err(at(format!(
+                "load.base_url = {u:?}: give a URL such as \"http://127.0.0.1:8080\""
+            )));
+        }
+    }
+    if l.server.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(at("load.server is empty".into()));
+    }
+    let mut endpoints = Vec::new();
+    for (i, e) in l.endpoint.into_iter().enumerate() {
+        if !e.path.starts_with('/') {
+            return Err(at(format!(
+                "load.endpoint[{i}].path = {:?}: a path starts with /",
+                e.path
+            )));
+        }
+        endpoints.push(Endpoint {
+            path: e.path,
+            method: e.method,
+            headers: e.headers,
+            body: e.body,
+        });
+    }
+    Ok(LoadConfig {
+        base_url: l.base_url.map(|u| u.trim_end_matches('/').to_string()),
+        server: l.server,
+        wait_port: l.wait_port,
+        endpoints,
+    })
 }
 
 /// Parse `10%`, `+20%`, `-10%` or `0.1` into a fraction (the sign is ignored: the allowed change

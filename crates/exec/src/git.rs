@@ -212,6 +212,28 @@ impl Repo {
         })
     }
 
+    /// The default branch: what `origin/HEAD` points at, else the first of `main`, `master`,
+    /// `trunk` that exists here.
+    pub fn default_branch(&self) -> Option<String> {
+        if let Ok(r) = run_git(
+            &self.top,
+            &[
+                "symbolic-ref",
+                "--quiet",
+                "--short",
+                "refs/remotes/origin/HEAD",
+            ],
+        ) {
+            if let Some(b) = r.strip_prefix("origin/").filter(|b| !b.is_empty()) {
+                return Some(b.to_string());
+            }
+        }
+        ["main", "master", "trunk"]
+            .into_iter()
+            .find(|b| self.is_branch(b))
+            .map(str::to_string)
+    }
+
     /// A shallow clone (CI checkouts often are).
     pub fn is_shallow(&self) -> bool {
         run_git(&self.top, &["rev-parse", "--is-shallow-repository"]).is_ok_and(|s| s == "true")

@@ -15,12 +15,14 @@ use crate::ExecError;
 pub struct Service {
     child: Child,
     tracked: Option<Tracked>,
+    listener: Option<u32>,
 }
 
 impl Service {
-    /// Its process id.
+    /// The process that serves: the one of its group listening on the port it was waited on
+    /// (`go run` and shell wrappers keep the server as their child), else the started one.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.listener.unwrap_or(self.child.id())
     }
 
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
@@ -73,6 +75,7 @@ pub fn spawn_service(
     let mut service = Service {
         child,
         tracked: Some(tracked),
+        listener: None,
     };
     let Some(p) = port else {
         return Ok(service);
@@ -80,6 +83,7 @@ pub fn spawn_service(
     let deadline = Instant::now() + ready_within;
     loop {
         if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+            service.listener = listening_pid(p, service.child.id());
             return Ok(service);
         }
         if let Some(status) = service.exited() {
@@ -95,5 +99,82 @@ pub fn spawn_service(
             });
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The process in process group `group` with a socket listening on TCP `port` (IPv4 or IPv6),
+/// from /proc: None when it cannot be told.
+fn listening_pid(port: u16, group: u32) -> Option<u32> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) = (f.get(1), f.get(3), f.get(9)) else {
+                continue;
+            };
+            let listening = *state == "0A";
+            let on_port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                == Some(port);
+            if listening && on_port {
+                inodes.push(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    if inodes.is_empty() {
+        return None;
+    }
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let pgrp = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2))
+            .and_then(|g| g.parse::<u32>().ok());
+        if pgrp != Some(group) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let target = std::fs::read_link(fd.path()).unwrap_or_default();
+            if inodes.iter().any(|i| target.as_os_str() == i.as_str()) {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_served_pid_is_the_listener_inside_a_wrapper() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        // A shell that keeps python as its child, as `go run` keeps the server.
+        let cmd =
+            format!("sh -c 'python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1; true'");
+        let s = spawn_service(&cmd, Some(port), Duration::from_secs(20)).unwrap();
+        assert_ne!(s.pid(), s.child.id(), "the listener, not the wrapper");
+        let comm = std::fs::read_to_string(format!("/proc/{}/comm", s.pid())).unwrap();
+        assert!(comm.starts_with("python"), "{comm}");
+        drop(s);
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     }
 }

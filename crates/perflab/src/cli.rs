@@ -38,8 +38,12 @@ perflab run -P threads 1 4 'app --threads {threads}'\n  perflab run -L backend k
     /// Run a benchmark harness and read its results.
     #[command(
         long_about = "Run a harness (go test -bench, cargo bench, criterion, Google Benchmark, \
-pytest, hyperfine), asking it for machine-readable output where needed, and read its results.",
-        after_help = "Examples:\n  perflab bench -- go test -run '^$' -bench . -benchmem -count 10 ./...\n  \
+pytest, hyperfine), asking it for machine-readable output where needed, and read its results. \
+With NAME|SCOPE instead of a command, the project's own benchmarks in that scope are run (Go, \
+Cargo, pytest-benchmark are detected) and compared with the baseline: exit 1 on a regression.",
+        after_help = "Examples:\n  perflab bench FaceSearch                  # go test -bench FaceSearch in its package\n  \
+perflab bench ./internal/service --depth deep\n  \
+perflab bench -- go test -run '^$' -bench . -benchmem -count 10 ./...\n  \
 perflab bench -- cargo bench\n  perflab bench --format gbench -- ./bench --benchmark_format=json"
     )]
     Bench(BenchArgs),
@@ -89,7 +93,8 @@ the intended send time (coordinated omission corrected). Failed requests are cou
 perflab load http://127.0.0.1:8080/search --rate 1000/s -d 1m --threshold 'p99<5ms'\n  \
 perflab load http://127.0.0.1:8080/ --stages '30s:50,1m:100,30s:200,30s:0'\n  \
 perflab load --scenario-file load.toml --rate 500/s --warmup 10s\n  \
-perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json"
+perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json\n  \
+perflab load /api/v1/faces/search --vus 100   # [load] base_url (and server) in perflab.toml"
     )]
     Load(Box<LoadArgs>),
     /// Merge the results of load-test segments into one run (histograms merge exactly).
@@ -208,6 +213,19 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
+    /// Which benchmarks, in the project's own terms: a benchmark name or pattern
+    /// (`FaceSearch`), a package (`./internal/service`, `internal/service/face.go`, `./...`, a
+    /// crate, a Python file or directory), or `PACKAGE:PATTERN`. The matching benchmarks are
+    /// run, recorded and compared with the baseline (exit 1 on a regression).
+    #[arg(value_name = "NAME|SCOPE", conflicts_with = "command")]
+    pub(crate) scope: Option<String>,
+    /// Compare with this baseline (default with a scope: the latest run of the default
+    /// branch; `none` compares with nothing).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) baseline: Option<String>,
+    /// How long to measure with a scope: quick (1 count), standard (5), deep (10).
+    #[arg(long, default_value = "standard", value_parser = ["quick", "standard", "deep"])]
+    pub(crate) depth: String,
     /// The harness's output format (default: detected).
     #[arg(long, short = 'f', value_name = "FORMAT")]
     pub(crate) format: Option<String>,
@@ -503,6 +521,10 @@ pub(crate) struct SpinArgs {
 pub(crate) struct LoadArgs {
     #[command(flatten)]
     pub(crate) request: perflab_load::request::LoadRequest,
+    /// What a URL that is only a path (`perflab load /api/v1/search`) is joined to (default:
+    /// `[load] base_url` in perflab.toml).
+    #[arg(long, value_name = "URL", env = "BASE_URL")]
+    pub(crate) base_url: Option<String>,
     /// Print the plan (model, stages, each scenario's first request) and send nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,

@@ -17,12 +17,59 @@ use crate::context;
 use crate::Outcome;
 
 pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
-    if args.command.is_empty() {
-        let Some(c) = &config.bench_command else {
-            bail!("no harness command: give one after -- (`perflab bench -- go test -bench .`) or set [bench] command in perflab.toml (`perflab init`)");
-        };
-        args.command = perflab_exec::split_words(c)?;
+    // With a scope (or nothing configured), the assistant: the project's own benchmarks in
+    // that scope, then a comparison with the baseline.
+    let assistant =
+        args.scope.is_some() || (args.command.is_empty() && config.bench_command.is_none());
+    if let Some(text) = &args.scope {
+        let project = super::modes::project()?;
+        let scope = super::modes::scope(&project, text)?;
+        let depth = super::modes::depth(&args.depth)?;
+        args.command = project.ecosystem.bench(&project.root, &scope, depth);
+        eprintln!(
+            "perflab: {} ({}): {}",
+            scope.describe(),
+            project.ecosystem.name(),
+            shell_line(&args.command)
+        );
+    } else if args.command.is_empty() {
+        match &config.bench_command {
+            Some(c) => args.command = perflab_exec::split_words(c)?,
+            None => {
+                let Ok(project) = super::modes::project() else {
+                    bail!("no harness command: give one after -- (`perflab bench -- go test -bench .`), name benchmarks (`perflab bench NAME`) or set [bench] command in perflab.toml (`perflab init`)");
+                };
+                let depth = super::modes::depth(&args.depth)?;
+                let scope = perflab_exec::assistant::Scope::Project;
+                args.command = project.ecosystem.bench(&project.root, &scope, depth);
+                eprintln!(
+                    "perflab: {} ({}): {}",
+                    scope.describe(),
+                    project.ecosystem.name(),
+                    shell_line(&args.command)
+                );
+            }
+        }
     }
+    let baseline = args.baseline.clone();
+    let compare = assistant || baseline.is_some();
+    let recorded = record(args, store)?;
+    if !compare {
+        return Ok(Outcome::Ok);
+    }
+    match super::modes::base_for(store, baseline.as_deref(), &recorded)? {
+        Some((base, label)) => super::modes::compare_with(&base, &label, &recorded, config),
+        None => Ok(Outcome::Ok),
+    }
+}
+
+/// A command line as a shell would take it back.
+pub(crate) fn shell_line(argv: &[String]) -> String {
+    perflab_exec::join_words(argv)
+}
+
+/// Run the harness, read and record its results; the run recorded.
+fn record(mut args: BenchArgs, store: Option<&Path>) -> Result<Run> {
     let format = context::parse_format(args.format.as_deref())?;
     if !args.profile && args.profile_options.chosen() {
         bail!("--alloc, --mode and --call-graph choose how to profile the harness: add --profile");
@@ -66,6 +113,7 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
             .insert("profiler".into(), profiled.cpu.backend.clone());
         run.profiles.push(summary);
     }
+    let kept = run.clone();
     super::finish_run(run, &args.output, store, |r| {
         let mut text = super::text(perflab_report::Document::Run(r));
         for s in &r.profiles {
@@ -74,7 +122,7 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
         }
         text
     })?;
-    Ok(Outcome::Ok)
+    Ok(kept)
 }
 
 /// The harness under the profiler (perf, else callgrind, else timing only, as `perflab

@@ -10,9 +10,77 @@ use perflab_profile::record::CpuMode;
 use perflab_report::{LoadEnding, LoadView};
 
 use crate::cli::LoadArgs;
+use crate::config::Config;
 use crate::Outcome;
 
-pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
+/// A URL that is only a path (`/api/v1/search`): joined to `--base-url`, `BASE_URL` or `[load]
+/// base_url`; its `[[load.endpoint]]` gives the method, headers and body the flags left out;
+/// `[load] server` is started unless the base URL already answers. Returns how long a started
+/// server may take to open its port (`go run` builds first).
+fn endpoint(args: &mut LoadArgs, config: &Config) -> Result<Duration> {
+    let quick = Duration::from_secs(30);
+    let Some(path) = args.request.url.clone().filter(|u| u.starts_with('/')) else {
+        return Ok(quick);
+    };
+    let Some(base) = args
+        .base_url
+        .clone()
+        .or_else(|| config.load.base_url.clone())
+    else {
+        bail!("{path:?} is a path: give the service's address with --base-url URL (or BASE_URL, or [load] base_url in perflab.toml)");
+    };
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("--base-url {base:?}: give a URL such as http://127.0.0.1:8080");
+    }
+    let base = base.trim_end_matches('/').to_string();
+    args.request.url = Some(format!("{base}{path}"));
+    if let Some(e) = config.load.endpoint(&path) {
+        if args.request.method == "GET" {
+            if let Some(m) = &e.method {
+                args.request.method = m.clone();
+            }
+        }
+        if args.request.headers.is_empty() {
+            args.request.headers = (e.headers.iter())
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+        }
+        if args.request.body.is_none() {
+            args.request.body = e.body.clone();
+        }
+    }
+    let Some(server) = config.load.server.clone() else {
+        return Ok(quick);
+    };
+    if args.spawn.is_some() || args.watch_pid.is_some() {
+        return Ok(quick);
+    }
+    let port = config.load.wait_port.or_else(|| url_port(&base));
+    if let Some(p) = port {
+        if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+            eprintln!("note: port {p} already answers: testing the running server, not starting `{server}`");
+            return Ok(quick);
+        }
+    }
+    eprintln!("perflab: starting `{server}` for the test");
+    args.spawn = Some(server);
+    args.wait_port = args.wait_port.or(port);
+    Ok(Duration::from_secs(180))
+}
+
+/// The port of `http://host:port/…` (80 or 443 when not written).
+fn url_port(url: &str) -> Option<u16> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    match host_port.rsplit_once(':') {
+        Some((_, p)) if !p.contains(']') => p.parse().ok(),
+        _ => Some(if scheme == "https" { 443 } else { 80 }),
+    }
+}
+
+pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+    let server_wait = endpoint(&mut args, config)?;
     let (opts, thresholds) = args.request.validate()?;
     if args.dry_run {
         crate::output::print(&opts.describe_plan(&thresholds))?;
@@ -22,7 +90,7 @@ pub(crate) fn run(args: LoadArgs, store: Option<&Path>) -> Result<Outcome> {
         Some(cmd) => Some(perflab_exec::spawn_service(
             cmd,
             args.wait_port,
-            Duration::from_secs(30),
+            server_wait,
         )?),
         None => None,
     };

@@ -12,6 +12,7 @@ mod init;
 mod load;
 mod log;
 mod merge;
+mod modes;
 mod profile;
 mod report;
 mod run;
@@ -44,7 +45,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Alerts(a) => log::run(crate::cli::LogArgs { alerts: true, ..a }, store),
         Command::Show(a) => show::run(a, store),
         Command::Baseline(a) => baseline::run(a, store),
-        Command::Load(a) => load::run(*a, store),
+        Command::Load(a) => load::run(*a, store, &config()?),
         Command::Merge(a) => merge::run(a, store),
         Command::Profile(a) => profile::run(a, store),
         Command::Scan(a) => scan::run(a, store),

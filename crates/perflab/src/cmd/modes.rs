@@ -1,0 +1,154 @@
+//! The `/benchmark` modes in the project's own terms: resolving what the user named (a scope)
+//! against the detected project, and the comparison with the baseline that `bench NAME` ends
+//! with. The project knowledge itself is `perflab_exec::assistant`.
+
+use std::path::Path;
+
+use anyhow::{bail, Context as _, Result};
+use perflab_exec::assistant::{Depth, Project, Scope};
+use perflab_model::Run;
+use perflab_report::{render, Document, Format};
+use perflab_store::RunFilter;
+
+use crate::config::Config;
+use crate::{context, output, Outcome};
+
+/// The project at the repository root, or an error that says what to give instead.
+pub(crate) fn project() -> Result<Project> {
+    let root = context::project_root();
+    Project::detect(&root).with_context(|| {
+        format!(
+            "no Go module, Cargo project with benchmarks or pytest-benchmark setup at {}: give the command after -- instead",
+            root.display()
+        )
+    })
+}
+
+/// `--depth NAME`.
+pub(crate) fn depth(name: &str) -> Result<Depth> {
+    Depth::parse(name).with_context(|| format!("--depth {name:?}: use quick, standard or deep"))
+}
+
+/// The scope `text` names in `project`, refused when it names nothing there.
+pub(crate) fn scope(project: &Project, text: &str) -> Result<Scope> {
+    let scope = project.scope(text);
+    if let Scope::Endpoint(p) = &scope {
+        bail!("{p:?} is an endpoint: load-test it with `perflab load {p}`, profile it with `perflab profile {p}`");
+    }
+    if project.benchmarks_in(&scope).is_empty() {
+        let mut known: Vec<String> = (project.benchmarks_in(&Scope::Project).into_iter())
+            .map(|b| b.name)
+            .collect();
+        let more = known.len().saturating_sub(8);
+        known.truncate(8);
+        let list = if known.is_empty() {
+            format!("the project has no {} benchmarks", project.ecosystem.name())
+        } else {
+            format!(
+                "benchmarks: {}{}",
+                known.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            )
+        };
+        bail!(
+            "{text:?} names no package or benchmark of this {} project ({list})",
+            project.ecosystem.name()
+        );
+    }
+    Ok(scope)
+}
+
+/// The run to compare `current` with: the named baseline, else the newest run of the default
+/// branch (not `current` itself) that shares a benchmark with it. None with `none`, or when
+/// there is nothing to compare with (said on stderr).
+pub(crate) fn base_for(
+    store: Option<&Path>,
+    baseline: Option<&str>,
+    current: &Run,
+) -> Result<Option<(Run, String)>> {
+    let s = context::open_store(store)?;
+    match baseline {
+        Some("none") => return Ok(None),
+        Some(name) => {
+            let run = s.baseline(name)?.with_context(|| {
+                format!(
+                    "no baseline {name:?} (perflab baseline list; perflab baseline save {name})"
+                )
+            })?;
+            return Ok(Some((run, format!("baseline {name}"))));
+        }
+        None => {}
+    }
+    let root = context::project_root();
+    let branch = perflab_exec::git::Repo::discover(&root)
+        .ok()
+        .and_then(|r| r.default_branch());
+    let Some(branch) = branch else {
+        eprintln!("note: no default branch found (main, master or origin/HEAD): nothing to compare with; name one with --baseline");
+        return Ok(None);
+    };
+    let keys: std::collections::BTreeSet<String> =
+        current.benchmarks.iter().map(|b| b.key()).collect();
+    let filter = RunFilter {
+        branch: Some(branch.clone()),
+        kind: Some(current.kind.as_str().to_string()),
+        limit: 50,
+        ..RunFilter::default()
+    };
+    for summary in s.list_runs(&filter)? {
+        if summary.id == current.id || summary.interrupted {
+            continue;
+        }
+        let Ok(Some(run)) = s.run(&summary.id) else {
+            continue;
+        };
+        if run.benchmarks.iter().any(|b| keys.contains(&b.key())) {
+            return Ok(Some((
+                run,
+                format!("{branch} ({})", context::short_id(&summary.id)),
+            )));
+        }
+    }
+    eprintln!("note: no earlier run of {branch} with these benchmarks to compare with: run `perflab bench` on {branch}, or save a baseline (perflab baseline save NAME) and name it with --baseline");
+    Ok(None)
+}
+
+/// Compare `current` with `base` (only the benchmarks `current` has), print the table and
+/// turn the gate into the outcome.
+pub(crate) fn compare_with(
+    base: &Run,
+    base_label: &str,
+    current: &Run,
+    config: &Config,
+) -> Result<Outcome> {
+    let keys: std::collections::BTreeSet<String> =
+        current.benchmarks.iter().map(|b| b.key()).collect();
+    let mut base_set: Vec<_> = (base.benchmarks.iter())
+        .filter(|b| keys.contains(&b.key()))
+        .cloned()
+        .collect();
+    let mut current_set = current.benchmarks.clone();
+    config.apply_directions(&mut base_set);
+    config.apply_directions(&mut current_set);
+    let mut opts = config.compare.clone();
+    opts.base_label = base_label.to_string();
+    opts.current_label = "this run".into();
+    for w in perflab_analysis::config_differences(base, current) {
+        eprintln!("warning: {w}");
+    }
+    let comparison = perflab_analysis::compare(&base_set, &current_set, &opts)?;
+    for w in &comparison.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("\ncompared with {base_label}:");
+    output::print(&render(Format::Text, &Document::Comparison(&comparison))?)?;
+    Ok(if comparison.gate.passed {
+        Outcome::Ok
+    } else {
+        Outcome::GateFailed
+    })
+}
