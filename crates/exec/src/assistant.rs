@@ -152,6 +152,9 @@ pub struct HarnessPlan {
     pub profiles: Vec<(String, PathBuf)>,
     /// Environment for the command (`GODEBUG=gctrace=1`).
     pub env: Vec<(String, String)>,
+    /// A build to run first, unprofiled, so a profile from outside shows the benchmarks and
+    /// not the compiler (`cargo bench --no-run`).
+    pub build: Option<Vec<String>>,
 }
 
 /// What one language's tooling needs to know.
@@ -167,8 +170,16 @@ pub trait Ecosystem: std::fmt::Debug + Send + Sync {
     fn bench(&self, root: &Path, scope: &Scope, depth: Depth) -> Vec<String>;
     /// The runs that profile the benchmarks of `scope`, writing into `dir`. Ecosystems whose
     /// harness writes profiles (Go) say where; others leave `profiles` empty and the command
-    /// is profiled from outside (perf).
-    fn profile(&self, root: &Path, scope: &Scope, depth: Depth, dir: &Path) -> Vec<HarnessPlan>;
+    /// is profiled from outside (perf). `contention` adds block and mutex profiles where the
+    /// harness has them (they slow blocking code down, so a scan leaves them out).
+    fn profile(
+        &self,
+        root: &Path,
+        scope: &Scope,
+        depth: Depth,
+        dir: &Path,
+        contention: bool,
+    ) -> Vec<HarnessPlan>;
 }
 
 /// A project the assistant works in.
@@ -475,17 +486,27 @@ impl Ecosystem for Go {
         argv
     }
 
-    fn profile(&self, root: &Path, scope: &Scope, depth: Depth, dir: &Path) -> Vec<HarnessPlan> {
+    fn profile(
+        &self,
+        root: &Path,
+        scope: &Scope,
+        depth: Depth,
+        dir: &Path,
+        contention: bool,
+    ) -> Vec<HarnessPlan> {
         // go test writes profiles for one package at a time: one run per package.
         Go::packages_in(root, scope)
             .into_iter()
             .enumerate()
             .map(|(i, pkg)| {
                 let at = |kind: &str| dir.join(format!("{i}-{kind}.pprof"));
-                let profiles: Vec<(String, PathBuf)> = ["cpu", "alloc", "block", "mutex"]
-                    .iter()
-                    .map(|k| (k.to_string(), at(k)))
-                    .collect();
+                let kinds: &[&str] = if contention {
+                    &["cpu", "alloc", "block", "mutex"]
+                } else {
+                    &["cpu", "alloc"]
+                };
+                let profiles: Vec<(String, PathBuf)> =
+                    kinds.iter().map(|k| (k.to_string(), at(k))).collect();
                 let mut argv: Vec<String> = ["go", "test", "-run", "^$", "-bench"]
                     .map(String::from)
                     .to_vec();
@@ -508,12 +529,14 @@ impl Ecosystem for Go {
                     ("block", "-blockprofile"),
                     ("mutex", "-mutexprofile"),
                 ] {
-                    argv.push(flag.into());
-                    argv.push(at(kind).display().to_string());
+                    if kinds.contains(&kind) {
+                        argv.push(flag.into());
+                        argv.push(at(kind).display().to_string());
+                    }
                 }
-                // Every allocation sampled, so allocs/op and the sites agree.
-                argv.push("-memprofilerate".into());
-                argv.push("1".into());
+                // Go's default allocation sampling (one per 512 KiB, scaled up by pprof): a
+                // rate of 1 would walk a stack per allocation and fill the CPU profile with
+                // the profiler's own traceback.
                 // The test binary stays beside the profiles (pprof names its functions).
                 argv.push("-o".into());
                 argv.push(dir.join(format!("{i}.test")).display().to_string());
@@ -523,6 +546,7 @@ impl Ecosystem for Go {
                     package: pkg,
                     profiles,
                     env: vec![("GODEBUG".into(), "gctrace=1".into())],
+                    build: None,
                 }
             })
             .collect()
@@ -652,15 +676,27 @@ impl Ecosystem for Cargo {
         argv
     }
 
-    fn profile(&self, root: &Path, scope: &Scope, depth: Depth, _dir: &Path) -> Vec<HarnessPlan> {
+    fn profile(
+        &self,
+        root: &Path,
+        scope: &Scope,
+        depth: Depth,
+        _dir: &Path,
+        _contention: bool,
+    ) -> Vec<HarnessPlan> {
+        let argv = self.bench(root, scope, depth);
+        let cut = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+        let mut build = argv[..cut].to_vec();
+        build.push("--no-run".into());
         vec![HarnessPlan {
-            argv: self.bench(root, scope, depth),
+            argv,
             package: match scope {
                 Scope::Package(p) => p.clone(),
                 _ => "workspace".into(),
             },
             profiles: Vec::new(),
             env: Vec::new(),
+            build: Some(build),
         }]
     }
 }
@@ -782,7 +818,14 @@ impl Ecosystem for Pytest {
         argv
     }
 
-    fn profile(&self, root: &Path, scope: &Scope, depth: Depth, _dir: &Path) -> Vec<HarnessPlan> {
+    fn profile(
+        &self,
+        root: &Path,
+        scope: &Scope,
+        depth: Depth,
+        _dir: &Path,
+        _contention: bool,
+    ) -> Vec<HarnessPlan> {
         vec![HarnessPlan {
             argv: self.bench(root, scope, depth),
             package: match scope {
@@ -791,6 +834,7 @@ impl Ecosystem for Pytest {
             },
             profiles: Vec::new(),
             env: Vec::new(),
+            build: None,
         }]
     }
 }
@@ -885,6 +929,7 @@ mod tests {
             &p.scope("./internal/..."),
             Depth::Quick,
             Path::new("/p"),
+            false,
         );
         assert_eq!(plans.len(), 2, "one go test per package: {plans:?}");
         assert!(plans[0].argv.contains(&"-cpuprofile".to_string()));

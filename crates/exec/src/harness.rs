@@ -40,6 +40,19 @@ pub fn run_harness(
     show_output: bool,
     stop: &AtomicBool,
 ) -> Result<HarnessOutput, ExecError> {
+    run_harness_with(argv, &[], show_output, stop)
+}
+
+/// [`run_harness`] with extra environment variables (`GODEBUG=gctrace=1`).
+///
+/// # Errors
+/// As [`run_harness`].
+pub fn run_harness_with(
+    argv: &[String],
+    env: &[(String, String)],
+    show_output: bool,
+    stop: &AtomicBool,
+) -> Result<HarnessOutput, ExecError> {
     let command = argv.join(" ");
     let program = argv.first().ok_or_else(|| ExecError::Options {
         message: "no harness command given".into(),
@@ -49,6 +62,7 @@ pub fn run_harness(
         error,
     };
     let mut cmd = Command::new(program);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -112,8 +112,12 @@ perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof"
     /// Profile several commands within a time budget; hottest functions per target and overall.
     #[command(
         long_about = "Profile each COMMAND for its share of --budget: hottest functions per target \
-and overall; with --baseline, what got hotter (delta table, differential flamegraph).",
-        after_help = "Examples:\n  perflab scan './bench-a' './bench-b --fast' --budget 60s\n  \
+and overall; with --baseline, what got hotter (delta table, differential flamegraph). Without a \
+command, or with a scope (package, benchmark name), the project's benchmarks are profiled: Go's \
+with -cpuprofile and -memprofile (allocation hotspots), others under perf.",
+        after_help = "Examples:\n  perflab scan                              # the project's benchmarks\n  \
+perflab scan ./internal/service --depth quick\n  \
+perflab scan './bench-a' './bench-b --fast' --budget 60s\n  \
 perflab scan './app' --baseline main"
     )]
     Scan(ScanArgs),
@@ -609,9 +613,13 @@ pub(crate) struct ProfileArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ScanArgs {
-    /// The commands, one command line each.
-    #[arg(value_name = "COMMAND", required = true)]
+    /// The commands, one command line each; or one scope of the project (a package, a
+    /// benchmark name); or nothing: the project's benchmarks (Go, Cargo, pytest-benchmark).
+    #[arg(value_name = "COMMAND|SCOPE")]
     pub(crate) commands: Vec<String>,
+    /// With a scope: how long to run the benchmarks (quick, standard, deep).
+    #[arg(long, default_value = "standard", value_parser = ["quick", "standard", "deep"])]
+    pub(crate) depth: String,
     /// Time budget for all commands together; each gets an equal share and is stopped after it.
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub(crate) budget: String,
