@@ -442,7 +442,7 @@ impl Ecosystem for Go {
         let path = root.join(text.trim_start_matches("./"));
         let dir = if path.is_file() && text.ends_with(".go") {
             path.parent()?.to_path_buf()
-        } else if path.is_dir() && text != "." || text == "." {
+        } else if path.is_dir() || text == "." {
             path
         } else {
             return None;

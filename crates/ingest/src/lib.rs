@@ -20,6 +20,7 @@
 pub mod bmf;
 pub mod criterion;
 pub mod gbench;
+pub mod gctrace;
 pub mod gotest;
 pub mod harness;
 pub mod hyperfine;

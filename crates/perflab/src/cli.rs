@@ -106,7 +106,9 @@ chosen from the binary, else callgrind, else timing; --alloc adds valgrind DHAT.
 flamegraph.svg, profile.pb.gz and stacks.folded, prints the top table and advice (docs/profile.md).",
         after_help = "Examples:\n  perflab profile -- ./target/release/app --input big.json\n  \
 perflab profile --alloc -o prof -- ./parser data.txt\n  perflab profile --mode callgrind -- ./app\n  \
-perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof"
+perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof\n  \
+perflab profile internal/service/face.go      # its package's benchmarks: CPU, allocations, contention, GC\n  \
+perflab profile FaceSearch --depth deep"
     )]
     Profile(ProfileArgs),
     /// Profile several commands within a time budget; hottest functions per target and overall.
@@ -570,6 +572,14 @@ pub(crate) use perflab_profile::record::ProfileFlags as ProfileOptions;
 
 #[derive(Debug, Args)]
 pub(crate) struct ProfileArgs {
+    /// Profile a scope of the project instead of a command: a package (`./internal/service`,
+    /// `internal/service/face.go`), a benchmark name (`FaceSearch`): CPU, allocations, block and
+    /// mutex contention and GC pauses of its benchmarks.
+    #[arg(value_name = "SCOPE", conflicts_with_all = ["pid", "input", "command"])]
+    pub(crate) scope: Option<String>,
+    /// With a scope: how long to run the benchmarks (quick, standard, deep).
+    #[arg(long, default_value = "standard", value_parser = ["quick", "standard", "deep"])]
+    pub(crate) depth: String,
     /// Profile this running process instead of starting a command.
     #[arg(long, value_name = "PID", conflicts_with = "input")]
     pub(crate) pid: Option<u32>,

@@ -14,6 +14,7 @@ mod log;
 mod merge;
 mod modes;
 mod profile;
+mod profile_scope;
 mod report;
 mod run;
 mod scan;
@@ -47,6 +48,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Baseline(a) => baseline::run(a, store),
         Command::Load(a) => load::run(*a, store, &config()?),
         Command::Merge(a) => merge::run(a, store),
+        Command::Profile(a) if a.scope.is_some() => profile_scope::run(a, store, &config()?),
         Command::Profile(a) => profile::run(a, store),
         Command::Scan(a) => scan::run(a, store),
         Command::Serve(a) => serve::run(a, store, &config()?),

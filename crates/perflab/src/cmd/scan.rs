@@ -92,8 +92,16 @@ fn profile_target(target: &Target, args: &ScanArgs, dir: &Path, share: f64) -> R
             Some(share),
             Stderr,
         )?),
-        Target::Harness(plan) => profile_plan(plan, &args.profile, dir, share),
+        Target::Harness(plan) => Ok(profile_plan(plan, &args.profile, dir, share)?.profiled),
     }
+}
+
+/// What a planned harness run gave: the CPU (and allocation) profile, the other profiles its
+/// harness wrote (block, mutex), and what it printed.
+pub(super) struct PlanRun {
+    pub(super) profiled: Profiled,
+    pub(super) extra: Vec<(String, perflab_profile::Profile)>,
+    pub(super) output: perflab_exec::HarnessOutput,
 }
 
 /// A planned harness run: one whose harness writes its own profiles (Go's -cpuprofile and
@@ -104,7 +112,7 @@ pub(super) fn profile_plan(
     options: &crate::cli::ProfileOptions,
     dir: &Path,
     share: f64,
-) -> Result<Profiled> {
+) -> Result<PlanRun> {
     let stop = super::interrupt_flag();
     if let Some(build) = &plan.build {
         perflab_exec::run_harness(build, false, stop).with_context(|| {
@@ -115,15 +123,29 @@ pub(super) fn profile_plan(
         })?;
     }
     if plan.profiles.is_empty() {
-        return Ok(profile_command(
+        let out = dir.join("harness.out");
+        let profiled = profile_command(
             &plan.argv,
             options,
             dir,
             Some(share),
-            Stderr,
-        )?);
+            perflab_profile::record::CommandOutput::File(out.clone()),
+        )?;
+        let stdout = std::fs::read(&out)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let output = perflab_exec::HarnessOutput {
+            stdout,
+            stderr: String::new(),
+            interrupted: stop.load(std::sync::atomic::Ordering::SeqCst),
+        };
+        return Ok(PlanRun {
+            profiled,
+            extra: Vec::new(),
+            output,
+        });
     }
-    let out = perflab_exec::run_harness_with(&plan.argv, &plan.env, false, stop)?;
+    let output = perflab_exec::run_harness_with(&plan.argv, &plan.env, false, stop)?;
     let read = |kind: &str| -> Result<Option<perflab_profile::Profile>> {
         let Some((_, path)) = plan.profiles.iter().find(|(k, _)| k == kind) else {
             return Ok(None);
@@ -137,7 +159,7 @@ pub(super) fn profile_plan(
         bail!(
             "{} wrote no CPU profile{}",
             perflab_exec::join_words(&plan.argv),
-            if out.interrupted {
+            if output.interrupted {
                 " (interrupted)"
             } else {
                 ""
@@ -152,7 +174,17 @@ pub(super) fn profile_plan(
         }
         profiled.alloc = Profiled::from_file(alloc).alloc;
     }
-    Ok(profiled)
+    let mut extra = Vec::new();
+    for kind in ["block", "mutex"] {
+        if let Some(p) = read(kind)? {
+            extra.push((kind.to_string(), p));
+        }
+    }
+    Ok(PlanRun {
+        profiled,
+        extra,
+        output,
+    })
 }
 
 pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
