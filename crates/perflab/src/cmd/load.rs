@@ -13,69 +13,35 @@ use crate::cli::LoadArgs;
 use crate::config::Config;
 use crate::Outcome;
 
-/// A URL that is only a path (`/api/v1/search`): joined to `--base-url`, `BASE_URL` or `[load]
-/// base_url`; its `[[load.endpoint]]` gives the method, headers and body the flags left out;
-/// `[load] server` is started unless the base URL already answers. Returns how long a started
+/// A URL that is only a path (`/api/v1/search`): see [`super::modes::endpoint_target`]; the
+/// flags the user gave win over the `[[load.endpoint]]` entry. Returns how long a started
 /// server may take to open its port (`go run` builds first).
 fn endpoint(args: &mut LoadArgs, config: &Config) -> Result<Duration> {
     let quick = Duration::from_secs(30);
     let Some(path) = args.request.url.clone().filter(|u| u.starts_with('/')) else {
         return Ok(quick);
     };
-    let Some(base) = args
-        .base_url
-        .clone()
-        .or_else(|| config.load.base_url.clone())
-    else {
-        bail!("{path:?} is a path: give the service's address with --base-url URL (or BASE_URL, or [load] base_url in perflab.toml)");
-    };
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        bail!("--base-url {base:?}: give a URL such as http://127.0.0.1:8080");
-    }
-    let base = base.trim_end_matches('/').to_string();
-    args.request.url = Some(format!("{base}{path}"));
-    if let Some(e) = config.load.endpoint(&path) {
-        if args.request.method == "GET" {
-            if let Some(m) = &e.method {
-                args.request.method = m.clone();
-            }
-        }
-        if args.request.headers.is_empty() {
-            args.request.headers = (e.headers.iter())
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-        }
-        if args.request.body.is_none() {
-            args.request.body = e.body.clone();
+    let own_server = args.spawn.is_some() || args.watch_pid.is_some();
+    let t = super::modes::endpoint_target(&path, args.base_url.as_deref(), config, !own_server)?;
+    args.request.url = Some(t.url);
+    if args.request.method == "GET" {
+        if let Some(m) = t.method {
+            args.request.method = m;
         }
     }
-    let Some(server) = config.load.server.clone() else {
-        return Ok(quick);
-    };
-    if args.spawn.is_some() || args.watch_pid.is_some() {
-        return Ok(quick);
+    if args.request.headers.is_empty() {
+        args.request.headers = t.headers;
     }
-    let port = config.load.wait_port.or_else(|| url_port(&base));
-    if let Some(p) = port {
-        if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
-            eprintln!("note: port {p} already answers: testing the running server, not starting `{server}`");
-            return Ok(quick);
+    if args.request.body.is_none() {
+        args.request.body = t.body;
+    }
+    match t.server {
+        Some(server) => {
+            args.spawn = Some(server);
+            args.wait_port = args.wait_port.or(t.port);
+            Ok(super::modes::SERVER_START)
         }
-    }
-    eprintln!("perflab: starting `{server}` for the test");
-    args.spawn = Some(server);
-    args.wait_port = args.wait_port.or(port);
-    Ok(Duration::from_secs(180))
-}
-
-/// The port of `http://host:port/…` (80 or 443 when not written).
-fn url_port(url: &str) -> Option<u16> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit('@').next()?;
-    match host_port.rsplit_once(':') {
-        Some((_, p)) if !p.contains(']') => p.parse().ok(),
-        _ => Some(if scheme == "https" { 443 } else { 80 }),
+        None => Ok(quick),
     }
 }
 

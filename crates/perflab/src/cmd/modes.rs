@@ -152,3 +152,86 @@ pub(crate) fn compare_with(
         Outcome::GateFailed
     })
 }
+
+/// How long a server started for a test of an endpoint may take to open its port (`go run`
+/// compiles first).
+pub(crate) const SERVER_START: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// An endpoint resolved against the project's `[load]` settings.
+#[derive(Debug)]
+pub(crate) struct EndpointTarget {
+    /// The full URL.
+    pub(crate) url: String,
+    /// The base URL it was joined to (no trailing slash).
+    pub(crate) base: String,
+    /// `[[load.endpoint]]`'s method for the path.
+    pub(crate) method: Option<String>,
+    /// Its headers, `Name: value`.
+    pub(crate) headers: Vec<String>,
+    /// Its body.
+    pub(crate) body: Option<String>,
+    /// `[load] server`, when it is to be started (configured, wanted, and not already up).
+    pub(crate) server: Option<String>,
+    /// The port that tells it is up.
+    pub(crate) port: Option<u16>,
+}
+
+/// `path` joined to `base_flag` (`--base-url` or `BASE_URL`) or `[load] base_url`; its
+/// `[[load.endpoint]]` entry; `[load] server` when `start` and its port does not answer yet.
+pub(crate) fn endpoint_target(
+    path: &str,
+    base_flag: Option<&str>,
+    config: &Config,
+    start: bool,
+) -> Result<EndpointTarget> {
+    let Some(base) = base_flag
+        .map(str::to_string)
+        .or_else(|| config.load.base_url.clone())
+    else {
+        bail!("{path:?} is a path: give the service's address with --base-url URL (or BASE_URL, or [load] base_url in perflab.toml)");
+    };
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("--base-url {base:?}: give a URL such as http://127.0.0.1:8080");
+    }
+    let base = base.trim_end_matches('/').to_string();
+    let entry = config.load.endpoint(path);
+    let port = config.load.wait_port.or_else(|| url_port(&base));
+    let server = match (&config.load.server, start) {
+        (Some(server), true) => {
+            let up = port.is_some_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok());
+            if up {
+                eprintln!(
+                    "note: port {} already answers: testing the running server, not starting `{server}`",
+                    port.unwrap_or_default()
+                );
+                None
+            } else {
+                eprintln!("perflab: starting `{server}` for the test");
+                Some(server.clone())
+            }
+        }
+        _ => None,
+    };
+    Ok(EndpointTarget {
+        url: format!("{base}{path}"),
+        base,
+        method: entry.and_then(|e| e.method.clone()),
+        headers: entry
+            .map(|e| e.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect())
+            .unwrap_or_default(),
+        body: entry.and_then(|e| e.body.clone()),
+        server,
+        port,
+    })
+}
+
+/// The port of `http://host:port/…` (80 or 443 when not written).
+pub(crate) fn url_port(url: &str) -> Option<u16> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    match host_port.rsplit_once(':') {
+        Some((_, p)) if !p.contains(']') => p.parse().ok(),
+        _ => Some(if scheme == "https" { 443 } else { 80 }),
+    }
+}
