@@ -1340,6 +1340,13 @@ fn build_summary(
             Model::Closed { .. } => "closed".into(),
             Model::Open { .. } => "open".into(),
         },
+        peak_vus: match opts.model {
+            Model::Closed { vus, .. } => {
+                let staged = opts.stages.iter().map(|s| s.target).fold(0.0, f64::max);
+                Some((vus as f64).max(staged).round() as u64)
+            }
+            Model::Open { .. } => None,
+        },
         latency_is: match opts.model {
             Model::Closed {
                 expected_rate: Some(_),

@@ -132,6 +132,8 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         latency_is: first.latency_is.clone(),
         target_rate: None,
         achieved_rate: 0.0,
+        // Segments run side by side: their VUs add up.
+        peak_vus: parts.iter().map(|p| p.peak_vus).sum(),
         dropped: 0,
         send_lag: first.send_lag,
         generator_cpu_seconds: 0.0,

@@ -120,6 +120,10 @@ pub struct LoadSummary {
     pub target_rate: Option<f64>,
     /// Requests per second actually sent.
     pub achieved_rate: f64,
+    /// The most virtual users the plan runs at once (closed model: `--vus`, or the highest
+    /// stage), so a run can be told to have had 100+ VUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_vus: Option<u64>,
     /// Requests not sent because the queue for connections was full.
     pub dropped: u64,
     /// How late requests were sent against their intended time (seconds).
