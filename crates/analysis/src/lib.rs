@@ -24,6 +24,7 @@
 //! ```
 
 mod check;
+pub mod checklist;
 pub mod config;
 mod gate;
 mod glob;

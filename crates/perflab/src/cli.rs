@@ -145,6 +145,16 @@ curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.
         after_help = "Examples:\n  perflab init\n  perflab init --ci github\n  perflab init --force"
     )]
     Init(InitArgs),
+    /// The checklist before merging: eight items decided from this commit's runs.
+    #[command(
+        long_about = "The seeds' checklist before merging performance-critical code: a benchmark \
+exists, P99 under its target, allocs/op measured and acceptable, no memory leak, no goroutine leak, \
+a load test with 100+ VUs passed, no regression against the baseline, hot paths documented. Each \
+item is decided from the runs recorded for the current commit; a missing one names the command \
+that produces it. Exit 1 when an item fails.",
+        after_help = "Examples:\n  perflab checklist\n  perflab checklist --format markdown >> $GITHUB_STEP_SUMMARY"
+    )]
+    Checklist(ChecklistArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
     Demo(DemoArgs),
     /// Burn CPU for a while (a deterministic workload for demos and tests).
@@ -619,6 +629,16 @@ pub(crate) struct ProfileArgs {
     /// The command and its arguments.
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChecklistArgs {
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+    pub(crate) format: String,
+    /// Write it to FILE instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@
 //! assert!(md.contains("| parse | 1.00ms ± 10% | 2.00ms ± 10% | +100.00% ❌ | 0.002 |"));
 //! ```
 
+pub mod checklist;
 pub mod escape;
 pub mod github;
 mod gotest;

@@ -82,6 +82,8 @@ pub enum Document<'a> {
     Log(&'a [RunSummary]),
     /// Change-point alerts of the history.
     Alerts(&'a [Alert]),
+    /// The pre-merge checklist of a commit.
+    Checklist(&'a perflab_analysis::checklist::Checklist),
 }
 
 impl Document<'_> {
@@ -97,6 +99,7 @@ impl Document<'_> {
             Document::Profile(_) => "profile",
             Document::Log(_) => "log",
             Document::Alerts(_) => "alert list",
+            Document::Checklist(_) => "checklist",
         }
     }
 
@@ -111,6 +114,7 @@ impl Document<'_> {
             Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
             Document::Profile(_) => &[Text, Markdown],
             Document::Log(_) | Document::Alerts(_) => &[Text, Json],
+            Document::Checklist(_) => &[Text, Markdown, Json],
         }
     }
 }
@@ -216,6 +220,9 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Profile(p), Text) => crate::profile_text(p),
         (Document::Profile(p), Markdown) => crate::profile_markdown(std::slice::from_ref(*p)),
         (Document::Log(runs), Text) => crate::log_text(runs),
+        (Document::Checklist(c), Text) => crate::checklist::checklist_text(c),
+        (Document::Checklist(c), Markdown) => crate::checklist::checklist_markdown(c),
+        (Document::Checklist(c), Json) => crate::checklist::checklist_json(c),
         (Document::Log(runs), Json) => log_json(runs),
         (Document::Alerts(a), Text) => alerts_text(a),
         (Document::Alerts(a), Json) => {

@@ -4,6 +4,7 @@ mod ab;
 mod baseline;
 mod bench;
 mod check;
+mod checklist;
 mod compare;
 mod demo;
 mod exec_usage;
@@ -56,6 +57,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Push(a) => serve::push(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),
         Command::Init(a) => init::run(a),
+        Command::Checklist(a) => checklist::run(a, store, &config()?),
         Command::Demo(a) => demo::run(a),
         Command::Spin(a) => spin::run(a),
     }

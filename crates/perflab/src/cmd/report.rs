@@ -92,3 +92,30 @@ fn previous(run: &perflab_model::Run, store: Option<&Path>) -> Result<Option<con
         run: r,
     }))
 }
+
+/// Every readable run recorded for `commit` (newest first; the newest 500 runs are looked at).
+pub(super) fn runs_of_commit(
+    store: Option<&Path>,
+    commit: Option<&str>,
+) -> Result<Vec<perflab_model::Run>> {
+    let Some(commit) = commit else {
+        return Ok(Vec::new());
+    };
+    let s = context::open_store(store)?;
+    let filter = perflab_store::RunFilter {
+        limit: 500,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    for summary in s.list_runs(&filter)? {
+        if summary.commit.as_deref() != Some(commit) {
+            continue;
+        }
+        match s.run(&summary.id) {
+            Ok(Some(r)) => out.push(r),
+            Ok(None) => {}
+            Err(e) => context::warn_all(&[format!("{e}; skipped")]),
+        }
+    }
+    Ok(out)
+}
