@@ -584,9 +584,9 @@ mod tests {
             ("heap_inuse", Unit::bytes(), heap),
         ] {
             b.metrics
-                .push(Metric::new(&format!("{n}_before"), u.clone(), vec![before]));
+                .push(Metric::new(format!("{n}_before"), u.clone(), vec![before]));
             b.metrics
-                .push(Metric::new(&format!("{n}_after"), u, vec![after]));
+                .push(Metric::new(format!("{n}_after"), u, vec![after]));
         }
         r.benchmarks.push(b);
         r

@@ -250,12 +250,12 @@ fn endpoint(
     ] {
         if let (Some(b), Some(a)) = (before, after) {
             server.metrics.push(perflab_model::Metric::new(
-                &format!("{name}_before"),
+                format!("{name}_before"),
                 unit.clone(),
                 vec![b],
             ));
             server.metrics.push(perflab_model::Metric::new(
-                &format!("{name}_after"),
+                format!("{name}_after"),
                 unit,
                 vec![a],
             ));
