@@ -505,7 +505,7 @@ fn hot_paths(e: &Evidence<'_>) -> Item {
     let mut cpu: Vec<&perflab_model::profile::ProfileSummary> = of_kind(e.runs, RunKind::Profile)
         .chain(of_kind(e.runs, RunKind::Bench))
         .flat_map(|r| r.profiles.iter())
-        .filter(|p| p.value == "cpu" && !p.top.is_empty())
+        .filter(|p| crate::commit::is_cpu(&p.value) && !p.top.is_empty())
         .collect();
     cpu.sort_by_key(|p| p.target.ends_with("under load"));
     let runtime = |f: &str| {

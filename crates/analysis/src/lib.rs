@@ -25,6 +25,7 @@
 
 mod check;
 pub mod checklist;
+pub mod commit;
 pub mod config;
 mod gate;
 mod glob;

@@ -70,7 +70,16 @@ perflab compare --aa --rounds 20 -- go test -bench . -run '^$'"
         after_help = "Targets look like:\n  [[target]]\n  benchmark = \"Search*\"\n  metric = \"p99\"\n  target = \"< 5ms\"\n  critical = \"< 10ms\"\n\nExamples:\n  perflab check\n  perflab check results.json --strict"
     )]
     Check(CheckArgs),
-    /// Write a Markdown or JSON report of a run: targets, comparison, significant changes.
+    /// The report of this commit (every run recorded for it, joined), or of one run.
+    #[command(
+        long_about = "Without RUN: the report of the current commit, every bench, load and profile \
+run recorded for it joined: a summary against the targets, hot paths, memory hotspots, \
+recommendations with their evidence and estimates, and the comparison with the previous commit \
+of the default branch (exit 1 when a critical level or that gate fails). With RUN (or when the \
+commit has no runs): the report of that run, against the previous run on its branch.",
+        after_help = "Examples:\n  perflab report                         # this commit\n  \
+perflab report --format html -o report.html\n  perflab report latest --baseline main"
+    )]
     Report(ReportArgs),
     /// List the runs in the history (`--alerts`: its change points).
     Log(LogArgs),
@@ -408,9 +417,13 @@ pub(crate) enum ReportFormat {
 
 #[derive(Debug, Args)]
 pub(crate) struct ReportArgs {
-    /// The run: a file, run id, baseline or branch (default: the latest run).
+    /// The run: a file, run id, baseline or branch (default: this commit's runs joined, else
+    /// the latest run).
     #[arg(value_name = "RUN")]
     pub(crate) run: Option<String>,
+    /// The latest run only, even when this commit has several.
+    #[arg(long, conflicts_with = "run")]
+    pub(crate) latest: bool,
     /// Compare with this instead of the previous run on the same branch.
     #[arg(long, value_name = "BASE")]
     pub(crate) baseline: Option<String>,

@@ -18,6 +18,7 @@
 //! ```
 
 pub mod checklist;
+pub mod commit;
 pub mod escape;
 pub mod github;
 mod gotest;

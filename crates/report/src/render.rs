@@ -84,6 +84,8 @@ pub enum Document<'a> {
     Alerts(&'a [Alert]),
     /// The pre-merge checklist of a commit.
     Checklist(&'a perflab_analysis::checklist::Checklist),
+    /// Every run of one commit joined.
+    Commit(&'a perflab_analysis::commit::CommitReport),
 }
 
 impl Document<'_> {
@@ -100,6 +102,7 @@ impl Document<'_> {
             Document::Log(_) => "log",
             Document::Alerts(_) => "alert list",
             Document::Checklist(_) => "checklist",
+            Document::Commit(_) => "commit report",
         }
     }
 
@@ -115,6 +118,7 @@ impl Document<'_> {
             Document::Profile(_) => &[Text, Markdown],
             Document::Log(_) | Document::Alerts(_) => &[Text, Json],
             Document::Checklist(_) => &[Text, Markdown, Json],
+            Document::Commit(_) => &[Markdown, Json, Html],
         }
     }
 }
@@ -223,6 +227,9 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Checklist(c), Text) => crate::checklist::checklist_text(c),
         (Document::Checklist(c), Markdown) => crate::checklist::checklist_markdown(c),
         (Document::Checklist(c), Json) => crate::checklist::checklist_json(c),
+        (Document::Commit(r), Markdown) => crate::commit::commit_markdown(r),
+        (Document::Commit(r), Html) => crate::commit::commit_html(r),
+        (Document::Commit(r), Json) => crate::commit::commit_json(r),
         (Document::Log(runs), Json) => log_json(runs),
         (Document::Alerts(a), Text) => alerts_text(a),
         (Document::Alerts(a), Json) => {

@@ -194,6 +194,25 @@ fn every_document_in_every_format_through_the_render_seam() {
         command: "go test -bench .".into(),
         baselines: vec!["main".into()],
     }];
+    let runs = vec![base.clone(), load.clone(), profile.clone()];
+    let checklist = perflab_analysis::checklist::evaluate(&perflab_analysis::checklist::Evidence {
+        commit: Some("abc1234def5678".into()),
+        runs: &runs,
+        language: Some("Go"),
+        benchmarks_in_sources: 2,
+        targets: &[],
+        comparison: Some((&c, "main (0192ab)".into())),
+    });
+    let commit_targets = vec![
+        Target::parse("*", "p99", "< 5ms", Some("< 10ms")).unwrap(),
+        Target::parse("*", "allocs_per_op", "< 10", None).unwrap(),
+    ];
+    let commit = perflab_analysis::commit::build(
+        "abc1234def5678",
+        &runs,
+        &commit_targets,
+        Some(("main at 0192ab".into(), &c)),
+    );
     let docs: Vec<(&str, Document<'_>)> = vec![
         ("run", Document::Run(&base)),
         ("comparison", Document::Comparison(&c)),
@@ -203,6 +222,8 @@ fn every_document_in_every_format_through_the_render_seam() {
         ("scan", Document::Scan(&scan)),
         ("profile", Document::Profile(&profile.profiles[0])),
         ("log", Document::Log(&log)),
+        ("checklist", Document::Checklist(&checklist)),
+        ("commit", Document::Commit(&commit)),
     ];
     let all_formats = [
         (Format::Text, "txt"),
@@ -211,6 +232,7 @@ fn every_document_in_every_format_through_the_render_seam() {
         (Format::Csv, "csv"),
         (Format::Gotest, "gotest.txt"),
         (Format::Prometheus, "prom"),
+        (Format::Html, "html"),
     ];
     let mut rendered = 0;
     for (name, doc) in &docs {
@@ -228,5 +250,5 @@ fn every_document_in_every_format_through_the_render_seam() {
             }
         }
     }
-    assert_eq!(rendered, 21);
+    assert_eq!(rendered, 28);
 }

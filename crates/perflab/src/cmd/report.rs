@@ -11,6 +11,18 @@ use crate::config::Config;
 use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: ReportArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+    let joinable = args.run.is_none()
+        && !args.latest
+        && args.baseline.is_none()
+        && !matches!(args.format, ReportFormat::Prometheus);
+    if joinable {
+        if let Some(commit) = perflab_exec::git_info().map(|g| g.commit) {
+            let runs = runs_of_commit(store, Some(&commit))?;
+            if !runs.is_empty() {
+                return of_commit(&args, store, config, &commit, &runs);
+            }
+        }
+    }
     let mut current = match &args.run {
         Some(r) => context::resolve(r, store, None)?,
         None => context::latest(store)?,
@@ -118,4 +130,96 @@ pub(super) fn runs_of_commit(
         }
     }
     Ok(out)
+}
+
+/// The report of every run of `commit`, joined, against the previous commit of the default
+/// branch.
+fn of_commit(
+    args: &ReportArgs,
+    store: Option<&Path>,
+    config: &Config,
+    commit: &str,
+    runs: &[perflab_model::Run],
+) -> Result<Outcome> {
+    let mut runs = runs.to_vec();
+    for r in &mut runs {
+        config.apply_directions(&mut r.benchmarks);
+    }
+    let joined = perflab_analysis::commit::joined_benchmarks(&runs);
+    let previous = previous_commit(store, commit)?;
+    let comparison = match &previous {
+        Some((label, prev_runs)) => {
+            let base = perflab_analysis::commit::joined_benchmarks(prev_runs);
+            let keys: std::collections::BTreeSet<String> = joined.iter().map(|b| b.key()).collect();
+            let base: Vec<_> = base
+                .into_iter()
+                .filter(|b| keys.contains(&b.key()))
+                .collect();
+            let mut opts = config.compare.clone();
+            opts.base_label = label.clone();
+            opts.current_label = context::short_id(commit);
+            compare(&base, &joined, &opts)
+                .ok()
+                .map(|c| (label.clone(), c))
+        }
+        None => None,
+    };
+    let view = perflab_analysis::commit::build(
+        commit,
+        &runs,
+        &config.targets,
+        comparison.as_ref().map(|(l, c)| (l.clone(), c)),
+    );
+    let format = match args.format {
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Html => Format::Html,
+        _ => Format::Markdown,
+    };
+    let text = render(format, &Document::Commit(&view))?;
+    output::github(|| render(Format::Markdown, &Document::Commit(&view)), "")?;
+    match &args.output {
+        Some(p) => output::write_atomic(p, text.as_bytes())?,
+        None => output::print(&text)?,
+    }
+    Ok(if view.failed() {
+        Outcome::GateFailed
+    } else {
+        Outcome::Ok
+    })
+}
+
+/// The runs of the newest other commit recorded on the default branch, with its label.
+fn previous_commit(
+    store: Option<&Path>,
+    commit: &str,
+) -> Result<Option<(String, Vec<perflab_model::Run>)>> {
+    let root = context::project_root();
+    let Some(branch) = perflab_exec::git::Repo::discover(&root)
+        .ok()
+        .and_then(|r| r.default_branch())
+    else {
+        return Ok(None);
+    };
+    let s = context::open_store(store)?;
+    let list = s.list_runs(&perflab_store::RunFilter {
+        branch: Some(branch.clone()),
+        limit: 200,
+        ..Default::default()
+    })?;
+    let Some(other) = list
+        .iter()
+        .find_map(|r| r.commit.clone().filter(|c| c != commit))
+    else {
+        return Ok(None);
+    };
+    let mut runs = Vec::new();
+    for summary in list.iter().filter(|r| r.commit.as_deref() == Some(&other)) {
+        if let Ok(Some(r)) = s.run(&summary.id) {
+            runs.push(r);
+        }
+    }
+    Ok(Some((
+        format!("{branch} at {}", context::short_id(&other)),
+        runs,
+    )))
 }
