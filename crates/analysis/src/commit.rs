@@ -323,7 +323,7 @@ pub fn build(
             });
         }
     }
-    memory_hotspots.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+    memory_hotspots.sort_by_key(|m| std::cmp::Reverse(m.bytes));
     let mut seen = std::collections::BTreeSet::new();
     memory_hotspots.retain(|m| seen.insert((m.function.clone(), m.location.clone())));
     memory_hotspots.truncate(10);
