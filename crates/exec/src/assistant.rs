@@ -654,7 +654,7 @@ impl Ecosystem for Cargo {
             .map(|(name, _)| name)
     }
 
-    fn bench(&self, _root: &Path, scope: &Scope, depth: Depth) -> Vec<String> {
+    fn bench(&self, root: &Path, scope: &Scope, depth: Depth) -> Vec<String> {
         let mut argv: Vec<String> = vec!["cargo".into(), "bench".into()];
         let package = match scope {
             Scope::Package(p) => Some(p),
@@ -669,8 +669,11 @@ impl Ecosystem for Cargo {
         if let Scope::Function { pattern, .. } = scope {
             argv.push(pattern.clone());
         }
-        if depth == Depth::Quick {
-            // criterion's own short run; libtest ignores unknown flags only after --.
+        let criterion = sources(root, "Cargo.toml")
+            .iter()
+            .any(|m| read_small(m).contains("criterion"));
+        if depth == Depth::Quick && criterion {
+            // criterion's own short run (libtest's harness would refuse these flags).
             argv.extend(["--warm-up-time", "1", "--measurement-time", "2"].map(String::from));
         }
         argv

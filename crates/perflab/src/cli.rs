@@ -289,7 +289,9 @@ pub(crate) struct ImportArgs {
 pub(crate) struct CompareArgs {
     /// The base: a file, run id, baseline name or branch; or `A..B` / `A...B`, two git
     /// revisions to build and measure interleaved (B against the merge base with `...`).
-    #[arg(value_name = "BASE", required_unless_present = "aa")]
+    /// Without it: the working tree against the merge base of the default branch
+    /// (`main...WORKTREE`), running the project's benchmarks.
+    #[arg(value_name = "BASE")]
     pub(crate) base: Option<String>,
     /// The current results; several are each compared with BASE (omit with --col).
     #[arg(value_name = "CURRENT")]

@@ -35,7 +35,15 @@ pub(crate) fn run(
     }
     let command = match (&a.command[..], &config.bench_command) {
         ([], Some(c)) => perflab_exec::split_words(c)?,
-        ([], None) => bail!("no benchmark command: give one after -- (`compare main..HEAD -- go test -bench .`) or set [bench] command in perflab.toml (`perflab init`)"),
+        // The project's own benchmarks, one count per round (the rounds are the repetitions).
+        ([], None) => match super::modes::project() {
+            Ok(p) => {
+                let argv = p.ecosystem.bench(&p.root, &perflab_exec::assistant::Scope::Project, perflab_exec::assistant::Depth::Quick);
+                eprintln!("perflab: the project's benchmarks ({}): {}", p.ecosystem.name(), perflab_exec::join_words(&argv));
+                argv
+            }
+            Err(_) => bail!("no benchmark command: give one after -- (`compare main..HEAD -- go test -bench .`) or set [bench] command in perflab.toml (`perflab init`)"),
+        },
         (c, _) => c.to_vec(),
     };
     let format = context::parse_format(args.input_format.as_deref())?;

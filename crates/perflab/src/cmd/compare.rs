@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use perflab_analysis::{
     benchmark_matches, compare_by_param, compare_each, ignore_params, Correction, Row,
 };
@@ -27,7 +27,16 @@ fn wanted(r: &Row, args: &CompareArgs) -> bool {
     name_ok && (args.metric.is_empty() || args.metric.contains(&r.metric))
 }
 
-pub(crate) fn run(args: CompareArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+pub(crate) fn run(mut args: CompareArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
+    if args.base.is_none() && !args.ab.aa {
+        // `perflab compare` alone: this working tree against where it left the default branch.
+        let root = context::project_root();
+        let branch = perflab_exec::git::Repo::discover(&root)?
+            .default_branch()
+            .with_context(|| "no default branch (main, master or origin/HEAD) to compare the working tree with: give BASE")?;
+        args.base = Some(format!("{branch}...WORKTREE"));
+        eprintln!("perflab: comparing the working tree with the merge base of {branch} ({branch}...WORKTREE)");
+    }
     let format = context::parse_format(args.input_format.as_deref())?;
     let mut opts = config.compare.clone();
     opts.fail_on_missing |= args.fail_on_missing;
