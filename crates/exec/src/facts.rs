@@ -1,6 +1,6 @@
 //! Facts about where a run happens: the repository root, its git state, and the host.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use perflab_model::{GitInfo, HostInfo};
@@ -70,4 +70,22 @@ pub fn host_info() -> HostInfo {
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         memory_bytes,
     }
+}
+
+/// `ROOT/.perflab`, perflab's local data (the history, the worktrees of `compare A..B`), with a
+/// `.gitignore` of its own (`*`), as `.pytest_cache` has: it never shows in `git status` nor
+/// lands in a commit by `git add -A`. Best effort: a directory that cannot be written fails
+/// later, where the store or the worktree says why.
+pub fn local_dir(root: &Path) -> PathBuf {
+    let dir = root.join(".perflab");
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() && std::fs::create_dir_all(&dir).is_ok() {
+        let tmp = dir.join(format!(".gitignore.{}.tmp", std::process::id()));
+        let text = "# Written by perflab: its history and worktrees are local data.\n*\n";
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &ignore);
+        }
+        let _ = std::fs::remove_file(&tmp);
+    }
+    dir
 }

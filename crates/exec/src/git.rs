@@ -281,7 +281,7 @@ impl Repo {
     /// # Errors
     /// git cannot add the worktree.
     pub fn checkout(&self, rev: &str, commit: &str) -> Result<Checkout, ExecError> {
-        let base = self.top.join(".perflab").join("worktrees");
+        let base = crate::local_dir(&self.top).join("worktrees");
         std::fs::create_dir_all(&base)
             .map_err(|e| git_error(format!("cannot create {}: {e}", base.display())))?;
         // Keep the worktrees out of the user's `git status`.

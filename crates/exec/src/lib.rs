@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 pub use commands::{rss_floor, sweep, time_command, warnings, Timed};
-pub use facts::{git_info, host_info, project_root};
+pub use facts::{git_info, host_info, local_dir, project_root};
 pub use harness::{run_harness, run_harness_with, tail, HarnessOutput};
 pub use interrupt::Stop;
 pub use service::{spawn_service, Service};

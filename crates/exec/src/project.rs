@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::assistant::Ecosystem as _;
+
 /// A benchmark setup found in the project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {
@@ -15,6 +17,9 @@ pub struct Detected {
     pub bench: String,
     /// The `[build] command`, when the project needs one.
     pub build: Option<String>,
+    /// A quick run that shows the bench command works here (each benchmark once, or a build),
+    /// and what its output must contain to count as having run benchmarks.
+    pub verify: Option<(String, &'static str)>,
 }
 
 /// Files under `root` (depth-limited, skipping VCS, vendored and build directories).
@@ -68,6 +73,10 @@ pub fn detect(root: &Path) -> Vec<Detected> {
                 evidence: format!("go.mod and {with} _test.go file(s) with func Benchmark"),
                 bench: "go test -run '^$' -bench . -benchmem -count 5 ./...".into(),
                 build: Some("go test -run '^$' -bench '^$' ./...".into()),
+                verify: Some((
+                    "go test -run '^$' -bench . -benchtime 1x ./...".into(),
+                    "ns/op",
+                )),
             });
         }
     }
@@ -90,6 +99,7 @@ pub fn detect(root: &Path) -> Vec<Detected> {
                 },
                 bench: "cargo bench".into(),
                 build: Some("cargo bench --no-run".into()),
+                verify: Some(("cargo bench --no-run".into(), "")),
             });
         }
     }
@@ -116,8 +126,32 @@ pub fn detect(root: &Path) -> Vec<Detected> {
             } else {
                 "tests calling the benchmark fixture".into()
             },
-            bench: "python3 -m pytest --benchmark-only -q".into(),
+            // Its benchmark files named (they may be outside pytest's file patterns) and the
+            // project's addopts overridden: `-p no:benchmark` or xdist's `-n auto` there would
+            // switch pytest-benchmark off.
+            bench: crate::join_words(&crate::assistant::Pytest.bench(
+                root,
+                &crate::assistant::Scope::Project,
+                crate::assistant::Depth::Standard,
+            )),
             build: None,
+            verify: Some((
+                {
+                    let mut v = crate::assistant::Pytest.bench(
+                        root,
+                        &crate::assistant::Scope::Project,
+                        crate::assistant::Depth::Standard,
+                    );
+                    // Each benchmark for a moment (--benchmark-disable cannot go with
+                    // --benchmark-only).
+                    v.extend(
+                        ["--benchmark-max-time", "0.01", "--benchmark-min-rounds", "1"]
+                            .map(String::from),
+                    );
+                    crate::join_words(&v)
+                },
+                " passed",
+            )),
         });
     }
     let package = read(&root.join("package.json"));
@@ -132,6 +166,7 @@ pub fn detect(root: &Path) -> Vec<Detected> {
                 evidence: format!("package.json script {name:?}"),
                 bench: format!("npm run --silent {name}"),
                 build: Some("npm ci".into()),
+                verify: None,
             });
         }
     }
@@ -140,6 +175,25 @@ pub fn detect(root: &Path) -> Vec<Detected> {
 
 fn toml_string(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+/// [`perflab_toml`], with what the quick run of the first setup showed: `Err(why)` writes its
+/// bench command commented out, with the reason, so that nothing unchecked is set.
+pub fn perflab_toml_checked(
+    found: &[Detected],
+    checked: Option<&Result<String, String>>,
+) -> String {
+    let text = perflab_toml(found);
+    let (Some(Err(why)), Some(d)) = (checked, found.first()) else {
+        return text;
+    };
+    let set = format!("[bench]\ncommand = {}\n", toml_string(&d.bench));
+    let commented = format!(
+        "# It did not run here, so it is left unset: {}\n# [bench]\n# command = {}\n",
+        why.replace('\n', " "),
+        toml_string(&d.bench)
+    );
+    text.replacen(&set, &commented, 1)
 }
 
 /// A commented `perflab.toml` for what was detected (or a template when nothing was).

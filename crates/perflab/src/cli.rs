@@ -387,6 +387,9 @@ pub(crate) struct InitArgs {
     /// Overwrite files that exist.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Do not run the benchmarks once to check the command works (it is written unchecked).
+    #[arg(long)]
+    pub(crate) no_verify: bool,
     /// The action the workflow uses: the repository holding perflab's action.yml, and a ref.
     #[arg(
         long,

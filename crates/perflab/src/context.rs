@@ -21,7 +21,7 @@ pub(crate) fn stamp(run: &mut Run) {
 pub(crate) fn open_store(explicit: Option<&Path>) -> Result<Box<dyn Store>> {
     let location = match explicit {
         Some(p) => p.to_path_buf(),
-        None => project_root().join(".perflab").join("history.db"),
+        None => perflab_exec::local_dir(&project_root()).join("history.db"),
     };
     let location = location.to_string_lossy();
     perflab_store::open(&location).with_context(|| location.to_string())

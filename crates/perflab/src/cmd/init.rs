@@ -11,7 +11,12 @@ use crate::{context, output, Outcome};
 pub(crate) fn run(args: InitArgs) -> Result<Outcome> {
     let root = context::project_root();
     let found = project::detect(&root);
-    let mut files = vec![(root.join("perflab.toml"), project::perflab_toml(&found))];
+    let checked = match (found.first(), args.no_verify) {
+        (Some(d), false) => verify(d),
+        _ => None,
+    };
+    let toml = project::perflab_toml_checked(&found, checked.as_ref());
+    let mut files = vec![(root.join("perflab.toml"), toml)];
     if args.ci.is_some() {
         let workflow = root.join(".github").join("workflows").join("perflab.yml");
         files.push((workflow, project::github_workflow(&args.action)));
@@ -32,12 +37,52 @@ pub(crate) fn run(args: InitArgs) -> Result<Outcome> {
         output::write_atomic(path, text.as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
-    match found.first() {
-        Some(d) => eprintln!(
+    match (found.first(), &checked) {
+        (Some(d), Some(Err(why))) => eprintln!(
+            "found {} ({}), but `{}` did not run here ({why}): [bench] command is left unset in perflab.toml",
+            d.kind, d.evidence, d.bench
+        ),
+        (Some(d), Some(Ok(saw))) => eprintln!(
+            "found {} ({}): `perflab bench` runs {} (checked: {saw})",
+            d.kind, d.evidence, d.bench
+        ),
+        (Some(d), None) => eprintln!(
             "found {} ({}): `perflab bench` runs {}",
             d.kind, d.evidence, d.bench
         ),
-        None => eprintln!("no benchmarks found: set [bench] command in perflab.toml"),
+        (None, _) => eprintln!("no benchmarks found: set [bench] command in perflab.toml"),
     }
     Ok(Outcome::Ok)
+}
+
+/// Run the setup's quick check once: Ok with what was seen, Err with why it did not work.
+fn verify(d: &project::Detected) -> Option<Result<String, String>> {
+    let (command, expect) = d.verify.as_ref()?;
+    eprintln!("checking that the benchmarks run: {command}");
+    let argv = match perflab_exec::split_words(command) {
+        Ok(a) => a,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    Some(
+        match perflab_exec::run_harness(&argv, false, super::interrupt_flag()) {
+            Err(e) => Err(e.to_string()),
+            Ok(out) if !out.stdout.contains(expect) && !out.stderr.contains(expect) => {
+                Err(format!(
+                    "it ran but printed no benchmark result ({:?} not seen: {})",
+                    expect.trim(),
+                    perflab_exec::tail(&out.stdout, 2)
+                ))
+            }
+            Ok(out) => {
+                let n = out.stdout.lines().filter(|l| l.contains(expect)).count();
+                Ok(if expect.is_empty() {
+                    "it built".to_string()
+                } else if *expect == "ns/op" {
+                    format!("{n} benchmark(s) ran once")
+                } else {
+                    perflab_exec::tail(&out.stdout, 1)
+                })
+            }
+        },
+    )
 }
