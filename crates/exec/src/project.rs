@@ -145,8 +145,13 @@ pub fn detect(root: &Path) -> Vec<Detected> {
                     // Each benchmark for a moment (--benchmark-disable cannot go with
                     // --benchmark-only).
                     v.extend(
-                        ["--benchmark-max-time", "0.01", "--benchmark-min-rounds", "1"]
-                            .map(String::from),
+                        [
+                            "--benchmark-max-time",
+                            "0.01",
+                            "--benchmark-min-rounds",
+                            "1",
+                        ]
+                        .map(String::from),
                     );
                     crate::join_words(&v)
                 },

@@ -10,8 +10,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "perflab", version, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 a performance gate failed, 2 usage, input or runtime error.\n\
-Examples:\n  perflab run 'sleep 0.1' 'sleep 0.2'\n  perflab bench -- go test -bench . -count 10\n  \
+    after_help = "Exit codes: 0 ok, 1 a performance gate failed, 2 usage, input or runtime error, \
+130 stopped by Ctrl-C.\n\
+perflab alone at a terminal asks what to do (scan, profile, bench, load, compare, report, \
+checklist) and on what, then prints the equivalent command.\n\
+Examples:\n  perflab scan\n  perflab bench FaceSearch\n  perflab load /api/v1/search --vus 100\n  perflab run 'sleep 0.1' 'sleep 0.2'\n  perflab bench -- go test -bench . -count 10\n  \
 perflab compare main HEAD-results.json\n  perflab check\n  perflab report --format markdown"
 )]
 pub(crate) struct Cli {
@@ -21,8 +24,9 @@ pub(crate) struct Cli {
     /// The config file (default: perflab.toml at the repository root, if present).
     #[arg(long, global = true, value_name = "PATH", env = "PERFLAB_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+    /// None: the interactive `/benchmark` assistant on a terminal, help elsewhere.
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]

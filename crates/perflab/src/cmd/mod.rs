@@ -10,6 +10,7 @@ mod demo;
 mod exec_usage;
 mod import;
 mod init;
+mod interactive;
 mod load;
 mod log;
 mod merge;
@@ -36,7 +37,10 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
     let store = cli.store.as_deref();
     let config_path = cli.config.as_deref();
     let config = || config::load(config_path, &context::project_root());
-    match cli.command {
+    let Some(command) = cli.command else {
+        return interactive::run(store, &config()?);
+    };
+    match command {
         Command::Run(a) => run::run(a, store),
         Command::Bench(a) => bench::run(a, store, &config()?),
         Command::Import(a) => import::run(a, store),
