@@ -153,8 +153,11 @@ pub struct HarnessPlan {
     /// Environment for the command (`GODEBUG=gctrace=1`).
     pub env: Vec<(String, String)>,
     /// A build to run first, unprofiled, so a profile from outside shows the benchmarks and
-    /// not the compiler (`cargo bench --no-run`).
+    /// not the compiler (`cargo bench --no-run`, `go test -c`).
     pub build: Option<Vec<String>>,
+    /// The directory the command runs in (a Go test binary runs in its package's), None for
+    /// the project root.
+    pub cwd: Option<PathBuf>,
 }
 
 /// What one language's tooling needs to know.
@@ -494,7 +497,9 @@ impl Ecosystem for Go {
         dir: &Path,
         contention: bool,
     ) -> Vec<HarnessPlan> {
-        // go test writes profiles for one package at a time: one run per package.
+        // One test binary per package, built first and run directly in its package's directory
+        // (as go test runs it): go test would merge the binary's stderr, where GODEBUG's gctrace
+        // goes, into the benchmark lines on stdout.
         Go::packages_in(root, scope)
             .into_iter()
             .enumerate()
@@ -507,27 +512,34 @@ impl Ecosystem for Go {
                 };
                 let profiles: Vec<(String, PathBuf)> =
                     kinds.iter().map(|k| (k.to_string(), at(k))).collect();
-                let mut argv: Vec<String> = ["go", "test", "-run", "^$", "-bench"]
+                let binary = dir.join(format!("{i}.test"));
+                let build = ["go", "test", "-c", "-o"]
                     .map(String::from)
-                    .to_vec();
-                argv.push(Go::pattern(scope));
-                argv.push("-benchmem".into());
-                argv.push("-count".into());
-                argv.push("1".into());
-                argv.push("-benchtime".into());
-                argv.push(
+                    .into_iter()
+                    .chain([binary.display().to_string(), pkg.clone()])
+                    .collect();
+                let mut argv = vec![
+                    binary.display().to_string(),
+                    "-test.run".into(),
+                    "^$".into(),
+                    "-test.bench".into(),
+                    Go::pattern(scope),
+                    "-test.benchmem".into(),
+                    "-test.count".into(),
+                    "1".into(),
+                    "-test.benchtime".into(),
                     match depth {
                         Depth::Quick => "200ms",
                         Depth::Standard => "1s",
                         Depth::Deep => "3s",
                     }
                     .into(),
-                );
+                ];
                 for (kind, flag) in [
-                    ("cpu", "-cpuprofile"),
-                    ("alloc", "-memprofile"),
-                    ("block", "-blockprofile"),
-                    ("mutex", "-mutexprofile"),
+                    ("cpu", "-test.cpuprofile"),
+                    ("alloc", "-test.memprofile"),
+                    ("block", "-test.blockprofile"),
+                    ("mutex", "-test.mutexprofile"),
                 ] {
                     if kinds.contains(&kind) {
                         argv.push(flag.into());
@@ -537,16 +549,14 @@ impl Ecosystem for Go {
                 // Go's default allocation sampling (one per 512 KiB, scaled up by pprof): a
                 // rate of 1 would walk a stack per allocation and fill the CPU profile with
                 // the profiler's own traceback.
-                // The test binary stays beside the profiles (pprof names its functions).
-                argv.push("-o".into());
-                argv.push(dir.join(format!("{i}.test")).display().to_string());
-                argv.push(pkg.clone());
+                let cwd = root.join(pkg.trim_start_matches("./"));
                 HarnessPlan {
                     argv,
                     package: pkg,
                     profiles,
                     env: vec![("GODEBUG".into(), "gctrace=1".into())],
-                    build: None,
+                    build: Some(build),
+                    cwd: Some(cwd),
                 }
             })
             .collect()
@@ -673,7 +683,10 @@ impl Ecosystem for Cargo {
             .iter()
             .any(|m| read_small(m).contains("criterion"));
         if depth == Depth::Quick && criterion {
-            // criterion's own short run (libtest's harness would refuse these flags).
+            // criterion's own short run, for the bench targets only: the library's libtest
+            // harness, which `cargo bench` also runs, refuses criterion's flags.
+            let cut = argv.iter().position(|a| a == "--").unwrap_or(argv.len());
+            argv.splice(cut..cut, ["--bench".to_string(), "*".to_string()]);
             argv.extend(["--warm-up-time", "1", "--measurement-time", "2"].map(String::from));
         }
         argv
@@ -700,6 +713,7 @@ impl Ecosystem for Cargo {
             profiles: Vec::new(),
             env: Vec::new(),
             build: Some(build),
+            cwd: None,
         }]
     }
 }
@@ -838,6 +852,7 @@ impl Ecosystem for Pytest {
             profiles: Vec::new(),
             env: Vec::new(),
             build: None,
+            cwd: None,
         }]
     }
 }
@@ -935,7 +950,8 @@ mod tests {
             false,
         );
         assert_eq!(plans.len(), 2, "one go test per package: {plans:?}");
-        assert!(plans[0].argv.contains(&"-cpuprofile".to_string()));
+        assert!(plans[0].argv.contains(&"-test.cpuprofile".to_string()));
+        assert_eq!(plans[0].build.as_ref().unwrap()[..3], ["go", "test", "-c"]);
         assert_eq!(plans[0].profiles[0].0, "cpu");
     }
 

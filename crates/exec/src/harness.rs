@@ -40,16 +40,18 @@ pub fn run_harness(
     show_output: bool,
     stop: &AtomicBool,
 ) -> Result<HarnessOutput, ExecError> {
-    run_harness_with(argv, &[], show_output, stop)
+    run_harness_with(argv, &[], None, show_output, stop)
 }
 
-/// [`run_harness`] with extra environment variables (`GODEBUG=gctrace=1`).
+/// [`run_harness`] with extra environment variables (`GODEBUG=gctrace=1`), in `cwd` when given
+/// (a Go test binary runs in its package's directory, as `go test` runs it).
 ///
 /// # Errors
 /// As [`run_harness`].
 pub fn run_harness_with(
     argv: &[String],
     env: &[(String, String)],
+    cwd: Option<&std::path::Path>,
     show_output: bool,
     stop: &AtomicBool,
 ) -> Result<HarnessOutput, ExecError> {
@@ -63,6 +65,9 @@ pub fn run_harness_with(
     };
     let mut cmd = Command::new(program);
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
     cmd.args(&argv[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

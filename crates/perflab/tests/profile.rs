@@ -1670,7 +1670,11 @@ fn criterion_allocations_per_iteration_are_the_routines_own() {
     }
     let out = lab
         .cmd()
-        .env("CARGO_TARGET_DIR", lab.path("target"))
+        // Shared with the modes tests' criterion crate: criterion is built once.
+        .env(
+            "CARGO_TARGET_DIR",
+            std::env::temp_dir().join("perflab-test-criterion-target"),
+        )
         // One core for criterion's build, one for the timing-sensitive tests beside it.
         .env("CARGO_BUILD_JOBS", "1")
         .args([

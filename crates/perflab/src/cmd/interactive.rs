@@ -33,8 +33,8 @@ const OPERATIONS: &[(&str, &str)] = &[
 
 pub(crate) fn run(store: Option<&Path>, config: &Config) -> Result<Outcome> {
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
-        let _ = crate::cli::Cli::command().print_help();
-        eprintln!();
+        // On stderr: stdout stays for documents, and this is a usage error (exit 2).
+        eprintln!("{}", crate::cli::Cli::command().render_help());
         bail!("no command given (perflab --help lists them; at a terminal, perflab alone asks)");
     }
     let words = match ask(config) {
@@ -48,16 +48,14 @@ pub(crate) fn run(store: Option<&Path>, config: &Config) -> Result<Outcome> {
         },
     };
     let mut argv: Vec<String> = vec!["perflab".into()];
-    if let Some(s) = store {
-        argv.push("--store".into());
-        argv.push(s.display().to_string());
-    }
     argv.extend(words);
     eprintln!(
         "perflab: running `{}` (the same as this choice, for a script or CI)",
         perflab_exec::join_words(&argv)
     );
-    let cli = crate::cli::Cli::try_parse_from(&argv)?;
+    let mut cli = crate::cli::Cli::try_parse_from(&argv)?;
+    // The history chosen for this session (--store or PERFLAB_STORE) stays the same.
+    cli.store = store.map(Path::to_path_buf);
     super::dispatch(cli)
 }
 

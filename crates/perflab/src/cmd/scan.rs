@@ -145,7 +145,8 @@ pub(super) fn profile_plan(
             output,
         });
     }
-    let output = perflab_exec::run_harness_with(&plan.argv, &plan.env, false, stop)?;
+    let output =
+        perflab_exec::run_harness_with(&plan.argv, &plan.env, plan.cwd.as_deref(), false, stop)?;
     let read = |kind: &str| -> Result<Option<perflab_profile::Profile>> {
         let Some((_, path)) = plan.profiles.iter().find(|(k, _)| k == kind) else {
             return Ok(None);
