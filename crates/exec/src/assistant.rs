@@ -417,7 +417,15 @@ impl Ecosystem for Go {
 
     fn benchmarks(&self, root: &Path) -> Vec<BenchmarkRef> {
         let mut out = Vec::new();
-        for f in sources(root, "_test.go") {
+        // A directory with a go.mod of its own is another module: `./...` does not reach it
+        // (cespare/xxhash keeps its benchmark driver in one), nor does a package path.
+        let own_module = |f: &Path| {
+            f.ancestors()
+                .skip(1)
+                .take_while(|d| *d != root)
+                .all(|d| !d.join("go.mod").is_file())
+        };
+        for f in sources(root, "_test.go").into_iter().filter(|f| own_module(f)) {
             let text = read_small(&f);
             let dir = f.parent().unwrap_or(root);
             for name in declared(&text, "func Benchmark", true) {
@@ -883,6 +891,9 @@ mod tests {
             "package store\nimport \"testing\"\nfunc BenchmarkInsert(b *testing.B) {}\n",
         );
         write(r, "cmd/server/main.go", "package main\n");
+        // A nested module is not one of this module's packages.
+        write(r, "tools/go.mod", "module example.com/tools\n");
+        write(r, "tools/x_test.go", "package tools\nimport \"testing\"\nfunc BenchmarkTool(b *testing.B) {}\n");
         d
     }
 
