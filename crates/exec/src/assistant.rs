@@ -425,7 +425,10 @@ impl Ecosystem for Go {
                 .take_while(|d| *d != root)
                 .all(|d| !d.join("go.mod").is_file())
         };
-        for f in sources(root, "_test.go").into_iter().filter(|f| own_module(f)) {
+        for f in sources(root, "_test.go")
+            .into_iter()
+            .filter(|f| own_module(f))
+        {
             let text = read_small(&f);
             let dir = f.parent().unwrap_or(root);
             for name in declared(&text, "func Benchmark", true) {
@@ -893,7 +896,11 @@ mod tests {
         write(r, "cmd/server/main.go", "package main\n");
         // A nested module is not one of this module's packages.
         write(r, "tools/go.mod", "module example.com/tools\n");
-        write(r, "tools/x_test.go", "package tools\nimport \"testing\"\nfunc BenchmarkTool(b *testing.B) {}\n");
+        write(
+            r,
+            "tools/x_test.go",
+            "package tools\nimport \"testing\"\nfunc BenchmarkTool(b *testing.B) {}\n",
+        );
         d
     }
 

@@ -72,7 +72,9 @@ fn an_unreachable_server_is_one_clear_line() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
-        err.starts_with("error: postgres://nobody@127.0.0.1:1/none: history database (postgres): "),
+        err.starts_with(
+            "error: postgres://nobody@127.0.0.1:1/none: history database (postgres) is unavailable: error connecting to server: "
+        ),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");

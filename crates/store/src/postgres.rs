@@ -15,9 +15,11 @@ use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Store, StoreError,
 fn db(e: postgres::Error) -> StoreError {
     let backend = "postgres";
     // postgres::Error's own text is "db error" for a server's error: say what the server said.
-    let message = match e.as_db_error() {
-        Some(d) => format!("{} ({})", d.message(), d.code().code()),
-        None => e.to_string(),
+    let message = match (e.as_db_error(), std::error::Error::source(&e)) {
+        (Some(d), _) => format!("{} ({})", d.message(), d.code().code()),
+        // "error connecting to server" says little without its cause (refused, no such host).
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
     }
     .replace('\n', " ");
     match e.as_db_error().map(|d| d.code().code()) {
