@@ -182,6 +182,15 @@ fn endpoint(
     });
     let (summary, ending) =
         loaded.map_err(|_| anyhow::anyhow!("the load generator panicked"))??;
+    if let Some(all) = summary.scenarios.get("all").filter(|a| a.error_rate > 0.01) {
+        let statuses: Vec<String> = all.status.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!(
+            "warning: {:.1}% of the requests to {} failed (status {}): the profile is of the server answering errors",
+            all.error_rate * 100.0,
+            t.url,
+            statuses.join(", ")
+        );
+    }
     let cpu = cpu?;
     let goroutines_after = get("goroutine", 0)?;
     let heap_after = get("heap?gc=1", 0)?;
