@@ -53,16 +53,7 @@ impl Progress {
     }
 }
 
-/// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Duration or request count reached.
-    Completed,
-    /// The stop flag was set (Ctrl-C).
-    Interrupted,
-    /// A threshold failed with `abort_on_fail`.
-    Aborted,
-}
+pub use perflab_model::load::Ending;
 
 struct Shared {
     opts: LoadOptions,
@@ -835,6 +826,24 @@ pub fn run(
     watch_pid: Option<u32>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(LoadSummary, Ending), LoadError> {
+    let description = opts.describe_model();
+    let warmup_seconds = opts.warmup.as_secs_f64();
+    let (mut summary, ending) = run_plan(opts, thresholds, stop, watch_pid, progress)?;
+    // What a stored run needs to be shown as it was (show, report, serve read only the run).
+    summary.ending = ending;
+    summary.description = Some(description);
+    summary.warmup_seconds = warmup_seconds;
+    summary.spectrum = crate::spectrum(&summary);
+    Ok((summary, ending))
+}
+
+fn run_plan(
+    opts: LoadOptions,
+    thresholds: &[Threshold],
+    stop: &AtomicBool,
+    watch_pid: Option<u32>,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(LoadSummary, Ending), LoadError> {
     if opts.scenarios.is_empty() {
         return Err(LoadError::Config {
             message: "no scenario to run".into(),
@@ -1336,6 +1345,10 @@ fn build_summary(
     let sent_measured = all.requests;
     scenarios.insert("all".into(), all_summary);
     LoadSummary {
+        ending: Ending::Completed,
+        description: None,
+        warmup_seconds: 0.0,
+        spectrum: Vec::new(),
         model: match opts.model {
             Model::Closed { .. } => "closed".into(),
             Model::Open { .. } => "open".into(),

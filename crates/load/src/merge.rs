@@ -128,6 +128,13 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
     // Segments run side by side: the merged test lasted as long as the longest segment.
     let seconds = parts.iter().map(|p| p.measured_seconds).fold(0.0, f64::max);
     let mut out = LoadSummary {
+        // One segment stopped early makes the whole partial.
+        ending: (parts.iter().map(|p| p.ending))
+            .find(|e| *e != perflab_model::load::Ending::Completed)
+            .unwrap_or_default(),
+        description: first.description.clone(),
+        warmup_seconds: first.warmup_seconds,
+        spectrum: Vec::new(),
         model: first.model.clone(),
         latency_is: first.latency_is.clone(),
         target_rate: None,
@@ -191,6 +198,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         let r = th.evaluate_load(&out);
         out.thresholds.push(r);
     }
+    out.spectrum = crate::spectrum(&out);
     Ok(out)
 }
 

@@ -76,16 +76,7 @@ pub fn benchmarks(s: &LoadSummary) -> Vec<Benchmark> {
     out
 }
 
-/// One line of the percentile spectrum: quantile, value in seconds, requests at or below it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SpectrumPoint {
-    /// The quantile (0.5 … 1.0).
-    pub quantile: f64,
-    /// Latency at it, seconds.
-    pub seconds: f64,
-    /// Requests at or below it.
-    pub count: u64,
-}
+pub use perflab_model::load::SpectrumPoint;
 
 /// The HDR spectrum of all requests (empty when there were none).
 pub fn spectrum(s: &LoadSummary) -> Vec<SpectrumPoint> {

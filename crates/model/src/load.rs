@@ -5,6 +5,37 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// How a load test ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Its duration or request count was reached.
+    #[default]
+    Completed,
+    /// Stopped by Ctrl-C or SIGTERM: the results are partial.
+    Interrupted,
+    /// A threshold failed with `--abort-on-fail`.
+    Aborted,
+}
+
+impl Ending {
+    /// The default, which the JSON leaves out.
+    pub fn is_completed(&self) -> bool {
+        *self == Ending::Completed
+    }
+}
+
+/// One line of the percentile spectrum of all requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpectrumPoint {
+    /// The quantile (0.5 … 1.0).
+    pub quantile: f64,
+    /// Latency at it, seconds.
+    pub seconds: f64,
+    /// Requests at or below it.
+    pub count: u64,
+}
+
 /// Latency percentiles in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -140,6 +171,19 @@ pub struct LoadSummary {
     /// test share it, so `merge` can refuse a foreign one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
+    /// How the test ended (stored, so `show`, `report` and the dashboard can say a run was
+    /// aborted or interrupted).
+    #[serde(default, skip_serializing_if = "Ending::is_completed")]
+    pub ending: Ending,
+    /// The plan as people read it: `closed model, 64 virtual users`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Warm-up before the measured part, seconds.
+    #[serde(default)]
+    pub warmup_seconds: f64,
+    /// The HDR percentile spectrum of all requests (from the `all` histogram).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spectrum: Vec<SpectrumPoint>,
     /// Per scenario, and `all`.
     pub scenarios: BTreeMap<String, ScenarioSummary>,
     /// The per-second series.

@@ -473,9 +473,10 @@ pub(crate) struct ShowArgs {
     /// `branch:` say which when names collide).
     #[arg(default_value = "latest", value_name = "RUN")]
     pub(crate) run: String,
-    /// `json` (the perflab.result.v1 document) or `gotest` (the Go benchmark format, which
-    /// benchstat reads).
-    #[arg(long, default_value = "json", value_parser = ["json", "gotest"])]
+    /// `json` (the perflab.result.v1 document), `gotest` (the Go benchmark format, which
+    /// benchstat reads) or `text` (the summary the command printed: a load run's plan, ending,
+    /// latency table and spectrum).
+    #[arg(long, default_value = "json", value_parser = ["json", "gotest", "text"])]
     pub(crate) format: String,
 }
 

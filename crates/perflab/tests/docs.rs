@@ -18,20 +18,24 @@ fn read(rel: &str) -> String {
 
 /// The fenced blocks of `lang` in a Markdown text.
 fn blocks(md: &str, lang: &str) -> Vec<String> {
+    // Every fence opens or closes a block, whatever its language: only the blocks of `lang`
+    // are kept (`""` is a fence without a language).
     let mut out = Vec::new();
-    let mut cur: Option<String> = None;
+    let mut cur: Option<(bool, String)> = None;
     for line in md.lines() {
-        match &mut cur {
-            None if line.trim_start() == format!("```{lang}") => cur = Some(String::new()),
-            Some(b) if line.trim_start() == "```" => {
-                out.push(std::mem::take(b));
-                cur = None;
+        let fence = line.trim_start().strip_prefix("```");
+        match (&mut cur, fence) {
+            (None, Some(l)) => cur = Some((l.trim() == lang, String::new())),
+            (Some(_), Some(_)) => {
+                if let Some((true, b)) = cur.take() {
+                    out.push(b);
+                }
             }
-            Some(b) => {
+            (Some((_, b)), None) => {
                 b.push_str(line);
                 b.push('\n');
             }
-            None => {}
+            (None, None) => {}
         }
     }
     out

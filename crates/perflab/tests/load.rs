@@ -284,7 +284,6 @@ fn abort_on_fail_stops_early() {
             "-d",
             "30s",
             "--json",
-            "--no-store",
             "--threshold",
             "error_rate<0.01",
             "--abort-on-fail",
@@ -296,6 +295,19 @@ fn abort_on_fail_stops_early() {
     let doc = json(&out.stdout);
     assert!(doc["load"]["measured_seconds"].as_f64().unwrap() < 5.0);
     assert_eq!(summary(&doc)["error_rate"], 1.0);
+    assert_eq!(doc["load"]["ending"], "aborted");
+    // The stored run still says how it ended, with the plan it ran.
+    let shown = lab
+        .cmd()
+        .args(["show", "latest", "--format", "text"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        text.starts_with("perflab load: closed model, 2 virtual users")
+            && text.contains("aborted: a threshold failed (--abort-on-fail)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -39,7 +39,7 @@ use perflab_model::{Benchmark, Run, Unit};
 use serde::Serialize;
 
 pub use gotest::run_gotest;
-pub use load::{load_text, LoadEnding, LoadView};
+pub use load::load_text;
 pub use profile::{profile_markdown, profile_text, scan_text, top_table};
 pub use render::{render, Document, Format, RenderError};
 pub use table::Table;

@@ -4,59 +4,36 @@
 
 use std::fmt::Write as _;
 
+use perflab_model::load::Ending;
 use perflab_model::{Run, Unit};
 
 use crate::{escape, Table};
 
-/// How a load test ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoadEnding {
-    /// Ran its length.
-    Completed,
-    /// Ctrl-C: the results are partial.
-    Interrupted,
-    /// A threshold failed with `--abort-on-fail`.
-    Aborted,
-}
-
-/// What the summary needs beside the run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoadView {
-    /// `closed model, 64 virtual users`.
-    pub model: String,
-    /// Warm-up before measuring, seconds.
-    pub warmup_seconds: f64,
-    /// How it ended.
-    pub ending: LoadEnding,
-    /// (quantile, seconds, requests at or below) of all requests.
-    pub spectrum: Vec<(f64, f64, u64)>,
-}
-
 /// The terminal summary of a load run.
-pub fn load_text(run: &Run, view: &LoadView) -> String {
+pub fn load_text(run: &Run) -> String {
     let Some(s) = &run.load else {
         return String::new();
     };
     let t = |v: f64| Unit::seconds().format(v);
     let mut out = String::new();
-    let model = &view.model;
+    let model = s.description.as_deref().unwrap_or(&s.model);
     let _ = writeln!(
         out,
         "perflab load: {model}, {} measured{}{}",
         t(s.measured_seconds),
-        if view.warmup_seconds == 0.0 {
+        if s.warmup_seconds == 0.0 {
             String::new()
         } else {
-            format!(" after {} warm-up", t(view.warmup_seconds))
+            format!(" after {} warm-up", t(s.warmup_seconds))
         },
         s.segment
             .as_deref()
             .map_or(String::new(), |x| format!(", segment {x}"))
     );
-    match view.ending {
-        LoadEnding::Interrupted => out.push_str("  interrupted: the results are partial\n"),
-        LoadEnding::Aborted => out.push_str("  aborted: a threshold failed (--abort-on-fail)\n"),
-        LoadEnding::Completed => {}
+    match s.ending {
+        Ending::Interrupted => out.push_str("  interrupted: the results are partial\n"),
+        Ending::Aborted => out.push_str("  aborted: a threshold failed (--abort-on-fail)\n"),
+        Ending::Completed => {}
     }
     let all = s.scenarios.get("all").cloned().unwrap_or_default();
     let _ = writeln!(
@@ -242,9 +219,14 @@ pub fn load_text(run: &Run, view: &LoadView) -> String {
             );
         }
     }
-    if view.spectrum.iter().any(|&(_, _, count)| count > 0) {
+    if s.spectrum.iter().any(|p| p.count > 0) {
         let _ = writeln!(out, "  percentile spectrum ({latency_name}):");
-        for &(q, v, count) in &view.spectrum {
+        for &perflab_model::load::SpectrumPoint {
+            quantile: q,
+            seconds: v,
+            count,
+        } in &s.spectrum
+        {
             let _ = writeln!(out, "    {:>9.5}%  {:>10}  {count}", q * 100.0, t(v));
         }
     }

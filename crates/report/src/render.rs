@@ -7,7 +7,7 @@ use perflab_analysis::{Comparison, TargetResult};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunSummary};
 
-use crate::{LoadView, ReportInput};
+use crate::ReportInput;
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +70,9 @@ pub enum Document<'a> {
     Check(&'a str, &'a [TargetResult]),
     /// The report of a run: targets, comparison, changes.
     Report(&'a ReportInput<'a>),
-    /// A load run with what its summary needs.
-    Load(&'a Run, &'a LoadView),
+    /// A load run (its summary carries what the text needs: the plan, the ending, the
+    /// spectrum), fresh or stored.
+    Load(&'a Run),
     /// `perflab run`: timed commands with their warnings.
     Timing(&'a Run, &'a [Vec<String>]),
     /// `perflab scan`: several profiles and the overall one.
@@ -95,7 +96,7 @@ impl Document<'_> {
             Document::Comparison(_) => "comparison",
             Document::Check(..) => "check",
             Document::Report(_) => "report",
-            Document::Load(..) => "load run",
+            Document::Load(_) => "load run",
             Document::Timing(..) => "timing run",
             Document::Scan(_) => "scan",
             Document::Profile(_) => "profile",
@@ -114,7 +115,7 @@ impl Document<'_> {
             Document::Comparison(_) => &[Text, Markdown, Json, Csv, Html],
             Document::Check(..) => &[Text, Markdown, Json],
             Document::Report(_) => &[Markdown, Json, Prometheus, Html],
-            Document::Load(..) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
+            Document::Load(_) | Document::Timing(..) | Document::Scan(_) => &[Text, Json],
             Document::Profile(_) => &[Text, Markdown],
             Document::Log(_) | Document::Alerts(_) => &[Text, Json],
             Document::Checklist(_) => &[Text, Markdown, Json],
@@ -201,7 +202,7 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
     Ok(match (document, format) {
         (Document::Run(r), Text) => crate::run_text(r),
         (
-            Document::Run(r) | Document::Load(r, _) | Document::Timing(r, _) | Document::Scan(r),
+            Document::Run(r) | Document::Load(r) | Document::Timing(r, _) | Document::Scan(r),
             Json,
         ) => r.to_json(),
         (Document::Run(r), Gotest) => crate::run_gotest(r),
@@ -218,7 +219,7 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Check(id, t), Json) => check_json(id, t),
         (Document::Report(i), Markdown) => crate::report_markdown(i),
         (Document::Report(i), Json) => crate::report_json(i),
-        (Document::Load(r, v), Text) => crate::load_text(r, v),
+        (Document::Load(r), Text) => crate::load_text(r),
         (Document::Timing(r, notes), Text) => crate::timing_text(r, notes),
         (Document::Scan(r), Text) => crate::scan_text(r),
         (Document::Profile(p), Text) => crate::profile_text(p),

@@ -157,7 +157,7 @@ fn input(name: &str) -> Run {
 /// that lists what exists.
 #[test]
 fn every_document_in_every_format_through_the_render_seam() {
-    use perflab_report::{render, LoadEnding, LoadView};
+    use perflab_report::render;
     let base = fixture(BASE, "run-base");
     let c = comparison();
     let (results, _) = check(
@@ -165,12 +165,6 @@ fn every_document_in_every_format_through_the_render_seam() {
         &[Target::parse("Search*", "time", "< 60us", Some("< 100us")).unwrap()],
     );
     let load = input("load-input.json");
-    let view = LoadView {
-        model: "closed model, 2 virtual users".into(),
-        warmup_seconds: 0.0,
-        ending: LoadEnding::Completed,
-        spectrum: vec![(0.5, 0.0009, 20), (0.99, 0.004, 39), (1.0, 0.005, 40)],
-    };
     let timing = input("timing-input.json");
     let notes = vec![
         vec![],
@@ -217,7 +211,7 @@ fn every_document_in_every_format_through_the_render_seam() {
         ("run", Document::Run(&base)),
         ("comparison", Document::Comparison(&c)),
         ("check", Document::Check("run-base", &results)),
-        ("load", Document::Load(&load, &view)),
+        ("load", Document::Load(&load)),
         ("timing", Document::Timing(&timing, &notes)),
         ("scan", Document::Scan(&scan)),
         ("profile", Document::Profile(&profile.profiles[0])),

@@ -7,7 +7,6 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use perflab_model::{Run, RunKind};
 use perflab_profile::record::CpuMode;
-use perflab_report::{LoadEnding, LoadView};
 
 use crate::cli::LoadArgs;
 use crate::config::Config;
@@ -134,21 +133,8 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
         .filter(|t| *t > 0.0)
         .map(|t| 1.0 - summary.achieved_rate / t)
         .filter(|s| *s > 0.01);
-    let view = LoadView {
-        model: opts.describe_model(),
-        warmup_seconds: opts.warmup.as_secs_f64(),
-        ending: match ending {
-            perflab_load::Ending::Interrupted => LoadEnding::Interrupted,
-            perflab_load::Ending::Aborted => LoadEnding::Aborted,
-            perflab_load::Ending::Completed => LoadEnding::Completed,
-        },
-        spectrum: perflab_load::spectrum(&summary)
-            .into_iter()
-            .map(|p| (p.quantile, p.seconds, p.count))
-            .collect(),
-    };
     run.load = Some(summary);
-    let mut text = super::text(perflab_report::Document::Load(&run, &view));
+    let mut text = super::text(perflab_report::Document::Load(&run));
     for p in &run.profiles {
         text.push_str(&format!(
             "\n{}",
