@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use perflab_model::{Benchmark, Run, Unit};
+use perflab_model::profile::ProfileSummary;
+use perflab_model::{Benchmark, Better, Run, Unit};
 use serde::Serialize;
 
-use crate::check::{check, Status, Target};
+use crate::check::{check, Status, Target, TargetResult};
 use crate::{Comparison, Verdict};
 
 /// A summary line: one quantity the seeds' targets table names.
@@ -219,8 +220,8 @@ pub fn joined_benchmarks(runs: &[Run]) -> Vec<Benchmark> {
     out
 }
 
-/// Build the report of the runs of one commit. `previous`: the joined benchmarks of the base
-/// branch's previous commit with their label, and the comparison of them with this commit's.
+/// Build the report of the runs of one commit. `previous`: the label of the base branch's
+/// previous commit and the comparison of its joined benchmarks with this commit's.
 pub fn build(
     commit: &str,
     runs: &[Run],
@@ -230,139 +231,16 @@ pub fn build(
     let joined = joined_benchmarks(runs);
     let newest = runs.iter().max_by(|a, b| a.started_at.cmp(&b.started_at));
     let (results, unmatched) = check(&joined, targets);
-    let mut summary = Vec::new();
-    for (metric, label) in SUMMARY {
-        let mut with_target: Vec<&crate::check::TargetResult> =
-            results.iter().filter(|r| r.metric == *metric).collect();
-        if !with_target.is_empty() {
-            // The worst outcome first: that is what the line must show.
-            with_target.sort_by_key(|r| std::cmp::Reverse(status_rank(r.status)));
-            for r in with_target {
-                let critical = targets
-                    .iter()
-                    .find(|t| t.metric == r.metric && t.target.text == r.target)
-                    .and_then(|t| t.critical.as_ref().map(|c| c.text.clone()));
-                summary.push(SummaryRow {
-                    label: label.to_string(),
-                    metric: metric.to_string(),
-                    source: r.benchmark.clone(),
-                    value: r.value,
-                    unit: r.unit.clone(),
-                    target: Some(r.target.clone()),
-                    critical,
-                    status: Some(r.status),
-                });
-            }
-            continue;
-        }
-        // No target: the figure alone (the worst one where several benchmarks have it).
-        let mut seen: Vec<(String, f64, Unit)> = joined
-            .iter()
-            .filter_map(|b| median(b, metric).map(|(v, u)| (b.key(), v, u)))
-            .collect();
-        let higher_better = seen
-            .first()
-            .is_some_and(|(_, _, u)| u.default_better() == perflab_model::Better::Higher);
-        seen.sort_by(|a, b| {
-            if higher_better {
-                a.1.total_cmp(&b.1)
-            } else {
-                b.1.total_cmp(&a.1)
-            }
-        });
-        if let Some((source, value, unit)) = seen.into_iter().next() {
-            summary.push(SummaryRow {
-                label: label.to_string(),
-                metric: metric.to_string(),
-                source,
-                value,
-                unit,
-                target: None,
-                critical: None,
-                status: None,
-            });
-        }
-    }
-    let profiles: Vec<&perflab_model::profile::ProfileSummary> =
-        runs.iter().flat_map(|r| r.profiles.iter()).collect();
-    let mut hot_paths = Vec::new();
-    // A scan's overall profile (`all`) repeats its targets' functions.
-    for p in profiles
-        .iter()
-        .filter(|p| crate::commit::is_cpu(&p.value) && p.target != "all")
-    {
-        for f in p.top.iter().take(10) {
-            hot_paths.push(HotPath {
-                function: f.function.clone(),
-                location: f.location.clone(),
-                flat_share: f.flat_share,
-                cum_share: f.cum_share,
-                profile: p.target.clone(),
-            });
-        }
-    }
-    hot_paths.sort_by(|a, b| b.flat_share.total_cmp(&a.flat_share));
-    let mut seen = std::collections::BTreeSet::new();
-    hot_paths.retain(|h| seen.insert(h.function.clone()));
-    hot_paths.truncate(10);
-    let mut memory_hotspots = Vec::new();
-    for p in profiles.iter().filter(|p| p.target != "all") {
-        let Some(a) = &p.alloc else { continue };
-        for s in a.sites.iter().take(10) {
-            memory_hotspots.push(MemoryHotspot {
-                function: s.function.clone(),
-                location: s.location.clone(),
-                bytes: s.bytes,
-                blocks: s.blocks,
-                share: if a.total_blocks > 0 {
-                    s.blocks as f64 / a.total_blocks as f64
-                } else {
-                    0.0
-                },
-                profile: p.target.clone(),
-            });
-        }
-    }
-    memory_hotspots.sort_by_key(|m| std::cmp::Reverse(m.bytes));
-    let mut seen = std::collections::BTreeSet::new();
-    memory_hotspots.retain(|m| seen.insert((m.function.clone(), m.location.clone())));
-    memory_hotspots.truncate(10);
-    let mut recommendations: Vec<Advice> = Vec::new();
-    for p in &profiles {
-        for r in &p.recommendations {
-            if recommendations
-                .iter()
-                .any(|a| a.rule == r.rule && a.advice == r.advice)
-            {
-                continue;
-            }
-            recommendations.push(Advice {
-                rule: r.rule.clone(),
-                advice: r.advice.clone(),
-                evidence: r.evidence.clone(),
-                estimate: None,
-            });
-        }
-    }
+    let profiles: Vec<&ProfileSummary> = (runs.iter())
+        .flat_map(|r| r.profiles.iter())
+        // A scan's overall profile (`all`) repeats its targets' rows.
+        .filter(|p| p.target != "all")
+        .collect();
+    let memory_hotspots = memory_hotspots(&profiles);
+    let mut recommendations = advice(&profiles);
     recommendations.extend(allocation_estimates(&joined, &memory_hotspots));
     let (compared_with, changes, gate_passed) = match previous {
-        Some((label, c)) => {
-            let rows = c
-                .rows
-                .iter()
-                .filter(|r| matches!(r.metric.as_str(), "p99" | "rps" | "allocs_per_op" | "time"))
-                .map(|r| ChangeRow {
-                    benchmark: r.key(),
-                    metric: r.metric.clone(),
-                    unit: r.unit.clone(),
-                    before: r.base.median,
-                    now: r.current.median,
-                    change: r.change,
-                    verdict: r.verdict,
-                })
-                .collect();
-            (Some(label), rows, Some(c.gate.passed))
-        }
+        Some((label, c)) => (Some(label), changes(c), Some(c.gate.passed)),
         None => (None, Vec::new(), None),
     };
     CommitReport {
@@ -382,15 +260,156 @@ pub fn build(
                 kind: r.kind.as_str().to_string(),
             })
             .collect(),
-        summary,
+        summary: summary(&joined, &results, targets),
         unmatched_targets: unmatched,
-        hot_paths,
+        hot_paths: hot_paths(&profiles),
         memory_hotspots,
         recommendations,
         compared_with,
         changes,
         gate_passed,
     }
+}
+
+/// The seeds' targets table: each quantity against its targets (the worst outcome first), or
+/// its worst figure where no target names it.
+fn summary(joined: &[Benchmark], results: &[TargetResult], targets: &[Target]) -> Vec<SummaryRow> {
+    let mut summary = Vec::new();
+    for (metric, label) in SUMMARY {
+        let mut with_target: Vec<&TargetResult> =
+            results.iter().filter(|r| r.metric == *metric).collect();
+        with_target.sort_by_key(|r| std::cmp::Reverse(status_rank(r.status)));
+        for r in &with_target {
+            let critical = targets
+                .iter()
+                .find(|t| t.metric == r.metric && t.target.text == r.target)
+                .and_then(|t| t.critical.as_ref().map(|c| c.text.clone()));
+            summary.push(SummaryRow {
+                label: label.to_string(),
+                metric: metric.to_string(),
+                source: r.benchmark.clone(),
+                value: r.value,
+                unit: r.unit.clone(),
+                target: Some(r.target.clone()),
+                critical,
+                status: Some(r.status),
+            });
+        }
+        if with_target.is_empty() {
+            summary.extend(worst(joined, metric, label));
+        }
+    }
+    summary
+}
+
+/// A quantity's worst figure over the joined benchmarks, without a target.
+fn worst(joined: &[Benchmark], metric: &str, label: &str) -> Option<SummaryRow> {
+    let mut seen: Vec<(String, f64, Unit)> = joined
+        .iter()
+        .filter_map(|b| median(b, metric).map(|(v, u)| (b.key(), v, u)))
+        .collect();
+    let higher_better =
+        (seen.first()).is_some_and(|(_, _, u)| u.default_better() == Better::Higher);
+    seen.sort_by(|a, b| {
+        if higher_better {
+            a.1.total_cmp(&b.1)
+        } else {
+            b.1.total_cmp(&a.1)
+        }
+    });
+    let (source, value, unit) = seen.into_iter().next()?;
+    Some(SummaryRow {
+        label: label.to_string(),
+        metric: metric.to_string(),
+        source,
+        value,
+        unit,
+        target: None,
+        critical: None,
+        status: None,
+    })
+}
+
+/// The ten hottest functions of the CPU profiles, each once.
+fn hot_paths(profiles: &[&ProfileSummary]) -> Vec<HotPath> {
+    let mut hot: Vec<HotPath> = (profiles.iter())
+        .filter(|p| is_cpu(&p.value))
+        .flat_map(|p| {
+            p.top.iter().take(10).map(|f| HotPath {
+                function: f.function.clone(),
+                location: f.location.clone(),
+                flat_share: f.flat_share,
+                cum_share: f.cum_share,
+                profile: p.target.clone(),
+            })
+        })
+        .collect();
+    hot.sort_by(|a, b| b.flat_share.total_cmp(&a.flat_share));
+    let mut seen = std::collections::BTreeSet::new();
+    hot.retain(|h| seen.insert(h.function.clone()));
+    hot.truncate(10);
+    hot
+}
+
+/// The ten biggest allocation sites of the allocation profiles, each once.
+fn memory_hotspots(profiles: &[&ProfileSummary]) -> Vec<MemoryHotspot> {
+    let mut sites: Vec<MemoryHotspot> = Vec::new();
+    for p in profiles {
+        let Some(a) = &p.alloc else { continue };
+        for s in a.sites.iter().take(10) {
+            sites.push(MemoryHotspot {
+                function: s.function.clone(),
+                location: s.location.clone(),
+                bytes: s.bytes,
+                blocks: s.blocks,
+                share: if a.total_blocks > 0 {
+                    s.blocks as f64 / a.total_blocks as f64
+                } else {
+                    0.0
+                },
+                profile: p.target.clone(),
+            });
+        }
+    }
+    sites.sort_by_key(|m| std::cmp::Reverse(m.bytes));
+    let mut seen = std::collections::BTreeSet::new();
+    sites.retain(|m| seen.insert((m.function.clone(), m.location.clone())));
+    sites.truncate(10);
+    sites
+}
+
+/// The profiles' recommendations, each once.
+fn advice(profiles: &[&ProfileSummary]) -> Vec<Advice> {
+    let mut out: Vec<Advice> = Vec::new();
+    for r in profiles.iter().flat_map(|p| p.recommendations.iter()) {
+        if out.iter().any(|a| a.rule == r.rule && a.advice == r.advice) {
+            continue;
+        }
+        out.push(Advice {
+            rule: r.rule.clone(),
+            advice: r.advice.clone(),
+            evidence: r.evidence.clone(),
+            estimate: None,
+        });
+    }
+    out
+}
+
+/// The comparison's P99, throughput, time and allocs/op rows.
+fn changes(c: &Comparison) -> Vec<ChangeRow> {
+    c.rows
+        .iter()
+        .filter(|r| matches!(r.metric.as_str(), "p99" | "rps" | "allocs_per_op" | "time"))
+        .map(|r| ChangeRow {
+            benchmark: r.key(),
+            metric: r.metric.clone(),
+            unit: r.unit.clone(),
+            before: r.base.median,
+            now: r.current.median,
+            change: r.change,
+            verdict: r.verdict,
+        })
+        .collect()
 }
 
 /// Whether a profile's value is time on CPU: sampled CPU time, samples of it, or counted

@@ -16,6 +16,7 @@ mod log;
 mod merge;
 mod modes;
 mod profile;
+mod profile_endpoint;
 mod profile_scope;
 mod report;
 mod run;
