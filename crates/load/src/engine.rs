@@ -982,15 +982,69 @@ async fn run_async(
     watch_pid: Option<u32>,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(LoadSummary, Ending), LoadError> {
-    // A host that does not resolve fails every request: say so once, before the test.
-    let mut authorities: Vec<&str> = opts
+    resolve_hosts(&opts).await?;
+    // The target's metrics: the first scrape is the baseline, so it is taken before anything is
+    // sent (a scrape that fails stops the test here, with the reason).
+    let watcher = match &opts.watch_metrics {
+        Some(url) => Some(
+            crate::watch::Watcher::start(url).map_err(|e| LoadError::Config {
+                message: format!("--watch-metrics {url}: {e}"),
+            })?,
+        ),
+        None => None,
+    };
+    let workers = workers_needed(&opts)?;
+    let shared = Arc::new(Shared::new(opts, workers)?);
+    let cpu_start = process_cpu_seconds(None).unwrap_or(0.0);
+    let started = start_model(&shared, workers);
+    let mut target = TargetWatch::new(watch_pid, shared.opts.warmup.is_zero());
+    let (ending, mut series) = monitor(&shared, thresholds, stop_flag, &mut target, progress).await;
+    shared.stop.store(true, Ordering::SeqCst);
+    let end = Instant::now();
+    let drops = wind_down(&shared, started, ending).await;
+    let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
+    if tail_requests > 0 {
+        series.push(SecondPoint {
+            t: end.saturating_duration_since(shared.warmup_end).as_secs() + 1,
+            requests: tail_requests,
+            errors: tail_errors,
+            p50: tail_hist.value_at_quantile(0.5) as f64 / 1e9,
+            p99: tail_hist.value_at_quantile(0.99) as f64 / 1e9,
+        });
+    }
+    let cpu = process_cpu_seconds(None).unwrap_or(0.0) - cpu_start;
+    let target_rate = match &shared.opts.model {
+        Model::Open { rate, .. } => Some(mean_rate(*rate, &shared.opts)),
+        Model::Closed { .. } => None,
+    };
+    let mut summary = build_summary(&shared, end, &series, drops, target_rate, cpu);
+    let requests = summary.scenarios.get("all").map_or(0, |s| s.requests);
+    summary.target_process = target.summary(requests);
+    if let Some(w) = watcher {
+        summary.target_metrics = Some(w.finish(shared.warmup_end, requests));
+    }
+    summary.thresholds = thresholds
+        .iter()
+        .map(|t| t.evaluate_load(&summary))
+        .collect();
+    Ok((summary, ending))
+}
+
+/// The distinct authorities (host:port) the scenarios send to.
+fn authorities(opts: &LoadOptions) -> Vec<&str> {
+    let mut a: Vec<&str> = opts
         .scenarios
         .iter()
         .map(|s| s.authority.as_str())
         .collect();
-    authorities.sort_unstable();
-    authorities.dedup();
-    for a in authorities {
+    a.sort_unstable();
+    a.dedup();
+    a
+}
+
+/// A host that does not resolve fails every request: say so once, before the test.
+async fn resolve_hosts(opts: &LoadOptions) -> Result<(), LoadError> {
+    for a in authorities(opts) {
         let found = tokio::time::timeout(Duration::from_secs(10), tokio::net::lookup_host(a)).await;
         let why = match found.map(|r| r.map(|mut addrs| addrs.next().is_some())) {
             Ok(Ok(true)) => continue,
@@ -1002,27 +1056,12 @@ async fn run_async(
             message: format!("cannot resolve {a}: {why}"),
         });
     }
-    // The target's metrics: the first scrape is the baseline, so it is taken before anything is
-    // sent (a scrape that fails stops the test here, with the reason).
-    let watcher = match &opts.watch_metrics {
-        Some(url) => Some(
-            crate::watch::Watcher::start(url).map_err(|e| LoadError::Config {
-                message: format!("--watch-metrics {url}: {e}"),
-            })?,
-        ),
-        None => None,
-    };
-    let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
-    let start = Instant::now();
-    let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight).collect();
-    let tls = if opts.scenarios.iter().any(|s| s.tls) || opts.max_redirects > 0 {
-        Some(tokio_rustls::TlsConnector::from(crate::tls::client_config(
-            opts.insecure,
-            opts.http2,
-        )?))
-    } else {
-        None
-    };
+    Ok(())
+}
+
+/// How many workers (VUs, or the open model's connections) the plan needs at its peak; the
+/// open-file limit is raised for their connections, or the test refused.
+fn workers_needed(opts: &LoadOptions) -> Result<usize, LoadError> {
     let workers = match &opts.model {
         Model::Closed { vus, .. } => opts.segment_share(
             opts.stages
@@ -1037,17 +1076,7 @@ async fn run_async(
         } => (*max_connections).max(1),
     };
     // Each worker holds a connection per authority, plus perflab's own descriptors.
-    let authorities = {
-        let mut a: Vec<&str> = opts
-            .scenarios
-            .iter()
-            .map(|s| s.authority.as_str())
-            .collect();
-        a.sort_unstable();
-        a.dedup();
-        a.len().max(1)
-    };
-    let needed = (workers * authorities) as u64 + 64;
+    let needed = (workers * authorities(opts).len().max(1)) as u64 + 64;
     if let Err((soft, hard)) = crate::limits::ensure_open_files(needed) {
         return Err(LoadError::Config {
             message: format!(
@@ -1055,41 +1084,64 @@ async fn run_async(
             ),
         });
     }
-    let shared = Arc::new(Shared {
-        inflight: (0..workers)
-            .map(|_| (AtomicU64::new(0), AtomicUsize::new(0)))
-            .collect(),
-        tls,
-        recorder: Recorder::new(16, &checks),
-        stop: AtomicBool::new(false),
-        start,
-        warmup_end: start + opts.warmup,
-        sent: AtomicU64::new(0),
-        completed: AtomicU64::new(0),
-        active_vus: AtomicUsize::new(0),
-        seq: AtomicU64::new(0),
-        weight_total: weights.iter().sum(),
-        weights,
-        opts,
-    });
+    Ok(workers)
+}
+
+impl Shared {
+    fn new(opts: LoadOptions, workers: usize) -> Result<Shared, LoadError> {
+        let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
+        let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight).collect();
+        let tls = if opts.scenarios.iter().any(|s| s.tls) || opts.max_redirects > 0 {
+            Some(tokio_rustls::TlsConnector::from(crate::tls::client_config(
+                opts.insecure,
+                opts.http2,
+            )?))
+        } else {
+            None
+        };
+        let start = Instant::now();
+        Ok(Shared {
+            inflight: (0..workers)
+                .map(|_| (AtomicU64::new(0), AtomicUsize::new(0)))
+                .collect(),
+            tls,
+            recorder: Recorder::new(16, &checks),
+            stop: AtomicBool::new(false),
+            start,
+            warmup_end: start + opts.warmup,
+            sent: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            active_vus: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+            weight_total: weights.iter().sum(),
+            weights,
+            opts,
+        })
+    }
+}
+
+/// The model's tasks, running.
+struct Started {
+    handles: Vec<tokio::task::JoinHandle<u64>>,
+    /// The open model's queue of due requests (what is left in it at the end was dropped).
+    queue: Option<Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(Instant, usize)>>>>,
+}
+
+/// Start the closed model's VUs, or the open model's workers and its schedule.
+fn start_model(shared: &Arc<Shared>, workers: usize) -> Started {
     let opts = &shared.opts;
-    let total = opts.warmup + opts.total_duration();
-    let deadline = start + total;
-    let cpu_start = process_cpu_seconds(None).unwrap_or(0.0);
     let mut handles = Vec::new();
     let mut queue = None;
-    let mut target_rate = None;
     match &opts.model {
         Model::Closed {
             vus,
             think_time,
             expected_rate,
         } => {
-            let peak = workers;
             shared
                 .active_vus
                 .store(opts.segment_share(*vus), Ordering::SeqCst);
-            for id in 0..peak {
+            for id in 0..workers {
                 let sh = shared.clone();
                 let (think, every) = (*think_time, expected_rate.map(|r| 1.0 / r));
                 handles.push(tokio::spawn(async move {
@@ -1113,7 +1165,6 @@ async fn run_async(
             }
             let sh = shared.clone();
             let (rate, poisson) = (*rate, *poisson);
-            target_rate = Some(mean_rate(rate, opts));
             // The schedule sleeps on a timerfd in the runtime (crate::timer): precise to
             // microseconds, where tokio's timer rounds to milliseconds and every millisecond of
             // late sending would be charged to the server as latency.
@@ -1122,20 +1173,79 @@ async fn run_async(
             }));
         }
     }
+    Started { handles, queue }
+}
+
+/// The watched target process: its RSS over the test, its CPU from the end of the warm-up.
+struct TargetWatch {
+    pid: Option<u32>,
+    rss_start: u64,
+    rss_peak: u64,
+    cpu_start: Option<f64>,
+}
+
+impl TargetWatch {
+    fn new(pid: Option<u32>, no_warmup: bool) -> TargetWatch {
+        let rss_start = pid.and_then(process_rss_bytes).unwrap_or(0);
+        TargetWatch {
+            pid,
+            rss_start,
+            rss_peak: rss_start,
+            // Counted from the end of the warm-up (sampled at the first tick after it).
+            cpu_start: if no_warmup {
+                pid.and_then(|p| process_cpu_seconds(Some(p)))
+            } else {
+                None
+            },
+        }
+    }
+
+    fn sample(&mut self, warmed_up: bool) {
+        let Some(pid) = self.pid else { return };
+        if self.cpu_start.is_none() && warmed_up {
+            self.cpu_start = Some(process_cpu_seconds(Some(pid)).unwrap_or(0.0));
+        }
+        self.rss_peak = self.rss_peak.max(process_rss_bytes(pid).unwrap_or(0));
+    }
+
+    fn summary(&self, requests: u64) -> Option<perflab_model::load::ProcessSummary> {
+        let pid = self.pid?;
+        let cpu_end = process_cpu_seconds(Some(pid)).unwrap_or(0.0);
+        let used = cpu_end - self.cpu_start.unwrap_or(cpu_end);
+        let rss_end = process_rss_bytes(pid).unwrap_or(0);
+        Some(perflab_model::load::ProcessSummary {
+            pid,
+            cpu_seconds: used,
+            cpu_seconds_per_request: if requests > 0 {
+                used / requests as f64
+            } else {
+                0.0
+            },
+            rss_start_bytes: self.rss_start,
+            rss_end_bytes: rss_end,
+            rss_peak_bytes: self.rss_peak.max(rss_end),
+        })
+    }
+}
+
+/// Once a second until the end (the deadline, the request budget, Ctrl-C, or a failed
+/// threshold with abort-on-fail): the per-second series, progress, the target's samples.
+async fn monitor(
+    shared: &Shared,
+    thresholds: &[Threshold],
+    stop_flag: &AtomicBool,
+    target: &mut TargetWatch,
+    progress: &mut dyn FnMut(&Progress),
+) -> (Ending, Vec<SecondPoint>) {
+    let opts = &shared.opts;
+    let start = shared.start;
+    let total = opts.warmup + opts.total_duration();
+    let deadline = start + total;
     let mut series = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.tick().await;
-    let mut ending = Ending::Completed;
     let mut total_errors = 0u64;
     let mut measured_requests = 0u64;
-    let rss_start = watch_pid.and_then(process_rss_bytes).unwrap_or(0);
-    let mut rss_peak = rss_start;
-    // The target's CPU is counted from the end of the warm-up (sampled at the first tick after it).
-    let mut target_cpu_start = if opts.warmup.is_zero() {
-        watch_pid.and_then(|p| process_cpu_seconds(Some(p)))
-    } else {
-        None
-    };
     loop {
         let now_deadline = tokio::time::Instant::from_std(deadline);
         let wait_stop = async {
@@ -1149,36 +1259,25 @@ async fn run_async(
             _ = wait_stop => {}
         }
         let now = Instant::now();
-        if target_cpu_start.is_none() && now >= shared.warmup_end {
-            target_cpu_start = Some(
-                watch_pid
-                    .and_then(|p| process_cpu_seconds(Some(p)))
-                    .unwrap_or(0.0),
-            );
-        }
-        if let Some(pid) = watch_pid {
-            rss_peak = rss_peak.max(process_rss_bytes(pid).unwrap_or(0));
-        }
+        target.sample(now >= shared.warmup_end);
         let (requests, errors, hist) = shared.recorder.drain_second();
         let warming = now < shared.warmup_end;
         if !warming || requests > 0 {
             total_errors += errors;
             measured_requests += requests;
-            let t = now.saturating_duration_since(shared.warmup_end).as_secs();
+            let q = |p: f64| {
+                if hist.is_empty() {
+                    0.0
+                } else {
+                    hist.value_at_quantile(p) as f64 / 1e9
+                }
+            };
             series.push(SecondPoint {
-                t,
+                t: now.saturating_duration_since(shared.warmup_end).as_secs(),
                 requests,
                 errors,
-                p50: if hist.is_empty() {
-                    0.0
-                } else {
-                    hist.value_at_quantile(0.5) as f64 / 1e9
-                },
-                p99: if hist.is_empty() {
-                    0.0
-                } else {
-                    hist.value_at_quantile(0.99) as f64 / 1e9
-                },
+                p50: q(0.5),
+                p99: q(0.99),
             });
         }
         progress(&Progress {
@@ -1191,29 +1290,29 @@ async fn run_async(
             warming_up: warming,
         });
         if stop_flag.load(Ordering::Relaxed) {
-            ending = Ending::Interrupted;
-            break;
+            return (Ending::Interrupted, series);
         }
         if now >= deadline || shared.over_budget() {
-            break;
+            return (Ending::Completed, series);
         }
         if opts.abort_on_fail && !warming && !thresholds.is_empty() {
-            let summary = build_summary(&shared, now, &series, 0, None, 0.0);
+            let summary = build_summary(shared, now, &series, 0, None, 0.0);
             if thresholds
                 .iter()
                 .filter(|t| !t.is_target_metric())
                 .any(|t| !t.evaluate_load(&summary).passed)
             {
-                ending = Ending::Aborted;
-                break;
+                return (Ending::Aborted, series);
             }
         }
     }
-    shared.stop.store(true, Ordering::SeqCst);
-    let end = Instant::now();
-    // Requests in flight may finish within the grace period; then the workers are stopped and
-    // what was still in flight is recorded as unfinished, with its latency so far.
-    // Ctrl-C means now: at most a quarter second for what is in flight.
+}
+
+/// The end of the test: requests in flight may finish within the grace period (a quarter
+/// second after Ctrl-C: it means now); then the tasks are stopped and what was still in flight
+/// is recorded as unfinished, with its latency so far. Returns the requests dropped: due and
+/// never sent.
+async fn wind_down(shared: &Shared, started: Started, ending: Ending) -> u64 {
     let grace = match ending {
         Ending::Interrupted => shared.opts.grace.min(Duration::from_millis(250)),
         _ => shared.opts.grace,
@@ -1221,7 +1320,7 @@ async fn run_async(
     let until = tokio::time::Instant::now() + grace;
     let mut drops = 0;
     let mut stragglers = Vec::new();
-    for mut h in handles {
+    for mut h in started.handles {
         match tokio::time::timeout_at(until, &mut h).await {
             Ok(Ok(d)) => drops += d,
             Ok(Err(_)) => {}
@@ -1236,53 +1335,14 @@ async fn run_async(
             drops += d;
         }
     }
-    // Due and queued, never sent: dropped.
-    if let Some(rx) = queue {
+    if let Some(rx) = started.queue {
         let mut rx = rx.lock().await;
         while let Ok((intended, _)) = rx.try_recv() {
             drops += u64::from(intended >= shared.warmup_end);
         }
     }
     shared.record_unfinished(Instant::now());
-    let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
-    if tail_requests > 0 {
-        series.push(SecondPoint {
-            t: end.saturating_duration_since(shared.warmup_end).as_secs() + 1,
-            requests: tail_requests,
-            errors: tail_errors,
-            p50: tail_hist.value_at_quantile(0.5) as f64 / 1e9,
-            p99: tail_hist.value_at_quantile(0.99) as f64 / 1e9,
-        });
-    }
-    let cpu = process_cpu_seconds(None).unwrap_or(0.0) - cpu_start;
-    let mut summary = build_summary(&shared, end, &series, drops, target_rate, cpu);
-    if let Some(pid) = watch_pid {
-        let cpu_end = process_cpu_seconds(Some(pid)).unwrap_or(0.0);
-        let used = cpu_end - target_cpu_start.unwrap_or(cpu_end);
-        let requests = summary.scenarios.get("all").map_or(0, |s| s.requests);
-        let rss_end = process_rss_bytes(pid).unwrap_or(0);
-        summary.target_process = Some(perflab_model::load::ProcessSummary {
-            pid,
-            cpu_seconds: used,
-            cpu_seconds_per_request: if requests > 0 {
-                used / requests as f64
-            } else {
-                0.0
-            },
-            rss_start_bytes: rss_start,
-            rss_end_bytes: rss_end,
-            rss_peak_bytes: rss_peak.max(rss_end),
-        });
-    }
-    if let Some(w) = watcher {
-        let requests = summary.scenarios.get("all").map_or(0, |s| s.requests);
-        summary.target_metrics = Some(w.finish(shared.warmup_end, requests));
-    }
-    summary.thresholds = thresholds
-        .iter()
-        .map(|t| t.evaluate_load(&summary))
-        .collect();
-    Ok((summary, ending))
+    drops
 }
 
 fn mean_rate(rate: f64, opts: &LoadOptions) -> f64 {
