@@ -1,0 +1,136 @@
+//! During the test, once a second: the per-second series, progress, the abort-on-fail check and the
+//! watched target process.
+
+use super::*;
+
+/// The watched target process: its RSS over the test, its CPU from the end of the warm-up.
+pub(super) struct TargetWatch {
+    pub(super) pid: Option<u32>,
+    pub(super) rss_start: u64,
+    pub(super) rss_peak: u64,
+    pub(super) cpu_start: Option<f64>,
+}
+
+impl TargetWatch {
+    pub(super) fn new(pid: Option<u32>, no_warmup: bool) -> TargetWatch {
+        let rss_start = pid.and_then(process_rss_bytes).unwrap_or(0);
+        TargetWatch {
+            pid,
+            rss_start,
+            rss_peak: rss_start,
+            // Counted from the end of the warm-up (sampled at the first tick after it).
+            cpu_start: if no_warmup {
+                pid.and_then(|p| process_cpu_seconds(Some(p)))
+            } else {
+                None
+            },
+        }
+    }
+
+    pub(super) fn sample(&mut self, warmed_up: bool) {
+        let Some(pid) = self.pid else { return };
+        if self.cpu_start.is_none() && warmed_up {
+            self.cpu_start = Some(process_cpu_seconds(Some(pid)).unwrap_or(0.0));
+        }
+        self.rss_peak = self.rss_peak.max(process_rss_bytes(pid).unwrap_or(0));
+    }
+
+    pub(super) fn summary(&self, requests: u64) -> Option<perflab_model::load::ProcessSummary> {
+        let pid = self.pid?;
+        let cpu_end = process_cpu_seconds(Some(pid)).unwrap_or(0.0);
+        let used = cpu_end - self.cpu_start.unwrap_or(cpu_end);
+        let rss_end = process_rss_bytes(pid).unwrap_or(0);
+        Some(perflab_model::load::ProcessSummary {
+            pid,
+            cpu_seconds: used,
+            cpu_seconds_per_request: if requests > 0 {
+                used / requests as f64
+            } else {
+                0.0
+            },
+            rss_start_bytes: self.rss_start,
+            rss_end_bytes: rss_end,
+            rss_peak_bytes: self.rss_peak.max(rss_end),
+        })
+    }
+}
+
+/// Once a second until the end (the deadline, the request budget, Ctrl-C, or a failed
+/// threshold with abort-on-fail): the per-second series, progress, the target's samples.
+pub(super) async fn monitor(
+    shared: &Shared,
+    thresholds: &[Threshold],
+    stop_flag: &AtomicBool,
+    target: &mut TargetWatch,
+    progress: &mut dyn FnMut(&Progress),
+) -> (Ending, Vec<SecondPoint>) {
+    let opts = &shared.opts;
+    let start = shared.start;
+    let total = opts.warmup + opts.total_duration();
+    let deadline = start + total;
+    let mut series = Vec::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut total_errors = 0u64;
+    let mut measured_requests = 0u64;
+    loop {
+        let now_deadline = tokio::time::Instant::from_std(deadline);
+        let wait_stop = async {
+            while !stop_flag.load(Ordering::Relaxed) && !shared.over_budget() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = tokio::time::sleep_until(now_deadline) => {}
+            _ = wait_stop => {}
+        }
+        let now = Instant::now();
+        target.sample(now >= shared.warmup_end);
+        let (requests, errors, hist) = shared.recorder.drain_second();
+        let warming = now < shared.warmup_end;
+        if !warming || requests > 0 {
+            total_errors += errors;
+            measured_requests += requests;
+            let q = |p: f64| {
+                if hist.is_empty() {
+                    0.0
+                } else {
+                    hist.value_at_quantile(p) as f64 / 1e9
+                }
+            };
+            series.push(SecondPoint {
+                t: now.saturating_duration_since(shared.warmup_end).as_secs(),
+                requests,
+                errors,
+                p50: q(0.5),
+                p99: q(0.99),
+            });
+        }
+        progress(&Progress {
+            elapsed: now.duration_since(start),
+            total,
+            requests: measured_requests,
+            rps: requests as f64,
+            p99: series.last().map_or(0.0, |p| p.p99),
+            errors: total_errors,
+            warming_up: warming,
+        });
+        if stop_flag.load(Ordering::Relaxed) {
+            return (Ending::Interrupted, series);
+        }
+        if now >= deadline || shared.over_budget() {
+            return (Ending::Completed, series);
+        }
+        if opts.abort_on_fail && !warming && !thresholds.is_empty() {
+            let summary = build_summary(shared, now, &series, 0, None, 0.0);
+            if thresholds
+                .iter()
+                .filter(|t| !t.is_target_metric())
+                .any(|t| !t.evaluate_load(&summary).passed)
+            {
+                return (Ending::Aborted, series);
+            }
+        }
+    }
+}

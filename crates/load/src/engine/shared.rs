@@ -1,0 +1,116 @@
+//! The state the workers share: the plan, the recorder, counters, what is in flight.
+
+use super::*;
+
+pub(super) struct Shared {
+    pub(super) opts: LoadOptions,
+    pub(super) tls: Option<tokio_rustls::TlsConnector>,
+    pub(super) recorder: Recorder,
+    pub(super) stop: AtomicBool,
+    pub(super) start: Instant,
+    pub(super) warmup_end: Instant,
+    pub(super) sent: AtomicU64,
+    pub(super) completed: AtomicU64,
+    pub(super) active_vus: AtomicUsize,
+    pub(super) seq: AtomicU64,
+    pub(super) weights: Vec<u32>,
+    pub(super) weight_total: u32,
+    /// Per worker: when its request in progress was due (ns since `start`, plus one; 0 when
+    /// idle) and its scenario, so requests still in flight at the end are counted.
+    pub(super) inflight: Vec<(AtomicU64, AtomicUsize)>,
+}
+
+impl Shared {
+    /// Record every request still in flight as `unfinished`, with its latency up to `now`.
+    /// Call only when no worker can run any more (finished or aborted).
+    pub(super) fn record_unfinished(&self, now: Instant) -> u64 {
+        let mut n = 0;
+        for (worker, (due, scenario)) in self.inflight.iter().enumerate() {
+            let due = due.swap(0, Ordering::SeqCst);
+            if due == 0 {
+                continue;
+            }
+            let due = self.start + Duration::from_nanos(due - 1);
+            if due < self.warmup_end {
+                continue;
+            }
+            let waited = now.saturating_duration_since(due).as_nanos() as u64;
+            self.recorder.record(
+                worker,
+                &Outcome {
+                    scenario: scenario.load(Ordering::SeqCst),
+                    latency_ns: waited,
+                    service_ns: waited,
+                    lag_ns: None,
+                    status: None,
+                    error: Some(ErrorKind::Unfinished),
+                    bytes_in: 0,
+                    bytes_out: 0,
+                    checks_passed: 0,
+                },
+            );
+            n += 1;
+        }
+        n
+    }
+
+    pub(super) fn pick_scenario(&self, rng: &mut Rng) -> usize {
+        if self.weights.len() == 1 {
+            return 0;
+        }
+        let mut r = (rng.next_u64() % u64::from(self.weight_total)) as u32;
+        for (i, w) in self.weights.iter().enumerate() {
+            if r < *w {
+                return i;
+            }
+            r -= w;
+        }
+        0
+    }
+
+    /// Take one request of the `-n` budget: false when it is spent. One atomic step, so VUs
+    /// racing for the last request cannot both send it.
+    pub(super) fn claim(&self) -> bool {
+        let before = self.sent.fetch_add(1, Ordering::Relaxed);
+        self.opts.max_requests.is_none_or(|m| before < m)
+    }
+
+    pub(super) fn over_budget(&self) -> bool {
+        self.opts
+            .max_requests
+            .is_some_and(|m| self.sent.load(Ordering::Relaxed) >= m)
+    }
+}
+
+impl Shared {
+    pub(super) fn new(opts: LoadOptions, workers: usize) -> Result<Shared, LoadError> {
+        let checks: Vec<usize> = opts.scenarios.iter().map(|s| s.checks.len()).collect();
+        let weights: Vec<u32> = opts.scenarios.iter().map(|s| s.weight).collect();
+        let tls = if opts.scenarios.iter().any(|s| s.tls) || opts.max_redirects > 0 {
+            Some(tokio_rustls::TlsConnector::from(crate::tls::client_config(
+                opts.insecure,
+                opts.http2,
+            )?))
+        } else {
+            None
+        };
+        let start = Instant::now();
+        Ok(Shared {
+            inflight: (0..workers)
+                .map(|_| (AtomicU64::new(0), AtomicUsize::new(0)))
+                .collect(),
+            tls,
+            recorder: Recorder::new(16, &checks),
+            stop: AtomicBool::new(false),
+            start,
+            warmup_end: start + opts.warmup,
+            sent: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            active_vus: AtomicUsize::new(0),
+            seq: AtomicU64::new(0),
+            weight_total: weights.iter().sum(),
+            weights,
+            opts,
+        })
+    }
+}
