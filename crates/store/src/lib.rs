@@ -27,6 +27,7 @@
 //! ```
 
 mod postgres;
+mod rows;
 mod sqlite;
 
 use perflab_model::Run;

@@ -8,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use perflab_model::Run;
 use postgres::{Client, NoTls, Transaction};
 
-use crate::{points_of, unix_ms, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
+use crate::rows::{self, RunRow};
+use crate::{points_of, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
 
 /// PostgreSQL's error as the kind callers act on: no server (a lost or refused connection),
 /// locked (lock_not_available, deadlock_detected, serialization_failure: retry), or other.
@@ -191,13 +192,6 @@ fn point_row(r: &postgres::Row) -> Point {
     }
 }
 
-fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
-    Run::from_json(doc).map_err(|e| StoreError::Corrupt {
-        id: id.into(),
-        message: e.to_string(),
-    })
-}
-
 fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), postgres::Error> {
     tx.execute("DELETE FROM points WHERE run_id = $1", &[&run.id])?;
     let stmt = tx.prepare(
@@ -232,7 +226,7 @@ impl Store for PostgresStore {
     fn save_run(&self, run: &Run) -> Result<(), StoreError> {
         let mut client = self.lock();
         let mut tx = client.transaction().map_err(|e| self.fail(e))?;
-        let git = run.git.as_ref();
+        let r = RunRow::of(run);
         tx.execute(
             "INSERT INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty, interrupted,
              document, started_unix_ms, benchmarks, command)
@@ -243,17 +237,17 @@ impl Store for PostgresStore {
                document = EXCLUDED.document, started_unix_ms = EXCLUDED.started_unix_ms,
                benchmarks = EXCLUDED.benchmarks, command = EXCLUDED.command",
             &[
-                &run.id,
-                &run.kind.as_str(),
-                &run.started_at,
-                &git.map(|g| g.commit.clone()),
-                &git.and_then(|g| g.branch.clone()),
-                &git.is_some_and(|g| g.dirty),
-                &run.interrupted,
-                &run.to_json(),
-                &unix_ms(&run.started_at),
-                &(run.benchmarks.len() as i64),
-                &run.command.join(" "),
+                &r.id,
+                &r.kind,
+                &r.started_at,
+                &r.commit,
+                &r.branch,
+                &r.dirty,
+                &r.interrupted,
+                &r.document,
+                &r.started_unix_ms,
+                &r.benchmarks,
+                &r.command,
             ],
         )
         .map_err(|e| self.fail(e))?;
@@ -271,26 +265,16 @@ impl Store for PostgresStore {
     }
 
     fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
-        let pattern = format!("{}%", id_or_prefix.replace(['%', '_', '\\'], ""));
-        let rows = self
+        let pattern = rows::prefix_pattern(id_or_prefix);
+        let found = self
             .lock()
             .query(
                 "SELECT id, document FROM runs WHERE id = $1 OR id LIKE $2 LIMIT 3",
                 &[&id_or_prefix, &pattern],
             )
             .map_err(|e| self.fail(e))?;
-        let rows: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
-            return parse(id, doc).map(Some);
-        }
-        match rows.len() {
-            0 => Ok(None),
-            1 => parse(&rows[0].0, &rows[0].1).map(Some),
-            n => Err(StoreError::Ambiguous {
-                prefix: id_or_prefix.into(),
-                count: n,
-            }),
-        }
+        let found: Vec<(String, String)> = found.iter().map(|r| (r.get(0), r.get(1))).collect();
+        rows::pick(id_or_prefix, &found)
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
@@ -340,14 +324,7 @@ impl Store for PostgresStore {
             })
             .collect();
         drop(client);
-        let baselines = self.baselines()?;
-        for s in &mut out {
-            s.baselines = baselines
-                .iter()
-                .filter(|(_, r)| *r == s.id)
-                .map(|(n, _)| n.clone())
-                .collect();
-        }
+        rows::attach_baselines(&mut out, &self.baselines()?);
         Ok(out)
     }
 

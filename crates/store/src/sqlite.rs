@@ -7,6 +7,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use perflab_model::Run;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use crate::rows::{self, RunRow};
 use crate::{
     group_series, points_of, unix_ms, Point, RunFilter, RunSummary, Series, Store, StoreError,
 };
@@ -385,15 +386,9 @@ fn point_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Point> {
     })
 }
 
-fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
-    Run::from_json(doc).map_err(|e| StoreError::Corrupt {
-        id: id.into(),
-        message: e.to_string(),
-    })
-}
-
 impl Store for SqliteStore {
     fn save_run(&self, run: &Run) -> Result<(), StoreError> {
+        let r = RunRow::of(run);
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(db)?;
         tx.execute(
@@ -401,17 +396,17 @@ impl Store for SqliteStore {
              interrupted, document, started_unix_ms, benchmarks, command)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
-                run.id,
-                run.kind.as_str(),
-                run.started_at,
-                run.git.as_ref().map(|g| g.commit.clone()),
-                run.git.as_ref().and_then(|g| g.branch.clone()),
-                run.git.as_ref().is_some_and(|g| g.dirty),
-                run.interrupted,
-                run.to_json(),
-                unix_ms(&run.started_at),
-                run.benchmarks.len() as i64,
-                run.command.join(" "),
+                r.id,
+                r.kind,
+                r.started_at,
+                r.commit,
+                r.branch,
+                r.dirty,
+                r.interrupted,
+                r.document,
+                r.started_unix_ms,
+                r.benchmarks,
+                r.command,
             ],
         )
         .map_err(db)?;
@@ -429,30 +424,20 @@ impl Store for SqliteStore {
     }
 
     fn run(&self, id_or_prefix: &str) -> Result<Option<Run>, StoreError> {
-        let pattern = format!("{}%", id_or_prefix.replace(['%', '_'], ""));
-        let rows: Vec<(String, String)> = {
+        let pattern = rows::prefix_pattern(id_or_prefix);
+        let found: Vec<(String, String)> = {
             let conn = self.lock();
             let mut stmt = conn
                 .prepare_cached("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")
                 .map_err(db)?;
-            let rows = stmt
+            let found = stmt
                 .query_map(params![id_or_prefix, pattern], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)?
+            found.collect::<Result<_, _>>().map_err(db)?
         };
-        if let Some((id, doc)) = rows.iter().find(|(id, _)| id == id_or_prefix) {
-            return parse(id, doc).map(Some);
-        }
-        match rows.len() {
-            0 => Ok(None),
-            1 => parse(&rows[0].0, &rows[0].1).map(Some),
-            n => Err(StoreError::Ambiguous {
-                prefix: id_or_prefix.into(),
-                count: n,
-            }),
-        }
+        rows::pick(id_or_prefix, &found)
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, StoreError> {
@@ -514,14 +499,7 @@ impl Store for SqliteStore {
         let mut out: Vec<RunSummary> = rows.collect::<Result<_, _>>().map_err(db)?;
         drop(stmt);
         drop(conn);
-        let baselines = self.baselines()?;
-        for s in &mut out {
-            s.baselines = baselines
-                .iter()
-                .filter(|(_, r)| *r == s.id)
-                .map(|(n, _)| n.clone())
-                .collect();
-        }
+        rows::attach_baselines(&mut out, &self.baselines()?);
         Ok(out)
     }
 
