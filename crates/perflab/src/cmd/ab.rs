@@ -20,6 +20,77 @@ pub(crate) struct AbOutcome {
     pub(crate) interrupted: Option<String>,
 }
 
+/// The command each round runs: after `--`, else `[bench] command`, else the project's own
+/// benchmarks, one count per round (the rounds are the repetitions).
+fn bench_command(given: &[String], config: &Config) -> Result<Vec<String>> {
+    if !given.is_empty() {
+        return Ok(given.to_vec());
+    }
+    if let Some(c) = &config.bench_command {
+        return Ok(perflab_exec::split_words(c)?);
+    }
+    let Ok(p) = super::modes::project() else {
+        bail!("no benchmark command: give one after -- (`compare main..HEAD -- go test -bench .`) or set [bench] command in perflab.toml (`perflab init`)");
+    };
+    let scope = perflab_exec::assistant::Scope::Project;
+    let argv = (p.ecosystem).bench(&p.root, &scope, perflab_exec::assistant::Depth::Quick);
+    eprintln!(
+        "perflab: the project's benchmarks ({}): {}",
+        p.ecosystem.name(),
+        perflab_exec::join_words(&argv)
+    );
+    Ok(argv)
+}
+
+/// Build both sides (one for --aa) with `--build` or `[build] command`; a side built before
+/// with the same command is reused.
+fn build_sides(
+    a: &crate::cli::AbArgs,
+    config: &Config,
+    sides: &perflab_exec::git::Sides,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<()> {
+    let Some(cmd) = a.build.as_ref().or(config.build_command.as_ref()) else {
+        return Ok(());
+    };
+    let both = [&sides.base, &sides.current];
+    for side in if a.aa { &both[..1] } else { &both[..] } {
+        eprintln!("building {} in {}", side.label(), side.dir.display());
+        let note = "worktrees stay under .perflab/worktrees; a side that built is reused";
+        if !build(side, cmd, stop).context(note)? {
+            eprintln!("{}: built before with this command, reused", side.label());
+        }
+    }
+    Ok(())
+}
+
+/// The round in progress: rewritten in place on a terminal, a line each in a CI log; `""`
+/// clears the terminal line.
+fn status(line: &str) {
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K{line}");
+    } else if !line.is_empty() {
+        eprintln!("{line}");
+    }
+}
+
+fn record(
+    run: &perflab_model::Run,
+    store: Option<&Path>,
+    rounds: usize,
+    order: Order,
+) -> Result<()> {
+    let s = context::open_store(store)?;
+    s.save_run(run)
+        .context("cannot record the run in the history")?;
+    eprintln!(
+        "recorded run {} (kind ab, {rounds} rounds, order {})",
+        run.id,
+        order.describe()
+    );
+    Ok(())
+}
+
 pub(crate) fn run(
     args: &CompareArgs,
     mut opts: CompareOptions,
@@ -33,19 +104,7 @@ pub(crate) fn run(
             a.rounds
         );
     }
-    let command = match (&a.command[..], &config.bench_command) {
-        ([], Some(c)) => perflab_exec::split_words(c)?,
-        // The project's own benchmarks, one count per round (the rounds are the repetitions).
-        ([], None) => match super::modes::project() {
-            Ok(p) => {
-                let argv = p.ecosystem.bench(&p.root, &perflab_exec::assistant::Scope::Project, perflab_exec::assistant::Depth::Quick);
-                eprintln!("perflab: the project's benchmarks ({}): {}", p.ecosystem.name(), perflab_exec::join_words(&argv));
-                argv
-            }
-            Err(_) => bail!("no benchmark command: give one after -- (`compare main..HEAD -- go test -bench .`) or set [bench] command in perflab.toml (`perflab init`)"),
-        },
-        (c, _) => c.to_vec(),
-    };
+    let command = bench_command(&a.command, config)?;
     let format = context::parse_format(args.input_format.as_deref())?;
     let range = match (&args.base, a.aa) {
         (Some(_), true) => bail!("--aa measures this checkout against itself: give no BASE"),
@@ -54,16 +113,7 @@ pub(crate) fn run(
     };
     let sides = sides(&std::env::current_dir()?, range.as_ref())?;
     let stop = super::interrupt_flag();
-    if let Some(cmd) = a.build.as_ref().or(config.build_command.as_ref()) {
-        let both = [&sides.base, &sides.current];
-        for side in if a.aa { &both[..1] } else { &both[..] } {
-            eprintln!("building {} in {}", side.label(), side.dir.display());
-            let note = "worktrees stay under .perflab/worktrees; a side that built is reused";
-            if !build(side, cmd, stop).context(note)? {
-                eprintln!("{}: built before with this command, reused", side.label());
-            }
-        }
-    }
+    build_sides(a, config, &sides, stop)?;
     let order = Order::from_flags(&a.order, a.seed)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let how = if a.time {
@@ -74,16 +124,10 @@ pub(crate) fn run(
             scratch: scratch.path(),
         }
     };
-    let (labels, tty) = if a.aa {
-        (
-            ["A".to_string(), "B".to_string()],
-            std::io::stderr().is_terminal(),
-        )
+    let labels = if a.aa {
+        ["A".to_string(), "B".to_string()]
     } else {
-        (
-            [sides.base.label(), sides.current.label()],
-            std::io::stderr().is_terminal(),
-        )
+        [sides.base.label(), sides.current.label()]
     };
     let mut tool = None;
     let plan = schedule(a.rounds, order);
@@ -94,22 +138,15 @@ pub(crate) fn run(
             &sides.current
         };
         let what = if step.warmup { "warm-up" } else { "round" };
-        let status = format!(
+        status(&format!(
             "{what} {}/{}: {}",
             step.round, step.of, labels[step.side as usize]
-        );
-        if tty {
-            eprint!("\r\x1b[2K{status}");
-        } else {
-            eprintln!("{status}");
-        }
+        ));
         let (benchmarks, t) = measure_once(side, &command, how, a.show_output, stop)?;
         tool = t.or(tool.take());
         Ok(benchmarks)
     });
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    status("");
     let mut measured = measured?;
     if measured.rounds == 0 {
         bail!("interrupted before a round finished: nothing to compare");
@@ -131,14 +168,7 @@ pub(crate) fn run(
     );
     run.finished_at = perflab_model::now_rfc3339();
     if !a.no_store {
-        let s = context::open_store(store)?;
-        s.save_run(&run)
-            .context("cannot record the run in the history")?;
-        eprintln!(
-            "recorded run {} (kind ab, {rounds} rounds, order {})",
-            run.id,
-            order.describe()
-        );
+        record(&run, store, rounds, order)?;
     }
     Ok(AbOutcome {
         comparison,

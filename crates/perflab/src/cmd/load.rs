@@ -44,6 +44,67 @@ fn endpoint(args: &mut LoadArgs, config: &Config) -> Result<Duration> {
     }
 }
 
+/// With `--profile-target`: perf on the watched server over the measured window, on its own
+/// thread (joined after the test).
+fn start_profiler(
+    args: &LoadArgs,
+    opts: &perflab_load::options::LoadOptions,
+    watch: Option<u32>,
+    scratch: &Path,
+) -> Result<Option<Profiling>> {
+    match (args.profile_target, watch) {
+        (false, _) => Ok(None),
+        (true, None) => {
+            bail!("--profile-target profiles the server: give --spawn CMD or --watch-pid PID")
+        }
+        (true, Some(_)) if args.profile.alloc || args.profile.mode == CpuMode::Callgrind => {
+            bail!("--profile-target samples a running server with perf: --alloc and --mode callgrind start a command")
+        }
+        (true, Some(pid)) => {
+            let o = super::profile::record_options(&args.profile, scratch, None)?;
+            let parts = opts.parts.iter().map(|p| &p.options);
+            let window = parts
+                .chain([opts])
+                .map(|o| o.total_duration())
+                .max()
+                .unwrap_or_default();
+            Ok(Some(perflab_profile::session::record_pid_during(
+                pid,
+                opts.warmup,
+                window.as_secs_f64(),
+                o,
+            )))
+        }
+    }
+}
+
+type Profiling = std::thread::JoinHandle<
+    Result<perflab_profile::session::Profiled, perflab_profile::record::RecordError>,
+>;
+
+/// The test, with a live line on a terminal, and in a CI log one line every 5 s.
+fn run_with_progress(
+    opts: perflab_load::options::LoadOptions,
+    thresholds: &[perflab_load::threshold::Threshold],
+    watch: Option<u32>,
+) -> Result<(perflab_model::load::LoadSummary, perflab_load::Ending)> {
+    let stop = super::interrupt_flag();
+    let tty = std::io::stderr().is_terminal();
+    let mut next_line = 5;
+    let done = perflab_load::run(opts, thresholds, stop, watch, &mut |p| {
+        if tty {
+            eprint!("\r\x1b[2K{}", p.line());
+        } else if p.elapsed.as_secs() >= next_line {
+            eprintln!("perflab {}", p.line());
+            next_line += 5;
+        }
+    });
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    Ok(done?)
+}
+
 pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
     let server_wait = endpoint(&mut args, config)?;
     let (opts, thresholds) = args.request.validate()?;
@@ -68,48 +129,11 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
         }
     }
     let scratch = tempfile::tempdir()?;
-    let profiling = match (args.profile_target, watch) {
-        (false, _) => None,
-        (true, None) => {
-            bail!("--profile-target profiles the server: give --spawn CMD or --watch-pid PID")
-        }
-        (true, Some(_)) if args.profile.alloc || args.profile.mode == CpuMode::Callgrind => {
-            bail!("--profile-target samples a running server with perf: --alloc and --mode callgrind start a command")
-        }
-        (true, Some(pid)) => {
-            let o = super::profile::record_options(&args.profile, scratch.path(), None)?;
-            let parts = opts.parts.iter().map(|p| &p.options);
-            let window = parts
-                .chain([&opts])
-                .map(|o| o.total_duration())
-                .max()
-                .unwrap_or_default();
-            Some(perflab_profile::session::record_pid_during(
-                pid,
-                opts.warmup,
-                window.as_secs_f64(),
-                o,
-            ))
-        }
-    };
-    let stop = super::interrupt_flag();
-    let tty = std::io::stderr().is_terminal();
+    let profiling = start_profiler(&args, &opts, watch, scratch.path())?;
     let mut run = Run::new(RunKind::Load);
     crate::context::stamp(&mut run);
     run.command = std::env::args().collect();
-    // A live line on a terminal; in a CI log, one line every 5 s.
-    let mut next_line = 5;
-    let (summary, ending) = perflab_load::run(opts.clone(), &thresholds, stop, watch, &mut |p| {
-        if tty {
-            eprint!("\r\x1b[2K{}", p.line());
-        } else if p.elapsed.as_secs() >= next_line {
-            eprintln!("perflab {}", p.line());
-            next_line += 5;
-        }
-    })?;
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    let (summary, ending) = run_with_progress(opts, &thresholds, watch)?;
     if let Some(handle) = profiling {
         let profiled = handle
             .join()
