@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use perflab_model::load::Ending;
+use perflab_model::load::{Ending, LoadSummary, ScenarioSummary};
 use perflab_model::{Run, Unit};
 
 use crate::{escape, Table};
@@ -14,8 +14,29 @@ pub fn load_text(run: &Run) -> String {
     let Some(s) = &run.load else {
         return String::new();
     };
-    let t = |v: f64| Unit::seconds().format(v);
+    let all = s.scenarios.get("all").cloned().unwrap_or_default();
     let mut out = String::new();
+    header(&mut out, s);
+    totals_and_latency(&mut out, s, &all);
+    outcomes(&mut out, s, &all);
+    target(&mut out, s);
+    spectrum(&mut out, s);
+    thresholds(&mut out, s);
+    out
+}
+
+/// The label of the latency the tables show.
+fn latency_name(s: &LoadSummary) -> &'static str {
+    if s.latency_is == "response_time" {
+        "response time (from intended send)"
+    } else {
+        "latency (service time)"
+    }
+}
+
+/// The plan, how long it was measured, and how it ended.
+fn header(out: &mut String, s: &LoadSummary) {
+    let t = |v: f64| Unit::seconds().format(v);
     let model = s.description.as_deref().unwrap_or(&s.model);
     let _ = writeln!(
         out,
@@ -35,7 +56,12 @@ pub fn load_text(run: &Run) -> String {
         Ending::Aborted => out.push_str("  aborted: a threshold failed (--abort-on-fail)\n"),
         Ending::Completed => {}
     }
-    let all = s.scenarios.get("all").cloned().unwrap_or_default();
+}
+
+/// The totals, the latency table per scenario, failed requests' latency, and for the open
+/// model service time and send lag.
+fn totals_and_latency(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) {
+    let t = |v: f64| Unit::seconds().format(v);
     let _ = writeln!(
         out,
         "  requests {}  achieved {:.1}/s{}  errors {} ({:.2}%)  dropped {}",
@@ -58,11 +84,7 @@ pub fn load_text(run: &Run) -> String {
         all.error_rate * 100.0,
         s.dropped
     );
-    let latency_name = if s.latency_is == "response_time" {
-        "response time (from intended send)"
-    } else {
-        "latency (service time)"
-    };
+    let latency_name = latency_name(s);
     let mut table = Table::new(vec![
         "scenario".into(),
         "requests".into(),
@@ -127,6 +149,11 @@ pub fn load_text(run: &Run) -> String {
             t(s.send_lag.max)
         );
     }
+}
+
+/// Statuses, errors by kind, checks, traffic and perflab's own CPU.
+fn outcomes(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) {
+    let t = |v: f64| Unit::seconds().format(v);
     if !all.status.is_empty() {
         let st: Vec<String> = all.status.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let _ = writeln!(out, "  status: {}", st.join(" "));
@@ -161,6 +188,11 @@ pub fn load_text(run: &Run) -> String {
         Unit::bytes().format(all.bytes_out as f64),
         t(s.generator_cpu_seconds)
     );
+}
+
+/// The watched target process and its own metrics.
+fn target(out: &mut String, s: &LoadSummary) {
+    let t = |v: f64| Unit::seconds().format(v);
     if let Some(p) = &s.target_process {
         let _ = writeln!(
             out,
@@ -219,6 +251,12 @@ pub fn load_text(run: &Run) -> String {
             );
         }
     }
+}
+
+/// The HDR percentile spectrum of all requests.
+fn spectrum(out: &mut String, s: &LoadSummary) {
+    let t = |v: f64| Unit::seconds().format(v);
+    let latency_name = latency_name(s);
     if s.spectrum.iter().any(|p| p.count > 0) {
         let _ = writeln!(out, "  percentile spectrum ({latency_name}):");
         for &perflab_model::load::SpectrumPoint {
@@ -230,6 +268,11 @@ pub fn load_text(run: &Run) -> String {
             let _ = writeln!(out, "    {:>9.5}%  {:>10}  {count}", q * 100.0, t(v));
         }
     }
+}
+
+/// Each threshold with what was observed.
+fn thresholds(out: &mut String, s: &LoadSummary) {
+    let t = |v: f64| Unit::seconds().format(v);
     for th in &s.thresholds {
         if let Some(note) = &th.note {
             let _ = writeln!(
@@ -257,5 +300,4 @@ pub fn load_text(run: &Run) -> String {
             }
         );
     }
-    out
 }
