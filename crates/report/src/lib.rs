@@ -228,20 +228,101 @@ pub fn log_text(runs: &[perflab_model::RunSummary]) -> String {
     t.render_text()
 }
 
+/// A comparison as its renderers show it: groups of rows (one metric and unit each) with their
+/// cells formatted once; each format lays them out and numbers the notes its own way.
+struct CompareView<'a> {
+    groups: Vec<GroupView<'a>>,
+}
+
+struct GroupView<'a> {
+    /// Metric, unit, direction and labels come from the group's rows (all alike).
+    first: &'a Row,
+    common: BTreeMap<String, String>,
+    rows: Vec<RowView<'a>>,
+    geomean: Option<GeomeanView<'a>>,
+}
+
+struct RowView<'a> {
+    row: &'a Row,
+    name: String,
+    base: String,
+    current: String,
+    change: String,
+    p: String,
+    n: String,
+}
+
+struct GeomeanView<'a> {
+    base: String,
+    current: String,
+    change: String,
+    warnings: &'a [String],
+}
+
+impl<'a> CompareView<'a> {
+    fn of(c: &'a Comparison) -> CompareView<'a> {
+        let groups = groups(c)
+            .into_iter()
+            .map(|rows| {
+                let first = rows[0];
+                let common = common_params(&rows);
+                let geomean = geomean_for(c, &rows).map(|g| {
+                    let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
+                    GeomeanView {
+                        base: fmt(g.base),
+                        current: fmt(g.current),
+                        change: g
+                            .change
+                            .map_or("-".into(), |c| format!("{:+.2}%", c * 100.0)),
+                        warnings: &g.warnings,
+                    }
+                });
+                let rows = rows
+                    .iter()
+                    .map(|r| RowView {
+                        row: r,
+                        name: display_name(r, &common),
+                        base: median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
+                        current: median_pm(
+                            &r.unit,
+                            r.current.median,
+                            r.current.ci_low,
+                            r.current.ci_high,
+                        ),
+                        change: change_text(r),
+                        p: p_text(r),
+                        n: if r.base.n == r.current.n {
+                            r.base.n.to_string()
+                        } else {
+                            format!("{}+{}", r.base.n, r.current.n)
+                        },
+                    })
+                    .collect();
+                GroupView {
+                    first,
+                    common,
+                    rows,
+                    geomean,
+                }
+            })
+            .collect();
+        CompareView { groups }
+    }
+}
+
 /// Terminal table of a comparison, one block per metric.
 pub fn compare_text(c: &Comparison) -> String {
     let mut out = String::new();
     let mut notes = Notes(Vec::new());
-    for rows in groups(c) {
-        let first = rows[0];
-        let common = common_params(&rows);
+    for g in CompareView::of(c).groups {
+        let first = g.first;
         let _ = writeln!(
             out,
             "{} ({}, {} is better){}",
             first.metric,
             first.unit,
             first.better.as_str(),
-            describe_common(&common).map_or(String::new(), |s| format!("  [{s}]"))
+            describe_common(&g.common).map_or(String::new(), |s| format!("  [{s}]"))
         );
         let mut t = Table::new(vec![
             "benchmark".into(),
@@ -252,38 +333,20 @@ pub fn compare_text(c: &Comparison) -> String {
             "n".into(),
             "verdict".into(),
         ]);
-        for r in &rows {
-            let n = if r.base.n == r.current.n {
-                r.base.n.to_string()
-            } else {
-                format!("{}+{}", r.base.n, r.current.n)
-            };
-            t.row(vec![
-                display_name(r, &common),
-                median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
-                median_pm(
-                    &r.unit,
-                    r.current.median,
-                    r.current.ci_low,
-                    r.current.ci_high,
-                ),
-                change_text(r),
-                p_text(r),
-                n,
-                format!("{}{}", r.verdict.as_str(), notes.mark(&r.warnings)),
-            ]);
+        for r in g.rows {
+            let verdict = format!("{}{}", r.row.verdict.as_str(), notes.mark(&r.row.warnings));
+            t.row(vec![r.name, r.base, r.current, r.change, r.p, r.n, verdict]);
         }
-        if let Some(g) = geomean_for(c, &rows) {
-            let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
+        if let Some(m) = g.geomean {
+            let mark = notes.mark(m.warnings);
             t.row(vec![
                 "geomean".into(),
-                fmt(g.base),
-                fmt(g.current),
-                g.change
-                    .map_or("-".into(), |c| format!("{:+.2}%", c * 100.0)),
+                m.base,
+                m.current,
+                m.change,
                 String::new(),
                 String::new(),
-                notes.mark(&g.warnings),
+                mark,
             ]);
         }
         out.push_str(&t.render_text());
@@ -419,28 +482,46 @@ fn correction_name(c: &Comparison) -> &'static str {
 pub fn compare_markdown(c: &Comparison) -> String {
     let mut out = String::new();
     let mut notes = Notes(Vec::new());
-    for rows in groups(c) {
-        let first = rows[0];
-        let common = common_params(&rows);
+    for g in CompareView::of(c).groups {
+        let first = g.first;
         let _ = writeln!(
             out,
             "**{}** ({}, {} is better){}\n",
             first.metric,
             first.unit,
             first.better.as_str(),
-            describe_common(&common)
+            describe_common(&g.common)
                 .map_or(String::new(), |s| format!(" · `{}`", s.replace('`', "'")))
         );
-        out.push_str(&markdown_rows(&rows, &common, &mut notes));
-        if let Some(g) = geomean_for(c, &rows) {
-            let fmt = |v: Option<f64>| v.map_or("-".into(), |v| first.unit.format(v));
+        let _ = writeln!(
+            out,
+            "| benchmark | {} | {} | change | p |\n|---|---:|---:|---:|---:|",
+            escape::markdown(&first.base_label),
+            escape::markdown(&first.current_label)
+        );
+        for r in g.rows {
+            let mark = verdict_mark(r.row.verdict);
+            let change = if mark.is_empty() {
+                r.change
+            } else {
+                format!("{} {mark}", r.change)
+            };
+            let name = format!(
+                "{}{}",
+                escape::markdown(&r.name),
+                notes.mark(&r.row.warnings)
+            );
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {change} | {} |",
+                r.base, r.current, r.p
+            );
+        }
+        if let Some(m) = g.geomean {
             let _ = writeln!(
                 out,
                 "| **geomean** | {} | {} | {} | |",
-                fmt(g.base),
-                fmt(g.current),
-                g.change
-                    .map_or("-".into(), |c| format!("{:+.2}%", c * 100.0))
+                m.base, m.current, m.change
             );
         }
         out.push('\n');
@@ -455,41 +536,6 @@ pub fn compare_markdown(c: &Comparison) -> String {
         let _ = write!(out, "**{DETECTABLE_TITLE}**\n\n{}\n", t.render_markdown());
     }
     out.push_str(&gate_line_md(c));
-    out
-}
-
-fn markdown_rows(rows: &[&Row], common: &BTreeMap<String, String>, notes: &mut Notes) -> String {
-    let mut out = String::new();
-    let first = rows[0];
-    let _ = writeln!(
-        out,
-        "| benchmark | {} | {} | change | p |\n|---|---:|---:|---:|---:|",
-        escape::markdown(&first.base_label),
-        escape::markdown(&first.current_label)
-    );
-    for r in rows {
-        let mark = verdict_mark(r.verdict);
-        let change = if mark.is_empty() {
-            change_text(r)
-        } else {
-            format!("{} {mark}", change_text(r))
-        };
-        let _ = writeln!(
-            out,
-            "| {}{} | {} | {} | {} | {} |",
-            escape::markdown(&display_name(r, common)),
-            notes.mark(&r.warnings),
-            median_pm(&r.unit, r.base.median, r.base.ci_low, r.base.ci_high),
-            median_pm(
-                &r.unit,
-                r.current.median,
-                r.current.ci_low,
-                r.current.ci_high
-            ),
-            change,
-            p_text(r),
-        );
-    }
     out
 }
 
