@@ -214,6 +214,77 @@ fn is_idle(n: &str) -> bool {
     )
 }
 
+/// A rule that fires on the share of the profile spent in frames of one kind: its evidence
+/// predicate (`matches` a frame name; on the leaf only, or anywhere on the stack), the share it
+/// needs, its message, and how its evidence is cited.
+struct FrameRule {
+    rule: &'static str,
+    matches: fn(&str) -> bool,
+    leaf_only: bool,
+    min_share: f64,
+    advice: &'static str,
+    evidence: &'static str,
+}
+
+/// The frame rules, in the order their advice is given.
+const FRAME_RULES: &[FrameRule] = &[
+    FrameRule {
+        rule: "allocator-hot",
+        matches: is_alloc_cpu,
+        leaf_only: true,
+        min_share: 0.10,
+        advice: "Allocation is hot: reuse buffers across iterations, preallocate (with_capacity, \
+                 reserve) and avoid short-lived boxes and strings in the loop.",
+        evidence: "allocator functions take",
+    },
+    FrameRule {
+        rule: "memcpy",
+        matches: is_copy,
+        leaf_only: true,
+        min_share: 0.05,
+        advice: "Copying is hot: pass references or slices instead of owned copies, avoid \
+                 clone()/to_vec() and repeated buffer growth.",
+        evidence: "memory copies take",
+    },
+    FrameRule {
+        rule: "formatting",
+        matches: is_format,
+        leaf_only: false,
+        min_share: 0.05,
+        advice: "Formatting in a hot path: write into a reused buffer, format numbers with a \
+                 specialised writer (itoa, ryu), or move logging and string building out of the \
+                 loop.",
+        evidence: "formatting takes",
+    },
+    FrameRule {
+        rule: "hashing",
+        matches: is_hash,
+        leaf_only: false,
+        min_share: 0.10,
+        advice: "Hashing dominates: use a faster hasher for trusted keys (FxHash, ahash), look \
+                 each key up once (entry API), or index by position instead of by key.",
+        evidence: "hashing takes",
+    },
+    FrameRule {
+        rule: "sorting",
+        matches: is_sort,
+        leaf_only: false,
+        min_share: 0.10,
+        advice: "Sorting dominates: sort once and keep the data sorted, use an unstable sort, or \
+                 select only what is needed (select_nth_unstable, a heap for top-k).",
+        evidence: "sorting takes",
+    },
+    FrameRule {
+        rule: "lock-contention",
+        matches: is_lock,
+        leaf_only: false,
+        min_share: 0.05,
+        advice: "Threads wait on locks: shorten critical sections, shard the lock, or use \
+                 per-thread data merged at the end.",
+        evidence: "lock waiting takes",
+    },
+];
+
 /// The recommendations for a summarised profile.
 pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommendation> {
     let mut out = Vec::new();
@@ -226,60 +297,12 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
     };
     let cpu_like = s.alloc.is_none();
     if cpu_like {
-        if let Some(e) = find(p, index, true, &is_alloc_cpu).filter(|e| e.share >= 0.10) {
-            add(
-                "allocator-hot",
-                "Allocation is hot: reuse buffers across iterations, preallocate (with_capacity, \
-                 reserve) and avoid short-lived boxes and strings in the loop."
-                    .into(),
-                cite(&e, "allocator functions take"),
-            );
-        }
-        if let Some(e) = find(p, index, true, &is_copy).filter(|e| e.share >= 0.05) {
-            add(
-                "memcpy",
-                "Copying is hot: pass references or slices instead of owned copies, avoid \
-                 clone()/to_vec() and repeated buffer growth."
-                    .into(),
-                cite(&e, "memory copies take"),
-            );
-        }
-        if let Some(e) = find(p, index, false, &is_format).filter(|e| e.share >= 0.05) {
-            add(
-                "formatting",
-                "Formatting in a hot path: write into a reused buffer, format numbers with a \
-                 specialised writer (itoa, ryu), or move logging and string building out of the \
-                 loop."
-                    .into(),
-                cite(&e, "formatting takes"),
-            );
-        }
-        if let Some(e) = find(p, index, false, &is_hash).filter(|e| e.share >= 0.10) {
-            add(
-                "hashing",
-                "Hashing dominates: use a faster hasher for trusted keys (FxHash, ahash), look \
-                 each key up once (entry API), or index by position instead of by key."
-                    .into(),
-                cite(&e, "hashing takes"),
-            );
-        }
-        if let Some(e) = find(p, index, false, &is_sort).filter(|e| e.share >= 0.10) {
-            add(
-                "sorting",
-                "Sorting dominates: sort once and keep the data sorted, use an unstable sort, or \
-                 select only what is needed (select_nth_unstable, a heap for top-k)."
-                    .into(),
-                cite(&e, "sorting takes"),
-            );
-        }
-        if let Some(e) = find(p, index, false, &is_lock).filter(|e| e.share >= 0.05) {
-            add(
-                "lock-contention",
-                "Threads wait on locks: shorten critical sections, shard the lock, or use \
-                 per-thread data merged at the end."
-                    .into(),
-                cite(&e, "lock waiting takes"),
-            );
+        for r in FRAME_RULES {
+            if let Some(e) =
+                find(p, index, r.leaf_only, &r.matches).filter(|e| e.share >= r.min_share)
+            {
+                add(r.rule, r.advice.into(), cite(&e, r.evidence));
+            }
         }
         let kernel_share = kernel_leaf_share(p, index);
         let sys_share = match (s.sys_time_s, s.cpu_time_s) {
