@@ -288,167 +288,198 @@ const FRAME_RULES: &[FrameRule] = &[
 /// The recommendations for a summarised profile.
 pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommendation> {
     let mut out = Vec::new();
-    let mut add = |rule: &str, advice: String, evidence: String| {
-        out.push(Recommendation {
-            rule: rule.into(),
-            advice,
-            evidence,
-        })
-    };
-    let cpu_like = s.alloc.is_none();
-    if cpu_like {
+    if s.alloc.is_none() {
         for r in FRAME_RULES {
             if let Some(e) =
                 find(p, index, r.leaf_only, &r.matches).filter(|e| e.share >= r.min_share)
             {
-                add(r.rule, r.advice.into(), cite(&e, r.evidence));
+                push(&mut out, r.rule, r.advice.into(), cite(&e, r.evidence));
             }
         }
-        let kernel_share = kernel_leaf_share(p, index);
-        let sys_share = match (s.sys_time_s, s.cpu_time_s) {
-            (Some(sys), Some(cpu)) if cpu > 0.0 => sys / cpu,
-            _ => 0.0,
-        };
-        if kernel_share.max(sys_share) >= 0.20 {
-            let evidence = if sys_share >= kernel_share {
-                format!(
-                    "system time is {} of the process's CPU time ({:.3} s of {:.3} s, rusage)",
-                    pct(sys_share),
-                    s.sys_time_s.unwrap_or(0.0),
-                    s.cpu_time_s.unwrap_or(0.0)
-                )
-            } else {
-                format!(
-                    "kernel frames are the leaf of {} of the samples",
-                    pct(kernel_share)
-                )
-            };
-            add(
-                "syscalls",
-                "Much time is spent in the kernel: batch system calls (buffered I/O, larger reads \
-                 and writes), avoid per-item syscalls and page faults (reuse memory)."
-                    .into(),
-                evidence,
-            );
-        }
-        if s.samples > 0 && s.samples < 100 && p.type_index("samples").is_some() {
-            add(
-                "few-samples",
-                "Too few samples to rank functions reliably: run the workload longer (or loop \
-                 it) or raise --frequency."
-                    .into(),
-                format!("{} samples in all", s.samples),
-            );
-        }
-        if let (Some(off), Some(wall)) = (s.off_cpu_s, s.wall_time_s) {
-            let off_text = format!(
-                "off CPU {:.3} s of {:.3} s wall ({})",
-                off,
-                wall,
-                pct(off / wall)
-            );
-            // Waiting is asking to be switched out; being switched out unasked is a busy machine.
-            let (asked, forced) = (s.voluntary_switches, s.involuntary_switches);
-            let busy = matches!((asked, forced), (Some(a), Some(f)) if f > a);
-            let switches = match (asked, forced) {
-                (Some(a), Some(f)) => {
-                    format!("; {a} voluntary and {f} involuntary context switches")
-                }
-                _ => String::new(),
-            };
-            if wall > 0.0 && off / wall >= 0.5 && busy {
-                add(
-                    "machine-busy",
-                    "The program was ready to run but did not get a CPU: other processes held the \
-                     cores. Its figures are not its own; profile it on a quieter machine or with \
-                     fewer jobs in parallel."
-                        .into(),
-                    format!("{off_text}{switches}"),
-                );
-            } else if wall > 0.0 && off / wall >= 0.5 {
-                add(
-                    "off-cpu",
-                    "The program mostly waited (I/O, sleep, locks) rather than computed: a CPU \
-                     profile cannot show where; look at I/O patterns and blocking calls."
-                        .into(),
-                    format!("{off_text}{switches}"),
-                );
-            }
-        }
+        kernel_time(&mut out, p, index, s);
+        off_cpu(&mut out, s);
     }
     if let Some(a) = &s.alloc {
-        if let Some(t) = a
-            .temporary_blocks
-            .filter(|&t| t >= 100 && t as f64 >= 0.3 * a.total_blocks as f64)
-        {
-            let site = a
-                .sites
-                .iter()
-                .max_by_key(|x| x.temporary_blocks.unwrap_or(0))
-                .map(|x| {
-                    format!(
-                        ", mostly from {} ({} blocks)",
-                        x.function,
-                        x.temporary_blocks.unwrap_or(0)
-                    )
-                })
-                .unwrap_or_default();
-            add(
-                "temporary-allocations",
-                "Many allocations are freed right after use: reuse one buffer (clear() instead of a \
-                 new one), or keep small values on the stack."
+        allocations(&mut out, a);
+    }
+    focus(&mut out, p, s);
+    // Each piece of advice once, whatever found it.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| seen.insert(r.advice.clone()));
+    out
+}
+
+fn push(out: &mut Vec<Recommendation>, rule: &str, advice: String, evidence: String) {
+    out.push(Recommendation {
+        rule: rule.into(),
+        advice,
+        evidence,
+    });
+}
+
+/// Time in the kernel (system time, or kernel leaf frames), and too few samples to rank.
+fn kernel_time(out: &mut Vec<Recommendation>, p: &Profile, index: usize, s: &ProfileSummary) {
+    let kernel_share = kernel_leaf_share(p, index);
+    let sys_share = match (s.sys_time_s, s.cpu_time_s) {
+        (Some(sys), Some(cpu)) if cpu > 0.0 => sys / cpu,
+        _ => 0.0,
+    };
+    if kernel_share.max(sys_share) >= 0.20 {
+        let evidence = if sys_share >= kernel_share {
+            format!(
+                "system time is {} of the process's CPU time ({:.3} s of {:.3} s, rusage)",
+                pct(sys_share),
+                s.sys_time_s.unwrap_or(0.0),
+                s.cpu_time_s.unwrap_or(0.0)
+            )
+        } else {
+            format!(
+                "kernel frames are the leaf of {} of the samples",
+                pct(kernel_share)
+            )
+        };
+        push(
+            out,
+            "syscalls",
+            "Much time is spent in the kernel: batch system calls (buffered I/O, larger reads \
+             and writes), avoid per-item syscalls and page faults (reuse memory)."
+                .into(),
+            evidence,
+        );
+    }
+    if s.samples > 0 && s.samples < 100 && p.type_index("samples").is_some() {
+        push(
+            out,
+            "few-samples",
+            "Too few samples to rank functions reliably: run the workload longer (or loop \
+             it) or raise --frequency."
+                .into(),
+            format!("{} samples in all", s.samples),
+        );
+    }
+}
+
+/// Off-CPU time: waiting, or a busy machine that did not give the program a CPU.
+fn off_cpu(out: &mut Vec<Recommendation>, s: &ProfileSummary) {
+    if let (Some(off), Some(wall)) = (s.off_cpu_s, s.wall_time_s) {
+        let off_text = format!(
+            "off CPU {:.3} s of {:.3} s wall ({})",
+            off,
+            wall,
+            pct(off / wall)
+        );
+        // Waiting is asking to be switched out; being switched out unasked is a busy machine.
+        let (asked, forced) = (s.voluntary_switches, s.involuntary_switches);
+        let busy = matches!((asked, forced), (Some(a), Some(f)) if f > a);
+        let switches = match (asked, forced) {
+            (Some(a), Some(f)) => {
+                format!("; {a} voluntary and {f} involuntary context switches")
+            }
+            _ => String::new(),
+        };
+        if wall > 0.0 && off / wall >= 0.5 && busy {
+            push(
+                out,
+                "machine-busy",
+                "The program was ready to run but did not get a CPU: other processes held the \
+                 cores. Its figures are not its own; profile it on a quieter machine or with \
+                 fewer jobs in parallel."
                     .into(),
-                format!(
-                    "{t} of {} blocks ({}) were temporary{site}",
-                    a.total_blocks,
-                    pct(t as f64 / a.total_blocks.max(1) as f64)
-                ),
+                format!("{off_text}{switches}"),
             );
-        }
-        if a.leaked_blocks > 0 && a.live_at != "exit" {
-            add(
-                "live-heap",
-                "This is the heap in use at the last garbage collection, not a leak by itself: \
-                 take a second heap profile later (or before and after a load test) and compare; \
-                 what grows between them leaks."
+        } else if wall > 0.0 && off / wall >= 0.5 {
+            push(
+                out,
+                "off-cpu",
+                "The program mostly waited (I/O, sleep, locks) rather than computed: a CPU \
+                 profile cannot show where; look at I/O patterns and blocking calls."
                     .into(),
-                format!(
-                    "{} blocks ({} bytes) in use at {}",
-                    a.leaked_blocks, a.leaked_bytes, a.live_at
-                ),
-            );
-        }
-        if a.leaked_blocks > 0 && a.live_at == "exit" {
-            let site = a
-                .sites
-                .iter()
-                .filter(|x| x.leaked_blocks > 0)
-                .max_by_key(|x| x.leaked_bytes)
-                .map(|x| {
-                    format!(
-                        ", largest from {}{} ({} blocks, {} bytes)",
-                        x.function,
-                        x.location
-                            .as_ref()
-                            .map(|l| format!(" at {l}"))
-                            .unwrap_or_default(),
-                        x.leaked_blocks,
-                        x.leaked_bytes
-                    )
-                })
-                .unwrap_or_default();
-            add(
-                "leaks",
-                "Memory is still allocated at exit: free it, or if it is deliberate (caches, \
-                 arenas) make sure it does not grow with the work done."
-                    .into(),
-                format!(
-                    "{} blocks ({} bytes) live at exit{site}",
-                    a.leaked_blocks, a.leaked_bytes
-                ),
+                format!("{off_text}{switches}"),
             );
         }
     }
+}
+
+/// Temporary allocations, the live heap, and leaks at exit.
+fn allocations(out: &mut Vec<Recommendation>, a: &perflab_model::profile::AllocSummary) {
+    if let Some(t) = a
+        .temporary_blocks
+        .filter(|&t| t >= 100 && t as f64 >= 0.3 * a.total_blocks as f64)
+    {
+        let site = a
+            .sites
+            .iter()
+            .max_by_key(|x| x.temporary_blocks.unwrap_or(0))
+            .map(|x| {
+                format!(
+                    ", mostly from {} ({} blocks)",
+                    x.function,
+                    x.temporary_blocks.unwrap_or(0)
+                )
+            })
+            .unwrap_or_default();
+        push(
+            out,
+            "temporary-allocations",
+            "Many allocations are freed right after use: reuse one buffer (clear() instead of a \
+             new one), or keep small values on the stack."
+                .into(),
+            format!(
+                "{t} of {} blocks ({}) were temporary{site}",
+                a.total_blocks,
+                pct(t as f64 / a.total_blocks.max(1) as f64)
+            ),
+        );
+    }
+    if a.leaked_blocks > 0 && a.live_at != "exit" {
+        push(
+            out,
+            "live-heap",
+            "This is the heap in use at the last garbage collection, not a leak by itself: \
+             take a second heap profile later (or before and after a load test) and compare; \
+             what grows between them leaks."
+                .into(),
+            format!(
+                "{} blocks ({} bytes) in use at {}",
+                a.leaked_blocks, a.leaked_bytes, a.live_at
+            ),
+        );
+    }
+    if a.leaked_blocks > 0 && a.live_at == "exit" {
+        let site = a
+            .sites
+            .iter()
+            .filter(|x| x.leaked_blocks > 0)
+            .max_by_key(|x| x.leaked_bytes)
+            .map(|x| {
+                format!(
+                    ", largest from {}{} ({} blocks, {} bytes)",
+                    x.function,
+                    x.location
+                        .as_ref()
+                        .map(|l| format!(" at {l}"))
+                        .unwrap_or_default(),
+                    x.leaked_blocks,
+                    x.leaked_bytes
+                )
+            })
+            .unwrap_or_default();
+        push(
+            out,
+            "leaks",
+            "Memory is still allocated at exit: free it, or if it is deliberate (caches, \
+             arenas) make sure it does not grow with the work done."
+                .into(),
+            format!(
+                "{} blocks ({} bytes) live at exit{site}",
+                a.leaked_blocks, a.leaked_bytes
+            ),
+        );
+    }
+}
+
+/// A few of the program's own functions holding most of the cost.
+fn focus(out: &mut Vec<Recommendation>, p: &Profile, s: &ProfileSummary) {
     // The program's own functions: not unnamed code, the kernel, idle loops or empty rows.
     let kernel: std::collections::HashSet<&str> = (p.frames.iter())
         .filter(|f| f.is_kernel())
@@ -469,7 +500,8 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
             .take(3)
             .map(|r| format!("{} {}", r.function, pct(r.flat_share)))
             .collect();
-        add(
+        push(
+            out,
             "focus",
             "A few functions hold most of the cost: optimise those first; elsewhere gains are \
              small."
@@ -477,10 +509,6 @@ pub fn recommend(p: &Profile, index: usize, s: &ProfileSummary) -> Vec<Recommend
             format!("the top 3 take {}: {}", pct(top3), names.join(", ")),
         );
     }
-    // Each piece of advice once, whatever found it.
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|r| seen.insert(r.advice.clone()));
-    out
 }
 
 fn kernel_leaf_share(p: &Profile, index: usize) -> f64 {
