@@ -342,7 +342,13 @@ fn go_service_every_mode_in_the_projects_own_terms() {
     assert_eq!(status(&list, "load_100"), "pass", "{list}");
     assert_eq!(status(&list, "goroutine_leak"), "pass", "{list}");
     assert_eq!(status(&list, "hot_paths"), "pass", "{list}");
-    assert_eq!(status(&list, "no_regression"), "pass", "{list}");
+    // Decided from the bench runs (pass or fail: one-count runs on a busy machine can differ).
+    assert!(
+        matches!(status(&list, "no_regression").as_str(), "pass" | "fail"),
+        "{list}"
+    );
+    let evidence = list["items"][6]["evidence"].as_str().unwrap_or_default();
+    assert!(evidence.contains("against main"), "{list}");
     assert_eq!(
         status(&list, "allocs"),
         "missing",
