@@ -46,6 +46,34 @@ pub enum LoadError {
         /// What is wrong, with where.
         message: String,
     },
+    /// A target host does not resolve: every request would fail.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// `host:port`.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
+    },
+    /// The plan needs more connections than this process may open.
+    #[error("{workers} connections need about {needed} open files, and this process may open {soft} (hard limit {hard}): raise it (ulimit -n {needed}) or use fewer connections")]
+    OpenFiles {
+        /// Workers (VUs or the open model's connections).
+        workers: usize,
+        /// Descriptors needed.
+        needed: u64,
+        /// The soft limit.
+        soft: u64,
+        /// The hard limit.
+        hard: u64,
+    },
+    /// The target's Prometheus endpoint (`--watch-metrics`) cannot be scraped.
+    #[error("--watch-metrics {url}: {reason}")]
+    WatchMetrics {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The async runtime could not start.
     #[error("cannot start the load runtime: {0}")]
     Runtime(String),

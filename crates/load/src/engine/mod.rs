@@ -267,11 +267,14 @@ async fn run_async(
     // The target's metrics: the first scrape is the baseline, so it is taken before anything is
     // sent (a scrape that fails stops the test here, with the reason).
     let watcher = match &opts.watch_metrics {
-        Some(url) => Some(
-            crate::watch::Watcher::start(url).map_err(|e| LoadError::Config {
-                message: format!("--watch-metrics {url}: {e}"),
-            })?,
-        ),
+        Some(url) => {
+            Some(
+                crate::watch::Watcher::start(url).map_err(|e| LoadError::WatchMetrics {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                })?,
+            )
+        }
         None => None,
     };
     let workers = workers_needed(&opts)?;

@@ -24,8 +24,9 @@ pub(super) async fn resolve_hosts(opts: &LoadOptions) -> Result<(), LoadError> {
             Ok(Err(e)) => e.to_string(),
             Err(_) => "no answer from the resolver in 10 s".to_string(),
         };
-        return Err(LoadError::Config {
-            message: format!("cannot resolve {a}: {why}"),
+        return Err(LoadError::Resolve {
+            host: a.to_string(),
+            reason: why,
         });
     }
     Ok(())
@@ -50,10 +51,11 @@ pub(super) fn workers_needed(opts: &LoadOptions) -> Result<usize, LoadError> {
     // Each worker holds a connection per authority, plus perflab's own descriptors.
     let needed = (workers * authorities(opts).len().max(1)) as u64 + 64;
     if let Err((soft, hard)) = crate::limits::ensure_open_files(needed) {
-        return Err(LoadError::Config {
-            message: format!(
-                "{workers} connections need about {needed} open files, and this process may open {soft} (hard limit {hard}): raise it (ulimit -n {needed}) or use fewer connections"
-            ),
+        return Err(LoadError::OpenFiles {
+            workers,
+            needed,
+            soft,
+            hard,
         });
     }
     Ok(workers)
