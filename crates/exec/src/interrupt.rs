@@ -121,6 +121,12 @@ fn on_signal(mode: Mode) {
 
 /// Make `cmd` a child of perflab's: in the chosen group, and killed if perflab dies.
 pub fn adopt(cmd: &mut Command, group: Group) -> &mut Command {
+    adopt_with(cmd, group, libc::SIGKILL)
+}
+
+/// [`adopt`], with the signal the child gets when perflab dies: a supervisor gets SIGTERM, so
+/// that it can take its whole group with it.
+pub fn adopt_with(cmd: &mut Command, group: Group, death_signal: i32) -> &mut Command {
     use std::os::unix::process::CommandExt as _;
     if group == Group::Own {
         cmd.process_group(0);
@@ -131,7 +137,7 @@ pub fn adopt(cmd: &mut Command, group: Group) -> &mut Command {
     #[allow(unsafe_code)]
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal as libc::c_ulong) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // perflab died between the fork and the prctl: the signal will never come.
@@ -243,6 +249,51 @@ pub fn output(mut child: Child, tracked: Tracked) -> std::io::Result<Output> {
         stdout,
         stderr,
     })
+}
+
+/// The supervisor of a service (`perflab supervise -- CMD`, which `load --spawn` and `[load]
+/// server` start): it leads the service's process group and runs `argv` in it. A parent-death
+/// signal reaches only a direct child, so a server that `go run` or a shell started would
+/// outlive a `kill -9` of perflab; the supervisor gets SIGTERM when perflab dies, and takes the
+/// whole group with it (SIGTERM, SIGKILL two seconds later). Returns `argv`'s exit code.
+///
+/// # Errors
+/// `argv` cannot start.
+pub fn supervise(argv: &[String]) -> std::io::Result<i32> {
+    static CHILD: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    static ENDING: AtomicBool = AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| {
+        if ENDING.swap(true, Ordering::SeqCst) {
+            return; // our own group-wide SIGTERM coming back
+        }
+        // SAFETY: kill has no memory effects; 0 is this process's own group.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(0, libc::SIGTERM);
+        }
+        let child = CHILD.load(Ordering::SeqCst);
+        for _ in 0..200 {
+            if child == 0 || !std::path::Path::new(&format!("/proc/{child}")).exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // SAFETY: as above; this ends the supervisor too.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(0, libc::SIGKILL);
+        }
+    });
+    let program = argv
+        .first()
+        .ok_or_else(|| std::io::Error::other("no command"))?;
+    let mut child = Command::new(program).args(&argv[1..]).spawn()?;
+    CHILD.store(child.id(), Ordering::SeqCst);
+    let status = child.wait()?;
+    use std::os::unix::process::ExitStatusExt as _;
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 #[allow(unsafe_code)]

@@ -52,26 +52,42 @@ impl Drop for Service {
     }
 }
 
-/// Start `command` with `sh -c` and, with a port, wait up to `ready_within` for 127.0.0.1:port
-/// to accept a connection.
+/// Start `command` with `sh -c` under `supervisor` (the words that run
+/// [`interrupt::supervise`]: `perflab supervise --`; empty: none) and, with a port, wait up to
+/// `ready_within` for 127.0.0.1:port to accept a connection.
 ///
 /// # Errors
 /// [`ExecError::Spawn`]; [`ExecError::NotReady`] when it exits first or the port stays closed.
 pub fn spawn_service(
     command: &str,
+    supervisor: &[String],
     port: Option<u16>,
     ready_within: Duration,
 ) -> Result<Service, ExecError> {
-    let mut cmd = Command::new("sh");
+    let mut cmd = match supervisor {
+        [program, rest @ ..] => {
+            let mut c = Command::new(program);
+            c.args(rest).arg("sh");
+            c
+        }
+        [] => Command::new("sh"),
+    };
     cmd.arg("-c")
         .arg(format!("exec {command}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    let (child, tracked) =
-        interrupt::spawn(&mut cmd, Group::Own, OnStop::Keep).map_err(|error| ExecError::Spawn {
-            program: command.into(),
-            error,
-        })?;
+    // The supervisor gets SIGTERM when perflab dies, and stops its whole group.
+    let death = if supervisor.is_empty() {
+        libc::SIGKILL
+    } else {
+        libc::SIGTERM
+    };
+    let spawned = interrupt::adopt_with(&mut cmd, Group::Own, death).spawn();
+    let child = spawned.map_err(|error| ExecError::Spawn {
+        program: command.into(),
+        error,
+    })?;
+    let tracked = Tracked::new(child.id(), Group::Own, OnStop::Keep);
     let mut service = Service {
         child,
         tracked: Some(tracked),
@@ -170,7 +186,7 @@ mod tests {
         // A shell that keeps python as its child, as `go run` keeps the server.
         let cmd =
             format!("sh -c 'python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1; true'");
-        let s = spawn_service(&cmd, Some(port), Duration::from_secs(20)).unwrap();
+        let s = spawn_service(&cmd, &[], Some(port), Duration::from_secs(20)).unwrap();
         assert_ne!(s.pid(), s.child.id(), "the listener, not the wrapper");
         let comm = std::fs::read_to_string(format!("/proc/{}/comm", s.pid())).unwrap();
         assert!(comm.starts_with("python"), "{comm}");

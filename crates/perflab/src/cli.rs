@@ -153,6 +153,10 @@ curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.
     /// Run a command and write its rusage as JSON (the profiler's wrapper).
     #[command(hide = true, name = "exec-usage")]
     ExecUsage(ExecUsageArgs),
+    /// Run a service and take its whole process group down when perflab dies (the supervisor
+    /// of `load --spawn` and `[load] server`).
+    #[command(hide = true)]
+    Supervise(SuperviseArgs),
     /// Set a project up: a commented perflab.toml for its benchmarks, and a CI workflow.
     #[command(
         after_help = "Examples:\n  perflab init\n  perflab init --ci github\n  perflab init --force"
@@ -686,6 +690,13 @@ pub(crate) struct ScanArgs {
     pub(crate) profile: ProfileOptions,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SuperviseArgs {
+    /// The service's command.
+    #[arg(last = true, required = true)]
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

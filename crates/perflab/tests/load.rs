@@ -856,9 +856,10 @@ fn issue_24_spawned_server_dies_with_perflab() {
         }
         false
     };
-    // kill -9 of perflab mid-test: the server it spawned goes too.
+    // kill -9 of perflab mid-test: the server goes too, even one a wrapper keeps as its child
+    // (as `go run` does: a parent-death signal alone would not reach it; the supervisor does).
     let p = port();
-    let server_cmd = format!("python3 -m http.server {p} --bind 127.0.0.1");
+    let server_cmd = format!("sh -c 'python3 -m http.server {p} --bind 127.0.0.1; true'");
     let child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
         .env("PERFLAB_STORE", lab.path("h.db"))
         .args(["load", &format!("http://127.0.0.1:{p}/"), "-d", "60s"])

@@ -115,6 +115,7 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
     let spawned = match &args.spawn {
         Some(cmd) => Some(perflab_exec::spawn_service(
             cmd,
+            &super::supervisor(),
             args.wait_port,
             server_wait,
         )?),

@@ -61,6 +61,11 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Token(c) => serve::token(c, store),
         Command::Push(a) => serve::push(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),
+        Command::Supervise(a) => {
+            let code = perflab_exec::interrupt::supervise(&a.command)
+                .with_context(|| format!("cannot start {:?}", a.command.join(" ")))?;
+            std::process::exit(code)
+        }
         Command::Init(a) => init::run(a),
         Command::Checklist(a) => checklist::run(a, store, &config()?),
         Command::Demo(a) => demo::run(a),
@@ -107,6 +112,16 @@ fn finish_run(
 /// A document as terminal text (every document has a text rendering, see `Document::formats`).
 fn text(doc: perflab_report::Document<'_>) -> String {
     perflab_report::render(perflab_report::Format::Text, &doc).unwrap_or_else(|e| format!("{e}\n"))
+}
+
+/// The words that start perflab's own service supervisor (`perflab supervise --`), so a
+/// started server's whole process group goes when perflab does, even on `kill -9`.
+fn supervisor() -> Vec<String> {
+    match std::env::current_exe() {
+        Ok(exe) => vec![exe.display().to_string(), "supervise".into(), "--".into()],
+        // Without our own path the service still dies with perflab, though not its children.
+        Err(_) => Vec::new(),
+    }
 }
 
 /// The process-wide stop (Ctrl-C, SIGTERM): the one handler lives in `perflab_exec::interrupt`,

@@ -58,6 +58,7 @@ fn capture(t: &EndpointTarget, depth: Depth) -> Result<Live> {
     let service = match &t.server {
         Some(cmd) => Some(perflab_exec::spawn_service(
             cmd,
+            &super::supervisor(),
             t.port,
             super::modes::SERVER_START,
         )?),
