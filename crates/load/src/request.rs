@@ -724,113 +724,12 @@ fn load_scenarios(path: &Path) -> Result<FileContents, LoadError> {
     for spanned in file.scenario {
         let here = file_line(spanned.span().start);
         let s = spanned.into_inner();
-        let at = |m: String| config(format!("{here}: scenario {}: {m}", s.name));
-        if s.weight == 0 && !chained.contains(&s.name) {
-            return Err(at(
-                "weight 0 would never run: give 1 or more, leave it out, or reach it with then"
-                    .into(),
-            ));
-        }
-        for (var, path) in &s.extract {
-            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(at(format!(
-                    "extract {var:?}: a name of letters, digits and _"
-                )));
-            }
-            if path.is_empty() {
-                return Err(at(format!(
-                    "extract {var}: give a dotted JSON path, e.g. \"id\" or \"data.0.id\""
-                )));
-            }
-        }
         if let Some(t) = &s.then {
             thens.push((out.len(), t.clone(), here.clone()));
         }
-        if s.name.contains('=') {
-            return Err(at(
-                "a scenario name cannot hold '=' (tags' results are named key=value)".into(),
-            ));
-        }
-        for (k, v) in &s.tags {
-            let ok = |x: &str| !x.is_empty() && !x.contains(['=', '.', ' ']);
-            if !ok(k) || !ok(v) {
-                return Err(at(format!(
-                    "tag {k:?} = {v:?}: no '=', '.' or spaces, not empty"
-                )));
-            }
-        }
-        let csv = match &s.csv {
-            Some(c) => {
-                let p = base.join(c);
-                let text = std::fs::read_to_string(&p)
-                    .map_err(|e| config(format!("{}: {e}", p.display())))?;
-                Some(CsvData::parse(&text, &p.display().to_string())?)
-            }
-            None => None,
-        };
-        let body = match (&s.body, &s.body_file) {
-            (Some(_), Some(_)) => return Err(at("give body or body_file, not both".into())),
-            (Some(b), None) => Some(b.clone()),
-            (None, Some(f)) => Some(read_body(&format!("@{f}"), base)?),
-            (None, None) => None,
-        };
-        let mut checks = Vec::new();
-        for c in &s.check {
-            if let Some(st) = c.status {
-                checks.push(Check::Status(st));
-            }
-            if let Some(b) = &c.body_contains {
-                checks.push(Check::BodyContains(b.clone()));
-            }
-            if let Some(j) = &c.json_field {
-                checks.push(Check::JsonField(j.clone()));
-            }
-            if let Some(l) = &c.latency_under {
-                checks.push(Check::LatencyUnder(
-                    parse_duration(l).map_err(|e| at(e.to_string()))?,
-                ));
-            }
-        }
-        if checks.len() > 64 {
-            return Err(at("at most 64 checks".into()));
-        }
-        let headers: Vec<(String, String)> = s.headers.clone().into_iter().collect();
-        out.push(
-            scenario(
-                &s.name, s.weight, &s.method, &s.url, &headers, body, csv, checks,
-            )
-            .map_err(|e| config(format!("{here}: {e}")))?,
-        );
-        if let Some(last) = out.last_mut() {
-            last.extract = s.extract.clone().into_iter().collect();
-            last.tags = s.tags.clone().into_iter().collect();
-        }
-        let own = [s.vus.is_some(), s.rate.is_some(), s.duration.is_some()]
-            .into_iter()
-            .chain([
-                s.stages.is_some(),
-                s.iterations.is_some(),
-                s.think_time.is_some(),
-            ])
-            .any(|b| b);
-        executors.push(match s.executor {
-            Some(kind) => Some(ExecutorEntry {
-                kind,
-                vus: s.vus,
-                rate: s.rate,
-                duration: s.duration,
-                stages: s.stages,
-                iterations: s.iterations,
-                think_time: s.think_time,
-                at: format!("{here}: scenario {}", s.name),
-            }),
-            None if own => {
-                return Err(at(
-                    "vus, rate, duration, stages, iterations and think_time of a scenario need its executor (e.g. executor = \"constant-vus\")".into(),
-                ))
-            }
-            None => None,
-        });
+        let (sc, executor) = one_scenario(s, &here, base, &chained)?;
+        out.push(sc);
+        executors.push(executor);
     }
     for (i, name, here) in thens {
         let Some(j) = out.iter().position(|s| s.name == name) else {
@@ -840,6 +739,169 @@ fn load_scenarios(path: &Path) -> Result<FileContents, LoadError> {
         };
         out[i].then = Some(j);
     }
+    check_scenario_set(&out, path)?;
+    let plan = FilePlan {
+        vus: file.vus,
+        rate: file.rate,
+        duration: file.duration,
+        stages: file.stages,
+        think_time: file.think_time,
+        warmup: file.warmup,
+        requests: file.requests,
+        timeout: file.timeout.map(toml::Spanned::into_inner),
+        grace: file.grace,
+        expected_rate: file.expected_rate,
+    };
+    let names = crate::options::result_names(&out);
+    let mut thresholds = Vec::new();
+    for t in file.thresholds {
+        Threshold::parse(t.get_ref(), &names)
+            .map_err(|e| config(format!("{}: {e}", file_line(t.span().start))))?;
+        thresholds.push(t.into_inner());
+    }
+    Ok((out, thresholds, plan, executors))
+}
+
+/// One `[[scenario]]` of a file (at `here`, `FILE:LINE`): checked, built, with its executor.
+fn one_scenario(
+    s: ScenarioEntry,
+    here: &str,
+    base: &Path,
+    chained: &[String],
+) -> Result<(Scenario, Option<ExecutorEntry>), LoadError> {
+    let name = s.name.clone();
+    let at = |m: String| config(format!("{here}: scenario {name}: {m}"));
+    check_scenario_entry(&s, chained, &at)?;
+    let csv = match &s.csv {
+        Some(c) => {
+            let p = base.join(c);
+            let text =
+                std::fs::read_to_string(&p).map_err(|e| config(format!("{}: {e}", p.display())))?;
+            Some(CsvData::parse(&text, &p.display().to_string())?)
+        }
+        None => None,
+    };
+    let body = match (&s.body, &s.body_file) {
+        (Some(_), Some(_)) => return Err(at("give body or body_file, not both".into())),
+        (Some(b), None) => Some(b.clone()),
+        (None, Some(f)) => Some(read_body(&format!("@{f}"), base)?),
+        (None, None) => None,
+    };
+    let checks = scenario_checks(&s, &at)?;
+    let headers: Vec<(String, String)> = s.headers.clone().into_iter().collect();
+    let mut sc = scenario(
+        &s.name, s.weight, &s.method, &s.url, &headers, body, csv, checks,
+    )
+    .map_err(|e| config(format!("{here}: {e}")))?;
+    sc.extract = s.extract.clone().into_iter().collect();
+    sc.tags = s.tags.clone().into_iter().collect();
+    let executor = executor_entry(s, here, &at)?;
+    Ok((sc, executor))
+}
+
+/// A scenario's weight, extractions, name and tags, as the rest of perflab reads them.
+fn check_scenario_entry(
+    s: &ScenarioEntry,
+    chained: &[String],
+    at: &dyn Fn(String) -> LoadError,
+) -> Result<(), LoadError> {
+    if s.weight == 0 && !chained.contains(&s.name) {
+        return Err(at(
+            "weight 0 would never run: give 1 or more, leave it out, or reach it with then".into(),
+        ));
+    }
+    for (var, path) in &s.extract {
+        if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(at(format!(
+                "extract {var:?}: a name of letters, digits and _"
+            )));
+        }
+        if path.is_empty() {
+            return Err(at(format!(
+                "extract {var}: give a dotted JSON path, e.g. \"id\" or \"data.0.id\""
+            )));
+        }
+    }
+    if s.name.contains('=') {
+        return Err(at(
+            "a scenario name cannot hold '=' (tags' results are named key=value)".into(),
+        ));
+    }
+    for (k, v) in &s.tags {
+        let ok = |x: &str| !x.is_empty() && !x.contains(['=', '.', ' ']);
+        if !ok(k) || !ok(v) {
+            return Err(at(format!(
+                "tag {k:?} = {v:?}: no '=', '.' or spaces, not empty"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A scenario's `[[scenario.check]]` entries (at most 64).
+fn scenario_checks(
+    s: &ScenarioEntry,
+    at: &dyn Fn(String) -> LoadError,
+) -> Result<Vec<Check>, LoadError> {
+    let mut checks = Vec::new();
+    for c in &s.check {
+        if let Some(st) = c.status {
+            checks.push(Check::Status(st));
+        }
+        if let Some(b) = &c.body_contains {
+            checks.push(Check::BodyContains(b.clone()));
+        }
+        if let Some(j) = &c.json_field {
+            checks.push(Check::JsonField(j.clone()));
+        }
+        if let Some(l) = &c.latency_under {
+            checks.push(Check::LatencyUnder(
+                parse_duration(l).map_err(|e| at(e.to_string()))?,
+            ));
+        }
+    }
+    if checks.len() > 64 {
+        return Err(at("at most 64 checks".into()));
+    }
+    Ok(checks)
+}
+
+/// A scenario's own executor (k6's `executor = …` with its load settings), which its load
+/// settings need.
+fn executor_entry(
+    s: ScenarioEntry,
+    here: &str,
+    at: &dyn Fn(String) -> LoadError,
+) -> Result<Option<ExecutorEntry>, LoadError> {
+    let own = [s.vus.is_some(), s.rate.is_some(), s.duration.is_some()]
+        .into_iter()
+        .chain([
+            s.stages.is_some(),
+            s.iterations.is_some(),
+            s.think_time.is_some(),
+        ])
+        .any(|b| b);
+    match s.executor {
+        Some(kind) => Ok(Some(ExecutorEntry {
+            kind,
+            vus: s.vus,
+            rate: s.rate,
+            duration: s.duration,
+            stages: s.stages,
+            iterations: s.iterations,
+            think_time: s.think_time,
+            at: format!("{here}: scenario {}", s.name),
+        })),
+        None if own => Err(at(
+            "vus, rate, duration, stages, iterations and think_time of a scenario need its executor (e.g. executor = \"constant-vus\")".into(),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The scenarios of a file together: one that runs at all, at least one, unique names, and not
+/// `all` (the totals' name).
+fn check_scenario_set(out: &[Scenario], path: &Path) -> Result<(), LoadError> {
     if !out.is_empty() && out.iter().all(|s| s.weight == 0) {
         return Err(config(format!(
             "{}: every scenario has weight 0",
@@ -867,26 +929,7 @@ fn load_scenarios(path: &Path) -> Result<FileContents, LoadError> {
             path.display()
         )));
     }
-    let plan = FilePlan {
-        vus: file.vus,
-        rate: file.rate,
-        duration: file.duration,
-        stages: file.stages,
-        think_time: file.think_time,
-        warmup: file.warmup,
-        requests: file.requests,
-        timeout: file.timeout.map(toml::Spanned::into_inner),
-        grace: file.grace,
-        expected_rate: file.expected_rate,
-    };
-    let names = crate::options::result_names(&out);
-    let mut thresholds = Vec::new();
-    for t in file.thresholds {
-        Threshold::parse(t.get_ref(), &names)
-            .map_err(|e| config(format!("{}: {e}", file_line(t.span().start))))?;
-        thresholds.push(t.into_inner());
-    }
-    Ok((out, thresholds, plan, executors))
+    Ok(())
 }
 
 /// Parse `--rate` (`1000/s`, `20k/s`, a bare number).
