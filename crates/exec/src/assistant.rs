@@ -733,16 +733,26 @@ impl Ecosystem for Cargo {
 #[derive(Debug, Clone, Copy)]
 pub struct Pytest;
 
+/// A Python project (a manifest or pytest configuration at its root) that declares
+/// pytest-benchmark or has files using its fixture. A directory that merely holds Python
+/// projects somewhere below it is not one.
 fn python_project(root: &Path) -> bool {
-    [
+    let markers = [
         "pyproject.toml",
+        "setup.py",
         "setup.cfg",
         "requirements.txt",
         "requirements-dev.txt",
         "tox.ini",
-    ]
-    .iter()
-    .any(|m| read_small(&root.join(m)).contains("pytest-benchmark"))
+        "pytest.ini",
+        "conftest.py",
+    ];
+    if !markers.iter().any(|m| root.join(m).is_file()) {
+        return false;
+    }
+    markers
+        .iter()
+        .any(|m| read_small(&root.join(m)).contains("pytest-benchmark"))
         || !Pytest.benchmarks(root).is_empty()
 }
 
@@ -1025,6 +1035,23 @@ mod tests {
             .join(" ");
         assert!(argv.contains("-o addopts= -p no:xdist"), "{argv}");
         assert!(argv.ends_with("-k put tests/microbenchmarks.py"), "{argv}");
+    }
+
+    #[test]
+    fn a_directory_that_holds_projects_is_not_one() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "some/project/pyproject.toml",
+            "[project]\nname = \"x\"\n",
+        );
+        write(
+            d.path(),
+            "some/project/bench_x.py",
+            "def test_x(benchmark):\n    benchmark(len, [])\n",
+        );
+        assert!(Project::detect(d.path()).is_none());
+        assert!(Project::detect(&d.path().join("some/project")).is_some());
     }
 
     #[test]

@@ -216,6 +216,27 @@ fn go_service_every_mode_in_the_projects_own_terms() {
         n.contains(&"FaceIndex".to_string()) && n.contains(&"FaceLock".to_string()),
         "{n:?}"
     );
+    // From inside a package, the project is found above it and perflab works from its root.
+    let mut c = lab.cmd();
+    go_env(&mut c, &dir.join("internal/service"));
+    let out = c
+        .args([
+            "bench",
+            "FaceIndex",
+            "--depth",
+            "quick",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("working in the project at"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(names(&json(&out.stdout)), ["FaceIndex"]);
     // A name that matches nothing says what there is.
     let out = perflab(&["bench", "Nope"]);
     assert_eq!(out.status.code(), Some(2));

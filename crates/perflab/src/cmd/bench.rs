@@ -52,13 +52,14 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
         }
     }
     let baseline = args.baseline.clone();
+    let json = args.output.json;
     let compare = assistant || baseline.is_some();
     let recorded = record(args, store)?;
     if !compare {
         return Ok(Outcome::Ok);
     }
     match super::modes::base_for(store, baseline.as_deref(), &recorded)? {
-        Some((base, label)) => super::modes::compare_with(&base, &label, &recorded, config),
+        Some((base, label)) => super::modes::compare_with(&base, &label, &recorded, config, json),
         None => Ok(Outcome::Ok),
     }
 }

@@ -13,15 +13,32 @@ use perflab_store::RunFilter;
 use crate::config::Config;
 use crate::{context, output, Outcome};
 
-/// The project at the repository root, or an error that says what to give instead.
+/// The project perflab is in: the nearest directory from here up to the repository's top that
+/// is a Go module, a Cargo project with benchmarks or a pytest-benchmark project (a module in a
+/// subdirectory of a monorepo is found from inside it). perflab then works from that directory,
+/// since the scopes' package paths are relative to it; or an error that says what to give.
 pub(crate) fn project() -> Result<Project> {
-    let root = context::project_root();
-    Project::detect(&root).with_context(|| {
-        format!(
-            "no Go module, Cargo project with benchmarks or pytest-benchmark setup at {}: give the command after -- instead",
-            root.display()
-        )
-    })
+    let top = context::project_root();
+    let here = std::env::current_dir().unwrap_or_else(|_| top.clone());
+    let found = here
+        .ancestors()
+        .take_while(|d| d.starts_with(&top))
+        .find_map(Project::detect);
+    let Some(project) = found else {
+        bail!(
+            "no Go module, Cargo project with benchmarks or pytest-benchmark setup in {} or above it: give the command after -- instead",
+            here.display()
+        );
+    };
+    if project.root != here {
+        std::env::set_current_dir(&project.root)
+            .with_context(|| format!("cannot work in {}", project.root.display()))?;
+        eprintln!(
+            "perflab: working in the project at {}",
+            project.root.display()
+        );
+    }
+    Ok(project)
 }
 
 /// `--depth NAME`.
@@ -117,13 +134,14 @@ pub(crate) fn base_for(
     Ok(None)
 }
 
-/// Compare `current` with `base` (only the benchmarks `current` has), print the table and
-/// turn the gate into the outcome.
+/// Compare `current` with `base` (only the benchmarks `current` has), print the table (on
+/// stderr when stdout carries a JSON document) and turn the gate into the outcome.
 pub(crate) fn compare_with(
     base: &Run,
     base_label: &str,
     current: &Run,
     config: &Config,
+    stdout_is_json: bool,
 ) -> Result<Outcome> {
     let keys: std::collections::BTreeSet<String> =
         current.benchmarks.iter().map(|b| b.key()).collect();
@@ -145,7 +163,12 @@ pub(crate) fn compare_with(
         eprintln!("warning: {w}");
     }
     eprintln!("\ncompared with {base_label}:");
-    output::print(&render(Format::Text, &Document::Comparison(&comparison))?)?;
+    let table = render(Format::Text, &Document::Comparison(&comparison))?;
+    if stdout_is_json {
+        eprint!("{table}");
+    } else {
+        output::print(&table)?;
+    }
     Ok(if comparison.gate.passed {
         Outcome::Ok
     } else {
