@@ -89,6 +89,16 @@ fn alloc_table(a: &AllocSummary, by_count: bool, n: usize) -> Table {
 pub fn profile_text(s: &ProfileSummary) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", s.target);
+    facts_and_backend(&mut out, s);
+    growth(&mut out, s);
+    top(&mut out, s);
+    allocations(&mut out, s);
+    closing(&mut out, s);
+    out
+}
+
+/// CPU, wall, memory and off-CPU time; how the profile was taken.
+fn facts_and_backend(out: &mut String, s: &ProfileSummary) {
     let mut facts = Vec::new();
     if let Some(c) = s.cpu_time_s {
         let sys = s
@@ -131,6 +141,10 @@ pub fn profile_text(s: &ProfileSummary) -> String {
     if let Some(n) = &s.backend_note {
         let _ = writeln!(out, "  note: {n}");
     }
+}
+
+/// Against a baseline profile: the stacks that grew or shrank most.
+fn growth(out: &mut String, s: &ProfileSummary) {
     if !s.growth.is_empty() {
         let _ = writeln!(out, "\n  Against the baseline ({} per stack):", s.value);
         let mut t = Table::new(
@@ -153,6 +167,10 @@ pub fn profile_text(s: &ProfileSummary) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+}
+
+/// The top table.
+fn top(out: &mut String, s: &ProfileSummary) {
     if !s.top.is_empty() {
         let _ = writeln!(
             out,
@@ -165,6 +183,10 @@ pub fn profile_text(s: &ProfileSummary) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+}
+
+/// The allocation summary and its top sites by bytes and by count.
+fn allocations(out: &mut String, s: &ProfileSummary) {
     if let Some(a) = &s.alloc {
         let _ = writeln!(
             out,
@@ -190,6 +212,10 @@ pub fn profile_text(s: &ProfileSummary) -> String {
             let _ = writeln!(out, "  {line}");
         }
     }
+}
+
+/// Warnings, recommendations and the files written.
+fn closing(out: &mut String, s: &ProfileSummary) {
     for w in &s.warnings {
         let _ = writeln!(out, "\n  warning: {w}");
     }
@@ -205,7 +231,6 @@ pub fn profile_text(s: &ProfileSummary) -> String {
             let _ = writeln!(out, "  {role}: {path}");
         }
     }
-    out
 }
 
 /// The report sections for a run's profiles: Hot Paths, Memory Hotspots, Recommendations.
