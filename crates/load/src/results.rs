@@ -136,25 +136,42 @@ impl LoadOptions {
     pub fn describe_plan(&self, thresholds: &[crate::threshold::Threshold]) -> String {
         use std::fmt::Write as _;
         if !self.parts.is_empty() {
-            let mut out = format!(
-                "perflab load plan (dry run: nothing is sent)\n  {} executors, side by side\n",
-                self.parts.len()
-            );
-            for p in &self.parts {
-                let _ = writeln!(out, "executor {} ({})", visible(&p.name), p.executor);
-                if let Some(n) = p.options.per_vu_requests {
-                    let _ = writeln!(out, "  {n} requests per virtual user");
-                }
-                let inner = p.options.describe_plan(&[]);
-                for line in inner.lines().skip(1) {
-                    let _ = writeln!(out, "{line}");
-                }
-            }
-            for t in thresholds {
-                let _ = writeln!(out, "  threshold {}", visible(&t.expression));
-            }
-            return out;
+            return self.describe_parts(thresholds);
         }
+        let mut out = self.describe_length();
+        self.describe_scenarios(&mut out);
+        for t in thresholds {
+            let _ = writeln!(out, "  threshold {}", t.expression);
+        }
+        out
+    }
+
+    /// A plan of executors side by side: each one's own plan.
+    fn describe_parts(&self, thresholds: &[crate::threshold::Threshold]) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!(
+            "perflab load plan (dry run: nothing is sent)\n  {} executors, side by side\n",
+            self.parts.len()
+        );
+        for p in &self.parts {
+            let _ = writeln!(out, "executor {} ({})", visible(&p.name), p.executor);
+            if let Some(n) = p.options.per_vu_requests {
+                let _ = writeln!(out, "  {n} requests per virtual user");
+            }
+            let inner = p.options.describe_plan(&[]);
+            for line in inner.lines().skip(1) {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        for t in thresholds {
+            let _ = writeln!(out, "  threshold {}", visible(&t.expression));
+        }
+        out
+    }
+
+    /// The model, think time or pacing, length, warm-up, budget, timeouts, stages, segment.
+    fn describe_length(&self) -> String {
+        use std::fmt::Write as _;
         let secs = |d: std::time::Duration| perflab_model::Unit::seconds().format(d.as_secs_f64());
         let mut out = format!(
             "perflab load plan (dry run: nothing is sent)\n  {}\n",
@@ -202,6 +219,12 @@ impl LoadOptions {
         if self.segment.1 > 1 {
             let _ = writeln!(out, "  segment {}/{}", self.segment.0, self.segment.1);
         }
+        out
+    }
+
+    /// Each scenario's first request, rendered, with its checks, extractions and chain.
+    fn describe_scenarios(&self, out: &mut String) {
+        use std::fmt::Write as _;
         let total: u32 = self.scenarios.iter().map(|s| s.weight).sum();
         let mut rng = crate::template::Rng::new(0x5EED);
         for sc in &self.scenarios {
@@ -251,10 +274,6 @@ impl LoadOptions {
                 let _ = writeln!(out, "    then: {} (same VU)", self.scenarios[next].name);
             }
         }
-        for t in thresholds {
-            let _ = writeln!(out, "  threshold {}", t.expression);
-        }
-        out
     }
 }
 
