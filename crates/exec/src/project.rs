@@ -58,17 +58,24 @@ fn read(path: &Path) -> String {
 pub fn detect(root: &Path) -> Vec<Detected> {
     let mut all = Vec::new();
     files(root, 6, &mut all);
+    [detect_go, detect_cargo, detect_pytest, detect_npm]
+        .iter()
+        .filter_map(|d| d(root, &all))
+        .collect()
+}
+
+/// go.mod and `func Benchmark` in a _test.go file.
+fn detect_go(root: &Path, all: &[std::path::PathBuf]) -> Option<Detected> {
     let named = |suffix: &'static str| {
         all.iter()
             .filter(move |p| p.to_string_lossy().ends_with(suffix))
     };
-    let mut found = Vec::new();
     if root.join("go.mod").is_file() {
         let with = named("_test.go")
             .filter(|p| read(p).contains("func Benchmark"))
             .count();
         if with > 0 {
-            found.push(Detected {
+            return Some(Detected {
                 kind: "Go",
                 evidence: format!("go.mod and {with} _test.go file(s) with func Benchmark"),
                 bench: "go test -run '^$' -bench . -benchmem -count 5 ./...".into(),
@@ -80,13 +87,22 @@ pub fn detect(root: &Path) -> Vec<Detected> {
             });
         }
     }
+    None
+}
+
+/// Cargo.toml with criterion, `[[bench]]` or benches/.
+fn detect_cargo(root: &Path, all: &[std::path::PathBuf]) -> Option<Detected> {
+    let named = |suffix: &'static str| {
+        all.iter()
+            .filter(move |p| p.to_string_lossy().ends_with(suffix))
+    };
     let cargo = read(&root.join("Cargo.toml"));
     if !cargo.is_empty() {
         let criterion = named("Cargo.toml").any(|p| read(p).contains("criterion"));
         let bench_section = named("Cargo.toml").any(|p| read(p).contains("[[bench]]"))
             || root.join("benches").is_dir();
         if criterion || bench_section {
-            found.push(Detected {
+            return Some(Detected {
                 kind: if criterion {
                     "Rust (criterion)"
                 } else {
@@ -103,6 +119,15 @@ pub fn detect(root: &Path) -> Vec<Detected> {
             });
         }
     }
+    None
+}
+
+/// pytest-benchmark declared, or test files calling the fixture.
+fn detect_pytest(root: &Path, all: &[std::path::PathBuf]) -> Option<Detected> {
+    let named = |suffix: &'static str| {
+        all.iter()
+            .filter(move |p| p.to_string_lossy().ends_with(suffix))
+    };
     let python_manifests = [
         "pyproject.toml",
         "setup.cfg",
@@ -119,7 +144,7 @@ pub fn detect(root: &Path) -> Vec<Detected> {
         })
         .any(|p| read(p).contains("benchmark("));
     if declared || uses {
-        found.push(Detected {
+        return Some(Detected {
             kind: "Python (pytest-benchmark)",
             evidence: if declared {
                 "pytest-benchmark in the project's requirements".into()
@@ -159,6 +184,11 @@ pub fn detect(root: &Path) -> Vec<Detected> {
             )),
         });
     }
+    None
+}
+
+/// A package.json benchmark script.
+fn detect_npm(root: &Path, _: &[std::path::PathBuf]) -> Option<Detected> {
     let package = read(&root.join("package.json"));
     if let Ok(json) = serde_json::from_str::<serde_json::Value>(&package) {
         let scripts = json.get("scripts").and_then(|s| s.as_object());
@@ -166,7 +196,7 @@ pub fn detect(root: &Path) -> Vec<Detected> {
             .into_iter()
             .find(|n| scripts.is_some_and(|s| s.contains_key(*n)))
         {
-            found.push(Detected {
+            return Some(Detected {
                 kind: "JavaScript (npm script)",
                 evidence: format!("package.json script {name:?}"),
                 bench: format!("npm run --silent {name}"),
@@ -175,7 +205,7 @@ pub fn detect(root: &Path) -> Vec<Detected> {
             });
         }
     }
-    found
+    None
 }
 
 fn toml_string(s: &str) -> String {
