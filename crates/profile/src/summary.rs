@@ -239,53 +239,13 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
     let (div, unit) = unit_of(p, index);
     let sampled_total = p.total(index) as f64 / div;
     let mut warnings = Vec::new();
-    let mut total = sampled_total;
-    let is_cpu = p.sample_types.get(index).is_some_and(|t| t.kind == "cpu");
-    if is_cpu {
-        if let Some(cpu) = facts.cpu_time_s.filter(|c| *c > 0.0) {
-            // A short run has few samples, each worth a whole period: a gap of a few periods is
-            // the sampling's resolution, not lost samples.
-            let n = p.type_index("samples").map_or(0, |i| p.total(i)).max(1) as f64;
-            let resolution = 3.0 * sampled_total / n;
-            let gap = (sampled_total - cpu).abs();
-            if sampled_total > 0.0 && gap / cpu > 0.10 && gap > resolution {
-                warnings.push(format!(
-                    "the samples cover {sampled_total:.3} s of CPU but the process used {cpu:.3} s \
-                     (rusage): times below are scaled to the process's own accounting; samples \
-                     were lost or some threads or children were not followed"
-                ));
-            }
-            total = cpu;
-        }
-    }
+    let total = cpu_total(p, index, sampled_total, facts, &mut warnings);
     let scale = if sampled_total > 0.0 {
         total / sampled_total / div
     } else {
         0.0
     };
-    // A Python program's time is in the interpreter's loop beneath its functions: the top table
-    // charges it to the innermost Python function, as py-spy does (the flamegraph keeps all).
-    let python = python_view(p);
-    let rows = top::table(python.as_ref().unwrap_or(p), index);
-    let grand = p.total(index).max(1) as f64;
-    let mut sum = 0.0;
-    let top: Vec<FunctionCost> = rows
-        .iter()
-        .take(top_n)
-        .map(|r| {
-            let flat_share = r.flat as f64 / grand;
-            sum += flat_share;
-            FunctionCost {
-                function: r.function.clone(),
-                location: r.location.clone(),
-                flat: r.flat as f64 * scale,
-                flat_share,
-                sum_share: sum,
-                cum: r.cum as f64 * scale,
-                cum_share: r.cum as f64 / grand,
-            }
-        })
-        .collect();
+    let top = top_rows(p, index, top_n, scale);
     let samples = p
         .type_index("samples")
         .map(|i| p.total(i).max(0) as u64)
@@ -293,31 +253,14 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
     let sampled = p.type_index("samples").is_some();
     let (complete, unknown) = stack_quality(p, index);
     let interpreter = interpreter_warning(p);
-    if p.samples.is_empty() {
-        warnings.push(
-            "the profile has no samples: the program ran too briefly to be sampled, or nothing \
-             was recorded (run it longer, loop it, or raise --frequency)"
-                .into(),
-        );
-    }
-    if sampled && samples >= 20 && p.samples.iter().any(|s| s.stack.len() > 1) {
-        if complete < 0.5 {
-            let fix = cut_stack_fix(facts.unwinding.as_deref());
-            warnings.push(format!(
-                "only {:.0}% of the samples have a stack that reaches the program's entry or a thread entry: \
-                 stacks are cut short. {fix}",
-                complete * 100.0
-            ));
-        }
-        if unknown > 0.3 && interpreter.is_none() {
-            warnings.push(format!(
-                "{:.0}% of the samples end in an unnamed [unknown] frame: the binary has no \
-                 symbols. Do not strip it; add line tables (C/C++: -g; Rust: debug = \
-                 \"line-tables-only\" in the profile)",
-                unknown * 100.0
-            ));
-        }
-    }
+    stack_warnings(
+        p,
+        facts,
+        samples,
+        (complete, unknown),
+        interpreter.is_some(),
+        &mut warnings,
+    );
     warnings.extend(interpreter);
     let rate_hz = match (sampled, facts.cpu_time_s) {
         (true, Some(cpu)) if cpu > 0.0 => Some(samples as f64 / cpu),
@@ -362,6 +305,100 @@ pub fn summarize(p: &Profile, facts: &RunFacts, top_n: usize) -> ProfileSummary 
     };
     summary.recommendations = advice::recommend(p, index, &summary);
     summary
+}
+
+/// The total the table is in: a CPU profile's samples scaled to the process's own CPU time
+/// (rusage), with a warning when the two disagree beyond the sampling's resolution.
+fn cpu_total(
+    p: &Profile,
+    index: usize,
+    sampled_total: f64,
+    facts: &RunFacts,
+    warnings: &mut Vec<String>,
+) -> f64 {
+    let mut total = sampled_total;
+    let is_cpu = p.sample_types.get(index).is_some_and(|t| t.kind == "cpu");
+    if is_cpu {
+        if let Some(cpu) = facts.cpu_time_s.filter(|c| *c > 0.0) {
+            // A short run has few samples, each worth a whole period: a gap of a few periods is
+            // the sampling's resolution, not lost samples.
+            let n = p.type_index("samples").map_or(0, |i| p.total(i)).max(1) as f64;
+            let resolution = 3.0 * sampled_total / n;
+            let gap = (sampled_total - cpu).abs();
+            if sampled_total > 0.0 && gap / cpu > 0.10 && gap > resolution {
+                warnings.push(format!(
+                    "the samples cover {sampled_total:.3} s of CPU but the process used {cpu:.3} s \
+                     (rusage): times below are scaled to the process's own accounting; samples \
+                     were lost or some threads or children were not followed"
+                ));
+            }
+            total = cpu;
+        }
+    }
+    total
+}
+
+/// The top table's rows, in the profile's own unit scaled by `scale`.
+fn top_rows(p: &Profile, index: usize, top_n: usize, scale: f64) -> Vec<FunctionCost> {
+    // A Python program's time is in the interpreter's loop beneath its functions: the top table
+    // charges it to the innermost Python function, as py-spy does (the flamegraph keeps all).
+    let python = python_view(p);
+    let rows = top::table(python.as_ref().unwrap_or(p), index);
+    let grand = p.total(index).max(1) as f64;
+    let mut sum = 0.0;
+    rows.iter()
+        .take(top_n)
+        .map(|r| {
+            let flat_share = r.flat as f64 / grand;
+            sum += flat_share;
+            FunctionCost {
+                function: r.function.clone(),
+                location: r.location.clone(),
+                flat: r.flat as f64 * scale,
+                flat_share,
+                sum_share: sum,
+                cum: r.cum as f64 * scale,
+                cum_share: r.cum as f64 / grand,
+            }
+        })
+        .collect()
+}
+
+/// Warnings about the stacks: none sampled, cut short, or ending in unnamed frames.
+fn stack_warnings(
+    p: &Profile,
+    facts: &RunFacts,
+    samples: u64,
+    (complete, unknown): (f64, f64),
+    interpreter: bool,
+    warnings: &mut Vec<String>,
+) {
+    let sampled = p.type_index("samples").is_some();
+    if p.samples.is_empty() {
+        warnings.push(
+            "the profile has no samples: the program ran too briefly to be sampled, or nothing \
+             was recorded (run it longer, loop it, or raise --frequency)"
+                .into(),
+        );
+    }
+    if sampled && samples >= 20 && p.samples.iter().any(|s| s.stack.len() > 1) {
+        if complete < 0.5 {
+            let fix = cut_stack_fix(facts.unwinding.as_deref());
+            warnings.push(format!(
+                "only {:.0}% of the samples have a stack that reaches the program's entry or a thread entry: \
+                 stacks are cut short. {fix}",
+                complete * 100.0
+            ));
+        }
+        if unknown > 0.3 && !interpreter {
+            warnings.push(format!(
+                "{:.0}% of the samples end in an unnamed [unknown] frame: the binary has no \
+                 symbols. Do not strip it; add line tables (C/C++: -g; Rust: debug = \
+                 \"line-tables-only\" in the profile)",
+                unknown * 100.0
+            ));
+        }
+    }
 }
 
 /// True for allocator functions, which are skipped to find the site that asked for memory.
