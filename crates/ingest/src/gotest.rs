@@ -47,66 +47,117 @@ struct MetricSlot {
 /// [`IngestError::Syntax`] for a result line whose values or units are malformed (as a
 /// truncated log ends).
 pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
-    let mut benchmarks: Vec<Benchmark> = Vec::new();
-    // Per benchmark, which unit slot each of its metrics holds (parallel to `benchmarks`), so
-    // a repeated line costs integer compares, not string compares.
-    let mut slots_of: Vec<Vec<u32>> = Vec::new();
-    // (pkg, raw name) → index, so repeated lines never rebuild keys.
-    let mut index: HashMap<(usize, &str), usize, BuildFx> = HashMap::default();
-    let mut unit_index: HashMap<&str, u32, BuildFx> = HashMap::default();
-    let mut units: Vec<MetricSlot> = Vec::new();
-    let mut labels = BTreeMap::new();
-    let mut pkgs: Vec<&str> = vec![""];
-    let mut pkg = 0usize;
-
-    let mut warnings = Vec::new();
-    let mut raw_names: Vec<(&str, usize)> = Vec::new();
-    // A last line without a newline may be cut short inside a unit (`12 ns/o`): it is refused
-    // when it names a unit that no earlier line used.
-    let line_count = text.lines().count();
-    let cut_last = !text.is_empty() && !text.ends_with('\n');
-    let mut result_lines = 0usize;
+    let mut st = State::new(text, source);
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end_matches('\r');
-        // `--- FAIL: BenchmarkX` (b.Fatal, a panic) and `--- SKIP:`: the benchmark has no or
-        // partial results; say which, by name.
-        if let Some(rest) = line
-            .trim_start()
-            .strip_prefix("--- FAIL: ")
-            .or_else(|| line.trim_start().strip_prefix("--- SKIP: "))
-        {
-            if rest.starts_with("Benchmark") {
-                let name = rest.split_whitespace().next().unwrap_or(rest);
-                let what = if line.contains("--- FAIL") {
-                    "failed"
-                } else {
-                    "was skipped"
-                };
-                warnings.push(format!(
-                    "{source}:{}: {name} {what}; its results are missing or partial",
-                    i + 1
-                ));
-            }
+        if st.status_line(line, i) {
             continue;
         }
         if !line.starts_with("Benchmark") {
-            if let Some((key, value)) = config_line(line) {
-                if key == "pkg" {
-                    pkg = match pkgs.iter().position(|p| *p == value) {
-                        Some(p) => p,
-                        None => {
-                            pkgs.push(value);
-                            pkgs.len() - 1
-                        }
-                    };
-                } else {
-                    labels
-                        .entry(key.to_string())
-                        .or_insert_with(|| value.to_string());
-                }
-            }
+            st.config_line(line);
             continue;
         }
+        st.result_line(line, i)?;
+    }
+    let mut benchmarks = st.benchmarks;
+    fix_sub_benchmark_procs(&mut benchmarks, &st.raw_names, &st.pkgs);
+    let mut parsed = Parsed::new(Format::GoTest, "go test", benchmarks);
+    parsed.labels = st.labels;
+    parsed.warnings = st.warnings;
+    Ok(parsed)
+}
+
+/// What the parser has read so far.
+struct State<'t> {
+    source: &'t str,
+    benchmarks: Vec<Benchmark>,
+    /// Per benchmark, which unit slot each of its metrics holds (parallel to `benchmarks`), so
+    /// a repeated line costs integer compares, not string compares.
+    slots_of: Vec<Vec<u32>>,
+    /// (pkg, raw name) → index, so repeated lines never rebuild keys.
+    index: HashMap<(usize, &'t str), usize, BuildFx>,
+    unit_index: HashMap<&'t str, u32, BuildFx>,
+    units: Vec<MetricSlot>,
+    labels: BTreeMap<String, String>,
+    pkgs: Vec<&'t str>,
+    pkg: usize,
+    warnings: Vec<String>,
+    raw_names: Vec<(&'t str, usize)>,
+    /// A last line without a newline may be cut short inside a unit (`12 ns/o`): it is refused
+    /// when it names a unit that no earlier line used.
+    line_count: usize,
+    cut_last: bool,
+    result_lines: usize,
+}
+
+impl<'t> State<'t> {
+    fn new(text: &'t str, source: &'t str) -> State<'t> {
+        State {
+            source,
+            benchmarks: Vec::new(),
+            slots_of: Vec::new(),
+            index: HashMap::default(),
+            unit_index: HashMap::default(),
+            units: Vec::new(),
+            labels: BTreeMap::new(),
+            pkgs: vec![""],
+            pkg: 0,
+            warnings: Vec::new(),
+            raw_names: Vec::new(),
+            line_count: text.lines().count(),
+            cut_last: !text.is_empty() && !text.ends_with('\n'),
+            result_lines: 0,
+        }
+    }
+
+    /// `--- FAIL: BenchmarkX` (b.Fatal, a panic) and `--- SKIP:`: the benchmark has no or
+    /// partial results; say which, by name. True when the line was one.
+    fn status_line(&mut self, line: &str, i: usize) -> bool {
+        let Some(rest) = line
+            .trim_start()
+            .strip_prefix("--- FAIL: ")
+            .or_else(|| line.trim_start().strip_prefix("--- SKIP: "))
+        else {
+            return false;
+        };
+        if rest.starts_with("Benchmark") {
+            let name = rest.split_whitespace().next().unwrap_or(rest);
+            let what = if line.contains("--- FAIL") {
+                "failed"
+            } else {
+                "was skipped"
+            };
+            self.warnings.push(format!(
+                "{}:{}: {name} {what}; its results are missing or partial",
+                self.source,
+                i + 1
+            ));
+        }
+        true
+    }
+
+    /// `pkg: …` switches the package; other `key: value` lines are the run's labels.
+    fn config_line(&mut self, line: &'t str) {
+        let Some((key, value)) = config_line(line) else {
+            return;
+        };
+        if key == "pkg" {
+            self.pkg = match self.pkgs.iter().position(|p| *p == value) {
+                Some(p) => p,
+                None => {
+                    self.pkgs.push(value);
+                    self.pkgs.len() - 1
+                }
+            };
+        } else {
+            self.labels
+                .entry(key.to_string())
+                .or_insert_with(|| value.to_string());
+        }
+    }
+
+    /// `BenchmarkX-8  1000  123 ns/op  64 B/op …`: each value into its metric.
+    fn result_line(&mut self, line: &'t str, i: usize) -> Result<(), IngestError> {
         let mut fields = line.split_ascii_whitespace();
         let name = fields.next().unwrap_or_default();
         // The iteration count tells a result line from a log line that starts with a name.
@@ -114,24 +165,13 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
             .next()
             .is_some_and(|f| f.bytes().all(|b| b.is_ascii_digit()))
         {
-            continue;
+            return Ok(());
         }
-        let idx = match index.get(&(pkg, name)) {
-            Some(&idx) => idx,
-            None => {
-                benchmarks.push(new_benchmark(name, pkgs[pkg], true));
-                raw_names.push((name, pkg));
-                slots_of.push(Vec::new());
-                index.insert((pkg, name), benchmarks.len() - 1);
-                benchmarks.len() - 1
-            }
-        };
-        let bench = &mut benchmarks[idx];
-        let bench_slots = &mut slots_of[idx];
+        let idx = self.benchmark_index(name);
         let mut pairs = 0;
         while let Some(value) = fields.next() {
             let syntax = |message: String| IngestError::Syntax {
-                source_name: source.into(),
+                source_name: self.source.into(),
                 line: i + 1,
                 message,
             };
@@ -143,66 +183,98 @@ pub fn parse(text: &str, source: &str) -> Result<Parsed, IngestError> {
             let v: f64 = value
                 .parse()
                 .map_err(|_| syntax(format!("{value:?} is not a number (before unit {unit:?})")))?;
-            let slot_id = match unit_index.get(unit) {
-                Some(&s) => s,
-                None if cut_last && i + 1 == line_count && result_lines > 0 => {
-                    return Err(syntax(format!(
-                        "the last line ends without a newline and its unit {unit:?} is on no earlier line (is the file truncated?)"
-                    )));
-                }
-                None => {
-                    units.push(normalise_unit(unit));
-                    let id = (units.len() - 1) as u32;
-                    unit_index.insert(unit, id);
-                    id
-                }
+            let Some(slot_id) = self.slot(unit, i) else {
+                return Err(syntax(format!(
+                    "the last line ends without a newline and its unit {unit:?} is on no earlier line (is the file truncated?)"
+                )));
             };
-            let slot = &units[slot_id as usize];
             pairs += 1;
-            if !v.is_finite() {
-                warnings.push(format!(
-                    "{source}:{}: {name}: {value} {unit} is not a finite number; value dropped",
-                    i + 1
-                ));
-                continue;
-            }
-            if v < 0.0 && slot.unit.cannot_be_negative() {
-                warnings.push(format!(
-                    "{source}:{}: {name}: {value} {unit} cannot be negative; value dropped",
-                    i + 1
-                ));
-                continue;
-            }
-            let v = crate::scaled(v, slot.scale);
-            match bench_slots.iter().position(|&s| s == slot_id) {
-                Some(m) => bench.metrics[m].samples.push(v),
-                None => {
-                    // Room for a typical -count without regrowing.
-                    let mut samples = Vec::with_capacity(16);
-                    samples.push(v);
-                    let mut m = Metric::new(slot.name.clone(), slot.unit.clone(), samples);
-                    if slot.unit.as_str() == "B/s" {
-                        m.better = Better::Higher;
-                    }
-                    bench.metrics.push(m);
-                    bench_slots.push(slot_id);
-                }
-            }
+            self.add(idx, slot_id, v, (name, value, unit), i);
         }
-        result_lines += 1;
+        self.result_lines += 1;
         if pairs == 0 {
             return Err(IngestError::Syntax {
-                source_name: source.into(),
+                source_name: self.source.into(),
                 line: i + 1,
                 message: format!("{name}: no values after the iteration count"),
             });
         }
+        Ok(())
     }
-    fix_sub_benchmark_procs(&mut benchmarks, &raw_names, &pkgs);
-    let mut parsed = Parsed::new(Format::GoTest, "go test", benchmarks);
-    parsed.labels = labels;
-    parsed.warnings = warnings;
-    Ok(parsed)
+
+    /// The benchmark `name` of the current package, created on its first line.
+    fn benchmark_index(&mut self, name: &'t str) -> usize {
+        if let Some(&idx) = self.index.get(&(self.pkg, name)) {
+            return idx;
+        }
+        self.benchmarks
+            .push(new_benchmark(name, self.pkgs[self.pkg], true));
+        self.raw_names.push((name, self.pkg));
+        self.slots_of.push(Vec::new());
+        self.index
+            .insert((self.pkg, name), self.benchmarks.len() - 1);
+        self.benchmarks.len() - 1
+    }
+
+    /// The slot of `unit`, new on its first use; None for a new unit on a cut last line.
+    fn slot(&mut self, unit: &'t str, i: usize) -> Option<u32> {
+        if let Some(&s) = self.unit_index.get(unit) {
+            return Some(s);
+        }
+        if self.cut_last && i + 1 == self.line_count && self.result_lines > 0 {
+            return None;
+        }
+        self.units.push(normalise_unit(unit));
+        let id = (self.units.len() - 1) as u32;
+        self.unit_index.insert(unit, id);
+        Some(id)
+    }
+
+    /// One value into its benchmark's metric; a non-finite or impossible one is dropped with a
+    /// warning naming it.
+    fn add(
+        &mut self,
+        idx: usize,
+        slot_id: u32,
+        v: f64,
+        (name, value, unit): (&str, &str, &str),
+        i: usize,
+    ) {
+        let slot = &self.units[slot_id as usize];
+        if !v.is_finite() {
+            self.warnings.push(format!(
+                "{}:{}: {name}: {value} {unit} is not a finite number; value dropped",
+                self.source,
+                i + 1
+            ));
+            return;
+        }
+        if v < 0.0 && slot.unit.cannot_be_negative() {
+            self.warnings.push(format!(
+                "{}:{}: {name}: {value} {unit} cannot be negative; value dropped",
+                self.source,
+                i + 1
+            ));
+            return;
+        }
+        let v = crate::scaled(v, slot.scale);
+        let bench = &mut self.benchmarks[idx];
+        let bench_slots = &mut self.slots_of[idx];
+        match bench_slots.iter().position(|&s| s == slot_id) {
+            Some(m) => bench.metrics[m].samples.push(v),
+            None => {
+                // Room for a typical -count without regrowing.
+                let mut samples = Vec::with_capacity(16);
+                samples.push(v);
+                let mut m = Metric::new(slot.name.clone(), slot.unit.clone(), samples);
+                if slot.unit.as_str() == "B/s" {
+                    m.better = Better::Higher;
+                }
+                bench.metrics.push(m);
+                bench_slots.push(slot_id);
+            }
+        }
+    }
 }
 
 /// A sub-benchmark named `size-1024` run at GOMAXPROCS=1 ends in `-1024` with no procs suffix
