@@ -72,134 +72,173 @@ struct RawLocation {
     lines: Vec<(u64, i64)>, // function id, line; innermost first
 }
 
+/// The messages of a pprof protobuf as read, before the string table resolves them.
+#[derive(Default)]
+struct Wire {
+    strings: Vec<String>,
+    sample_types: Vec<(u64, u64)>,
+    samples: Vec<(Vec<u64>, Vec<u64>)>,
+    locations: HashMap<u64, RawLocation>,
+    /// id → (name, filename)
+    functions: HashMap<u64, (u64, u64)>,
+    /// id → filename
+    mappings: HashMap<u64, u64>,
+    period_type: Option<(u64, u64)>,
+    period: i64,
+    duration: i64,
+    comments: Vec<u64>,
+    default_type: u64,
+}
+
 fn decode(buf: &[u8]) -> Result<Profile, WireError> {
-    let mut strings: Vec<String> = Vec::new();
-    let mut sample_types: Vec<(u64, u64)> = Vec::new();
-    let mut samples: Vec<(Vec<u64>, Vec<u64>)> = Vec::new();
-    let mut locations: HashMap<u64, RawLocation> = HashMap::new();
-    let mut functions: HashMap<u64, (u64, u64)> = HashMap::new(); // name, filename
-    let mut mappings: HashMap<u64, u64> = HashMap::new(); // filename
-    let mut period_type = None;
-    let mut period = 0i64;
-    let mut duration = 0i64;
-    let mut comments = Vec::new();
-    let mut default_type = 0u64;
+    let w = read_wire(buf)?;
+    let mut p = profile_of(&w)?;
+    let loc_frames = location_frames(&w, &mut p)?;
+    add_samples(w.samples, &loc_frames, &mut p)?;
+    Ok(p)
+}
+
+/// Every top-level message of the profile.
+fn read_wire(buf: &[u8]) -> Result<Wire, WireError> {
+    let mut w = Wire::default();
     let mut r = Reader::new(buf);
     while let Some((field, v)) = r.next_field()? {
         match field {
-            1 | 11 => {
-                let vt = value_type(bytes(v)?)?;
-                if field == 1 {
-                    sample_types.push(vt);
-                } else {
-                    period_type = Some(vt);
-                }
-            }
-            2 => {
-                let mut locs = Vec::new();
-                let mut vals = Vec::new();
-                let mut m = Reader::new(bytes(v)?);
-                while let Some((f, v)) = m.next_field()? {
-                    match f {
-                        1 => push_ints(&mut locs, v)?,
-                        2 => push_ints(&mut vals, v)?,
-                        _ => {}
-                    }
-                }
-                samples.push((locs, vals));
-            }
+            1 => w.sample_types.push(value_type(bytes(v)?)?),
+            11 => w.period_type = Some(value_type(bytes(v)?)?),
+            2 => w.samples.push(read_sample(bytes(v)?)?),
             3 => {
-                let (mut id, mut file) = (0, 0);
-                let mut m = Reader::new(bytes(v)?);
-                while let Some((f, v)) = m.next_field()? {
-                    match f {
-                        1 => id = int(v)?,
-                        5 => file = int(v)?,
-                        _ => {}
-                    }
-                }
-                mappings.insert(id, file);
+                let (id, file) = read_pair(bytes(v)?, 1, 5)?;
+                w.mappings.insert(id, file);
             }
             4 => {
-                let mut loc = RawLocation::default();
-                let mut id = 0;
-                let mut m = Reader::new(bytes(v)?);
-                while let Some((f, v)) = m.next_field()? {
-                    match f {
-                        1 => id = int(v)?,
-                        2 => loc.mapping = int(v)?,
-                        3 => loc.address = int(v)?,
-                        4 => {
-                            let (mut func, mut line) = (0, 0i64);
-                            let mut l = Reader::new(bytes(v)?);
-                            while let Some((f, v)) = l.next_field()? {
-                                match f {
-                                    1 => func = int(v)?,
-                                    2 => line = int(v)? as i64,
-                                    _ => {}
-                                }
-                            }
-                            loc.lines.push((func, line));
-                        }
-                        _ => {}
-                    }
-                }
-                locations.insert(id, loc);
+                let (id, loc) = read_location(bytes(v)?)?;
+                w.locations.insert(id, loc);
             }
             5 => {
-                let (mut id, mut name, mut file) = (0, 0, 0);
-                let mut m = Reader::new(bytes(v)?);
-                while let Some((f, v)) = m.next_field()? {
-                    match f {
-                        1 => id = int(v)?,
-                        2 => name = int(v)?,
-                        4 => file = int(v)?,
-                        _ => {}
-                    }
-                }
-                functions.insert(id, (name, file));
+                let (id, name, file) = read_function(bytes(v)?)?;
+                w.functions.insert(id, (name, file));
             }
-            6 => strings.push(String::from_utf8_lossy(bytes(v)?).into_owned()),
-            10 => duration = int(v)? as i64,
-            12 => period = int(v)? as i64,
-            13 => comments.push(int(v)?),
-            14 => default_type = int(v)?,
+            6 => w
+                .strings
+                .push(String::from_utf8_lossy(bytes(v)?).into_owned()),
+            10 => w.duration = int(v)? as i64,
+            12 => w.period = int(v)? as i64,
+            13 => w.comments.push(int(v)?),
+            14 => w.default_type = int(v)?,
             _ => {}
         }
     }
-    if sample_types.is_empty() || strings.first().is_some_and(|s| !s.is_empty()) {
+    Ok(w)
+}
+
+/// A Sample: its location ids and values.
+fn read_sample(buf: &[u8]) -> Result<(Vec<u64>, Vec<u64>), WireError> {
+    let mut locs = Vec::new();
+    let mut vals = Vec::new();
+    let mut m = Reader::new(buf);
+    while let Some((f, v)) = m.next_field()? {
+        match f {
+            1 => push_ints(&mut locs, v)?,
+            2 => push_ints(&mut vals, v)?,
+            _ => {}
+        }
+    }
+    Ok((locs, vals))
+}
+
+/// Two integer fields of a message (a Mapping's id and filename).
+fn read_pair(buf: &[u8], a: u32, b: u32) -> Result<(u64, u64), WireError> {
+    let (mut x, mut y) = (0, 0);
+    let mut m = Reader::new(buf);
+    while let Some((f, v)) = m.next_field()? {
+        if f == a {
+            x = int(v)?;
+        } else if f == b {
+            y = int(v)?;
+        }
+    }
+    Ok((x, y))
+}
+
+/// A Location: its id, mapping, address and lines (function, line), inlined first.
+fn read_location(buf: &[u8]) -> Result<(u64, RawLocation), WireError> {
+    let mut loc = RawLocation::default();
+    let mut id = 0;
+    let mut m = Reader::new(buf);
+    while let Some((f, v)) = m.next_field()? {
+        match f {
+            1 => id = int(v)?,
+            2 => loc.mapping = int(v)?,
+            3 => loc.address = int(v)?,
+            4 => {
+                let (func, line) = read_pair(bytes(v)?, 1, 2)?;
+                loc.lines.push((func, line as i64));
+            }
+            _ => {}
+        }
+    }
+    Ok((id, loc))
+}
+
+/// A Function: its id, name and filename (string indexes).
+fn read_function(buf: &[u8]) -> Result<(u64, u64, u64), WireError> {
+    let (mut id, mut name, mut file) = (0, 0, 0);
+    let mut m = Reader::new(buf);
+    while let Some((f, v)) = m.next_field()? {
+        match f {
+            1 => id = int(v)?,
+            2 => name = int(v)?,
+            4 => file = int(v)?,
+            _ => {}
+        }
+    }
+    Ok((id, name, file))
+}
+
+/// A string of the table, by index.
+fn string_at(w: &Wire, i: u64) -> Result<&str, WireError> {
+    w.strings
+        .get(i as usize)
+        .map(String::as_str)
+        .ok_or(WireError("string index out of range"))
+}
+
+/// The profile's types, period, duration, default type and comments.
+fn profile_of(w: &Wire) -> Result<Profile, WireError> {
+    if w.sample_types.is_empty() || w.strings.first().is_some_and(|s| !s.is_empty()) {
         return Err(WireError("no sample types or string table"));
     }
-    let s = |i: u64| -> Result<&str, WireError> {
-        strings
-            .get(i as usize)
-            .map(String::as_str)
-            .ok_or(WireError("string index out of range"))
-    };
+    let s = |i: u64| string_at(w, i);
     let mut p = Profile::new(
-        sample_types
+        w.sample_types
             .iter()
             .map(|&(t, u)| Ok(ValueType::new(s(t)?, s(u)?)))
             .collect::<Result<_, WireError>>()?,
     );
-    if let Some((t, u)) = period_type {
-        p.period = Some((ValueType::new(s(t)?, s(u)?), period));
+    if let Some((t, u)) = w.period_type {
+        p.period = Some((ValueType::new(s(t)?, s(u)?), w.period));
     }
-    p.duration_ns = (duration > 0).then_some(duration);
+    p.duration_ns = (w.duration > 0).then_some(w.duration);
     // go tool pprof shows the default sample type, else the last: a heap profile's
     // inuse_space, a block or mutex profile's delay (not its contentions).
-    p.default_type = match default_type {
+    p.default_type = match w.default_type {
         0 => p.sample_types.last().map(|t| t.kind.clone()),
         i => Some(s(i)?.to_string()),
     };
-    for c in comments {
+    for &c in &w.comments {
         p.comments.push(s(c)?.to_string());
     }
-    // Each location expands to its frames (inlined functions first), root last as stored.
+    Ok(p)
+}
+
+/// Each location expands to its frames (inlined functions first), root last as stored.
+fn location_frames(w: &Wire, p: &mut Profile) -> Result<HashMap<u64, Vec<u32>>, WireError> {
+    let s = |i: u64| string_at(w, i);
     let mut loc_frames: HashMap<u64, Vec<u32>> = HashMap::new();
-    for (&id, loc) in &locations {
+    for (&id, loc) in &w.locations {
         let module = loc
-            .mappings_file(&mappings)
+            .mappings_file(&w.mappings)
             .and_then(|i| s(i).ok())
             .filter(|m| !m.is_empty())
             .map(|m| m.rsplit('/').next().unwrap_or(m).to_string());
@@ -212,7 +251,8 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
             }));
         }
         for &(func, line) in &loc.lines {
-            let (name, file) = functions
+            let (name, file) = w
+                .functions
                 .get(&func)
                 .copied()
                 .ok_or(WireError("location names an unknown function"))?;
@@ -227,6 +267,15 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
         }
         loc_frames.insert(id, frames);
     }
+    Ok(loc_frames)
+}
+
+/// The samples, each its locations' frames (leaf first on the wire, root first in the model).
+fn add_samples(
+    samples: Vec<(Vec<u64>, Vec<u64>)>,
+    loc_frames: &HashMap<u64, Vec<u32>>,
+    p: &mut Profile,
+) -> Result<(), WireError> {
     let mut stack = Vec::new();
     let n = p.sample_types.len();
     for (locs, vals) in samples {
@@ -245,7 +294,7 @@ fn decode(buf: &[u8]) -> Result<Profile, WireError> {
         p.add(&stack, &values);
         p.raw_samples += 1;
     }
-    Ok(p)
+    Ok(())
 }
 
 impl RawLocation {
