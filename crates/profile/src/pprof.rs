@@ -319,28 +319,81 @@ fn value_type(b: &[u8]) -> Result<(u64, u64), WireError> {
 /// Encode `profile` as a gzipped pprof. `default_type` names the column `go tool pprof` shows
 /// first.
 pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
-    let mut strings: Vec<String> = vec![String::new()];
-    let mut index: HashMap<String, u64> = HashMap::from([(String::new(), 0)]);
-    let mut intern = |s: &str| -> u64 {
-        if let Some(&i) = index.get(s) {
+    let mut strings = Strings::default();
+    let mut w = Writer::default();
+    for t in &profile.sample_types {
+        let (a, b) = (strings.id(&t.kind), strings.id(&t.unit));
+        value_type_field(&mut w, 1, a, b);
+    }
+    let mappings = write_mappings(profile, &mut strings, &mut w);
+    write_samples(profile, &mappings, &mut strings, &mut w);
+    if let Some((t, period)) = &profile.period {
+        let (a, b) = (strings.id(&t.kind), strings.id(&t.unit));
+        value_type_field(&mut w, 11, a, b);
+        w.uint(12, *period as u64);
+    }
+    if let Some(d) = profile.duration_ns {
+        w.uint(10, d as u64);
+    }
+    let comments: Vec<u64> = profile.comments.iter().map(|c| strings.id(c)).collect();
+    let default = default_type.map(|d| strings.id(d));
+    for s in &strings.list {
+        w.bytes(6, s.as_bytes());
+    }
+    for c in comments {
+        w.uint(13, c);
+    }
+    if let Some(d) = default {
+        w.uint(14, d);
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = gz.write_all(&w.buf);
+    gz.finish().unwrap_or_default()
+}
+
+/// The string table being written: index 0 is the empty string.
+struct Strings {
+    list: Vec<String>,
+    index: HashMap<String, u64>,
+}
+
+impl Default for Strings {
+    fn default() -> Strings {
+        Strings {
+            list: vec![String::new()],
+            index: HashMap::from([(String::new(), 0)]),
+        }
+    }
+}
+
+impl Strings {
+    fn id(&mut self, s: &str) -> u64 {
+        if let Some(&i) = self.index.get(s) {
             return i;
         }
-        let i = strings.len() as u64;
-        strings.push(s.to_string());
-        index.insert(s.to_string(), i);
+        let i = self.list.len() as u64;
+        self.list.push(s.to_string());
+        self.index.insert(s.to_string(), i);
         i
-    };
-    let mut w = Writer::default();
-    let vt = |w: &mut Writer, field: u32, t: u64, u: u64| {
-        let mut m = Writer::default();
-        m.uint(1, t);
-        m.uint(2, u);
-        w.bytes(field, &m.buf);
-    };
-    for t in &profile.sample_types {
-        let (a, b) = (intern(&t.kind), intern(&t.unit));
-        vt(&mut w, 1, a, b);
     }
+}
+
+/// A ValueType message (type, unit) as `field`.
+fn value_type_field(w: &mut Writer, field: u32, t: u64, u: u64) {
+    let mut m = Writer::default();
+    m.uint(1, t);
+    m.uint(2, u);
+    w.bytes(field, &m.buf);
+}
+
+/// The Mapping messages; returns each module's (mapping id, base address), `u64::MAX` as the
+/// base where its addresses are not kept.
+fn write_mappings<'p>(
+    profile: &'p Profile,
+    strings: &mut Strings,
+    w: &mut Writer,
+) -> HashMap<&'p str, (u64, u64)> {
     // One mapping per binary, the profiled program first (pprof's main binary), then one per
     // other module, so the module survives a round trip and `go tool pprof` can group by it.
     // A binary whose executable segment is known is placed as a process would map it, each at
@@ -370,9 +423,9 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
             m.uint(3, base + text.address + text.size);
             m.uint(4, text.offset - page.min(text.offset));
         }
-        m.uint(5, intern(binary.map_or(name, |b| b.path.as_str())));
+        m.uint(5, strings.id(binary.map_or(name, |b| b.path.as_str())));
         if let Some(id) = binary.and_then(|b| b.build_id.as_deref()) {
-            m.uint(6, intern(id));
+            m.uint(6, strings.id(id));
         }
         m.uint(7, 1); // has_functions
         m.uint(8, u64::from(of_it().any(|f| f.file.is_some())));
@@ -387,6 +440,16 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
         };
         mappings.insert(name, (id, base));
     }
+    mappings
+}
+
+/// The Sample, Location and Function messages.
+fn write_samples(
+    profile: &Profile,
+    mappings: &HashMap<&str, (u64, u64)>,
+    strings: &mut Strings,
+    w: &mut Writer,
+) {
     // A location is one address: the frames of a stack at the same address (a function and
     // those inlined into it there) are one location with a line each, innermost first.
     let mut functions: HashMap<(u64, u64), u64> = HashMap::new();
@@ -420,7 +483,10 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
                 }
                 for &fi in run.iter().rev() {
                     let f = &profile.frames[fi as usize];
-                    let key = (intern(&f.function), intern(f.file.as_deref().unwrap_or("")));
+                    let key = (
+                        strings.id(&f.function),
+                        strings.id(f.file.as_deref().unwrap_or("")),
+                    );
                     let fid = functions.len() as u64 + 1;
                     let fid = *functions.entry(key).or_insert_with(|| {
                         function_list.push((fid, key));
@@ -456,29 +522,6 @@ pub fn write(profile: &Profile, default_type: Option<&str>) -> Vec<u8> {
         m.uint(4, file);
         w.bytes(5, &m.buf);
     }
-    if let Some((t, period)) = &profile.period {
-        let (a, b) = (intern(&t.kind), intern(&t.unit));
-        vt(&mut w, 11, a, b);
-        w.uint(12, *period as u64);
-    }
-    if let Some(d) = profile.duration_ns {
-        w.uint(10, d as u64);
-    }
-    let comments: Vec<u64> = profile.comments.iter().map(|c| intern(c)).collect();
-    let default = default_type.map(&mut intern);
-    for s in &strings {
-        w.bytes(6, s.as_bytes());
-    }
-    for c in comments {
-        w.uint(13, c);
-    }
-    if let Some(d) = default {
-        w.uint(14, d);
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    // Writing into a Vec cannot fail.
-    let _ = gz.write_all(&w.buf);
-    gz.finish().unwrap_or_default()
 }
 
 #[cfg(test)]
