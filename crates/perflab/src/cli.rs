@@ -174,6 +174,15 @@ that produces it. Exit 1 when an item fails.",
     Checklist(ChecklistArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
     Demo(DemoArgs),
+    /// Print a shell completion script (from the same definitions as --help).
+    #[command(
+        after_help = "Examples:\n  perflab completions bash > ~/.local/share/bash-completion/completions/perflab\n  \
+perflab completions zsh > \"${fpath[1]}/_perflab\"\n  perflab completions fish > ~/.config/fish/completions/perflab.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), from the same definitions as --help.
+    #[command(after_help = "Examples:\n  perflab man > /usr/local/share/man/man1/perflab.1")]
+    Man,
     /// Burn CPU for a while (a deterministic workload for demos and tests).
     #[command(hide = true)]
     Spin(SpinArgs),
@@ -656,6 +665,13 @@ pub(crate) struct ProfileArgs {
     /// The command and its arguments.
     #[arg(last = true, value_name = "COMMAND")]
     pub(crate) command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

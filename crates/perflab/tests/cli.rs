@@ -919,3 +919,39 @@ fn config_with_unknown_keys_or_crossed_levels_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Completions and the man page come from the same definitions as --help: every subcommand is
+/// in them, and the bash script is valid bash.
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let lab = Lab::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = lab.cmd().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for sub in ["checklist", "compare", "load", "profile", "scan", "bench"] {
+            assert!(text.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let bash = lab.cmd().args(["completions", "bash"]).output().unwrap();
+    let script = lab.write("perflab.bash", &String::from_utf8_lossy(&bash.stdout));
+    let checked = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(checked.success(), "bash -n refuses the completion script");
+    let man = lab.cmd().arg("man").output().unwrap();
+    assert!(man.status.success());
+    let roff = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        roff.starts_with(".ie") && roff.contains(".TH perflab 1"),
+        "{roff}"
+    );
+    assert!(
+        roff.contains("checklist") && roff.contains("Exit codes"),
+        "{roff}"
+    );
+    let bad = lab.cmd().args(["completions", "nosh"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -68,6 +68,19 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         }
         Command::Init(a) => init::run(a),
         Command::Checklist(a) => checklist::run(a, store, &config()?),
+        Command::Completions(a) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "perflab", &mut out);
+            output::print(&String::from_utf8_lossy(&out))?;
+            Ok(Outcome::Ok)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut out)?;
+            output::print(&String::from_utf8_lossy(&out))?;
+            Ok(Outcome::Ok)
+        }
         Command::Demo(a) => demo::run(a),
         Command::Spin(a) => spin::run(a),
     }
