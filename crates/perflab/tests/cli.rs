@@ -955,3 +955,30 @@ fn completions_and_man_page_cover_every_command() {
     let bad = lab.cmd().args(["completions", "nosh"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// Ctrl-C during a scan keeps the targets profiled before it: the run is recorded, marked
+/// interrupted, exit 130.
+#[test]
+fn ctrl_c_in_a_scan_keeps_the_targets_done() {
+    let lab = Lab::new();
+    let child = start_in_own_group(
+        &lab,
+        &["scan", "--json", "-o", "scan", "sleep 0.2", "sleep 30"],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    ctrl_c(&child);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let run = json(&out.stdout);
+    assert_eq!(run["interrupted"], true, "{run}");
+    let targets: Vec<&str> = run["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["target"].as_str())
+        .collect();
+    assert!(targets.contains(&"sleep 0.2"), "{targets:?}");
+    let log = lab.cmd().args(["log", "--json"]).output().unwrap();
+    assert_eq!(json(&log.stdout)[0]["interrupted"], true);
+}

@@ -147,6 +147,13 @@ pub(super) fn profile_plan(
     }
     let output =
         perflab_exec::run_harness_with(&plan.argv, &plan.env, plan.cwd.as_deref(), false, stop)?;
+    if output.interrupted {
+        // A Go test binary stopped by SIGINT exits before it writes its profiles.
+        bail!(
+            "stopped by Ctrl-C while {}'s benchmarks ran: nothing was profiled there",
+            plan.package
+        );
+    }
     let read = |kind: &str| -> Result<Option<perflab_profile::Profile>> {
         let Some((_, path)) = plan.profiles.iter().find(|(k, _)| k == kind) else {
             return Ok(None);
@@ -188,6 +195,10 @@ pub(super) fn profile_plan(
     })
 }
 
+fn interrupted() -> bool {
+    super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst)
+}
+
 pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     let budget = perflab_model::parse_duration(&args.budget)
         .map_err(|e| anyhow::anyhow!("--budget {:?}: {e}", args.budget))?;
@@ -212,7 +223,15 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         let line = target.label();
         let dir = scratch.path().join(format!("t{i}"));
         std::fs::create_dir_all(&dir)?;
-        let profiled = profile_target(target, &args, &dir, share)?;
+        let profiled = match profile_target(target, &args, &dir, share) {
+            Ok(p) => p,
+            // Ctrl-C during a later target: what the earlier ones gave is kept.
+            Err(e) if !summaries.is_empty() && interrupted() => {
+                eprintln!("note: {e:#}");
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         let prefix = format!("{}-", i + 1);
         let s = write_outputs(&args.output_dir, &prefix, &line, &profiled, &args.profile)?;
         failures.extend(profiled.failure(&line));
@@ -221,7 +240,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         }
         summaries.push(s);
         lines.push(line.clone());
-        if super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst) {
+        if interrupted() {
             eprintln!("note: stopped by Ctrl-C: the targets after {line} were not profiled");
             break;
         }
@@ -248,6 +267,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         args.commands.clone()
     };
     run.labels.insert("mode".into(), "scan".into());
+    run.interrupted = interrupted();
     for s in &summaries {
         run.benchmarks.push(benchmark_of(s));
     }
