@@ -965,10 +965,17 @@ fn ctrl_c_in_a_scan_keeps_the_targets_done() {
         &lab,
         &["scan", "--json", "-o", "scan", "sleep 0.2", "sleep 30"],
     );
-    std::thread::sleep(std::time::Duration::from_millis(3000));
+    // Once the first target's files are written, the second one is running.
+    let first = lab.path("scan/1-flamegraph.svg");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !first.exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
     ctrl_c(&child);
     let out = child.wait_with_output().unwrap();
     let err = stderr(&out);
+    assert!(first.exists(), "the first target was profiled: {err}");
     assert_eq!(out.status.code(), Some(130), "{err}");
     let run = json(&out.stdout);
     assert_eq!(run["interrupted"], true, "{run}");
