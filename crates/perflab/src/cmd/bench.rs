@@ -54,14 +54,21 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
     let baseline = args.baseline.clone();
     let json = args.output.json;
     let compare = assistant || baseline.is_some();
+    // One count per benchmark cannot tell a change from noise: shown, not gated.
+    let quick = args.scope.is_some() && args.depth == "quick";
     let recorded = record(args, store)?;
     if !compare {
         return Ok(Outcome::Ok);
     }
-    match super::modes::base_for(store, baseline.as_deref(), &recorded)? {
-        Some((base, label)) => super::modes::compare_with(&base, &label, &recorded, config, json),
-        None => Ok(Outcome::Ok),
+    let Some((base, label)) = super::modes::base_for(store, baseline.as_deref(), &recorded)? else {
+        return Ok(Outcome::Ok);
+    };
+    let outcome = super::modes::compare_with(&base, &label, &recorded, config, json)?;
+    if quick {
+        eprintln!("note: --depth quick runs each benchmark once: the comparison is shown, not gated (--depth standard for a verdict)");
+        return Ok(Outcome::Ok);
     }
+    Ok(outcome)
 }
 
 /// A command line as a shell would take it back.
