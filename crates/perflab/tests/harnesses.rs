@@ -97,8 +97,11 @@ func BenchmarkSum(b *testing.B) {
         benches[1]["metrics"][3]["samples"][0], 1.0,
         "one allocation per op"
     );
-    // The byte count is the real one: 1000 ints of 8 bytes.
-    assert_eq!(benches[1]["metrics"][2]["samples"][0], 8192.0);
+    // The byte count is the real one: 1000 ints of 8 bytes, in Go's 8 KiB size class. B/op is
+    // an average over the iterations, so the runtime's own rare allocation during the run can
+    // add a byte (seen once: 8193 on a busy machine).
+    let bytes = benches[1]["metrics"][2]["samples"][0].as_f64().unwrap();
+    assert!((8192.0..8192.0 * 1.01).contains(&bytes), "{bytes} B/op");
 }
 
 #[test]
