@@ -24,6 +24,16 @@ pub(crate) struct Cli {
     /// The config file (default: perflab.toml at the repository root, if present).
     #[arg(long, global = true, value_name = "PATH", env = "PERFLAB_CONFIG")]
     pub(crate) config: Option<PathBuf>,
+    /// Colour: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE forces it),
+    /// always, never.
+    #[arg(long, global = true, value_enum, default_value_t = crate::term::ColorWhen::Auto, value_name = "WHEN")]
+    pub(crate) color: crate::term::ColorWhen,
+    /// Print only results, warnings and errors: no progress, no status lines.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Also print the commands perflab runs and the files it writes.
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
     /// None: the interactive `/benchmark` assistant on a terminal, help elsewhere.
     #[command(subcommand)]
     pub(crate) command: Option<Command>,

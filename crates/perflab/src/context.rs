@@ -43,7 +43,7 @@ pub(crate) fn parse_format(name: Option<&str>) -> Result<Option<Format>> {
 /// Print warnings on stderr, one line each, with names made safe for a terminal.
 pub(crate) fn warn_all(warnings: &[String]) {
     for w in warnings {
-        eprintln!("warning: {}", perflab_report::escape::terminal(w));
+        crate::term::warning!("{}", perflab_report::escape::terminal(w));
     }
 }
 
@@ -95,7 +95,7 @@ pub(crate) fn resolve(
     };
     if let Some(run) = baseline {
         if kind.is_none() && branch_run(store.as_ref())?.is_some() {
-            eprintln!("warning: {name:?} is both a baseline and a branch: using the baseline (say branch:{name} for the branch's latest run)");
+            crate::term::warning!("{name:?} is both a baseline and a branch: using the baseline (say branch:{name} for the branch's latest run)");
         }
         return Ok(Resolved {
             run,

@@ -8,6 +8,7 @@ mod cmd;
 mod config;
 mod context;
 mod output;
+mod term;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -25,6 +26,7 @@ pub(crate) enum Outcome {
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    term::init(cli.color, cli.quiet, cli.verbose);
     match cmd::dispatch(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::GateFailed) => ExitCode::from(1),
@@ -33,7 +35,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {}", one_line(&e));
+            let _ = writeln!(stderr, "{} {}", term::error_prefix(), one_line(&e));
             // A command that stopped because it was asked to (its partial results kept and
             // marked interrupted) exits as a shell's Ctrl-C does.
             if perflab_exec::interrupt::requested() {

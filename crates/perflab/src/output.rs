@@ -33,6 +33,28 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Render `document` as `format` and write it to `path` (plain, atomically) or, without one, to
+/// stdout (coloured when stdout takes colour: see `term`).
+pub(crate) fn emit(
+    format: perflab_report::Format,
+    document: &perflab_report::Document<'_>,
+    path: Option<&Path>,
+) -> Result<()> {
+    match path {
+        Some(path) => {
+            let text = perflab_report::render(format, document)?;
+            write_atomic(path, text.as_bytes())?;
+            crate::term::detail!("wrote {}", path.display());
+            Ok(())
+        }
+        None => print(&perflab_report::render_styled(
+            format,
+            document,
+            crate::term::stdout_style(),
+        )?),
+    }
+}
+
 /// Print to stdout.
 pub(crate) fn print(text: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

@@ -79,7 +79,7 @@ fn a_slower_revision_fails_the_gate_is_recorded_as_ab_and_the_checkout_is_untouc
     let run = |extra: &[&str]| {
         let mut c = lab.cmd();
         c.current_dir(&dir)
-            .args(["compare", "main..slow", "--rounds", "4"]);
+            .args(["-v", "compare", "main..slow", "--rounds", "4"]);
         c.args(["--build", "echo built >> build.log"]).args(extra);
         c.args(["--", "./bench.sh"]).output().unwrap()
     };
@@ -96,6 +96,7 @@ fn a_slower_revision_fails_the_gate_is_recorded_as_ab_and_the_checkout_is_untouc
     let err = stderr(&out);
     let order: Vec<&str> = err
         .lines()
+        .filter_map(|l| l.strip_prefix("perflab compare: "))
         .filter(|l| l.starts_with("round "))
         .map(|l| if l.contains("main (") { "A" } else { "B" })
         .collect();

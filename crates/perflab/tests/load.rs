@@ -209,7 +209,7 @@ fn coordinated_omission_is_corrected_under_stalls() {
     // stderr is not a terminal here: a progress line every 5 s, as a CI log wants.
     let lines: Vec<String> = stderr(&out)
         .lines()
-        .filter(|l| l.starts_with("perflab load "))
+        .filter(|l| l.starts_with("perflab load: "))
         .map(String::from)
         .collect();
     assert_eq!(lines.len(), 2, "{lines:?}");

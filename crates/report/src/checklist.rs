@@ -18,12 +18,29 @@ fn commit_line(c: &Checklist) -> String {
 
 /// For a terminal: one line per item, then the command for each missing piece of evidence.
 pub fn checklist_text(c: &Checklist) -> String {
-    let mut out = format!("Checklist before merging ({})\n\n", commit_line(c));
+    checklist_text_styled(c, crate::Style::Plain)
+}
+
+/// [`checklist_text`] with each item's title coloured by its status.
+pub fn checklist_text_styled(c: &Checklist, style: crate::Style) -> String {
+    use crate::Tone;
+    let mut out = format!(
+        "{}\n\n",
+        style.paint(
+            Tone::Strong,
+            &format!("Checklist before merging ({})", commit_line(c))
+        )
+    );
     for i in &c.items {
+        let tone = match i.status {
+            ItemStatus::Pass => Tone::Good,
+            ItemStatus::Fail => Tone::Bad,
+            _ => Tone::Warn,
+        };
         out.push_str(&format!(
             "  {} {}\n      {}\n",
             i.status.emoji(),
-            escape::terminal(&i.title),
+            style.paint(tone, &escape::terminal(&i.title)),
             escape::terminal(&i.evidence)
         ));
         if let Some(n) = &i.next {

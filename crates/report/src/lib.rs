@@ -27,6 +27,7 @@ mod load;
 mod profile;
 pub mod prometheus;
 mod render;
+pub mod style;
 pub mod svg;
 mod table;
 mod timing;
@@ -41,7 +42,8 @@ use serde::Serialize;
 pub use gotest::run_gotest;
 pub use load::load_text;
 pub use profile::{profile_markdown, profile_text, scan_text, top_table};
-pub use render::{render, Document, Format, RenderError};
+pub use render::{render, render_styled, Document, Format, RenderError};
+pub use style::{Style, Tone};
 pub use table::Table;
 pub use timing::timing_text;
 
@@ -312,16 +314,26 @@ impl<'a> CompareView<'a> {
 
 /// Terminal table of a comparison, one block per metric.
 pub fn compare_text(c: &Comparison) -> String {
+    compare_text_styled(c, Style::Plain)
+}
+
+/// [`compare_text`] with colour: verdicts red, yellow or green, headers bold, the gate's line
+/// red when it failed.
+pub fn compare_text_styled(c: &Comparison, style: Style) -> String {
     let mut out = String::new();
     let mut notes = Notes(Vec::new());
     for g in CompareView::of(c).groups {
         let first = g.first;
-        let _ = writeln!(
-            out,
-            "{} ({}, {} is better){}",
+        let title = format!(
+            "{} ({}, {} is better)",
             first.metric,
             first.unit,
-            first.better.as_str(),
+            first.better.as_str()
+        );
+        let _ = writeln!(
+            out,
+            "{}{}",
+            style.paint(Tone::Strong, &title),
             describe_common(&g.common).map_or(String::new(), |s| format!("  [{s}]"))
         );
         let mut t = Table::new(vec![
@@ -335,7 +347,10 @@ pub fn compare_text(c: &Comparison) -> String {
         ]);
         for r in g.rows {
             let verdict = format!("{}{}", r.row.verdict.as_str(), notes.mark(&r.row.warnings));
+            let tone = style::verdict_tone(r.row.verdict);
             t.row(vec![r.name, r.base, r.current, r.change, r.p, r.n, verdict]);
+            t.tone_last(3, tone);
+            t.tone_last(6, tone);
         }
         if let Some(m) = g.geomean {
             let mark = notes.mark(m.warnings);
@@ -349,7 +364,7 @@ pub fn compare_text(c: &Comparison) -> String {
                 mark,
             ]);
         }
-        out.push_str(&t.render_text());
+        out.push_str(&t.render_styled(style));
         out.push('\n');
     }
     for (i, n) in notes.0.iter().enumerate() {
@@ -359,9 +374,12 @@ pub fn compare_text(c: &Comparison) -> String {
         let _ = writeln!(out, "note: {}", escape::terminal(w));
     }
     if let Some(t) = detectable_table(c, escape::terminal) {
-        let _ = write!(out, "\n{DETECTABLE_TITLE}\n{}\n", t.render_text());
+        let _ = write!(out, "\n{DETECTABLE_TITLE}\n{}\n", t.render_styled(style));
     }
-    out.push_str(&gate_line(c));
+    let tone = if c.gate.passed { Tone::Good } else { Tone::Bad };
+    for line in gate_line(c).lines() {
+        let _ = writeln!(out, "{}", style.paint(tone, line));
+    }
     out
 }
 
@@ -663,6 +681,11 @@ pub fn check_markdown(results: &[TargetResult]) -> String {
 
 /// Terminal table of target checks.
 pub fn check_text(results: &[TargetResult]) -> String {
+    check_text_styled(results, Style::Plain)
+}
+
+/// [`check_text`] with each status coloured.
+pub fn check_text_styled(results: &[TargetResult], style: Style) -> String {
     let mut t = Table::new(vec![
         "benchmark".into(),
         "metric".into(),
@@ -680,8 +703,14 @@ pub fn check_text(results: &[TargetResult]) -> String {
             r.critical.clone().unwrap_or_else(|| "-".into()),
             format!("{} {}", r.status.emoji(), status_name(r.status)),
         ]);
+        let tone = match r.status {
+            Status::Pass => Tone::Good,
+            Status::Warn => Tone::Warn,
+            Status::Fail => Tone::Bad,
+        };
+        t.tone_last(5, tone);
     }
-    t.render_text()
+    t.render_styled(style)
 }
 
 fn status_name(s: Status) -> &'static str {

@@ -7,7 +7,7 @@ use perflab_analysis::{Comparison, TargetResult};
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, RunSummary};
 
-use crate::ReportInput;
+use crate::{ReportInput, Style};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,8 +198,24 @@ fn alerts_text(alerts: &[Alert]) -> String {
 /// # Errors
 /// [`RenderError`] when the document has no such format.
 pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderError> {
+    render_styled(format, document, Style::Plain)
+}
+
+/// [`render`], with colour in the text formats when `style` says so (the others never have any).
+///
+/// # Errors
+/// [`RenderError`] when the document has no such format.
+pub fn render_styled(
+    format: Format,
+    document: &Document<'_>,
+    style: Style,
+) -> Result<String, RenderError> {
     use Format::*;
     Ok(match (document, format) {
+        (Document::Comparison(c), Text) => crate::compare_text_styled(c, style),
+        (Document::Check(_, t), Text) => crate::check_text_styled(t, style),
+        (Document::Checklist(c), Text) => crate::checklist::checklist_text_styled(c, style),
+        (Document::Timing(r, notes), Text) => crate::timing::timing_text_styled(r, notes, style),
         (Document::Run(r), Text) => crate::run_text(r),
         (
             Document::Run(r) | Document::Load(r) | Document::Timing(r, _) | Document::Scan(r),
@@ -208,24 +224,20 @@ pub fn render(format: Format, document: &Document<'_>) -> Result<String, RenderE
         (Document::Run(r), Gotest) => crate::run_gotest(r),
         (Document::Run(r), Prometheus) => crate::prometheus::run_prometheus(r),
         (Document::Report(i), Prometheus) => crate::prometheus::report_prometheus(i),
-        (Document::Comparison(c), Text) => crate::compare_text(c),
         (Document::Comparison(c), Markdown) => crate::compare_markdown(c),
         (Document::Comparison(c), Json) => crate::compare_json(c),
         (Document::Comparison(c), Csv) => crate::compare_csv(c),
         (Document::Comparison(c), Html) => crate::html::compare_html(c),
         (Document::Report(i), Html) => crate::html::report_html(i),
-        (Document::Check(_, t), Text) => crate::check_text(t),
         (Document::Check(_, t), Markdown) => crate::check_markdown(t),
         (Document::Check(id, t), Json) => check_json(id, t),
         (Document::Report(i), Markdown) => crate::report_markdown(i),
         (Document::Report(i), Json) => crate::report_json(i),
         (Document::Load(r), Text) => crate::load_text(r),
-        (Document::Timing(r, notes), Text) => crate::timing_text(r, notes),
         (Document::Scan(r), Text) => crate::scan_text(r),
         (Document::Profile(p), Text) => crate::profile_text(p),
         (Document::Profile(p), Markdown) => crate::profile_markdown(std::slice::from_ref(*p)),
         (Document::Log(runs), Text) => crate::log_text(runs),
-        (Document::Checklist(c), Text) => crate::checklist::checklist_text(c),
         (Document::Checklist(c), Markdown) => crate::checklist::checklist_markdown(c),
         (Document::Checklist(c), Json) => crate::checklist::checklist_json(c),
         (Document::Commit(r), Markdown) => crate::commit::commit_markdown(r),

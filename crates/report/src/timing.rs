@@ -11,9 +11,15 @@ use crate::escape;
 
 /// hyperfine's summary of timed commands, each compared with the first.
 pub fn timing_text(run: &Run, notes: &[Vec<String>]) -> String {
+    timing_text_styled(run, notes, crate::Style::Plain)
+}
+
+/// [`timing_text`] with the benchmark headers bold and warnings yellow.
+pub(crate) fn timing_text_styled(run: &Run, notes: &[Vec<String>], style: crate::Style) -> String {
     let mut out = String::new();
     for (i, b) in run.benchmarks.iter().enumerate() {
-        let _ = writeln!(out, "Benchmark {}: {}", i + 1, escape::terminal(&b.key()));
+        let head = format!("Benchmark {}: {}", i + 1, escape::terminal(&b.key()));
+        let _ = writeln!(out, "{}", style.paint(crate::Tone::Strong, &head));
         if let Some(t) = b.metric("time") {
             let s = stats::summarize(&t.samples, 0.95);
             let (lo, hi) = minmax(&t.samples);
@@ -50,7 +56,8 @@ pub fn timing_text(run: &Run, notes: &[Vec<String>]) -> String {
             let _ = writeln!(out, "  User: {u}, System: {s}{rss} (medians)");
         }
         for n in notes.get(i).into_iter().flatten() {
-            let _ = writeln!(out, "  Warning: {n}");
+            let line = format!("Warning: {n}");
+            let _ = writeln!(out, "  {}", style.paint(crate::Tone::Warn, &line));
         }
         out.push('\n');
     }
@@ -58,7 +65,8 @@ pub fn timing_text(run: &Run, notes: &[Vec<String>]) -> String {
         out.push_str(&relative(run));
     }
     if run.interrupted {
-        out.push_str("Interrupted: the results above are partial.\n");
+        let line = "Interrupted: the results above are partial.";
+        let _ = writeln!(out, "{}", style.paint(crate::Tone::Warn, line));
     }
     out
 }

@@ -2,7 +2,6 @@
 //! (perflab-exec's git worktrees), measured alternately in rounds (its scheduler), recorded as
 //! one run of kind `ab`, then compared like any two inputs.
 
-use std::io::IsTerminal as _;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
@@ -34,7 +33,7 @@ fn bench_command(given: &[String], config: &Config) -> Result<Vec<String>> {
     };
     let scope = perflab_exec::assistant::Scope::Project;
     let argv = (p.ecosystem).bench(&p.root, &scope, perflab_exec::assistant::Depth::Quick);
-    eprintln!(
+    crate::term::info!(
         "perflab: the project's benchmarks ({}): {}",
         p.ecosystem.name(),
         perflab_exec::join_words(&argv)
@@ -55,23 +54,13 @@ fn build_sides(
     };
     let both = [&sides.base, &sides.current];
     for side in if a.aa { &both[..1] } else { &both[..] } {
-        eprintln!("building {} in {}", side.label(), side.dir.display());
+        crate::term::info!("building {} in {}", side.label(), side.dir.display());
         let note = "worktrees stay under .perflab/worktrees; a side that built is reused";
         if !build(side, cmd, stop).context(note)? {
-            eprintln!("{}: built before with this command, reused", side.label());
+            crate::term::info!("{}: built before with this command, reused", side.label());
         }
     }
     Ok(())
-}
-
-/// The round in progress: rewritten in place on a terminal, a line each in a CI log; `""`
-/// clears the terminal line.
-fn status(line: &str) {
-    if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[2K{line}");
-    } else if !line.is_empty() {
-        eprintln!("{line}");
-    }
 }
 
 fn record(
@@ -83,7 +72,7 @@ fn record(
     let s = context::open_store(store)?;
     s.save_run(run)
         .context("cannot record the run in the history")?;
-    eprintln!(
+    crate::term::info!(
         "recorded run {} (kind ab, {rounds} rounds, order {})",
         run.id,
         order.describe()
@@ -131,6 +120,8 @@ pub(crate) fn run(
     };
     let mut tool = None;
     let plan = schedule(a.rounds, order);
+    let mut bar = crate::term::Progress::new("compare", Some(2 * a.rounds as u64));
+    let mut done = 0u64;
     let measured = interleave(&plan, a.warmup, stop, |step| -> Result<_> {
         let side = if step.side == Side::Base {
             &sides.base
@@ -138,15 +129,17 @@ pub(crate) fn run(
             &sides.current
         };
         let what = if step.warmup { "warm-up" } else { "round" };
-        status(&format!(
+        let message = format!(
             "{what} {}/{}: {}",
             step.round, step.of, labels[step.side as usize]
-        ));
+        );
+        bar.update(done, &message);
         let (benchmarks, t) = measure_once(side, &command, how, a.show_output, stop)?;
         tool = t.or(tool.take());
+        done += u64::from(!step.warmup);
         Ok(benchmarks)
     });
-    status("");
+    drop(bar);
     let mut measured = measured?;
     if measured.rounds == 0 {
         bail!("interrupted before a round finished: nothing to compare");

@@ -26,7 +26,7 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
         let scope = super::modes::scope(&project, text)?;
         let depth = super::modes::depth(&args.depth)?;
         args.command = project.ecosystem.bench(&project.root, &scope, depth);
-        eprintln!(
+        crate::term::info!(
             "perflab: {} ({}): {}",
             scope.describe(),
             project.ecosystem.name(),
@@ -42,7 +42,7 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
                 let depth = super::modes::depth(&args.depth)?;
                 let scope = perflab_exec::assistant::Scope::Project;
                 args.command = project.ecosystem.bench(&project.root, &scope, depth);
-                eprintln!(
+                crate::term::info!(
                     "perflab: {} ({}): {}",
                     scope.describe(),
                     project.ecosystem.name(),
@@ -65,7 +65,7 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
     };
     let outcome = super::modes::compare_with(&base, &label, &recorded, config, json)?;
     if quick {
-        eprintln!("note: --depth quick runs each benchmark once: the comparison is shown, not gated (--depth standard for a verdict)");
+        crate::term::info!("note: --depth quick runs each benchmark once: the comparison is shown, not gated (--depth standard for a verdict)");
         return Ok(Outcome::Ok);
     }
     Ok(outcome)
@@ -87,7 +87,7 @@ fn record(mut args: BenchArgs, store: Option<&Path>) -> Result<Run> {
     let root = context::project_root();
     let arranged = arrange(&args.command, scratch.path(), &root, format);
     if let Some(n) = &arranged.note {
-        eprintln!("note: {n}");
+        crate::term::info!("note: {n}");
     }
     let plan = perflab_profile::per_iteration::Plan::of(&arranged.argv, args.profile_options.alloc);
     args.profile_options.alloc = plan.whole(); // else per benchmark, after the run
@@ -96,9 +96,17 @@ fn record(mut args: BenchArgs, store: Option<&Path>) -> Result<Run> {
         let (h, p) = profiled_harness(&args, &plan.argv(&arranged.argv))?;
         (h, Some(p))
     } else {
+        crate::term::detail!("running {}", perflab_exec::join_words(&arranged.argv));
+        // A spinner with the elapsed time, unless the harness's own output is shown live.
+        let spinner = (!args.show_output).then(|| {
+            let mut s = crate::term::Progress::new("bench", None);
+            s.update(0, &perflab_exec::join_words(&arranged.argv));
+            s
+        });
         let h =
-            perflab_exec::run_harness(&arranged.argv, args.show_output, super::interrupt_flag())?;
-        (h, None)
+            perflab_exec::run_harness(&arranged.argv, args.show_output, super::interrupt_flag());
+        drop(spinner);
+        (h?, None)
     };
     let parsed = read_results(&arranged, &harness.stdout, &harness.stderr, since)?;
     context::warn_all(&parsed.warnings);
@@ -137,7 +145,7 @@ fn record(mut args: BenchArgs, store: Option<&Path>) -> Result<Run> {
 /// profile` chooses): its stdout goes to a file that is read afterwards, its stderr shows live.
 fn profiled_harness(args: &BenchArgs, argv: &[String]) -> Result<(HarnessOutput, Profiled)> {
     for note in perflab_profile::session::harness_notes(argv) {
-        eprintln!("note: {note}");
+        crate::term::info!("note: {note}");
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let out = scratch.path().join("harness.out");
@@ -170,7 +178,7 @@ fn profiled_harness(args: &BenchArgs, argv: &[String]) -> Result<(HarnessOutput,
         }
     }
     if let Some(w) = perflab_profile::session::backend_warning(&profiled.cpu.backend) {
-        eprintln!("warning: {w}");
+        crate::term::warning!("{w}");
     }
     Ok((
         HarnessOutput {

@@ -9,7 +9,7 @@ use perflab_report::{render, Document, Format};
 
 use crate::cli::CheckArgs;
 use crate::config::Config;
-use crate::{context, output, Outcome};
+use crate::{context, Outcome};
 
 pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
     if config.targets.is_empty() {
@@ -27,10 +27,7 @@ pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Res
         bail!("{first} in {}", resolved.label);
     }
     let format = [Format::Text, Format::Json][usize::from(args.json)];
-    output::print(&render(
-        format,
-        &Document::Check(&resolved.run.id, &results),
-    )?)?;
+    crate::output::emit(format, &Document::Check(&resolved.run.id, &results), None)?;
     crate::output::github(
         || {
             render(

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use perflab_analysis::checklist::{evaluate, Evidence};
 use perflab_model::{Run, RunKind};
-use perflab_report::{render, Document, Format};
+use perflab_report::{Document, Format};
 
 use crate::cli::ChecklistArgs;
 use crate::config::Config;
@@ -38,11 +38,11 @@ pub(crate) fn run(args: ChecklistArgs, store: Option<&Path>, config: &Config) ->
         comparison: comparison.as_ref().map(|(c, l)| (c, l.clone())),
     });
     let format = Format::from_name(&args.format).unwrap_or(Format::Text);
-    let text = render(format, &Document::Checklist(&checklist))?;
-    match &args.output {
-        Some(p) => output::write_atomic(p, text.as_bytes())?,
-        None => output::print(&text)?,
-    }
+    output::emit(
+        format,
+        &Document::Checklist(&checklist),
+        args.output.as_deref(),
+    )?;
     Ok(if checklist.failed() {
         Outcome::GateFailed
     } else {

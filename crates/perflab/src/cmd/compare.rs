@@ -35,7 +35,7 @@ pub(crate) fn run(mut args: CompareArgs, store: Option<&Path>, config: &Config) 
             .default_branch()
             .with_context(|| "no default branch (main, master or origin/HEAD) to compare the working tree with: give BASE")?;
         args.base = Some(format!("{branch}...WORKTREE"));
-        eprintln!("perflab: comparing the working tree with the merge base of {branch} ({branch}...WORKTREE)");
+        crate::term::info!("perflab: comparing the working tree with the merge base of {branch} ({branch}...WORKTREE)");
     }
     let format = context::parse_format(args.input_format.as_deref())?;
     let mut opts = config.compare.clone();
@@ -82,7 +82,7 @@ pub(crate) fn run(mut args: CompareArgs, store: Option<&Path>, config: &Config) 
                 let mut cur = context::resolve(c, store, format)?;
                 config.apply_directions(&mut cur.run.benchmarks);
                 if cur.run.id == base.run.id {
-                    eprintln!("warning: {c:?} is the same run as the base ({}): every row compares a run with itself", base.label);
+                    crate::term::warning!("{c:?} is the same run as the base ({}): every row compares a run with itself", base.label);
                 }
                 if cur.label == base.label
                     || currents
@@ -92,7 +92,7 @@ pub(crate) fn run(mut args: CompareArgs, store: Option<&Path>, config: &Config) 
                     cur.label = format!("{} ({})", cur.label, currents.len() + 1);
                 }
                 for w in perflab_analysis::config_differences(&base.run, &cur.run) {
-                    eprintln!("warning: {w}");
+                    crate::term::warning!("{w}");
                 }
                 currents.push((ignore(cur.run.benchmarks), cur.label));
             }
@@ -136,14 +136,14 @@ fn emit(mut comparison: Comparison, args: &CompareArgs) -> Result<Outcome> {
         }
     }
     for w in &comparison.warnings {
-        eprintln!("warning: {w}");
+        crate::term::warning!("{w}");
     }
     let format = Format::from_name(&args.format).unwrap_or(Format::Text);
-    let text = render(format, &Document::Comparison(&comparison))?;
-    match &args.output {
-        Some(path) => output::write_atomic(path, text.as_bytes())?,
-        None => output::print(&text)?,
-    }
+    output::emit(
+        format,
+        &Document::Comparison(&comparison),
+        args.output.as_deref(),
+    )?;
     let markdown = || render(Format::Markdown, &Document::Comparison(&comparison));
     if let Some(path) = &args.pr_comment {
         output::write_atomic(path, github::comment(&markdown()?).as_bytes())?;

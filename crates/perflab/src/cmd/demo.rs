@@ -23,7 +23,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
     let stop = super::interrupt_flag();
     let mut runs = Vec::new();
     for (label, work) in [("baseline", 60u64), ("candidate", 90)] {
-        eprintln!(
+        crate::term::info!(
             "demo: timing the {label} workload ({work} units of work, {} runs)…",
             args.runs
         );
@@ -61,7 +61,7 @@ pub(crate) fn run(args: DemoArgs) -> Result<Outcome> {
         history: vec![],
     });
     output::print(&report)?;
-    eprintln!(
+    crate::term::info!(
         "demo: the candidate does 1.5× the work of the baseline, so the gate is expected to \
 flag it as a regression ({}).",
         if c.gate.passed {

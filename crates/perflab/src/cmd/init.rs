@@ -35,22 +35,22 @@ pub(crate) fn run(args: InitArgs) -> Result<Outcome> {
             std::fs::create_dir_all(dir)?;
         }
         output::write_atomic(path, text.as_bytes())?;
-        eprintln!("wrote {}", path.display());
+        crate::term::info!("wrote {}", path.display());
     }
     match (found.first(), &checked) {
-        (Some(d), Some(Err(why))) => eprintln!(
+        (Some(d), Some(Err(why))) => crate::term::info!(
             "found {} ({}), but `{}` did not run here ({why}): [bench] command is left unset in perflab.toml",
             d.kind, d.evidence, d.bench
         ),
-        (Some(d), Some(Ok(saw))) => eprintln!(
+        (Some(d), Some(Ok(saw))) => crate::term::info!(
             "found {} ({}): `perflab bench` runs {} (checked: {saw})",
             d.kind, d.evidence, d.bench
         ),
-        (Some(d), None) => eprintln!(
+        (Some(d), None) => crate::term::info!(
             "found {} ({}): `perflab bench` runs {}",
             d.kind, d.evidence, d.bench
         ),
-        (None, _) => eprintln!("no benchmarks found: set [bench] command in perflab.toml"),
+        (None, _) => crate::term::info!("no benchmarks found: set [bench] command in perflab.toml"),
     }
     Ok(Outcome::Ok)
 }
@@ -58,7 +58,7 @@ pub(crate) fn run(args: InitArgs) -> Result<Outcome> {
 /// Run the setup's quick check once: Ok with what was seen, Err with why it did not work.
 fn verify(d: &project::Detected) -> Option<Result<String, String>> {
     let (command, expect) = d.verify.as_ref()?;
-    eprintln!("checking that the benchmarks run: {command}");
+    crate::term::info!("checking that the benchmarks run: {command}");
     let argv = match perflab_exec::split_words(command) {
         Ok(a) => a,
         Err(e) => return Some(Err(e.to_string())),

@@ -41,7 +41,7 @@ pub(crate) fn run(store: Option<&Path>, config: &Config) -> Result<Outcome> {
         Ok(w) => w,
         Err(e) => match e.downcast_ref::<InquireError>() {
             Some(InquireError::OperationCanceled | InquireError::OperationInterrupted) => {
-                eprintln!("perflab: nothing chosen");
+                crate::term::info!("perflab: nothing chosen");
                 std::process::exit(130);
             }
             _ => return Err(e),
@@ -49,7 +49,7 @@ pub(crate) fn run(store: Option<&Path>, config: &Config) -> Result<Outcome> {
     };
     let mut argv: Vec<String> = vec!["perflab".into()];
     argv.extend(words);
-    eprintln!(
+    crate::term::info!(
         "perflab: running `{}` (the same as this choice, for a script or CI)",
         perflab_exec::join_words(&argv)
     );

@@ -1,6 +1,5 @@
 //! `perflab load`: flags → `perflab_load::request` (validation) → engine → report → record.
 
-use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -89,19 +88,12 @@ fn run_with_progress(
     watch: Option<u32>,
 ) -> Result<(perflab_model::load::LoadSummary, perflab_load::Ending)> {
     let stop = super::interrupt_flag();
-    let tty = std::io::stderr().is_terminal();
-    let mut next_line = 5;
+    let mut bar = crate::term::Progress::new("load", Some(0));
     let done = perflab_load::run(opts, thresholds, stop, watch, &mut |p| {
-        if tty {
-            eprint!("\r\x1b[2K{}", p.line());
-        } else if p.elapsed.as_secs() >= next_line {
-            eprintln!("perflab {}", p.line());
-            next_line += 5;
-        }
+        bar.set_total(p.total.as_secs().max(1));
+        bar.update(p.elapsed.as_secs(), &p.line());
     });
-    if tty {
-        eprint!("\r\x1b[2K");
-    }
+    drop(bar);
     Ok(done?)
 }
 
@@ -168,7 +160,7 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
     }
     super::finish_run(run, &args.output, store, |_| text)?;
     if let Some(s) = shortfall {
-        eprintln!(
+        crate::term::info!(
             "warning: the achieved rate was {:.1}% below the target: the generator or the \
 connection pool could not keep up (more --max-connections, fewer other processes, or more \
 segments)",

@@ -113,7 +113,7 @@ fn finish_run(
     } else {
         output::print(&summary(&run))?;
         if !out.no_store {
-            eprintln!("recorded run {}", run.id);
+            crate::term::info!("recorded run {}", run.id);
         }
     }
     if run.interrupted {
@@ -124,7 +124,12 @@ fn finish_run(
 
 /// A document as terminal text (every document has a text rendering, see `Document::formats`).
 fn text(doc: perflab_report::Document<'_>) -> String {
-    perflab_report::render(perflab_report::Format::Text, &doc).unwrap_or_else(|e| format!("{e}\n"))
+    perflab_report::render_styled(
+        perflab_report::Format::Text,
+        &doc,
+        crate::term::stdout_style(),
+    )
+    .unwrap_or_else(|e| format!("{e}\n"))
 }
 
 /// The words that start perflab's own service supervisor (`perflab supervise --`), so a

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 use perflab_exec::assistant::{Depth, Project, Scope};
 use perflab_model::Run;
-use perflab_report::{render, Document, Format};
+use perflab_report::{Document, Format};
 use perflab_store::RunFilter;
 
 use crate::config::Config;
@@ -33,7 +33,7 @@ pub(crate) fn project() -> Result<Project> {
     if project.root != here {
         std::env::set_current_dir(&project.root)
             .with_context(|| format!("cannot work in {}", project.root.display()))?;
-        eprintln!(
+        crate::term::info!(
             "perflab: working in the project at {}",
             project.root.display()
         );
@@ -105,7 +105,7 @@ pub(crate) fn base_for(
         .ok()
         .and_then(|r| r.default_branch());
     let Some(branch) = branch else {
-        eprintln!("note: no default branch found (main, master or origin/HEAD): nothing to compare with; name one with --baseline");
+        crate::term::info!("note: no default branch found (main, master or origin/HEAD): nothing to compare with; name one with --baseline");
         return Ok(None);
     };
     let keys: std::collections::BTreeSet<String> =
@@ -130,7 +130,7 @@ pub(crate) fn base_for(
             )));
         }
     }
-    eprintln!("note: no earlier run of {branch} with these benchmarks to compare with: run `perflab bench` on {branch}, or save a baseline (perflab baseline save NAME) and name it with --baseline");
+    crate::term::info!("note: no earlier run of {branch} with these benchmarks to compare with: run `perflab bench` on {branch}, or save a baseline (perflab baseline save NAME) and name it with --baseline");
     Ok(None)
 }
 
@@ -156,18 +156,20 @@ pub(crate) fn compare_with(
     opts.base_label = base_label.to_string();
     opts.current_label = "this run".into();
     for w in perflab_analysis::config_differences(base, current) {
-        eprintln!("warning: {w}");
+        crate::term::warning!("{w}");
     }
     let comparison = perflab_analysis::compare(&base_set, &current_set, &opts)?;
     for w in &comparison.warnings {
-        eprintln!("warning: {w}");
+        crate::term::warning!("{w}");
     }
-    eprintln!("\ncompared with {base_label}:");
-    let table = render(Format::Text, &Document::Comparison(&comparison))?;
+    crate::term::info!("\ncompared with {base_label}:");
     if stdout_is_json {
+        let style = crate::term::stderr_style();
+        let table =
+            perflab_report::render_styled(Format::Text, &Document::Comparison(&comparison), style)?;
         eprint!("{table}");
     } else {
-        output::print(&table)?;
+        output::emit(Format::Text, &Document::Comparison(&comparison), None)?;
     }
     Ok(if comparison.gate.passed {
         Outcome::Ok
@@ -223,13 +225,13 @@ pub(crate) fn endpoint_target(
         (Some(server), true) => {
             let up = port.is_some_and(|p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok());
             if up {
-                eprintln!(
+                crate::term::info!(
                     "note: port {} already answers: testing the running server, not starting `{server}`",
                     port.unwrap_or_default()
                 );
                 None
             } else {
-                eprintln!("perflab: starting `{server}` for the test");
+                crate::term::info!("perflab: starting `{server}` for the test");
                 Some(server.clone())
             }
         }

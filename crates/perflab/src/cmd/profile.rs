@@ -91,7 +91,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
     let stopped = super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst);
     let failure = profiled.failure(&target).filter(|_| !stopped);
     if stopped {
-        eprintln!("note: stopped by Ctrl-C: the profile covers the run until then");
+        crate::term::info!("note: stopped by Ctrl-C: the profile covers the run until then");
     }
     let mut run = Run::new(RunKind::Profile);
     context::stamp(&mut run);

@@ -79,7 +79,7 @@ fn capture(t: &EndpointTarget, depth: Depth) -> Result<Live> {
     let (opts, thresholds) = request.validate()?;
     let stop = super::interrupt_flag();
     let watch = service.as_ref().map(perflab_exec::Service::pid);
-    eprintln!(
+    crate::term::info!(
         "perflab: profiling {} under load ({vus} VUs, {seconds}s after {warmup}s of warm-up)",
         t.url
     );
@@ -136,7 +136,7 @@ fn warn_failures(summary: &LoadSummary, url: &str) {
         return;
     };
     let statuses: Vec<String> = all.status.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    eprintln!(
+    crate::term::info!(
         "warning: {:.1}% of the requests to {url} failed (status {}): the profile is of the server answering errors",
         all.error_rate * 100.0,
         statuses.join(", ")

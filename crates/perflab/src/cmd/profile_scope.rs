@@ -24,7 +24,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>, config: &Config) -> R
     let depth = super::modes::depth(&args.depth)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let plans = (project.ecosystem).profile(&project.root, &scope, depth, scratch.path(), true);
-    eprintln!(
+    crate::term::info!(
         "perflab: profiling {} ({}): {} harness run(s)",
         scope.describe(),
         project.ecosystem.name(),
@@ -36,9 +36,11 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>, config: &Config) -> R
     run.labels.insert("scope".into(), text.clone());
     let mut notes = Vec::new();
     let share = depth.load_seconds().0 as f64 * 2.0;
+    let mut bar = crate::term::Progress::new("profile", Some(plans.len() as u64));
     for (i, plan) in plans.iter().enumerate() {
         let dir = scratch.path().join(format!("t{i}"));
         std::fs::create_dir_all(&dir)?;
+        bar.update(i as u64, &plan.package);
         let done = profile_plan(plan, &args.profile, &dir, share)?;
         let prefix = if plans.len() > 1 {
             format!("{}-", i + 1)
@@ -87,6 +89,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>, config: &Config) -> R
             break;
         }
     }
+    drop(bar);
     run.command = plans
         .iter()
         .map(|p| perflab_exec::join_words(&p.argv))

@@ -1,6 +1,5 @@
 //! `perflab run`: time commands (perflab-exec), then compare each with the first.
 
-use std::io::IsTerminal as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,7 +38,6 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
     )?;
     let specs = expand_params(&args.commands, &params);
     let stop = super::interrupt_flag();
-    let tty = std::io::stderr().is_terminal();
     let mut run = Run::new(RunKind::Run);
     crate::context::stamp(&mut run);
     run.command = std::env::args().collect();
@@ -56,24 +54,20 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
             .get(i)
             .cloned()
             .unwrap_or_else(|| spec.template.clone());
-        let mut progress = |p: Progress| {
-            if !tty {
-                return;
+        let mut bar = crate::term::Progress::new(&rendered, Some(0));
+        let mut progress = |p: Progress| match p {
+            Progress::Warmup { done, total } => {
+                bar.set_total(total as u64);
+                bar.update(done as u64, "warm-up");
             }
-            match p {
-                Progress::Warmup { done, total } => {
-                    eprint!("\r\x1b[2K{rendered}: warm-up {done}/{total}")
-                }
-                Progress::Run { done, total, wall } => eprint!(
-                    "\r\x1b[2K{rendered}: run {done}/{total} ({})",
-                    Unit::seconds().format(wall.as_secs_f64())
-                ),
+            Progress::Run { done, total, wall } => {
+                bar.set_total(total as u64);
+                let last = Unit::seconds().format(wall.as_secs_f64());
+                bar.update(done as u64, &format!("runs, last {last}"));
             }
         };
         let timed = time_command(spec, name, &opts, stop, &mut progress);
-        if tty {
-            eprint!("\r\x1b[2K");
-        }
+        drop(bar);
         let timed = timed?;
         if let Some(b) = timed.benchmark {
             notes.push(timed.warnings);

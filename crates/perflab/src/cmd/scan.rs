@@ -60,7 +60,7 @@ fn targets(args: &ScanArgs, scratch: &Path) -> Result<Vec<Target>> {
         if plans.is_empty() {
             bail!("{} has no benchmarks to profile", scope.describe());
         }
-        eprintln!(
+        crate::term::info!(
             "perflab: scanning {} ({}): {} harness run(s)",
             scope.describe(),
             project.ecosystem.name(),
@@ -219,15 +219,17 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     let mut overall = Overall::default();
     let mut summaries = Vec::new();
     let mut lines = Vec::new();
+    let mut bar = crate::term::Progress::new("scan", Some(targets.len() as u64));
     for (i, target) in targets.iter().enumerate() {
         let line = target.label();
+        bar.update(i as u64, &line);
         let dir = scratch.path().join(format!("t{i}"));
         std::fs::create_dir_all(&dir)?;
         let profiled = match profile_target(target, &args, &dir, share) {
             Ok(p) => p,
             // Ctrl-C during a later target: what the earlier ones gave is kept.
             Err(e) if !summaries.is_empty() && interrupted() => {
-                eprintln!("note: {e:#}");
+                bar.println(&format!("note: {e:#}"));
                 break;
             }
             Err(e) => return Err(e),
@@ -236,15 +238,18 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
         let s = write_outputs(&args.output_dir, &prefix, &line, &profiled, &args.profile)?;
         failures.extend(profiled.failure(&line));
         if let Some(note) = overall.add(&profiled.cpu.profile, &s, &line) {
-            eprintln!("note: {note}");
+            bar.println(&format!("note: {note}"));
         }
         summaries.push(s);
         lines.push(line.clone());
         if interrupted() {
-            eprintln!("note: stopped by Ctrl-C: the targets after {line} were not profiled");
+            bar.println(&format!(
+                "note: stopped by Ctrl-C: the targets after {line} were not profiled"
+            ));
             break;
         }
     }
+    drop(bar);
     let (mut all, outputs) = overall.summary(args.profile.top)?;
     let files = |name: &str| args.output_dir.join(name);
     for f in outputs {

@@ -18,7 +18,7 @@ pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Res
     state.read_token = args.read_token;
     state.targets = config.targets.clone();
     serve_blocking(addr, Arc::new(state), super::interrupt_flag(), |bound| {
-        eprintln!("perflab serve: listening on http://{bound} (Ctrl-C stops)");
+        crate::term::info!("perflab serve: listening on http://{bound} (Ctrl-C stops)");
     })
     .with_context(|| format!("cannot serve on {addr}"))?;
     Ok(Outcome::Ok)
@@ -31,7 +31,7 @@ pub(crate) fn token(cmd: TokenCommand, store: Option<&Path>) -> Result<Outcome> 
             let token = perflab_web::new_token().context("cannot read random bytes")?;
             s.save_token(&name, &token_hash(&token))?;
             output::print(&format!("{token}\n"))?;
-            eprintln!("token {name} created: it is shown once; only its hash is kept");
+            crate::term::info!("token {name} created: it is shown once; only its hash is kept");
         }
         TokenCommand::List => output::print(
             &s.tokens()?

@@ -5,7 +5,9 @@ usage: pty_drive.py STEPS_JSON PROGRAM [ARGS...]
 STEPS_JSON is a list of [expect, send]: wait (at most 60 s) until `expect` has appeared in
 what the program printed (escape codes removed), then type `send` (\r is Enter, \x1b[B the
 down arrow). When the steps are done, wait for the program to end. Prints everything the
-program showed, then exits with its exit code (124 when a step timed out).
+program showed (with its escape codes when PTY_DRIVE_RAW=1), then exits with its exit code
+(124 when a step timed out). `\x03` typed at the terminal is Ctrl-C: the terminal sends SIGINT to
+the whole foreground process group.
 """
 import json
 import os
@@ -59,7 +61,8 @@ def main():
     while time.time() < deadline and read(0.5):
         pass
     _, status = os.waitpid(pid, 0)
-    sys.stdout.write(ANSI.sub(b"", shown).decode(errors="replace"))
+    raw = os.environ.get("PTY_DRIVE_RAW") == "1"
+    sys.stdout.write((shown if raw else ANSI.sub(b"", shown)).decode(errors="replace"))
     sys.exit(os.waitstatus_to_exitcode(status))
 
 
