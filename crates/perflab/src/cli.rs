@@ -84,7 +84,8 @@ perflab compare --aa --rounds 20 -- go test -bench . -run '^$'"
         after_help = "Targets look like:\n  [[target]]\n  benchmark = \"Search*\"\n  metric = \"p99\"\n  target = \"< 5ms\"\n  critical = \"< 10ms\"\n\nExamples:\n  perflab check\n  perflab check results.json --strict"
     )]
     Check(CheckArgs),
-    /// The report of this commit (every run recorded for it, joined), or of one run.
+    /// The report of this commit (every run recorded for it, joined) or of one run, as Markdown,
+    /// HTML, JSON or Prometheus text.
     #[command(
         long_about = "Without RUN: the report of the current commit, every bench, load and profile \
 run recorded for it joined: a summary against the targets, hot paths, memory hotspots, \
@@ -96,8 +97,14 @@ perflab report --format html -o report.html\n  perflab report latest --baseline 
     )]
     Report(ReportArgs),
     /// List the runs in the history (`--alerts`: its change points).
+    #[command(
+        after_help = "Examples:\n  perflab log\n  perflab log --branch main -n 50\n  perflab log --format json | jq '.[0].id'"
+    )]
     Log(LogArgs),
     /// The history's change points: persistent shifts per benchmark and metric (= log --alerts).
+    #[command(
+        after_help = "Examples:\n  perflab alerts\n  perflab alerts --branch main --min-change 5%\n  perflab alerts --format json"
+    )]
     Alerts(LogArgs),
     /// Print a stored run (`latest`, a run id or prefix, a baseline, a branch).
     #[command(
@@ -105,7 +112,11 @@ perflab report --format html -o report.html\n  perflab report latest --baseline 
     )]
     Show(ShowArgs),
     /// Name a run as a baseline, list or delete baselines.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  perflab baseline save release-1.4\n  perflab baseline save main-2026-12 01a24d96\n  \
+perflab baseline list\n  perflab compare release-1.4 latest\n  perflab baseline delete release-1.4"
+    )]
     Baseline(BaselineCommand),
     /// HTTP load test: open (arrival rate) or closed (virtual users) model, HDR latency.
     #[command(
@@ -121,6 +132,10 @@ perflab load /api/v1/faces/search --vus 100   # [load] base_url (and server) in 
     )]
     Load(Box<LoadArgs>),
     /// Merge the results of load-test segments into one run (histograms merge exactly).
+    #[command(
+        after_help = "Examples:\n  perflab load http://127.0.0.1:8080/ -d 30s --out a.json --segment 1/2\n  \
+perflab merge a.json b.json --out all.json"
+    )]
     Merge(MergeArgs),
     /// CPU (and with --alloc, allocation) profile of a command: flamegraph, top table, advice.
     #[command(
@@ -128,7 +143,7 @@ perflab load /api/v1/faces/search --vus 100   # [load] base_url (and server) in 
 chosen from the binary, else callgrind, else timing; --alloc adds valgrind DHAT. Writes \
 flamegraph.svg, profile.pb.gz and stacks.folded, prints the top table and advice (docs/profile.md).",
         after_help = "Examples:\n  perflab profile -- ./target/release/app --input big.json\n  \
-perflab profile --alloc -o prof -- ./parser data.txt\n  perflab profile --mode callgrind -- ./app\n  \
+perflab profile --alloc --profile-dir prof -- ./parser data.txt\n  perflab profile --mode callgrind -- ./app\n  \
 perflab profile --pid 4242 --duration 10s\n  perflab profile --input cpu.pprof\n  \
 perflab profile internal/service/face.go      # its package's benchmarks: CPU, allocations, contention, GC\n  \
 perflab profile FaceSearch --depth deep"
@@ -146,7 +161,8 @@ perflab scan './bench-a' './bench-b --fast' --budget 60s\n  \
 perflab scan './app' --baseline main"
     )]
     Scan(ScanArgs),
-    /// Serve the history: read and upload API (/api/v1), Prometheus /metrics.
+    /// Serve the history: the dashboard (trends, change-point alerts), the read and upload API
+    /// (/api/v1), Prometheus /metrics.
     #[command(
         after_help = "Examples:\n  perflab serve\n  perflab serve --addr 0.0.0.0:8080 --store postgres://perflab@db/perf\n  \
 curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.1:8080/api/v1/runs"
@@ -158,7 +174,10 @@ curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.
     )]
     Push(PushArgs),
     /// Upload tokens for POST /api/v1/runs: create (printed once, stored hashed), list, revoke.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  perflab token create ci\n  perflab token list\n  perflab token revoke ci"
+    )]
     Token(TokenCommand),
     /// Run a command and write its rusage as JSON (the profiler's wrapper).
     #[command(hide = true, name = "exec-usage")]
@@ -183,6 +202,7 @@ that produces it. Exit 1 when an item fails.",
     )]
     Checklist(ChecklistArgs),
     /// A self-contained demo: time two workloads, compare them, check a target, report.
+    #[command(after_help = "Examples:\n  perflab demo\n  perflab demo --runs 30")]
     Demo(DemoArgs),
     /// Print a shell completion script (from the same definitions as --help).
     #[command(
@@ -278,9 +298,9 @@ pub(crate) struct BenchArgs {
     /// How long to measure with a scope: quick (1 count), standard (5), deep (10).
     #[arg(long, default_value = "standard", value_parser = ["quick", "standard", "deep"])]
     pub(crate) depth: String,
-    /// The harness's output format (default: detected).
-    #[arg(long, short = 'f', value_name = "FORMAT")]
-    pub(crate) format: Option<String>,
+    /// The harness's output format (default: detected). `--format`/`-f` are its old spellings.
+    #[arg(long, short_alias = 'f', alias = "format", value_name = "FORMAT")]
+    pub(crate) input_format: Option<String>,
     /// Print the harness's output to stderr as it runs (with --profile: once it has ended).
     #[arg(long)]
     pub(crate) show_output: bool,
@@ -305,9 +325,9 @@ pub(crate) struct ImportArgs {
     /// Result files (or a criterion directory).
     #[arg(required = true, value_name = "FILE")]
     pub(crate) files: Vec<PathBuf>,
-    /// Their format (default: detected per file).
-    #[arg(long, short = 'f', value_name = "FORMAT")]
-    pub(crate) format: Option<String>,
+    /// Their format (default: detected per file). `--format`/`-f` are its old spellings.
+    #[arg(long, short_alias = 'f', alias = "format", value_name = "FORMAT")]
+    pub(crate) input_format: Option<String>,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
 }
@@ -342,6 +362,9 @@ pub(crate) struct CompareArgs {
     /// Output format.
     #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown", "csv", "html"])]
     pub(crate) format: String,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub(crate) json: bool,
     /// Write the output to FILE instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
@@ -358,7 +381,7 @@ pub(crate) struct CompareArgs {
     #[arg(long, value_name = "PCT")]
     pub(crate) max_change: Option<String>,
     /// Read inputs in this format (default: detected).
-    #[arg(long, short = 'f', value_name = "FORMAT")]
+    #[arg(long, short_alias = 'f', value_name = "FORMAT")]
     pub(crate) input_format: Option<String>,
     /// A benchmark or metric on one side only fails the gate.
     #[arg(long)]
@@ -434,8 +457,11 @@ pub(crate) struct CheckArgs {
     /// Fail (exit 1) on warnings too.
     #[arg(long)]
     pub(crate) strict: bool,
-    /// Print JSON.
-    #[arg(long)]
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json", "markdown"])]
+    pub(crate) format: String,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub(crate) json: bool,
 }
 
@@ -475,8 +501,11 @@ pub(crate) struct LogArgs {
     /// How many runs to show.
     #[arg(short = 'n', long, default_value_t = 20)]
     pub(crate) limit: usize,
-    /// Print JSON.
-    #[arg(long)]
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub(crate) format: String,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub(crate) json: bool,
     /// Show the change points of every benchmark × metric series instead (E-Divisive means,
     /// as Apache Otava finds them; `perflab alerts` is the same).
@@ -660,14 +689,16 @@ pub(crate) struct ProfileArgs {
     /// redirected, the summary then on stderr; else stderr).
     #[arg(long, value_name = "FILE")]
     pub(crate) stdout: Option<PathBuf>,
-    /// Directory for flamegraph.svg, profile.pb.gz and stacks.folded.
+    /// Directory for flamegraph.svg, profile.pb.gz and stacks.folded (`-o`/`--output-dir`
+    /// are its old spellings).
     #[arg(
-        short = 'o',
         long,
+        short_alias = 'o',
+        alias = "output-dir",
         default_value = "perflab-profile",
         value_name = "DIR"
     )]
-    pub(crate) output_dir: PathBuf,
+    pub(crate) profile_dir: PathBuf,
     #[command(flatten)]
     pub(crate) profile: ProfileOptions,
     #[command(flatten)]
@@ -709,9 +740,15 @@ pub(crate) struct ScanArgs {
     /// Compare with this profile: a stored run id, baseline or branch, or a result file.
     #[arg(long, value_name = "BASE")]
     pub(crate) baseline: Option<String>,
-    /// Directory for the flamegraphs and profiles.
-    #[arg(short = 'o', long, default_value = "perflab-scan", value_name = "DIR")]
-    pub(crate) output_dir: PathBuf,
+    /// Directory for the flamegraphs and profiles (`-o`/`--output-dir` are its old spellings).
+    #[arg(
+        long,
+        short_alias = 'o',
+        alias = "output-dir",
+        default_value = "perflab-scan",
+        value_name = "DIR"
+    )]
+    pub(crate) profile_dir: PathBuf,
     #[command(flatten)]
     pub(crate) profile: ProfileOptions,
     #[command(flatten)]

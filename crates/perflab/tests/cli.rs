@@ -730,14 +730,96 @@ fn report_compares_with_the_previous_run_and_checks_targets() {
     assert!(page.contains("<tr class=\"regression\">"), "{page}");
 }
 
+/// Every command's help ends with examples, as `cargo help` and ripgrep's do.
 #[test]
 fn help_has_examples() {
-    Lab::new()
+    let lab = Lab::new();
+    let commands = [
+        "run",
+        "bench",
+        "import",
+        "compare",
+        "check",
+        "report",
+        "log",
+        "alerts",
+        "show",
+        "baseline",
+        "load",
+        "merge",
+        "profile",
+        "scan",
+        "serve",
+        "push",
+        "token",
+        "init",
+        "checklist",
+        "demo",
+        "completions",
+        "man",
+    ];
+    for c in commands {
+        let out = lab.cmd().args([c, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{c}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let tail = text.rsplit("Examples:").next().unwrap_or_default();
+        assert!(
+            text.contains("Examples:") && tail.contains("perflab"),
+            "{c} --help has no examples:\n{text}"
+        );
+    }
+    let top = lab.cmd().arg("--help").output().unwrap();
+    let top = String::from_utf8_lossy(&top.stdout);
+    assert!(
+        top.contains("dashboard"),
+        "serve's line names the dashboard: {top}"
+    );
+    assert!(
+        top.contains("HTML, JSON or Prometheus"),
+        "report's line: {top}"
+    );
+}
+
+/// One flag vocabulary: `--input-format` is what a file is, `--format` what is printed,
+/// `--json` the same as `--format json`; the old spellings still work for a release.
+#[test]
+fn one_flag_vocabulary_and_old_spellings() {
+    let lab = Lab::new();
+    let old = data("old.txt");
+    for spelling in ["--input-format", "--format", "-f"] {
+        let out = lab
+            .cmd()
+            .args(["import", "--no-store", "--json", spelling, "gotest", &old])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "import {spelling}: {}", stderr(&out));
+        assert_eq!(json(&out.stdout)["schema"], "perflab.result.v1");
+    }
+    let a = lab
         .cmd()
-        .args(["compare", "--help"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("Examples:"));
+        .args(["compare", "--json", &old, &old])
+        .output()
+        .unwrap();
+    let b = lab
+        .cmd()
+        .args(["compare", "--format", "json", &old, &old])
+        .output()
+        .unwrap();
+    assert!(a.status.success(), "{}", stderr(&a));
+    assert_eq!(json(&a.stdout)["schema"], json(&b.stdout)["schema"]);
+    let both = lab
+        .cmd()
+        .args(["compare", "--json", "--format", "csv", &old, &old])
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "--json and --format conflict");
+    lab.cmd().args(["import", &old]).assert().success();
+    let log = lab
+        .cmd()
+        .args(["log", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(json(&log.stdout).as_array().map(Vec::len), Some(1));
 }
 
 #[test]

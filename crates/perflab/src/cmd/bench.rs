@@ -78,7 +78,7 @@ pub(crate) fn shell_line(argv: &[String]) -> String {
 
 /// Run the harness, read and record its results; the run recorded.
 fn record(mut args: BenchArgs, store: Option<&Path>) -> Result<Run> {
-    let format = context::parse_format(args.format.as_deref())?;
+    let format = context::parse_format(args.input_format.as_deref())?;
     if !args.profile && args.profile_options.chosen() {
         bail!("--alloc, --mode and --call-graph choose how to profile the harness: add --profile");
     }

@@ -26,7 +26,10 @@ pub(crate) fn run(args: CheckArgs, store: Option<&Path>, config: &Config) -> Res
     if let Some(first) = unmatched.first() {
         bail!("{first} in {}", resolved.label);
     }
-    let format = [Format::Text, Format::Json][usize::from(args.json)];
+    let format = match (args.json, Format::from_name(&args.format)) {
+        (true, _) => Format::Json,
+        (false, f) => f.unwrap_or(Format::Text),
+    };
     crate::output::emit(format, &Document::Check(&resolved.run.id, &results), None)?;
     crate::output::github(
         || {

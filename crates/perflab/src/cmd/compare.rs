@@ -138,7 +138,10 @@ fn emit(mut comparison: Comparison, args: &CompareArgs) -> Result<Outcome> {
     for w in &comparison.warnings {
         crate::term::warning!("{w}");
     }
-    let format = Format::from_name(&args.format).unwrap_or(Format::Text);
+    let format = match (args.json, Format::from_name(&args.format)) {
+        (true, _) => Format::Json,
+        (false, f) => f.unwrap_or(Format::Text),
+    };
     output::emit(
         format,
         &Document::Comparison(&comparison),

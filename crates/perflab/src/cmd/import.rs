@@ -10,7 +10,7 @@ use crate::context;
 use crate::Outcome;
 
 pub(crate) fn run(args: ImportArgs, store: Option<&Path>) -> Result<Outcome> {
-    let format = context::parse_format(args.format.as_deref())?;
+    let format = context::parse_format(args.input_format.as_deref())?;
     let mut run = Run::new(RunKind::Import);
     context::stamp(&mut run);
     for file in &args.files {

@@ -13,6 +13,7 @@ use crate::{context, output, Outcome};
 
 pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
     let s = context::open_store(store)?;
+    let json = args.json || args.format == "json";
     if args.alerts {
         let opts = ChangePointOptions {
             max_p_value: args.max_p,
@@ -20,7 +21,7 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
             ..Default::default()
         };
         let found = perflab_web::all_alerts(s.as_ref(), args.branch.as_deref(), &opts)?;
-        let format = [Format::Text, Format::Json][usize::from(args.json)];
+        let format = [Format::Text, Format::Json][usize::from(json)];
         output::print(&render(format, &Document::Alerts(&found))?)?;
         return Ok(Outcome::Ok);
     }
@@ -29,7 +30,7 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
         limit: args.limit,
         ..RunFilter::default()
     })?;
-    if args.json {
+    if json {
         output::print(&render(Format::Json, &Document::Log(&runs))?)?;
         return Ok(Outcome::Ok);
     }

@@ -82,7 +82,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>) -> Result<Outcome> {
         let profiled = profile_command(&args.command, &args.profile, scratch.path(), window, out)?;
         (args.command.join(" "), profiled)
     };
-    let mut summary = write_outputs(&args.output_dir, "", &target, &profiled, &args.profile)?;
+    let mut summary = write_outputs(&args.profile_dir, "", &target, &profiled, &args.profile)?;
     if let Some((rows, advice)) = growth {
         summary.growth = rows;
         summary.recommendations.extend(advice);

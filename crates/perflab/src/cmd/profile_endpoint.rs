@@ -145,7 +145,7 @@ fn warn_failures(summary: &LoadSummary, url: &str) {
 
 /// The CPU profile under load, and the heap and goroutines after it with their growth.
 fn profiles(args: &ProfileArgs, path: &str, live: &Live) -> Result<Vec<ProfileSummary>> {
-    let dir = &args.output_dir;
+    let dir = &args.profile_dir;
     let cpu = write_outputs(
         dir,
         "",
@@ -184,7 +184,7 @@ fn grown(
     after: Profile,
 ) -> Result<ProfileSummary> {
     let profiled = Profiled::from_file(after);
-    let mut s = write_outputs(&args.output_dir, prefix, title, &profiled, &args.profile)?;
+    let mut s = write_outputs(&args.profile_dir, prefix, title, &profiled, &args.profile)?;
     let (rows, advice) = growth_against(before, &profiled.cpu.profile, args.profile.top);
     s.growth = rows;
     s.recommendations.extend(advice);

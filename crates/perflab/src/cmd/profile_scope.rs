@@ -48,7 +48,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>, config: &Config) -> R
             String::new()
         };
         let s = write_outputs(
-            &args.output_dir,
+            &args.profile_dir,
             &prefix,
             &plan.package,
             &done.profiled,
@@ -65,7 +65,7 @@ pub(crate) fn run(args: ProfileArgs, store: Option<&Path>, config: &Config) -> R
                 continue;
             }
             let s = write_outputs(
-                &args.output_dir,
+                &args.profile_dir,
                 &format!("{prefix}{kind}-"),
                 &format!("{} ({kind} contention)", plan.package),
                 &Profiled::from_file(p),

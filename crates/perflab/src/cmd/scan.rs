@@ -235,7 +235,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
             Err(e) => return Err(e),
         };
         let prefix = format!("{}-", i + 1);
-        let s = write_outputs(&args.output_dir, &prefix, &line, &profiled, &args.profile)?;
+        let s = write_outputs(&args.profile_dir, &prefix, &line, &profiled, &args.profile)?;
         failures.extend(profiled.failure(&line));
         if let Some(note) = overall.add(&profiled.cpu.profile, &s, &line) {
             bar.println(&format!("note: {note}"));
@@ -251,7 +251,7 @@ pub(crate) fn run(args: ScanArgs, store: Option<&Path>) -> Result<Outcome> {
     }
     drop(bar);
     let (mut all, outputs) = overall.summary(args.profile.top)?;
-    let files = |name: &str| args.output_dir.join(name);
+    let files = |name: &str| args.profile_dir.join(name);
     for f in outputs {
         output::write_atomic(&files(&f.name), &f.bytes)?;
         all.files
