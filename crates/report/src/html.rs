@@ -141,6 +141,16 @@ pub fn comparison_section(c: &Comparison) -> String {
         );
     }
     out.push_str("</tbody></table>");
+    if c.rows
+        .iter()
+        .any(|r| r.base.ci_low.is_infinite() || r.current.ci_low.is_infinite())
+    {
+        let _ = write!(
+            out,
+            "<p class=\"note\">{}</p>",
+            html(crate::NO_INTERVAL_NOTE)
+        );
+    }
     for w in &c.warnings {
         let _ = write!(out, "<p class=\"note\">{}</p>", html(w));
     }

@@ -47,11 +47,13 @@ pub use style::{Style, Tone};
 pub use table::Table;
 pub use timing::timing_text;
 
-/// A median with its interval as benchstat prints it: `1.72µs ± 1%` (`± ∞` when unbounded).
+/// A median with its interval as benchstat prints it: `1.72µs ± 1%`; the median alone when the
+/// interval is unbounded (fewer than 6 samples: the table's note, [`NO_INTERVAL_NOTE`], says
+/// why), never `± ∞`.
 pub fn median_pm(unit: &Unit, median: f64, ci_low: f64, ci_high: f64) -> String {
     let pct = perflab_stats::pct_range(median, ci_low, ci_high);
     let pct = if pct.is_infinite() {
-        "∞".to_string()
+        return unit.format(median);
     } else if pct.is_nan() {
         "?".to_string()
     } else {
@@ -59,6 +61,11 @@ pub fn median_pm(unit: &Unit, median: f64, ci_low: f64, ci_high: f64) -> String 
     };
     format!("{} ± {pct}", unit.format(median))
 }
+
+/// The one footnote of a table where some medians have no interval (comparisons carry the
+/// analysis's own "need >= 6 samples" warning instead).
+pub const NO_INTERVAL_NOTE: &str =
+    "a median without ± has no 95% confidence interval: that needs at least 6 samples";
 
 fn change_text(r: &Row) -> String {
     match (r.verdict, r.change) {
@@ -648,6 +655,14 @@ pub fn run_text(run: &Run) -> String {
         }
     }
     let mut out = t.render_text();
+    if run
+        .benchmarks
+        .iter()
+        .flat_map(|b| &b.metrics)
+        .any(|m| m.samples.len() < 6)
+    {
+        let _ = writeln!(out, "note: {NO_INTERVAL_NOTE}");
+    }
     if run.interrupted {
         out.push_str("note: interrupted: these results are partial\n");
     }
@@ -795,6 +810,14 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
             }
         }
         out.push_str(&t.render_markdown());
+        if run
+            .benchmarks
+            .iter()
+            .flat_map(|b| &b.metrics)
+            .any(|m| m.samples.len() < 6)
+        {
+            let _ = writeln!(out, "\n{NO_INTERVAL_NOTE}.");
+        }
     } else {
         out.push_str(&check_markdown(&input.targets));
     }
