@@ -281,31 +281,44 @@ fn read_benchmark(new_dir: &Path) -> Result<Benchmark, IngestError> {
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    // A group's functions and input values become params (`fib` with `function=iterative`,
-    // `value=20`), so `--col function` compares implementations and `--col value` sizes.
-    let mut b =
-        match text("group_id") {
-            Some(group) => {
-                let mut b = Benchmark::new(group);
-                if let Some(f) = text("function_id") {
-                    b.params.insert("function".into(), f);
-                }
-                if let Some(v) = text("value_str") {
-                    b.params.insert("value".into(), v);
-                }
-                b
-            }
-            None => Benchmark::new(text("full_id").or_else(|| text("title")).unwrap_or_else(
-                || {
-                    let dir = new_dir.parent().unwrap_or(new_dir);
-                    dir.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default()
-                },
-            )),
+    // Criterion's own id (`req/req`, `header/count_001`, `fib/iterative/20`) is the name users
+    // see in criterion's output and type after `cargo bench --`, so it is the key here too.
+    let id = text("full_id")
+        .or_else(|| {
+            let parts = [text("group_id"), text("function_id"), text("value_str")];
+            let parts: Vec<String> = parts.into_iter().flatten().collect();
+            (!parts.is_empty()).then(|| parts.join("/"))
+        })
+        .or_else(|| text("title"))
+        .unwrap_or_else(|| {
+            let dir = new_dir.parent().unwrap_or(new_dir);
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+    let mut b = Benchmark::new(id);
+    // `Throughput::Bytes(n)` / `Elements(n)` (also the `BytesDecimal` spelling): per iteration,
+    // so each sample's throughput is n over its time per iteration.
+    let throughput = meta
+        .as_ref()
+        .and_then(|m| m.get("throughput"))
+        .and_then(Value::as_object)
+        .and_then(|o| o.iter().next())
+        .and_then(|(kind, n)| Some((kind.clone(), n.as_f64()?)));
+    if let Some((kind, n)) = throughput {
+        let unit = if kind.starts_with("Bytes") {
+            Unit::bytes_per_sec()
+        } else {
+            Unit::per_sec()
         };
+        let rates = per_iter.iter().map(|t| n / t).collect();
+        let mut m = Metric::new("throughput", unit, rates);
+        m.better = perflab_model::Better::Higher;
+        b.metrics.push(m);
+    }
+    b.iterations = iters.iter().map(|&n| n as u64).collect();
     b.metrics
-        .push(Metric::new("time", Unit::seconds(), per_iter));
+        .insert(0, Metric::new("time", Unit::seconds(), per_iter));
     Ok(b)
 }
 
@@ -320,13 +333,9 @@ mod tests {
         let all = parse_dir_since(&dir, "t", Some(std::time::UNIX_EPOCH)).unwrap();
         assert_eq!(all.benchmarks.len(), 5);
         let b = &all.benchmarks[0];
-        assert_eq!(
-            (
-                b.name.as_str(),
-                b.params.get("function").map(String::as_str)
-            ),
-            ("fib", Some("iterative"))
-        );
+        assert!(b.name.starts_with("fib/"), "criterion's own id: {}", b.name);
+        assert!(b.params.is_empty());
+        assert_eq!(b.iterations.len(), b.metrics[0].samples.len());
         let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
         assert!(matches!(
             parse_dir_since(&dir, "t", Some(later)),

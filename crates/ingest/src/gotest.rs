@@ -161,13 +161,15 @@ impl<'t> State<'t> {
         let mut fields = line.split_ascii_whitespace();
         let name = fields.next().unwrap_or_default();
         // The iteration count tells a result line from a log line that starts with a name.
-        if !fields
+        let Some(n) = fields
             .next()
-            .is_some_and(|f| f.bytes().all(|b| b.is_ascii_digit()))
-        {
+            .filter(|f| f.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|f| f.parse::<u64>().ok())
+        else {
             return Ok(());
-        }
+        };
         let idx = self.benchmark_index(name);
+        self.benchmarks[idx].iterations.push(n);
         let mut pairs = 0;
         while let Some(value) = fields.next() {
             let syntax = |message: String| IngestError::Syntax {

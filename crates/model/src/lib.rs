@@ -396,6 +396,10 @@ pub struct Benchmark {
     /// The metrics.
     #[serde(default)]
     pub metrics: Vec<Metric>,
+    /// The harness's iteration count behind each sample, in sample order (Go's `N`, criterion's
+    /// iterations per sample), where the harness said it; written back by `show --format gotest`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iterations: Vec<u64>,
 }
 
 impl Benchmark {
@@ -405,6 +409,7 @@ impl Benchmark {
             name: name.into(),
             params: BTreeMap::new(),
             metrics: Vec::new(),
+            iterations: Vec::new(),
         }
     }
 
@@ -434,6 +439,15 @@ impl Benchmark {
 
     /// Append `other`'s samples metric by metric (metrics new to `self` are added).
     pub fn absorb(&mut self, other: Benchmark) {
+        let samples = |b: &Benchmark| b.metrics.iter().map(|m| m.samples.len()).max();
+        // Iteration counts stay only while they still line up with the samples.
+        if self.iterations.len() == samples(self).unwrap_or(0)
+            && other.iterations.len() == samples(&other).unwrap_or(0)
+        {
+            self.iterations.extend(&other.iterations);
+        } else {
+            self.iterations.clear();
+        }
         for m in other.metrics {
             match self
                 .metrics

@@ -1071,3 +1071,32 @@ fn ctrl_c_in_a_scan_keeps_the_targets_done() {
     let log = lab.cmd().args(["log", "--json"]).output().unwrap();
     assert_eq!(json(&log.stdout)[0]["interrupted"], true);
 }
+
+/// What the harness said survives the round trip: `show --format gotest` writes each line's own
+/// iteration count, so benchstat reads back what `go test` printed.
+#[test]
+fn gotest_round_trip_keeps_iteration_counts() {
+    let lab = Lab::new();
+    let text = "pkg: example.com/x\nBenchmarkParse-8   \t  123456\t      9731 ns/op\t     512 B/op\t       3 allocs/op\nBenchmarkParse-8   \t  120000\t      9802 ns/op\t     512 B/op\t       3 allocs/op\n";
+    let file = lab.write("bench.txt", text);
+    lab.cmd().arg("import").arg(&file).assert().success();
+    let out = lab
+        .cmd()
+        .args(["show", "latest", "--format", "gotest"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.starts_with("Benchmark"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{shown}");
+    assert!(
+        lines[0].starts_with("BenchmarkParse-8 123456 9731 ns/op"),
+        "{shown}"
+    );
+    assert!(
+        lines[1].starts_with("BenchmarkParse-8 120000 9802 ns/op"),
+        "{shown}"
+    );
+}

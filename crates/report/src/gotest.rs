@@ -77,7 +77,9 @@ pub fn run_gotest(run: &Run) -> String {
             let name = go_name(b);
             let rows = b.metrics.iter().map(|m| m.samples.len()).max().unwrap_or(0);
             for i in 0..rows {
-                let _ = write!(out, "{name} 1");
+                // Go's N where the harness said it (perflab's own samples are one run each).
+                let n = b.iterations.get(i).copied().unwrap_or(1);
+                let _ = write!(out, "{name} {n}");
                 for m in &b.metrics {
                     if let Some(v) = m.samples.get(i) {
                         let (unit, factor) = go_unit(m);
