@@ -1305,7 +1305,7 @@ fn python(ok: impl Fn(u32) -> bool) -> Option<String> {
 
 const HOT_PY: &str = "def hot_python_function(n):\n    s = 0\n    for i in range(n):\n        s += i * i % 7\n    return s\nprint(hot_python_function(3000000))\n";
 
-/// Python 3.12+ under perf: perflab turns the interpreter's perf support on, so the Python
+/// Python 3.12+ under perf (`--mode perf`, for mixed native and Python profiles): perflab turns the interpreter's perf support on, so the Python
 /// function is in the top table; an older interpreter is told how to see its functions.
 #[test]
 fn python_functions_are_named_or_the_way_to_see_them_is_said() {
@@ -1314,7 +1314,10 @@ fn python_functions_are_named_or_the_way_to_see_them_is_said() {
     lab.write("hot.py", HOT_PY);
     match python(|minor| minor >= 12) {
         Some(py) => {
-            let run = profile_json(&lab, &["--json", "-o", "new", "--", &py, "hot.py"]);
+            let run = profile_json(
+                &lab,
+                &["--json", "--mode", "perf", "-o", "new", "--", &py, "hot.py"],
+            );
             // The Python function is on the stacks (it calls the interpreter's loop, which
             // holds the time itself): in the flamegraph and the folded stacks, by name.
             let folded = std::fs::read_to_string(lab.path("new/stacks.folded")).unwrap();
@@ -1346,11 +1349,104 @@ fn python_functions_are_named_or_the_way_to_see_them_is_said() {
     }
     match python(|minor| (6..12).contains(&minor)) {
         Some(py) => {
-            let run = profile_json(&lab, &["--json", "-o", "old", "--", &py, "hot.py"]);
+            let run = profile_json(
+                &lab,
+                &["--json", "--mode", "perf", "-o", "old", "--", &py, "hot.py"],
+            );
             let warnings = summary(&run)["warnings"].to_string();
             assert!(warnings.contains("use py-spy"), "{py}: {warnings}");
         }
         None => common::skip("python3", "no Python 3.6 to 3.11 here"),
+    }
+}
+
+const CALL_TREE_PY: &str = "def hot_loop(n):\n    s = 0\n    for i in range(n):\n        s += i * i % 7\n    return s\n\n\ndef main():\n    for _ in range(30):\n        hot_loop(400000)\n\n\nmain()\n";
+
+/// py-spy's own share of the samples whose stack holds `function`, from its raw output.
+fn share_under(folded: &str, function: &str) -> f64 {
+    let (mut under, mut all) = (0i64, 0i64);
+    for l in folded.lines() {
+        let Some((stack, v)) = l.rsplit_once(' ') else {
+            continue;
+        };
+        let v: i64 = v.parse().unwrap_or(0);
+        all += v;
+        if stack
+            .split(';')
+            .any(|f| f == function || f.starts_with(&format!("{function} (")))
+        {
+            under += v;
+        }
+    }
+    under as f64 / all.max(1) as f64
+}
+
+/// Python programs are profiled with py-spy by default, on every CPython: whole call trees
+/// (`<module> → main → hot_loop`, with files and lines), the same shares as py-spy's own
+/// output, and no advice to rebuild with C or Rust flags.
+#[test]
+fn python_call_trees_are_whole_and_agree_with_py_spy() {
+    need!(common::have("py-spy"), "py-spy");
+    let lab = Lab::new();
+    lab.write("tree.py", CALL_TREE_PY);
+    let mut tried = 0;
+    for minor in [11, 12, 13] {
+        let Some(py) = python(|m| m == minor) else {
+            eprintln!("WARNING: no Python 3.{minor} here: its call tree is not checked");
+            continue;
+        };
+        tried += 1;
+        let dir = format!("py3{minor}");
+        let run = profile_json(
+            &lab,
+            &["--json", "--profile-dir", &dir, "--", &py, "-S", "tree.py"],
+        );
+        let s = summary(&run);
+        assert_eq!(s["backend"], "py-spy", "3.{minor}: {s}");
+        assert!(
+            s["complete_stacks"].as_f64().unwrap_or(0.0) >= 0.9,
+            "3.{minor}: {}",
+            s["complete_stacks"]
+        );
+        let warnings = s["warnings"].to_string() + &s["recommendations"].to_string();
+        assert!(
+            !warnings.contains("frame pointer") && !warnings.contains("RUSTFLAGS"),
+            "3.{minor}: {warnings}"
+        );
+        assert_eq!(
+            s["top"][0]["function"], "hot_loop",
+            "3.{minor}: {}",
+            s["top"]
+        );
+        let folded = std::fs::read_to_string(lab.path(&format!("{dir}/stacks.folded"))).unwrap();
+        assert!(
+            folded.lines().any(|l| l.contains("<module>;main;hot_loop")),
+            "3.{minor}: {folded}"
+        );
+        // py-spy itself on the same program: the share under hot_loop agrees within 5 points
+        // (`-S`: no site-packages imports, whose start-up cost varies from run to run).
+        let raw = lab.path(&format!("{dir}-own.txt"));
+        let st = Std::new("py-spy")
+            .args(["record", "--format", "raw", "--rate", "499", "-o"])
+            .arg(&raw)
+            .args(["--", &py, "-S", "tree.py"])
+            .current_dir(lab.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        let theirs = share_under(&std::fs::read_to_string(&raw).unwrap(), "hot_loop");
+        let ours = share_under(&folded, "hot_loop");
+        assert!(
+            (ours - theirs).abs() <= 0.05,
+            "3.{minor}: hot_loop {ours:.3} in perflab, {theirs:.3} in py-spy"
+        );
+    }
+    if tried == 0 {
+        common::skip("python3.11", "no Python 3.11, 3.12 or 3.13 here");
     }
 }
 

@@ -26,6 +26,7 @@ pub mod per_iteration;
 pub mod perf_script;
 pub mod pprof;
 mod protobuf;
+pub mod pyspy;
 pub mod record;
 pub mod scan;
 pub mod session;

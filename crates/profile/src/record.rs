@@ -59,6 +59,9 @@ pub enum CpuMode {
     Auto,
     /// perf only.
     Perf,
+    /// py-spy (Python programs; the default for them when py-spy is installed).
+    #[value(name = "py-spy")]
+    PySpy,
     /// callgrind instruction counts (deterministic).
     Callgrind,
 }
@@ -95,12 +98,18 @@ pub struct ProfileFlags {
     /// Rows in the top tables.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
+    /// With py-spy: also sample native (C, Rust) frames of extension modules.
+    #[arg(long)]
+    pub native: bool,
 }
 
 impl ProfileFlags {
     /// Whether any flag differs from its default (they only matter when profiling).
     pub fn chosen(&self) -> bool {
-        self.alloc || self.mode != CpuMode::Auto || self.call_graph != CallGraph::Auto
+        self.alloc
+            || self.native
+            || self.mode != CpuMode::Auto
+            || self.call_graph != CallGraph::Auto
     }
 
     /// Recording options for these flags; `wrapper` is the command that reports a child's
@@ -134,6 +143,8 @@ impl ProfileFlags {
             scratch: scratch.to_path_buf(),
             perf: std::env::var("PERFLAB_PERF").unwrap_or_else(|_| "perf".into()),
             valgrind: std::env::var("PERFLAB_VALGRIND").unwrap_or_else(|_| "valgrind".into()),
+            pyspy: std::env::var("PERFLAB_PYSPY").unwrap_or_else(|_| "py-spy".into()),
+            native: self.native,
             stdout: CommandOutput::Stderr,
         })
     }
@@ -159,6 +170,10 @@ pub struct RecordOptions {
     pub perf: String,
     /// The valgrind program (`PERFLAB_VALGRIND`, default `valgrind`).
     pub valgrind: String,
+    /// The py-spy program (`PERFLAB_PYSPY`, default `py-spy`).
+    pub pyspy: String,
+    /// py-spy's `--native`.
+    pub native: bool,
     /// Where the command's standard output goes.
     pub stdout: CommandOutput,
 }
@@ -315,6 +330,11 @@ pub fn record_cpu(argv: &[String], opts: &RecordOptions) -> Result<Recording, Re
             PerfUnavailable::Failed(e) => e,
         }),
         CpuMode::Callgrind => record_callgrind(argv, opts, None),
+        CpuMode::PySpy => record_pyspy(argv, opts),
+        // Python: py-spy's stacks are whole on every CPython; perf's are not.
+        CpuMode::Auto if crate::pyspy::is_python(argv) && tool_available(&opts.pyspy) => {
+            record_pyspy(argv, opts)
+        }
         CpuMode::Auto => match record_perf(argv, opts) {
             Ok(r) => Ok(r),
             Err(PerfUnavailable::Failed(e)) => Err(e),
@@ -328,6 +348,116 @@ pub fn record_cpu(argv: &[String], opts: &RecordOptions) -> Result<Recording, Re
             ),
         },
     }
+}
+
+/// The Python program under py-spy, itself under perflab's rusage wrapper (py-spy must start
+/// the interpreter, so the figures include py-spy's own sampling, a few percent of a core).
+fn record_pyspy(argv: &[String], opts: &RecordOptions) -> Result<Recording, RecordError> {
+    let out = opts.scratch.join("py-spy.txt");
+    let mut pyspy = vec![
+        opts.pyspy.clone(),
+        "record".into(),
+        "--format".into(),
+        "raw".into(),
+        "--rate".into(),
+        opts.frequency.to_string(),
+        "--output".into(),
+        out.display().to_string(),
+    ];
+    if opts.native {
+        pyspy.push("--native".into());
+    }
+    pyspy.push("--".into());
+    pyspy.extend(argv.iter().cloned());
+    let report = opts.scratch.join("usage.json");
+    let words = wrapped(opts, &report, &pyspy);
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..])
+        .stdout(command_stdout(opts)?)
+        .stderr(Stdio::piped());
+    let (mut child, tracked) =
+        interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt).map_err(|e| {
+            RecordError::Tool {
+                tool: "py-spy".into(),
+                reason: format!("cannot start {}: {e}", opts.pyspy),
+            }
+        })?;
+    let tail = child.stderr.take().map(forward_stderr);
+    interrupt::wait(&mut child, tracked)?;
+    let tail = tail.and_then(|t| t.join().ok()).unwrap_or_default();
+    let usage = read_usage(&report)?;
+    let text = std::fs::read_to_string(&out).map_err(|_| RecordError::Tool {
+        tool: "py-spy record".into(),
+        reason: format!("wrote no profile ({})", last_lines(tail.as_bytes())),
+    })?;
+    let profile = crate::pyspy::parse(&text, &out.display().to_string(), opts.frequency)
+        .map_err(RecordError::Profile)?;
+    Ok(Recording {
+        profile,
+        backend: "py-spy".into(),
+        note: None,
+        unwinding: None,
+        usage,
+    })
+}
+
+/// A running Python process under py-spy for `seconds`.
+fn record_pid_pyspy(
+    pid: u32,
+    seconds: f64,
+    opts: &RecordOptions,
+) -> Result<Recording, RecordError> {
+    let before = proc_cpu(pid).ok_or_else(|| RecordError::Spawn {
+        program: format!("pid {pid}"),
+        reason: "no such process".into(),
+    })?;
+    let out = opts.scratch.join("py-spy.txt");
+    let mut cmd = Command::new(&opts.pyspy);
+    cmd.args(["record", "--format", "raw", "--nonblocking", "--rate"])
+        .arg(opts.frequency.to_string())
+        .arg("--duration")
+        .arg(format!("{}", seconds.ceil().max(1.0)))
+        .arg("--pid")
+        .arg(pid.to_string())
+        .arg("--output")
+        .arg(&out);
+    if opts.native {
+        cmd.arg("--native");
+    }
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = std::time::Instant::now();
+    let (child, tracked) =
+        interrupt::spawn(&mut cmd, Group::Own, OnStop::Interrupt).map_err(|e| {
+            RecordError::Tool {
+                tool: "py-spy".into(),
+                reason: format!("cannot start {}: {e}", opts.pyspy),
+            }
+        })?;
+    let done = interrupt::output(child, tracked)?;
+    let text = std::fs::read_to_string(&out).map_err(|_| RecordError::Tool {
+        tool: "py-spy record --pid".into(),
+        reason: last_lines(&done.stderr),
+    })?;
+    let profile = crate::pyspy::parse(&text, &out.display().to_string(), opts.frequency)?;
+    let after = proc_cpu(pid);
+    let (user, sys) = after.map_or((0.0, 0.0), |a| (a.0 - before.0, a.1 - before.1));
+    Ok(Recording {
+        profile,
+        backend: "py-spy".into(),
+        note: after
+            .is_none()
+            .then(|| format!("pid {pid} exited during the profile: partial result")),
+        unwinding: None,
+        usage: Usage {
+            wall_s: start.elapsed().as_secs_f64().min(seconds),
+            user_s: user,
+            sys_s: sys,
+            max_rss_bytes: proc_rss_peak(pid).unwrap_or(0),
+            ..Usage::default()
+        },
+    })
 }
 
 /// perf could not be used (fall back), or the run itself failed (do not).
@@ -678,6 +808,13 @@ fn merge_files(
 
 /// Profile a running process for `seconds` with perf; CPU accounting from /proc.
 pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Recording, RecordError> {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| vec![p.display().to_string()])
+        .unwrap_or_default();
+    let python = crate::pyspy::is_python(&exe) && opts.mode != CpuMode::Perf;
+    if python && tool_available(&opts.pyspy) || opts.mode == CpuMode::PySpy {
+        return record_pid_pyspy(pid, seconds, opts);
+    }
     let before = proc_cpu(pid).ok_or_else(|| RecordError::Spawn {
         program: format!("pid {pid}"),
         reason: "no such process".into(),

@@ -146,6 +146,9 @@ pub fn is_root_frame(name: &str) -> bool {
             | "runtime.mstart"
             | "runtime.rt0_go"
             | "(below main)"
+            // Python (py-spy): the module level, and a thread's entry.
+            | "<module>"
+            | "Thread._bootstrap"
     ) || name.ends_with("::main")
         || name.ends_with("thread_start")
 }
@@ -382,8 +385,15 @@ fn stack_warnings(
         );
     }
     if sampled && samples >= 20 && p.samples.iter().any(|s| s.stack.len() > 1) {
-        if complete < 0.5 {
-            let fix = cut_stack_fix(facts.unwinding.as_deref());
+        // Plain perf reaches the entry on every sample of an ordinary program: anything
+        // under 90% means the unwinding lost callers, and the tree and cum figures are off.
+        if complete < 0.9 {
+            // A Python user is never told to rebuild with C or Rust flags.
+            let fix = if interpreter {
+                "For whole Python stacks use py-spy (pip install py-spy; perflab uses it by default for Python programs)".to_string()
+            } else {
+                cut_stack_fix(facts.unwinding.as_deref()).to_string()
+            };
             warnings.push(format!(
                 "only {:.0}% of the samples have a stack that reaches the program's entry or a thread entry: \
                  stacks are cut short. {fix}",
