@@ -49,7 +49,26 @@ impl Drop for Service {
         tracked.signal(libc::SIGKILL);
         drop(tracked);
         let _ = self.child.wait();
+        // A listener that was the wrapper's child is nobody's to reap here: wait (briefly) until
+        // it is a zombie or gone, so its port is closed when the drop returns.
+        if let Some(pid) = self.listener.filter(|&p| p != self.child.id()) {
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until && alive(pid) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
     }
+}
+
+/// Whether `pid` still runs (not a zombie): its sockets are open until it is not.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next()),
+            Some("Z" | "X") | None
+        )
+    })
 }
 
 /// Start `command` with `sh -c` under `supervisor` (the words that run
