@@ -273,6 +273,11 @@ impl Run {
         s
     }
 
+    /// Compact JSON of the document (what the history stores: a third of the pretty form).
+    pub fn to_compact_json(&self) -> String {
+        serde_json::to_string(self).expect("invariant: a Run always serialises")
+    }
+
     /// Parse a result document. Documents without a `schema` field (written before it existed)
     /// load as v1.
     ///
@@ -323,6 +328,18 @@ impl Run {
         }
         self.benchmarks = out;
     }
+}
+
+/// Whether `id` is a run id as perflab writes them: a UUID in its hyphenated form (36
+/// characters). Anything else (a path, a branch name, markup, a 5,000-character string) is not
+/// an id a server stores.
+pub fn is_run_id(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
+}
+
+/// Whether `prefix` can start a run id: 1 to 36 hex digits and hyphens.
+pub fn is_run_id_prefix(prefix: &str) -> bool {
+    (1..=36).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
 fn json_error(e: serde_json::Error) -> ModelError {
@@ -501,6 +518,37 @@ impl Metric {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_ids_are_uuids_and_prefixes_are_hex() {
+        assert!(is_run_id(&Run::new(RunKind::Run).id));
+        for bad in [
+            "",
+            "../x",
+            "main",
+            "p99<",
+            &"a".repeat(5000),
+            "0192c1a4-7c0e-7a9b-9f1e",
+        ] {
+            assert!(!is_run_id(bad), "{bad:?}");
+        }
+        assert!(is_run_id_prefix("0192c1a4-7c"));
+        for bad in ["", "a_b", "10%", "main", &"a".repeat(37)] {
+            assert!(!is_run_id_prefix(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn compact_json_reads_back_the_same_run() {
+        let mut run = Run::new(RunKind::Bench);
+        let mut b = Benchmark::new("parse");
+        b.metrics
+            .push(Metric::new("time", Unit::seconds(), vec![1.5, 2.25]));
+        run.benchmarks.push(b);
+        let compact = run.to_compact_json();
+        assert!(!compact.contains('\n') && compact.len() < run.to_json().len());
+        assert_eq!(Run::from_json(&compact).unwrap(), run);
+    }
 
     #[test]
     fn round_trips_through_json_exactly() {

@@ -112,6 +112,11 @@ pub enum StoreError {
     /// The run named (a baseline's run, a run to delete) is not in the history.
     #[error("no run {0:?} in the history (see `perflab log`)")]
     NotFound(String),
+    /// An append-only insert met a stored run with this id and other content.
+    #[error(
+        "run {0} is stored with other content; history is append-only (give the new run a new id)"
+    )]
+    Conflict(String),
     /// A token with this name exists already.
     #[error("a token named {0:?} exists (revoke it first: perflab token revoke NAME)")]
     TokenExists(String),
@@ -202,13 +207,31 @@ pub fn unix_ms(rfc3339: &str) -> i64 {
     perflab_model::parse_rfc3339_ms(rfc3339).unwrap_or(0)
 }
 
+/// What [`Store::insert_run`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    /// The run was not stored: it is now, with its points.
+    New,
+    /// The same run was stored already: nothing changed.
+    Same,
+}
+
 /// A history of runs, points and baselines.
 pub trait Store: Send + Sync {
-    /// Record a run and its points (replacing a run with the same id).
+    /// Record a run and its points (replacing a run with the same id: the local commands
+    /// that rewrite their own run, such as an interrupted one kept).
     ///
     /// # Errors
     /// Database errors.
     fn save_run(&self, run: &Run) -> Result<(), StoreError>;
+
+    /// Record a run unless its id is taken: what a shared history accepts from uploads. The
+    /// same content again is [`Inserted::Same`] (an upload retried); other content under a
+    /// stored id is [`StoreError::Conflict`], and the stored run stays as it was.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`]; database errors.
+    fn insert_run(&self, run: &Run) -> Result<Inserted, StoreError>;
 
     /// The run with this id, or the only one whose id starts with it.
     ///

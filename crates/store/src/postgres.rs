@@ -9,7 +9,7 @@ use perflab_model::Run;
 use postgres::{Client, NoTls, Transaction};
 
 use crate::rows::{self, RunRow};
-use crate::{points_of, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
+use crate::{points_of, Inserted, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
 
 /// PostgreSQL's error as the kind callers act on: no server (a lost or refused connection),
 /// locked (lock_not_available, deadlock_detected, serialization_failure: retry), or other.
@@ -148,6 +148,59 @@ impl PostgresStore {
         })
     }
 
+    /// Record `run` and its points in one transaction; `append_only`: a stored run with this
+    /// id is never replaced (the same content is [`Inserted::Same`], other content a
+    /// [`StoreError::Conflict`]). Two servers inserting one id at once meet at the primary key.
+    fn write_run(&self, run: &Run, append_only: bool) -> Result<Inserted, StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
+        let r = RunRow::of(run);
+        let on_conflict = if append_only {
+            "DO NOTHING"
+        } else {
+            "DO UPDATE SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at,
+               git_commit = EXCLUDED.git_commit, git_branch = EXCLUDED.git_branch,
+               git_dirty = EXCLUDED.git_dirty, interrupted = EXCLUDED.interrupted,
+               document = EXCLUDED.document, started_unix_ms = EXCLUDED.started_unix_ms,
+               benchmarks = EXCLUDED.benchmarks, command = EXCLUDED.command"
+        };
+        let written = tx
+            .execute(
+                &format!(
+                    "INSERT INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty,
+                     interrupted, document, started_unix_ms, benchmarks, command)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                     ON CONFLICT (id) {on_conflict}"
+                ),
+                &[
+                    &r.id,
+                    &r.kind,
+                    &r.started_at,
+                    &r.commit,
+                    &r.branch,
+                    &r.dirty,
+                    &r.interrupted,
+                    &r.document,
+                    &r.started_unix_ms,
+                    &r.benchmarks,
+                    &r.command,
+                ],
+            )
+            .map_err(|e| self.fail(e))?;
+        if written == 0 {
+            let stored: String = tx
+                .query_one("SELECT document FROM runs WHERE id = $1", &[&r.id])
+                .map_err(|e| self.fail(e))?
+                .get(0);
+            return rows::same_or_conflict(run, &stored);
+        }
+        insert_points(&mut tx, run).map_err(|e| self.fail(e))?;
+        tx.execute("UPDATE generation SET n = n + 1", &[])
+            .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(Inserted::New)
+    }
+
     /// The connection, opened again first when the last call found it gone. When the server
     /// is still away the old one stays, and the call fails with the database's error.
     fn lock(&self) -> MutexGuard<'_, Client> {
@@ -224,37 +277,11 @@ fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), postgres::Er
 
 impl Store for PostgresStore {
     fn save_run(&self, run: &Run) -> Result<(), StoreError> {
-        let mut client = self.lock();
-        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
-        let r = RunRow::of(run);
-        tx.execute(
-            "INSERT INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty, interrupted,
-             document, started_unix_ms, benchmarks, command)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, started_at = EXCLUDED.started_at,
-               git_commit = EXCLUDED.git_commit, git_branch = EXCLUDED.git_branch,
-               git_dirty = EXCLUDED.git_dirty, interrupted = EXCLUDED.interrupted,
-               document = EXCLUDED.document, started_unix_ms = EXCLUDED.started_unix_ms,
-               benchmarks = EXCLUDED.benchmarks, command = EXCLUDED.command",
-            &[
-                &r.id,
-                &r.kind,
-                &r.started_at,
-                &r.commit,
-                &r.branch,
-                &r.dirty,
-                &r.interrupted,
-                &r.document,
-                &r.started_unix_ms,
-                &r.benchmarks,
-                &r.command,
-            ],
-        )
-        .map_err(|e| self.fail(e))?;
-        insert_points(&mut tx, run).map_err(|e| self.fail(e))?;
-        tx.execute("UPDATE generation SET n = n + 1", &[])
-            .map_err(|e| self.fail(e))?;
-        tx.commit().map_err(|e| self.fail(e))
+        self.write_run(run, false).map(|_| ())
+    }
+
+    fn insert_run(&self, run: &Run) -> Result<Inserted, StoreError> {
+        self.write_run(run, true)
     }
 
     fn generation(&self) -> Result<i64, StoreError> {
@@ -269,7 +296,7 @@ impl Store for PostgresStore {
         let found = self
             .lock()
             .query(
-                "SELECT id, document FROM runs WHERE id = $1 OR id LIKE $2 LIMIT 3",
+                "SELECT id, document FROM runs WHERE id = $1 OR id LIKE $2 ESCAPE '\\' LIMIT 3",
                 &[&id_or_prefix, &pattern],
             )
             .map_err(|e| self.fail(e))?;

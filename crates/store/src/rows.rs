@@ -33,7 +33,7 @@ impl RunRow {
             branch: git.and_then(|g| g.branch.clone()),
             dirty: git.is_some_and(|g| g.dirty),
             interrupted: run.interrupted,
-            document: run.to_json(),
+            document: run.to_compact_json(),
             started_unix_ms: unix_ms(&run.started_at),
             benchmarks: run.benchmarks.len() as i64,
             command: run.command.join(" "),
@@ -49,10 +49,27 @@ pub(crate) fn parse(id: &str, doc: &str) -> Result<Run, StoreError> {
     })
 }
 
-/// The LIKE pattern of an id prefix; the wildcards of LIKE are taken out of it, so a prefix
-/// never matches more than its own characters would.
+/// The LIKE pattern (with `ESCAPE '\\'`) of an id prefix: `%`, `_` and `\\` in it match
+/// themselves, so a prefix never matches more than its own characters would.
 pub(crate) fn prefix_pattern(prefix: &str) -> String {
-    format!("{}%", prefix.replace(['%', '_', '\\'], ""))
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// An append-only insert met a stored run with the same id: the same run again (content
+/// equal once parsed, however it was formatted) or another one, refused.
+pub(crate) fn same_or_conflict(run: &Run, stored: &str) -> Result<crate::Inserted, StoreError> {
+    match Run::from_json(stored) {
+        Ok(s) if s == *run => Ok(crate::Inserted::Same),
+        _ => Err(StoreError::Conflict(run.id.clone())),
+    }
 }
 
 /// The run `id_or_prefix` names among the (id, document) rows it matched (at most 3 fetched):
@@ -106,6 +123,6 @@ mod tests {
         assert!(pick("x", &[]).unwrap().is_none());
         let bad = vec![("bad".to_string(), "{".to_string())];
         assert!(matches!(pick("bad", &bad), Err(StoreError::Corrupt { .. })));
-        assert_eq!(prefix_pattern("a_b%"), "ab%");
+        assert_eq!(prefix_pattern("a_b%"), "a\\_b\\%%");
     }
 }

@@ -9,7 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::rows::{self, RunRow};
 use crate::{
-    group_series, points_of, unix_ms, Point, RunFilter, RunSummary, Series, Store, StoreError,
+    group_series, points_of, unix_ms, Inserted, Point, RunFilter, RunSummary, Series, Store,
+    StoreError,
 };
 
 /// SQLite's error as the kind callers act on: locked (retry), damaged (do not), or other.
@@ -171,6 +172,56 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 }
 
 impl SqliteStore {
+    /// Record `run` and its points in one transaction; `append_only`: a stored run with this
+    /// id is never replaced (the same content is [`Inserted::Same`], other content a
+    /// [`StoreError::Conflict`]).
+    fn write_run(&self, run: &Run, append_only: bool) -> Result<Inserted, StoreError> {
+        let r = RunRow::of(run);
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        let verb = if append_only {
+            "INSERT OR IGNORE"
+        } else {
+            "INSERT OR REPLACE"
+        };
+        let written = tx
+            .execute(
+                &format!(
+                    "{verb} INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty,
+                     interrupted, document, started_unix_ms, benchmarks, command)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ),
+                params![
+                    r.id,
+                    r.kind,
+                    r.started_at,
+                    r.commit,
+                    r.branch,
+                    r.dirty,
+                    r.interrupted,
+                    r.document,
+                    r.started_unix_ms,
+                    r.benchmarks,
+                    r.command,
+                ],
+            )
+            .map_err(db)?;
+        if written == 0 {
+            let stored: String = tx
+                .query_row(
+                    "SELECT document FROM runs WHERE id = ?1",
+                    params![r.id],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            return rows::same_or_conflict(run, &stored);
+        }
+        insert_points(&tx, run)?;
+        tx.execute(BUMP, []).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(Inserted::New)
+    }
+
     /// Open (creating if needed) the database at `path` and migrate it to this version; its
     /// directory must exist.
     ///
@@ -388,31 +439,11 @@ fn point_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Point> {
 
 impl Store for SqliteStore {
     fn save_run(&self, run: &Run) -> Result<(), StoreError> {
-        let r = RunRow::of(run);
-        let mut conn = self.lock();
-        let tx = conn.transaction().map_err(db)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO runs (id, kind, started_at, git_commit, git_branch, git_dirty,
-             interrupted, document, started_unix_ms, benchmarks, command)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                r.id,
-                r.kind,
-                r.started_at,
-                r.commit,
-                r.branch,
-                r.dirty,
-                r.interrupted,
-                r.document,
-                r.started_unix_ms,
-                r.benchmarks,
-                r.command,
-            ],
-        )
-        .map_err(db)?;
-        insert_points(&tx, run)?;
-        tx.execute(BUMP, []).map_err(db)?;
-        tx.commit().map_err(db)
+        self.write_run(run, false).map(|_| ())
+    }
+
+    fn insert_run(&self, run: &Run) -> Result<Inserted, StoreError> {
+        self.write_run(run, true)
     }
 
     fn generation(&self) -> Result<i64, StoreError> {
@@ -428,7 +459,9 @@ impl Store for SqliteStore {
         let found: Vec<(String, String)> = {
             let conn = self.lock();
             let mut stmt = conn
-                .prepare_cached("SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 LIMIT 3")
+                .prepare_cached(
+                    "SELECT id, document FROM runs WHERE id = ?1 OR id LIKE ?2 ESCAPE '\\' LIMIT 3",
+                )
                 .map_err(db)?;
             let found = stmt
                 .query_map(params![id_or_prefix, pattern], |r| {

@@ -310,3 +310,51 @@ fn all_and_recent_series_agree_with_series() {
         assert!(s.all_series(Some("other")).unwrap().is_empty(), "{name}");
     }
 }
+
+#[test]
+fn inserts_are_append_only_and_retries_are_idempotent() {
+    for (name, s, _dir) in backends() {
+        let run = run_at("2024-01-01T00:00:00.000Z", "main", 1.0);
+        assert_eq!(
+            s.insert_run(&run).unwrap(),
+            perflab_store::Inserted::New,
+            "{name}"
+        );
+        let g = s.generation().unwrap();
+        // The same run again (a retried upload) changes nothing, not even the generation.
+        assert_eq!(
+            s.insert_run(&run).unwrap(),
+            perflab_store::Inserted::Same,
+            "{name}"
+        );
+        assert_eq!(s.generation().unwrap(), g, "{name}");
+        // Other content under its id is refused; the stored run and its points stay.
+        let mut other = run_at("2024-01-01T00:00:00.000Z", "main", 9.0);
+        other.id = run.id.clone();
+        assert!(
+            matches!(s.insert_run(&other), Err(StoreError::Conflict(ref id)) if *id == run.id),
+            "{name}"
+        );
+        assert_eq!(s.run(&run.id).unwrap().unwrap(), run, "{name}");
+        assert_eq!(
+            s.series("parse/n=10", "time", None).unwrap()[0].median,
+            1.0,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn like_wildcards_in_a_prefix_match_only_themselves() {
+    for (name, s, _dir) in backends() {
+        let mut a = run_at("2024-01-01T00:00:00.000Z", "main", 1.0);
+        a.id = format!("ab{}", unique());
+        s.save_run(&a).unwrap();
+        assert!(
+            s.run("a_").unwrap().is_none(),
+            "{name}: _ is not a wildcard"
+        );
+        assert!(s.run("%").unwrap().is_none(), "{name}: % is not a wildcard");
+        assert_eq!(s.run("ab").unwrap().unwrap().id, a.id, "{name}");
+    }
+}

@@ -100,25 +100,88 @@ async fn ack_alert(
     .await
 }
 
+/// `POST /api/v1/runs`. The token is checked before a byte of the body is read, and a
+/// declared length over the limit is refused at once: an unauthenticated client cannot make
+/// the server hold its upload in memory. History is append-only: 201 for a new run, 200 for
+/// the same run again (a retry), 409 for other content under a stored id.
 async fn upload(
     State(s): State<Shared>,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Body,
 ) -> Result<Response, AppError> {
     count(&s, 1);
+    let limit = s.max_upload;
+    let h = headers.clone();
+    blocking(s.clone(), move |s| {
+        writer(s, &h).map(|_| StatusCode::OK.into_response())
+    })
+    .await?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::TooLarge(limit));
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            AppError::TooLarge(limit)
+        } else {
+            AppError::BadRequest(format!("body: {e}"))
+        }
+    })?;
     blocking(s, move |s| {
-        writer(s, &headers)?;
-        let mut run =
-            Run::from_json(&body).map_err(|e| AppError::BadRequest(format!("body: {e}")))?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|e| AppError::BadRequest(format!("body is not UTF-8: {e}")))?;
+        let mut run = parse_upload(text)?;
         let warnings = perflab_model::sanitize(&mut run.benchmarks);
-        s.store.save_run(&run)?;
+        let status = match s.store.insert_run(&run)? {
+            perflab_store::Inserted::New => StatusCode::CREATED,
+            perflab_store::Inserted::Same => StatusCode::OK,
+        };
         Ok((
-            StatusCode::CREATED,
+            status,
             Json(serde_json::json!({ "id": run.id, "warnings": warnings })),
         )
             .into_response())
     })
     .await
+}
+
+/// An uploaded document: its id must be a run id (a UUID); a document without one gets a
+/// new UUID v7 from the server.
+fn parse_upload(text: &str) -> Result<Run, AppError> {
+    #[derive(Deserialize)]
+    struct Head {
+        id: Option<serde::de::IgnoredAny>,
+    }
+    let bad = |e: perflab_model::ModelError| AppError::BadRequest(format!("body: {e}"));
+    // Not an object at all: the full parse names the line and column.
+    let absent = serde_json::from_str::<Head>(text).is_ok_and(|h| h.id.is_none());
+    let run = if !absent {
+        Run::from_json(text).map_err(bad)?
+    } else {
+        // Give it an id where the object opens: later errors keep their line.
+        let open = text.find('{').unwrap_or(0) + 1;
+        let (before, after) = text.split_at(open);
+        let sep = if after.trim_start().starts_with('}') {
+            ""
+        } else {
+            ","
+        };
+        let with_id = format!(
+            "{before}\"id\":\"{}\"{sep}{after}",
+            Run::new(perflab_model::RunKind::Import).id
+        );
+        Run::from_json(&with_id).map_err(bad)?
+    };
+    if !perflab_model::is_run_id(&run.id) {
+        return Err(AppError::BadRequest(format!(
+            "body: id {:?} is not a run id (a UUID such as perflab writes; leave it out and the server assigns one)",
+            crate::shorten(&run.id, 40)
+        )));
+    }
+    Ok(run)
 }
 
 #[derive(Debug, Deserialize)]
@@ -232,7 +295,9 @@ async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Resp
     .await
 }
 
-async fn metrics(State(s): State<Shared>) -> Result<Response, AppError> {
+async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
+    // The medians are the history too: a scraper sends the read token (`authorization`).
+    may_read(&s, &headers)?;
     blocking(s, move |s| {
         use std::fmt::Write as _;
         let label = perflab_report::prometheus::label;

@@ -193,6 +193,12 @@ pub enum AppError {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 409: an upload under a stored run's id with other content.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: a body over `--max-upload`.
+    #[error("the body is larger than the server's limit of {0} bytes (serve --max-upload)")]
+    TooLarge(usize),
     /// 303 to `/login`: a page needs the read token.
     #[error("the read token is needed")]
     Login,
@@ -213,6 +219,7 @@ impl From<StoreError> for AppError {
             StoreError::Ambiguous { prefix, .. } => {
                 AppError::BadRequest(format!("run id {prefix:?} is ambiguous"))
             }
+            e @ StoreError::Conflict(_) => AppError::Conflict(e.to_string()),
             e => AppError::Unavailable(e),
         }
     }
@@ -228,6 +235,8 @@ impl IntoResponse for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(e) => {
                 eprintln!("perflab serve: handler failed: {e}");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -293,8 +302,15 @@ pub(crate) fn may_see(state: &AppState, headers: &HeaderMap) -> Result<(), AppEr
     may_read(state, headers).map_err(|_| AppError::Login)
 }
 
-/// A stored run by id or unique prefix: 404 when there is none, 400 when the prefix is shared.
+/// A stored run by id or unique prefix: 400 for what cannot start a run id or is shared by
+/// several, 404 when there is none.
 pub(crate) fn stored(s: &AppState, id: &str) -> Result<perflab_model::Run, AppError> {
+    if !perflab_model::is_run_id_prefix(id) {
+        return Err(AppError::BadRequest(format!(
+            "{:?} is not a run id (a UUID, or its first characters)",
+            shorten(id, 40)
+        )));
+    }
     match s.store.run(id) {
         Ok(Some(r)) => Ok(r),
         Ok(None) => Err(AppError::NotFound(format!("no run {id:?}"))),
@@ -328,6 +344,67 @@ pub(crate) async fn blocking(
     }
 }
 
+/// At most `n` characters of outside text, with `…` when cut: slicing works on characters,
+/// never bytes, so no upload can make a page panic.
+pub(crate) fn shorten(text: &str, n: usize) -> String {
+    match text.char_indices().nth(n) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The Content-Security-Policy of every response. As a header (a `<meta>` cannot forbid
+/// framing): no script, nothing fetched, forms post only here, no page may frame these.
+pub const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Security headers on every response, and every error as JSON: axum's own rejections (a bad
+/// query string, a body over the limit, a wrong method) answer in plain text.
+async fn harden(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        let (mut parts, body) = res.into_parts();
+        let text = axum::body::to_bytes(body, 64 << 10)
+            .await
+            .unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let message = match text.trim() {
+            "" => status.canonical_reason().unwrap_or("error").to_string(),
+            t => t.to_string(),
+        };
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
+        let body = serde_json::json!({ "error": message }).to_string();
+        res = Response::from_parts(parts, axum::body::Body::from(body));
+    }
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_FRAME_OPTIONS,
+        header::HeaderValue::from_static("DENY"),
+    );
+    res
+}
+
 pub(crate) fn count(state: &AppState, route: usize) {
     state.requests[route].fetch_add(1, Ordering::Relaxed);
 }
@@ -344,6 +421,7 @@ pub fn app(state: Shared) -> Router {
             state.clone(),
             deadline,
         ))
+        .layer(axum::middleware::from_fn(harden))
         .with_state(state)
 }
 

@@ -71,8 +71,8 @@ fn cached_page(
     Ok(html_response(s.cache.get_or(key, version, make)?))
 }
 
-fn short(commit: &str) -> &str {
-    &commit[..commit.len().min(10)]
+fn short(commit: &str) -> String {
+    commit.chars().take(10).collect()
 }
 
 async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
@@ -140,7 +140,7 @@ fn recent_runs(s: &AppState) -> Result<String, StoreError> {
             html(&r.kind),
             html(&r.started_at),
             html(r.branch.as_deref().unwrap_or("")),
-            html(short(r.commit.as_deref().unwrap_or(""))),
+            html(&short(r.commit.as_deref().unwrap_or(""))),
             r.benchmarks
         );
     }
@@ -304,7 +304,7 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
             html(&seg(&p.run_id)),
             html(&p.run_id),
             html(p.branch.as_deref().unwrap_or("")),
-            html(short(p.commit.as_deref().unwrap_or(""))),
+            html(&short(p.commit.as_deref().unwrap_or(""))),
             html(&perflab_report::median_pm(
                 &unit,
                 p.median,

@@ -60,9 +60,9 @@ async fn uploads_need_a_token_and_a_valid_document() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["id"], r.id.as_str());
-    // A duplicate id is idempotent.
+    // The same run again is idempotent: 200, stored once.
     let (status, _) = call(&st, post(r.to_json(), Some("s3cret"))).await;
-    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(st.store.list_runs(&Default::default()).unwrap().len(), 1);
     let (status, body) = call(&st, post("{\n \"kind\": ,".into(), Some("s3cret"))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -107,7 +107,7 @@ async fn reads_runs_series_alerts_and_unknown_routes() {
     assert_eq!(Run::from_json(&body).unwrap().id, ids[3]);
     let (status, _) = call(
         &st,
-        Request::get("/api/v1/runs/nope-nope")
+        Request::get("/api/v1/runs/00000000-dead")
             .body(Body::empty())
             .unwrap(),
     )
@@ -158,7 +158,7 @@ async fn reads_runs_series_alerts_and_unknown_routes() {
         (v["rows"][0]["change"].as_f64().unwrap() - 0.4).abs() < 1e-9,
         "{v}"
     );
-    let uri = format!("/api/v1/compare?base={}&current=missing-run", ids[0]);
+    let uri = format!("/api/v1/compare?base={}&current=00000000-0000", ids[0]);
     assert_eq!(
         call(&st, Request::get(uri).body(Body::empty()).unwrap())
             .await

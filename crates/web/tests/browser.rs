@@ -88,6 +88,12 @@ fn visit(chrome: &PathBuf, url: &str, shot: Option<&str>) -> Page {
     }
 }
 
+/// A fixed run id (a UUID, as the server requires) numbered `i`, so pages and screenshots do
+/// not change from one test run to the next.
+fn rid(i: usize) -> String {
+    format!("01935000-0000-7000-8000-{i:012}")
+}
+
 fn git(branch: &str, i: usize) -> Option<GitInfo> {
     Some(GitInfo {
         commit: format!("{i:040x}"),
@@ -109,7 +115,7 @@ fn history(store: &dyn Store) -> Vec<String> {
     for i in 0..35 {
         let branch = if i >= 30 { "feature" } else { "main" };
         let mut r = Run::new(RunKind::Bench);
-        r.id = format!("run{i:03}");
+        r.id = rid(i);
         r.started_at = format!("2026-11-{:02}T{:02}:00:00Z", 1 + i / 2, (i % 2) * 12);
         r.git = git(branch, i);
         let slow = if (20..30).contains(&i) { 1.3 } else { 1.0 };
@@ -123,7 +129,7 @@ fn history(store: &dyn Store) -> Vec<String> {
         ids.push(r.id);
     }
     let mut load = Run::new(RunKind::Load);
-    load.id = "load001".into();
+    load.id = rid(901);
     load.started_at = "2026-11-30T00:00:00Z".into();
     let latency = Percentiles {
         p50: 1e-3,
@@ -162,7 +168,7 @@ fn history(store: &dyn Store) -> Vec<String> {
     load.load = Some(summary);
     store.save_run(&load).unwrap();
     let mut prof = Run::new(RunKind::Profile);
-    prof.id = "prof001".into();
+    prof.id = rid(902);
     prof.started_at = "2026-11-30T01:00:00Z".into();
     prof.profiles.push(perflab_model::profile::ProfileSummary {
         target: XSS.into(),
@@ -215,8 +221,9 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
         (
             "benchmark-base",
             format!(
-                "/bench?benchmark={}&metric=time&base=run010",
-                q("parse/n=10")
+                "/bench?benchmark={}&metric=time&base={}",
+                q("parse/n=10"),
+                rid(10)
             ),
         ),
         (
@@ -224,10 +231,13 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
             format!("/bench?benchmark={}&metric=time", q(XSS)),
         ),
         ("alerts", "/alerts".to_string()),
-        ("run", "/run/run025".to_string()),
-        ("load-run", "/run/load001".to_string()),
-        ("profile-run", "/run/prof001".to_string()),
-        ("compare", "/compare?base=run010&current=run025".to_string()),
+        ("run", format!("/run/{}", rid(25))),
+        ("load-run", format!("/run/{}", rid(901))),
+        ("profile-run", format!("/run/{}", rid(902))),
+        (
+            "compare",
+            format!("/compare?base={}&current={}", rid(10), rid(25)),
+        ),
     ];
     for (name, path) in &pages {
         let page = visit(&chrome, &format!("{base}{path}"), None);
@@ -250,19 +260,26 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
             "dashboard" => {
                 assert_eq!(page.dom.matches("class=\"spark\"").count(), 3, "{name}");
                 assert!(page.dom.contains("&lt;img src=x"), "{name}");
-                assert!(page.dom.contains("href=\"/run/load001\""), "{name}");
+                assert!(
+                    page.dom.contains(&format!("href=\"/run/{}\"", rid(901))),
+                    "{name}"
+                );
             }
             "benchmark" => {
                 // All 35 runs, on two branch lines, and the change point at run 20.
                 assert_eq!(page.dom.matches("<circle class=\"pt").count(), 35, "{name}");
                 assert!(page.dom.contains(">feature<") && page.dom.contains(">main<"));
                 assert!(page.dom.contains("class=\"mark regression\""), "{name}");
-                assert!(page.dom.contains("run020"), "{name}");
+                assert!(page.dom.contains(&rid(20)), "{name}");
             }
             "benchmark-base" => {
                 assert_eq!(page.dom.matches("class=\"pt selected\"").count(), 1);
                 assert!(
-                    page.dom.contains("/compare?base=run010&amp;current=run025"),
+                    page.dom.contains(&format!(
+                        "/compare?base={}&amp;current={}",
+                        rid(10),
+                        rid(25)
+                    )),
                     "{name}: the second click compares"
                 );
             }
@@ -274,7 +291,9 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
                 assert!(page.dom.contains("action=\"/alerts/"), "{name}: no form");
             }
             "run" => {
-                assert!(page.dom.contains("Comparison with the previous run run024"));
+                assert!(page
+                    .dom
+                    .contains(&format!("Comparison with the previous run {}", rid(24))));
                 assert!(
                     page.dom.contains("svg class=\"chart trend\""),
                     "{name}: no trend"
@@ -316,8 +335,8 @@ fn the_html_report_opens_offline_with_its_charts() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("h.db")).unwrap();
     history(&store);
-    let run = store.run("run025").unwrap().unwrap();
-    let base = store.run("run015").unwrap().unwrap();
+    let run = store.run(&rid(25)).unwrap().unwrap();
+    let base = store.run(&rid(15)).unwrap().unwrap();
     let c = perflab_analysis::compare(
         &base.benchmarks,
         &run.benchmarks,
