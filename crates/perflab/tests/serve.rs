@@ -176,6 +176,11 @@ fn start_server(lab: &Lab, db: &str) -> (std::process::Child, String) {
     (child, addr)
 }
 
+/// The run id numbered `n` (a UUID, as the server requires).
+fn uid(n: usize) -> String {
+    format!("01935000-0000-7000-8000-{n:012}")
+}
+
 /// A result document of `n` benchmarks, id `id`.
 fn big_run(id: &str, n: usize) -> String {
     let benchmarks: Vec<String> = (0..n)
@@ -203,7 +208,7 @@ fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
     assert!(out.status.success(), "{}", stderr(&out));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let (mut server, addr) = start_server(&lab, "h.db");
-    let whole = big_run("whole-run", 10);
+    let whole = big_run(&uid(1), 10);
     let post = |doc: &str, len: usize| {
         format!(
             "POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n{doc}"
@@ -211,7 +216,7 @@ fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
     };
     assert_eq!(http(&addr, &post(&whole, whole.len())).0, 201);
     // Half an upload, then the server is killed.
-    let half = big_run("half-run", 10);
+    let half = big_run(&uid(2), 10);
     let mut s = TcpStream::connect(&addr).unwrap();
     s.write_all(post(&half[..half.len() / 2], half.len()).as_bytes())
         .unwrap();
@@ -220,7 +225,7 @@ fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
         .map(|i| {
             let (addr, token) = (addr.clone(), token.clone());
             std::thread::spawn(move || {
-                let doc = big_run(&format!("big-{i}"), 2000);
+                let doc = big_run(&uid(100 + i), 2000);
                 perflab_web::push(&format!("http://{addr}"), &token, &doc).is_ok()
             })
         })
@@ -242,7 +247,7 @@ fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
     let runs = runs.as_array().unwrap();
     let ids: Vec<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(
-        ids.contains(&"whole-run") && !ids.contains(&"half-run"),
+        ids.contains(&uid(1).as_str()) && !ids.contains(&uid(2).as_str()),
         "{ids:?}"
     );
     // Every upload the server answered 201 to is there; every stored run is whole.
@@ -252,7 +257,7 @@ fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
         runs.len()
     );
     for r in runs {
-        let expect = if r["id"] == "whole-run" { 10 } else { 2000 };
+        let expect = if r["id"] == uid(1).as_str() { 10 } else { 2000 };
         assert_eq!(r["benchmarks"], expect, "{r}");
     }
     let (_, series) = http(
@@ -266,4 +271,278 @@ fn a_server_killed_mid_upload_keeps_no_half_stored_run() {
     assert_eq!(points, runs.len() - 1, "each big run has all its points");
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Kills the server when a test fails, so no server outlives it (holding cargo's pipes).
+struct Reap(u32);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
+}
+
+/// The server's peak resident memory (VmHWM), kB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn unauthenticated_uploads_are_refused_before_their_bodies_are_read() {
+    let lab = Lab::new();
+    let (mut server, addr) = start_server(&lab, "h.db");
+    let _reap = Reap(server.id());
+    assert_eq!(
+        http(
+            &addr,
+            "GET /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .0,
+        200
+    );
+    let before = peak_rss_kb(server.id());
+    // Ten clients at once, each sending 30 MB without a token (under the 32 MiB limit).
+    let clients: Vec<_> = (0..10)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                let size = 30 << 20;
+                let head = format!(
+                    "POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+                );
+                s.write_all(head.as_bytes()).unwrap();
+                let chunk = vec![b' '; 64 << 10];
+                let mut sent = 0;
+                while sent < size && s.write_all(&chunk).is_ok() {
+                    sent += chunk.len();
+                }
+                let mut answer = String::new();
+                let _ = s.read_to_string(&mut answer);
+                answer
+            })
+        })
+        .collect();
+    for c in clients {
+        let answer = c.join().unwrap();
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 401"),
+            "{answer}"
+        );
+    }
+    let grown_mb = (peak_rss_kb(server.id()).saturating_sub(before)) / 1024;
+    eprintln!("peak memory grew {grown_mb} MB over 10 unauthenticated 30 MB uploads");
+    assert!(grown_mb < 40, "peak memory grew {grown_mb} MB");
+    // A declared length over the limit is refused at once, token or not.
+    let (status, body) = http(
+        &addr,
+        "POST /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 999999999\r\n\r\n",
+    );
+    assert_eq!(status, 401, "{body}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// Stop a server with `signal` and return its exit code and stderr.
+fn stop_with(mut child: std::process::Child, signal: &str) -> (Option<i32>, String) {
+    let ok = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+/// `perflab serve` over `store` (a path or a URL) with stderr kept, and its address.
+fn serve_on(store: &str, extra: &[&str]) -> (std::process::Child, String) {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("PERFLAB_STORE", store)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut line = Vec::new();
+    let mut byte = [0u8];
+    while err.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0]);
+    }
+    child.stderr = Some(err);
+    let line = String::from_utf8(line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn postgres_schema_url() -> Option<String> {
+    let Ok(url) = std::env::var("PERFLAB_TEST_POSTGRES") else {
+        common::skip("postgres", "PERFLAB_TEST_POSTGRES is not set");
+        return None;
+    };
+    let schema = format!(
+        "serve_{:x}_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+        std::process::id()
+    );
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("server connects");
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-csearch_path%3D{schema}"))
+}
+
+#[test]
+fn sigint_and_sigterm_stop_cleanly_and_a_taken_port_is_one_line_on_every_store() {
+    let lab = Lab::new();
+    let mut stores = vec![lab.path("h.db").display().to_string()];
+    stores.extend(postgres_schema_url());
+    for store in &stores {
+        for signal in ["-INT", "-TERM"] {
+            let (child, addr) = serve_on(store, &[]);
+            let _reap = Reap(child.id());
+            assert_eq!(
+                http(
+                    &addr,
+                    "GET /api/v1/runs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                .0,
+                200
+            );
+            let (code, err) = stop_with(child, signal);
+            assert_eq!(code, Some(0), "{store} {signal}: {err}");
+            assert!(!err.contains("panicked"), "{store} {signal}: {err}");
+        }
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port().to_string();
+        let out = lab
+            .cmd()
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("PERFLAB_STORE", store)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{store}: {err}");
+        assert_eq!(err.lines().count(), 1, "{store}: {err}");
+        assert!(
+            err.starts_with("error: cannot serve on 127.0.0.1:") && err.contains("in use"),
+            "{store}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_non_loopback_address_without_a_read_token_is_a_warning() {
+    let lab = Lab::new();
+    let db = lab.path("h.db").display().to_string();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("perflab"))
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .env("PERFLAB_STORE", &db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        first.starts_with("warning: serve: 0.0.0.0:0 is not a loopback address")
+            && first.contains("--read-token"),
+        "{first}"
+    );
+    let (child, _) = serve_on(&db, &["--read-token", "peek"]);
+    let (code, err) = stop_with(child, "-TERM");
+    assert_eq!(code, Some(0));
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
+fn two_servers_over_one_postgres_are_one() {
+    let Some(url) = postgres_schema_url() else {
+        return;
+    };
+    let lab = Lab::new();
+    let out = lab
+        .cmd()
+        .args(["token", "create", "ci"])
+        .env("PERFLAB_STORE", &url)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (a, addr_a) = serve_on(&url, &[]);
+    let (b, addr_b) = serve_on(&url, &[]);
+    let _reap = (Reap(a.id()), Reap(b.id()));
+    let get = |addr: &str, path: &str| {
+        http(
+            addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    // Both have answered (and cached) their empty views first.
+    let series = "/api/v1/series?benchmark=Case0001&metric=time";
+    for addr in [&addr_a, &addr_b] {
+        assert!(get(addr, series).1.contains("\"points\":[]"));
+        assert!(!get(addr, "/").1.contains("Case0001"));
+    }
+    // Twelve runs with a step through A; B shows each at once, and the alert.
+    for i in 0..12 {
+        let doc = big_run(&uid(500 + i), 3)
+            .replace(
+                "2026-11-01T00:00:00Z",
+                &format!("2026-11-{:02}T00:00:00Z", i + 1),
+            )
+            .replace(
+                "0.001,0.0011,0.0009",
+                if i < 6 {
+                    "0.001,0.0011,0.0009"
+                } else {
+                    "0.002,0.0021,0.0019"
+                },
+            );
+        perflab_web::push(&format!("http://{addr_a}"), &token, &doc).unwrap();
+        let (_, body) = get(&addr_b, series);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            v["points"].as_array().unwrap().len(),
+            i + 1,
+            "B sees run {i} at once"
+        );
+    }
+    let (_, run) = get(&addr_b, &format!("/api/v1/runs/{}", uid(511)));
+    assert!(run.contains("Case0002"), "{run}");
+    assert!(get(&addr_b, "/").1.contains("Case0001"));
+    let (_, alerts) = get(&addr_b, "/api/v1/alerts");
+    assert!(alerts.contains("\"benchmark\":\"Case0001\""), "{alerts}");
+    for server in [a, b] {
+        let (code, err) = stop_with(server, "-TERM");
+        assert_eq!(code, Some(0), "{err}");
+    }
 }

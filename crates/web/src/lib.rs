@@ -53,7 +53,11 @@ pub fn serve_blocking(
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    // The state's last reference is dropped here, after the runtime: PostgreSQL's blocking
+    // client runs a runtime of its own to close, which cannot start inside this one (every
+    // stop, and every failed bind, panicked so).
+    let keep = state.clone();
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         ready(listener.local_addr()?);
         serve(listener, state, async move {
@@ -63,7 +67,10 @@ pub fn serve_blocking(
         })
         .await;
         Ok(())
-    })
+    });
+    drop(rt);
+    drop(keep);
+    served
 }
 
 /// Serve `app(state)` on `listener` until `shutdown` completes, then let requests in flight

@@ -54,7 +54,7 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 fn run(benchmarks: usize, seed: usize) -> Run {
     let mut r = Run::new(RunKind::Bench);
-    r.id = format!("upload-{seed:03}");
+    r.id = format!("01935000-0000-7000-8000-{seed:012}");
     for b in 0..benchmarks {
         let mut bench = Benchmark::new(format!("Case{b:03}"));
         let v = 1e-3 * (1.0 + b as f64 / 100.0 + seed as f64 / 1e4);
@@ -205,7 +205,10 @@ fn the_database_going_away_is_a_503_and_the_server_recovers() {
     }
     let (status, body) = get(addr, "/api/v1/runs");
     assert_eq!(status, 200, "recovered: {body}");
-    assert!(body.contains("upload-001"), "{body}");
+    assert!(
+        body.contains("01935000-0000-7000-8000-000000000001"),
+        "{body}"
+    );
     admin
         .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .unwrap();

@@ -13,6 +13,12 @@ use crate::{context, output, Outcome};
 pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Result<Outcome> {
     let addr: std::net::SocketAddr = (args.addr.parse())
         .with_context(|| format!("--addr {:?}: write it as HOST:PORT", args.addr))?;
+    if !addr.ip().is_loopback() && args.read_token.is_none() {
+        crate::term::warning!(
+            "serve: {addr} is not a loopback address and there is no --read-token: anyone who \
+             can reach it can read the whole history (set --read-token or PERFLAB_READ_TOKEN)"
+        );
+    }
     let mut state = AppState::new(Arc::from(context::open_store(store)?));
     state.max_upload = args.max_upload;
     state.read_token = args.read_token;
