@@ -292,6 +292,18 @@ pub struct Alert {
     pub metric: String,
     /// The first run after the change.
     pub run_id: String,
+    /// The branch of the series (a series is benchmark × metric × branch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// The commit of the first run after the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// Who acknowledged it (the token's name), when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// When it was acknowledged (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<String>,
     /// `mean_after / mean_before − 1`.
     pub change: f64,
     /// Its p-value.
@@ -331,6 +343,10 @@ pub fn alerts(
                 benchmark: benchmark.to_string(),
                 metric: metric.to_string(),
                 run_id,
+                branch: None,
+                commit: None,
+                acknowledged_by: None,
+                acknowledged_at: None,
                 change: c.change(),
                 p_value: c.p_value,
                 direction: if worse {

@@ -29,7 +29,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use quantity::{parse_bound, parse_quantity, Bound, BoundOp, Kind, Quantity, QuantityError};
-pub use time::{format_rfc3339, now_rfc3339, parse_duration, parse_rfc3339_ms, DurationError};
+pub use time::{
+    format_rfc3339, now_rfc3339, now_unix_ms, parse_duration, parse_rfc3339_ms, DurationError,
+};
 pub use unit::{Better, Unit};
 
 /// The schema name written into every result document.

@@ -11,6 +11,14 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(d.as_secs() as i64, d.subsec_millis())
 }
 
+/// Milliseconds since the Unix epoch, now.
+pub fn now_unix_ms() -> i64 {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// Format seconds since the Unix epoch (UTC) and milliseconds as RFC 3339.
 pub fn format_rfc3339(secs: i64, millis: u32) -> String {
     let days = secs.div_euclid(86_400);

@@ -117,6 +117,14 @@ pub enum StoreError {
         "run {0} is stored with other content; history is append-only (give the new run a new id)"
     )]
     Conflict(String),
+    /// A run a baseline names cannot be removed.
+    #[error("run {id} is baseline {baseline:?} (perflab baseline delete {baseline} first)")]
+    Baselined {
+        /// The run.
+        id: String,
+        /// The baseline that names it.
+        baseline: String,
+    },
     /// A token with this name exists already.
     #[error("a token named {0:?} exists (revoke it first: perflab token revoke NAME)")]
     TokenExists(String),
@@ -141,8 +149,34 @@ pub struct RunFilter {
     pub kind: Option<String>,
     /// Only runs started before this run (by time, then id).
     pub before: Option<String>,
-    /// At most this many, newest first.
+    /// Only runs started at or after this time (Unix ms).
+    pub since_unix_ms: Option<i64>,
+    /// Only runs started before this time (Unix ms).
+    pub until_unix_ms: Option<i64>,
+    /// At most this many, newest first (0: all).
     pub limit: usize,
+}
+
+/// An acknowledged alert: who (a token's name) and when (RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledgement {
+    /// The alert's id.
+    pub alert_id: String,
+    /// The name of the token (or session) that acknowledged it.
+    pub by: String,
+    /// When.
+    pub at: String,
+}
+
+/// A browser's signed-in session, looked up by the hash of its cookie.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Whose: the token's name it was opened with (`reader` for the read token).
+    pub name: String,
+    /// It may acknowledge alerts (opened with a named token, not the shared read token).
+    pub can_write: bool,
+    /// When it ends, Unix ms.
+    pub expires_unix_ms: i64,
 }
 
 pub use perflab_model::history::{Point, Series};
@@ -295,7 +329,7 @@ pub trait Store: Send + Sync {
             branch: run.git.as_ref().and_then(|g| g.branch.clone()),
             kind: Some(run.kind.as_str().into()),
             before: Some(run.id.clone()),
-            limit: 0,
+            ..RunFilter::default()
         };
         self.newest_readable(&filter, skipped)
     }
@@ -418,11 +452,76 @@ pub trait Store: Send + Sync {
     /// Database errors.
     fn acknowledge(&self, alert_id: &str, by: &str) -> Result<(), StoreError>;
 
-    /// The ids of acknowledged alerts.
+    /// The acknowledged alerts, with who and when.
     ///
     /// # Errors
     /// Database errors.
-    fn acknowledged(&self) -> Result<Vec<String>, StoreError>;
+    fn acknowledged(&self) -> Result<Vec<Acknowledgement>, StoreError>;
+
+    /// Take an acknowledgement back; true when there was one.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn unacknowledge(&self, alert_id: &str) -> Result<bool, StoreError>;
+
+    /// Open a session under the hash of its random id.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn save_session(&self, hash: &str, session: &Session) -> Result<(), StoreError>;
+
+    /// The session with this hash, unless it has expired by `now_unix_ms` (expired ones are
+    /// removed on the way).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn session(&self, hash: &str, now_unix_ms: i64) -> Result<Option<Session>, StoreError>;
+
+    /// End a session (sign out); true when it existed.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn delete_session(&self, hash: &str) -> Result<bool, StoreError>;
+
+    /// Remove a run with its points. A run a baseline names is kept:
+    /// [`StoreError::Baselined`].
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], [`StoreError::Baselined`]; database errors.
+    fn delete_run(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Remove old runs: on each branch, all but the newest `keep` (when given) and those
+    /// started before `before_unix_ms` (when given). Runs a baseline names are always kept.
+    /// Returns the ids removed, oldest first.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn prune(
+        &self,
+        keep: Option<usize>,
+        before_unix_ms: Option<i64>,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut runs = self.list_runs(&RunFilter::default())?;
+        runs.reverse();
+        let mut newer_on_branch: std::collections::HashMap<Option<String>, usize> =
+            Default::default();
+        let mut doomed = Vec::new();
+        // Newest first, counting each branch's runs.
+        for r in runs.iter().rev() {
+            let n = newer_on_branch.entry(r.branch.clone()).or_default();
+            let too_many = keep.is_some_and(|k| *n >= k);
+            let too_old = before_unix_ms.is_some_and(|t| r.started_unix_ms < t);
+            *n += 1;
+            if (too_many || too_old) && r.baselines.is_empty() {
+                doomed.push(r.id.clone());
+            }
+        }
+        doomed.reverse();
+        for id in &doomed {
+            self.delete_run(id)?;
+        }
+        Ok(doomed)
+    }
 
     /// Point a baseline name at a run; returns the run it named before, if another.
     ///

@@ -9,7 +9,10 @@ use perflab_model::Run;
 use postgres::{Client, NoTls, Transaction};
 
 use crate::rows::{self, RunRow};
-use crate::{points_of, Inserted, Point, RunFilter, RunSummary, Store, StoreError, SCHEMA_VERSION};
+use crate::{
+    points_of, Acknowledgement, Inserted, Point, RunFilter, RunSummary, Session, Store, StoreError,
+    SCHEMA_VERSION,
+};
 
 /// PostgreSQL's error as the kind callers act on: no server (a lost or refused connection),
 /// locked (lock_not_available, deadlock_detected, serialization_failure: retry), or other.
@@ -84,6 +87,12 @@ CREATE TABLE IF NOT EXISTS acks (
 );
 CREATE TABLE IF NOT EXISTS generation (n BIGINT NOT NULL);
 INSERT INTO generation (n) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM generation);
+CREATE TABLE IF NOT EXISTS sessions (
+    hash            TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    can_write       BOOLEAN NOT NULL,
+    expires_unix_ms BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tokens (
     name       TEXT PRIMARY KEY,
     hash       TEXT NOT NULL UNIQUE,
@@ -323,6 +332,8 @@ impl Store for PostgresStore {
                    AND ($2::TEXT IS NULL OR kind = $2)
                    AND ($3::BIGINT IS NULL OR started_unix_ms < $3
                         OR (started_unix_ms = $3 AND id < $4))
+                   AND ($6::BIGINT IS NULL OR started_unix_ms >= $6)
+                   AND ($7::BIGINT IS NULL OR started_unix_ms < $7)
                  ORDER BY started_unix_ms DESC, id DESC
                  LIMIT $5",
                 &[
@@ -331,6 +342,8 @@ impl Store for PostgresStore {
                     &before.as_ref().map(|b| b.0),
                     &before.as_ref().map(|b| b.1.clone()),
                     &limit,
+                    &filter.since_unix_ms,
+                    &filter.until_unix_ms,
                 ],
             )
             .map_err(|e| self.fail(e))?;
@@ -487,12 +500,104 @@ impl Store for PostgresStore {
         tx.commit().map_err(|e| self.fail(e))
     }
 
-    fn acknowledged(&self) -> Result<Vec<String>, StoreError> {
+    fn acknowledged(&self) -> Result<Vec<Acknowledgement>, StoreError> {
         let rows = self
             .lock()
-            .query("SELECT alert_id FROM acks", &[])
+            .query("SELECT alert_id, by_name, at FROM acks", &[])
             .map_err(|e| self.fail(e))?;
-        Ok(rows.iter().map(|r| r.get(0)).collect())
+        Ok(rows
+            .iter()
+            .map(|r| Acknowledgement {
+                alert_id: r.get(0),
+                by: r.get(1),
+                at: r.get(2),
+            })
+            .collect())
+    }
+
+    fn unacknowledge(&self, alert_id: &str) -> Result<bool, StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
+        let n = tx
+            .execute("DELETE FROM acks WHERE alert_id = $1", &[&alert_id])
+            .map_err(|e| self.fail(e))?;
+        tx.execute("UPDATE generation SET n = n + 1", &[])
+            .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))?;
+        Ok(n > 0)
+    }
+
+    fn save_session(&self, hash: &str, session: &Session) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT INTO sessions (hash, name, can_write, expires_unix_ms)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (hash) DO UPDATE SET name = EXCLUDED.name,
+                   can_write = EXCLUDED.can_write, expires_unix_ms = EXCLUDED.expires_unix_ms",
+                &[
+                    &hash,
+                    &session.name,
+                    &session.can_write,
+                    &session.expires_unix_ms,
+                ],
+            )
+            .map_err(|e| self.fail(e))
+            .map(|_| ())
+    }
+
+    fn session(&self, hash: &str, now_unix_ms: i64) -> Result<Option<Session>, StoreError> {
+        let mut client = self.lock();
+        client
+            .execute(
+                "DELETE FROM sessions WHERE expires_unix_ms <= $1",
+                &[&now_unix_ms],
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(client
+            .query_opt(
+                "SELECT name, can_write, expires_unix_ms FROM sessions WHERE hash = $1",
+                &[&hash],
+            )
+            .map_err(|e| self.fail(e))?
+            .map(|r| Session {
+                name: r.get(0),
+                can_write: r.get(1),
+                expires_unix_ms: r.get(2),
+            }))
+    }
+
+    fn delete_session(&self, hash: &str) -> Result<bool, StoreError> {
+        self.lock()
+            .execute("DELETE FROM sessions WHERE hash = $1", &[&hash])
+            .map_err(|e| self.fail(e))
+            .map(|n| n > 0)
+    }
+
+    fn delete_run(&self, id: &str) -> Result<(), StoreError> {
+        let mut client = self.lock();
+        let mut tx = client.transaction().map_err(|e| self.fail(e))?;
+        let baseline: Option<String> = tx
+            .query_opt(
+                "SELECT name FROM baselines WHERE run_id = $1 ORDER BY name LIMIT 1",
+                &[&id],
+            )
+            .map_err(|e| self.fail(e))?
+            .map(|r| r.get(0));
+        if let Some(baseline) = baseline {
+            return Err(StoreError::Baselined {
+                id: id.into(),
+                baseline,
+            });
+        }
+        let n = tx
+            .execute("DELETE FROM runs WHERE id = $1", &[&id])
+            .map_err(|e| self.fail(e))?;
+        if n == 0 {
+            return Err(StoreError::NotFound(id.into()));
+        }
+        tx.execute("UPDATE generation SET n = n + 1", &[])
+            .map_err(|e| self.fail(e))?;
+        tx.commit().map_err(|e| self.fail(e))
     }
 
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {

@@ -9,8 +9,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::rows::{self, RunRow};
 use crate::{
-    group_series, points_of, unix_ms, Inserted, Point, RunFilter, RunSummary, Series, Store,
-    StoreError,
+    group_series, points_of, unix_ms, Acknowledgement, Inserted, Point, RunFilter, RunSummary,
+    Series, Session, Store, StoreError,
 };
 
 /// SQLite's error as the kind callers act on: locked (retry), damaged (do not), or other.
@@ -40,7 +40,16 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_5,
     MIGRATION_6,
     MIGRATION_7,
+    MIGRATION_8,
 ];
+
+/// Version 8: browsers' sessions (the hash of a random id, whose, until when).
+const MIGRATION_8: &str = "CREATE TABLE IF NOT EXISTS sessions (
+    hash            TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    can_write       INTEGER NOT NULL,
+    expires_unix_ms INTEGER NOT NULL
+);";
 
 /// Version 7: points by time, for the dashboard's view of the newest runs.
 const MIGRATION_7: &str = "CREATE INDEX IF NOT EXISTS points_time ON points (time_unix_ms);";
@@ -494,6 +503,8 @@ impl Store for SqliteStore {
                  WHERE (?1 IS NULL OR git_branch = ?1)
                    AND (?2 IS NULL OR kind = ?2)
                    AND (?3 IS NULL OR started_unix_ms < ?3 OR (started_unix_ms = ?3 AND id < ?4))
+                   AND (?6 IS NULL OR started_unix_ms >= ?6)
+                   AND (?7 IS NULL OR started_unix_ms < ?7)
                  ORDER BY started_unix_ms DESC, id DESC
                  LIMIT ?5",
             )
@@ -510,7 +521,9 @@ impl Store for SqliteStore {
                     filter.kind,
                     before.as_ref().map(|b| b.0),
                     before.as_ref().map(|b| b.1.clone()),
-                    limit
+                    limit,
+                    filter.since_unix_ms,
+                    filter.until_unix_ms,
                 ],
                 |r| {
                     Ok(RunSummary {
@@ -683,13 +696,105 @@ impl Store for SqliteStore {
         tx.commit().map_err(db)
     }
 
-    fn acknowledged(&self) -> Result<Vec<String>, StoreError> {
+    fn acknowledged(&self) -> Result<Vec<Acknowledgement>, StoreError> {
         let conn = self.lock();
         let mut stmt = conn
-            .prepare_cached("SELECT alert_id FROM acks")
+            .prepare_cached("SELECT alert_id, by_name, at FROM acks")
             .map_err(db)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(db)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Acknowledgement {
+                    alert_id: r.get(0)?,
+                    by: r.get(1)?,
+                    at: r.get(2)?,
+                })
+            })
+            .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn unacknowledge(&self, alert_id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        let n = tx
+            .execute("DELETE FROM acks WHERE alert_id = ?1", params![alert_id])
+            .map_err(db)?;
+        tx.execute(BUMP, []).map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(n > 0)
+    }
+
+    fn save_session(&self, hash: &str, session: &Session) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "INSERT OR REPLACE INTO sessions (hash, name, can_write, expires_unix_ms)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    hash,
+                    session.name,
+                    session.can_write,
+                    session.expires_unix_ms
+                ],
+            )
+            .map_err(db)
+            .map(|_| ())
+    }
+
+    fn session(&self, hash: &str, now_unix_ms: i64) -> Result<Option<Session>, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "DELETE FROM sessions WHERE expires_unix_ms <= ?1",
+            params![now_unix_ms],
+        )
+        .map_err(db)?;
+        conn.query_row(
+            "SELECT name, can_write, expires_unix_ms FROM sessions WHERE hash = ?1",
+            params![hash],
+            |r| {
+                Ok(Session {
+                    name: r.get(0)?,
+                    can_write: r.get(1)?,
+                    expires_unix_ms: r.get(2)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(db)
+    }
+
+    fn delete_session(&self, hash: &str) -> Result<bool, StoreError> {
+        self.lock()
+            .execute("DELETE FROM sessions WHERE hash = ?1", params![hash])
+            .map_err(db)
+            .map(|n| n > 0)
+    }
+
+    fn delete_run(&self, id: &str) -> Result<(), StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(db)?;
+        let baseline: Option<String> = tx
+            .query_row(
+                "SELECT name FROM baselines WHERE run_id = ?1 ORDER BY name LIMIT 1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        if let Some(baseline) = baseline {
+            return Err(StoreError::Baselined {
+                id: id.into(),
+                baseline,
+            });
+        }
+        // Points go with the run (ON DELETE CASCADE).
+        let n = tx
+            .execute("DELETE FROM runs WHERE id = ?1", params![id])
+            .map_err(db)?;
+        if n == 0 {
+            return Err(StoreError::NotFound(id.into()));
+        }
+        tx.execute(BUMP, []).map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     fn save_baseline(&self, name: &str, run_id: &str) -> Result<Option<String>, StoreError> {

@@ -203,9 +203,123 @@ fn tokens_and_acknowledgements_are_kept() {
             s.revoke_token("ci").unwrap() && s.token_name("hash-1").unwrap().is_none(),
             "{name}"
         );
-        s.acknowledge("abc", "ci").unwrap();
-        s.acknowledge("abc", "ci").unwrap();
-        assert_eq!(s.acknowledged().unwrap(), ["abc"], "{name}");
+        s.acknowledge("abc", "alice").unwrap();
+        s.acknowledge("abc", "bob").unwrap();
+        let acks = s.acknowledged().unwrap();
+        assert_eq!(acks.len(), 1, "{name}");
+        assert_eq!(
+            (acks[0].alert_id.as_str(), acks[0].by.as_str()),
+            ("abc", "alice"),
+            "{name}: the first one stays"
+        );
+        assert!(
+            perflab_model::parse_rfc3339_ms(&acks[0].at).is_some(),
+            "{name}"
+        );
+        let g = s.generation().unwrap();
+        assert!(s.unacknowledge("abc").unwrap(), "{name}");
+        assert!(s.generation().unwrap() > g, "{name}");
+        assert!(!s.unacknowledge("abc").unwrap(), "{name}");
+        assert!(s.acknowledged().unwrap().is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn sessions_expire_and_end() {
+    use perflab_store::Session;
+    for (name, s, _dir) in backends() {
+        let alice = Session {
+            name: "alice".into(),
+            can_write: true,
+            expires_unix_ms: 2_000,
+        };
+        s.save_session("h1", &alice).unwrap();
+        assert_eq!(
+            s.session("h1", 1_000).unwrap(),
+            Some(alice.clone()),
+            "{name}"
+        );
+        assert_eq!(s.session("h2", 1_000).unwrap(), None, "{name}");
+        assert_eq!(s.session("h1", 2_000).unwrap(), None, "{name}: expired");
+        s.save_session(
+            "h1",
+            &Session {
+                expires_unix_ms: 9_000,
+                ..alice
+            },
+        )
+        .unwrap();
+        assert!(s.delete_session("h1").unwrap(), "{name}");
+        assert_eq!(s.session("h1", 1_000).unwrap(), None, "{name}: signed out");
+    }
+}
+
+#[test]
+fn runs_are_deleted_and_pruned_keeping_baselines_and_points_consistent() {
+    for (name, s, _dir) in backends() {
+        let mut ids = Vec::new();
+        for (i, branch) in ["main", "main", "main", "feature", "main", "feature"]
+            .iter()
+            .enumerate()
+        {
+            let r = run_at(
+                &format!("2024-01-0{}T00:00:00.000Z", i + 1),
+                branch,
+                1.0 + i as f64,
+            );
+            s.save_run(&r).unwrap();
+            ids.push(r.id);
+        }
+        s.save_baseline("v1", &ids[0]).unwrap();
+        assert!(
+            matches!(s.delete_run(&ids[0]), Err(StoreError::Baselined { ref baseline, .. }) if baseline == "v1"),
+            "{name}"
+        );
+        assert!(
+            matches!(s.delete_run("nope"), Err(StoreError::NotFound(_))),
+            "{name}"
+        );
+        s.delete_run(&ids[1]).unwrap();
+        assert_eq!(
+            s.series("parse/n=10", "time", None).unwrap().len(),
+            5,
+            "{name}: its points went with it"
+        );
+        // Keep the newest 1 per branch (and the baseline's run): main keeps 0 and 4, feature 5.
+        let removed = s.prune(Some(1), None).unwrap();
+        assert_eq!(removed, vec![ids[2].clone(), ids[3].clone()], "{name}");
+        let left: Vec<String> = s
+            .list_runs(&RunFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            left,
+            vec![ids[5].clone(), ids[4].clone(), ids[0].clone()],
+            "{name}"
+        );
+        assert_eq!(
+            s.series("parse/n=10", "time", None).unwrap().len(),
+            3,
+            "{name}"
+        );
+        // Older than the 5th of January: nothing left to take but the baseline's run, kept.
+        let removed = s
+            .prune(None, Some(perflab_store::unix_ms("2024-01-05T00:00:00Z")))
+            .unwrap();
+        assert!(removed.is_empty(), "{name}: {removed:?}");
+        assert_eq!(s.baseline("v1").unwrap().unwrap().id, ids[0], "{name}");
+        // since/until filter listings.
+        let window = s
+            .list_runs(&RunFilter {
+                since_unix_ms: Some(perflab_store::unix_ms("2024-01-05T00:00:00Z")),
+                until_unix_ms: Some(perflab_store::unix_ms("2024-01-06T00:00:00Z")),
+                ..RunFilter::default()
+            })
+            .unwrap();
+        assert_eq!(window.len(), 1, "{name}");
+        assert_eq!(window[0].id, ids[4], "{name}");
     }
 }
 

@@ -21,11 +21,14 @@ use crate::{
 pub(crate) fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/runs", get(list_runs).post(upload))
-        .route("/api/v1/runs/{id}", get(one_run))
+        .route("/api/v1/runs/{id}", get(one_run).delete(delete_run))
         .route("/api/v1/series", get(series))
         .route("/api/v1/alerts", get(list_alerts))
         .route("/api/v1/compare", get(compare_runs))
-        .route("/api/v1/alerts/{id}/ack", post(ack_alert))
+        .route(
+            "/api/v1/alerts/{id}/ack",
+            post(ack_alert).delete(unack_alert),
+        )
         .route("/metrics", get(metrics))
 }
 
@@ -34,28 +37,115 @@ struct RunsQuery {
     branch: Option<String>,
     kind: Option<String>,
     limit: Option<usize>,
+    /// The last run of the previous page: the next page starts after it.
+    cursor: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
 }
 
+/// An RFC 3339 time (or a date) from a query parameter, as Unix ms.
+pub(crate) fn query_time(name: &str, value: Option<&str>) -> Result<Option<i64>, AppError> {
+    let Some(v) = value else { return Ok(None) };
+    let full = if v.len() == 10 {
+        format!("{v}T00:00:00Z")
+    } else {
+        v.to_string()
+    };
+    perflab_model::parse_rfc3339_ms(&full)
+        .map(Some)
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "{name}={:?}: write an RFC 3339 time or a date (2026-11-30T12:00:00Z, 2026-11-30)",
+                crate::shorten(v, 40)
+            ))
+        })
+}
+
+/// `GET /api/v1/runs`: newest first, `limit` (100 by default, 10,000 at most) per page; when
+/// there may be more, a `Link: <…&cursor=ID>; rel="next"` header names the next page.
 async fn list_runs(
     State(s): State<Shared>,
     headers: HeaderMap,
     Query(q): Query<RunsQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_read(&s, &headers)?;
+    may_read(&s, &headers).await?;
+    let since_unix_ms = query_time("since", q.since.as_deref())?;
+    let until_unix_ms = query_time("until", q.until.as_deref())?;
+    if let Some(c) = q.cursor.as_deref().filter(|c| !perflab_model::is_run_id(c)) {
+        return Err(AppError::BadRequest(format!(
+            "cursor={:?} is not a run id (take it from the Link header)",
+            crate::shorten(c, 40)
+        )));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
     blocking(s, move |s| {
         let runs = s.store.list_runs(&RunFilter {
-            branch: q.branch,
-            kind: q.kind,
-            before: None,
-            limit: q.limit.unwrap_or(100).min(10_000),
+            branch: q.branch.clone(),
+            kind: q.kind.clone(),
+            before: q.cursor.clone(),
+            since_unix_ms,
+            until_unix_ms,
+            limit,
         })?;
         let body = perflab_report::render(
             perflab_report::Format::Json,
             &perflab_report::Document::Log(&runs),
         )
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+        let mut res = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if let (true, Some(last)) = (runs.len() == limit, runs.last()) {
+            let mut pairs: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+            for (k, v) in [
+                ("branch", &q.branch),
+                ("kind", &q.kind),
+                ("since", &q.since),
+                ("until", &q.until),
+            ] {
+                if let Some(v) = v {
+                    pairs.push((k, v.clone()));
+                }
+            }
+            pairs.push(("cursor", last.id.clone()));
+            let query = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish();
+            if let Ok(v) =
+                header::HeaderValue::from_str(&format!("</api/v1/runs?{query}>; rel=\"next\""))
+            {
+                res.headers_mut().insert(header::LINK, v);
+            }
+        }
+        Ok(res)
+    })
+    .await
+}
+
+/// `DELETE /api/v1/runs/{id}` with a token: the run and its points go; a run a baseline
+/// names is kept (409).
+async fn delete_run(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    count(&s, 1);
+    blocking(s, move |s| {
+        let by = writer(s, &headers)?;
+        if !perflab_model::is_run_id(&id) {
+            return Err(AppError::BadRequest(format!(
+                "{:?} is not a run id (give the whole id to delete)",
+                crate::shorten(&id, 40)
+            )));
+        }
+        match s.store.delete_run(&id) {
+            Ok(()) => {}
+            Err(e @ perflab_store::StoreError::Baselined { .. }) => {
+                return Err(AppError::Conflict(e.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        eprintln!("perflab serve: run {id} deleted by {by}");
+        Ok(Json(serde_json::json!({ "id": id, "deleted": true, "by": by })).into_response())
     })
     .await
 }
@@ -66,7 +156,7 @@ async fn one_run(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_read(&s, &headers)?;
+    may_read(&s, &headers).await?;
     blocking(s, move |s| {
         let run = stored(s, &id)?;
         Ok(([(header::CONTENT_TYPE, "application/json")], run.to_json()).into_response())
@@ -96,6 +186,25 @@ async fn ack_alert(
         }
         s.store.acknowledge(&id, &by)?;
         Ok(Json(serde_json::json!({ "id": id, "acknowledged": true, "by": by })).into_response())
+    })
+    .await
+}
+
+/// `DELETE /api/v1/alerts/{id}/ack`: the acknowledgement is taken back.
+async fn unack_alert(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, AppError> {
+    count(&s, 1);
+    blocking(s, move |s| {
+        let by = writer(s, &headers)?;
+        if !s.store.unacknowledge(&id)? {
+            return Err(AppError::NotFound(format!(
+                "alert {id:?} is not acknowledged"
+            )));
+        }
+        Ok(Json(serde_json::json!({ "id": id, "acknowledged": false, "by": by })).into_response())
     })
     .await
 }
@@ -189,6 +298,10 @@ struct SeriesQuery {
     benchmark: String,
     metric: String,
     branch: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    /// The newest this many points.
+    limit: Option<usize>,
 }
 
 async fn series(
@@ -197,16 +310,28 @@ async fn series(
     Query(q): Query<SeriesQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 2);
-    may_read(&s, &headers)?;
+    may_read(&s, &headers).await?;
+    let since = query_time("since", q.since.as_deref())?;
+    let until = query_time("until", q.until.as_deref())?;
     blocking(s, move |s| {
         let generation = s.store.generation()?;
-        let key = format!("series\0{}\0{}\0{:?}", q.benchmark, q.metric, q.branch);
+        let key = format!(
+            "series\0{}\0{}\0{:?}\0{since:?}\0{until:?}\0{:?}",
+            q.benchmark, q.metric, q.branch, q.limit
+        );
         let body = s
             .cache
             .get_or(key, (generation, 0), || -> Result<String, AppError> {
-                let points = s
+                let mut points = s
                     .store
                     .series(&q.benchmark, &q.metric, q.branch.as_deref())?;
+                points.retain(|p| {
+                    since.is_none_or(|t| p.time_unix_ms >= t)
+                        && until.is_none_or(|t| p.time_unix_ms < t)
+                });
+                if let Some(n) = q.limit {
+                    points.drain(..points.len().saturating_sub(n));
+                }
                 let rows: Vec<SeriesRow<'_>> = points
                     .iter()
                     .map(|p| SeriesRow {
@@ -268,7 +393,7 @@ async fn compare_runs(
     Query(q): Query<CompareQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_read(&s, &headers)?;
+    may_read(&s, &headers).await?;
     blocking(s, move |s| {
         let (base, current) = (stored(s, &q.base)?, stored(s, &q.current)?);
         let c = compare_stored(&base, &current)?;
@@ -282,22 +407,39 @@ async fn compare_runs(
     .await
 }
 
-async fn list_alerts(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
+#[derive(Debug, Deserialize)]
+struct AlertsQuery {
+    branch: Option<String>,
+}
+
+/// `GET /api/v1/alerts[?branch=]`: the change points (each with its branch and commit) and
+/// the same alerts grouped by the commit that caused them.
+async fn list_alerts(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<AlertsQuery>,
+) -> Result<Response, AppError> {
     count(&s, 3);
-    may_read(&s, &headers)?;
+    may_read(&s, &headers).await?;
     blocking(s, move |s| {
-        let found = fresh_alerts(s)?;
-        Ok(
-            Json(serde_json::json!({ "schema": "perflab.alerts.v1", "alerts": found }))
-                .into_response(),
-        )
+        let mut found = fresh_alerts(s)?;
+        if let Some(b) = &q.branch {
+            found.retain(|a| a.branch.as_deref() == Some(b.as_str()));
+        }
+        let groups = crate::alerts::group_alerts(&found);
+        Ok(Json(serde_json::json!({
+            "schema": "perflab.alerts.v1",
+            "alerts": found,
+            "groups": groups,
+        }))
+        .into_response())
     })
     .await
 }
 
 async fn metrics(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     // The medians are the history too: a scraper sends the read token (`authorization`).
-    may_read(&s, &headers)?;
+    may_read(&s, &headers).await?;
     blocking(s, move |s| {
         use std::fmt::Write as _;
         let label = perflab_report::prometheus::label;

@@ -25,7 +25,7 @@ mod cache;
 mod pages;
 mod push;
 
-pub use alerts::{all_alerts, change_points_of};
+pub use alerts::{all_alerts, change_points_of, group_alerts, AlertGroup, AlertPolicy};
 pub use push::{push, push_with_ca, PushError};
 
 /// A new random token (32 bytes from the OS, hex).
@@ -160,6 +160,10 @@ pub struct AppState {
     pub request_timeout: Duration,
     /// Targets the run pages check runs against (`[[target]]` in `perflab.toml`).
     pub targets: Vec<perflab_analysis::Target>,
+    /// Which change points are alerts.
+    pub alert_policy: AlertPolicy,
+    /// How long a browser's session lasts.
+    pub session_ttl: Duration,
     /// The last alert computation, keyed by the store's generation: change points of every
     /// series cost a scan of the history, and Prometheus scrapes often.
     pub(crate) alerts_cache: std::sync::Mutex<Option<(i64, Arc<Vec<Alert>>)>>,
@@ -180,6 +184,8 @@ impl AppState {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             targets: Vec::new(),
+            alert_policy: AlertPolicy::default(),
+            session_ttl: Duration::from_secs(12 * 3600),
             alerts_cache: std::sync::Mutex::new(None),
             cache: cache::Cache::default(),
             refreshing: std::sync::atomic::AtomicBool::new(false),
@@ -273,17 +279,36 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-/// The read token of a request: its bearer token, or the `perflab_read` cookie that `/login`
-/// sets for a browser.
-fn read_credential(headers: &HeaderMap) -> Option<&str> {
-    bearer(headers).or_else(|| {
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .find_map(|c| c.trim().strip_prefix("perflab_read="))
-    })
+/// The name of the session cookie; its value is a random id, the store keeps its hash.
+pub(crate) const SESSION_COOKIE: &str = "perflab_session";
+
+/// The session id a browser sent, if any.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .filter(|v| !v.is_empty())
+}
+
+/// The signed-in session of a request (`/login` opened it), if it is live.
+pub(crate) async fn session_of(
+    s: &Shared,
+    headers: &HeaderMap,
+) -> Result<Option<perflab_store::Session>, AppError> {
+    let Some(id) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    let hash = token_hash(id);
+    let s = s.clone();
+    match tokio::task::spawn_blocking(move || s.store.session(&hash, perflab_model::now_unix_ms()))
+        .await
+    {
+        Ok(found) => Ok(found?),
+        Err(e) => Err(AppError::Internal(e.to_string())),
+    }
 }
 
 /// Equal, in time that does not depend on where they differ.
@@ -295,18 +320,26 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-pub(crate) fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    match &state.read_token {
-        Some(t) if !read_credential(headers).is_some_and(|c| same_secret(c, t)) => {
-            Err(AppError::Unauthorized)
-        }
-        _ => Ok(()),
+/// Reads are open, or the request has the read token as its bearer, or a signed-in session.
+pub(crate) async fn may_read(s: &Shared, headers: &HeaderMap) -> Result<(), AppError> {
+    let Some(t) = &s.read_token else {
+        return Ok(());
+    };
+    if bearer(headers).is_some_and(|c| same_secret(c, t)) {
+        return Ok(());
+    }
+    match session_of(s, headers).await? {
+        Some(_) => Ok(()),
+        None => Err(AppError::Unauthorized),
     }
 }
 
 /// [`may_read`] for a page: a browser without the read token is sent to `/login`.
-pub(crate) fn may_see(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
-    may_read(state, headers).map_err(|_| AppError::Login)
+pub(crate) async fn may_see(s: &Shared, headers: &HeaderMap) -> Result<(), AppError> {
+    match may_read(s, headers).await {
+        Err(AppError::Unauthorized) => Err(AppError::Login),
+        other => other,
+    }
 }
 
 /// A stored run by id or unique prefix: 400 for what cannot start a run id or is shared by

@@ -41,6 +41,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/bench", get(bench))
         .route("/alerts", get(alerts_page))
         .route("/alerts/{id}/ack", post(ack_form))
+        .route("/alerts/{id}/unack", post(unack_form))
+        .route("/logout", post(logout))
         .route("/run/{id}", get(run_page))
         .route("/compare", get(compare_page))
         .route("/login", get(login_page).post(login))
@@ -77,7 +79,7 @@ fn short(commit: &str) -> String {
 
 async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 0);
-    may_see(&s, &headers)?;
+    may_see(&s, &headers).await?;
     blocking(s, move |s| {
         cached_page(s, "index".into(), || {
             let series = s.store.recent_series(30)?;
@@ -162,7 +164,7 @@ async fn bench(
     Query(q): Query<BenchQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 2);
-    may_see(&s, &headers)?;
+    may_see(&s, &headers).await?;
     blocking(s, move |s| {
         let key = format!(
             "bench\0{}\0{}\0{:?}\0{:?}",
@@ -324,72 +326,176 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
 
 async fn alerts_page(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
     count(&s, 3);
-    may_see(&s, &headers)?;
+    may_see(&s, &headers).await?;
+    let viewer = crate::session_of(&s, &headers).await?;
     blocking(s, move |s| {
-        cached_page(s, "alerts".into(), || {
-            let alerts = latest_alerts(s)?.1;
-            let mut body = format!(
-                "<h1>Alerts</h1><p class=\"note\">{} change points in the history ({} open): persistent shifts found by E-Divisive means, as Apache Otava finds them.</p>\
-    <table class=\"alerts\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Change</th><th class=\"num\">p</th>\
-    <th>Direction</th><th>First run after</th><th>Status</th></tr></thead><tbody>",
-                alerts.len(),
-                alerts.iter().filter(|a| !a.acknowledged).count()
-            );
-            for a in alerts.iter() {
-                let dir = match a.direction {
-                    Direction::Regression => "regression",
-                    Direction::Improvement => "improvement",
-                };
-                let status = if a.acknowledged {
-                    "acknowledged".to_string()
-                } else {
-                    format!(
-                        "<form method=\"post\" action=\"/alerts/{}/ack\"><input type=\"password\" name=\"token\" placeholder=\"token\" autocomplete=\"off\" required> <button>Acknowledge</button></form>",
-                        html(&seg(&a.id))
-                    )
-                };
-                let _ = write!(
-                    body,
-                    "<tr class=\"alert\" data-id=\"{}\"><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num {dir}\">{:+.1}%</td>\
-    <td class=\"num\">{:.2e}</td><td class=\"{dir}\">{dir}</td><td><a href=\"/run/{}\">{}</a></td><td>{status}</td></tr>",
-                    html(&a.id),
-                    html(&query(&[("benchmark", &a.benchmark), ("metric", &a.metric)])),
-                    html(&a.benchmark),
-                    html(&a.metric),
-                    a.change * 100.0,
-                    a.p_value,
-                    html(&seg(&a.run_id)),
-                    html(&a.run_id)
-                );
-            }
-            body.push_str("</tbody></table>");
-            Ok(page("perflab: alerts", NAV, &body))
+        // The forms depend on who looks: one cached page per signed-in name.
+        let who = viewer
+            .as_ref()
+            .filter(|v| v.can_write)
+            .map(|v| v.name.clone());
+        let key = format!("alerts\0{}", who.as_deref().unwrap_or(""));
+        cached_page(s, key, || {
+            Ok(alerts_body(&latest_alerts(s)?.1, who.as_deref()))
         })
     })
     .await
 }
 
-#[derive(Debug, Deserialize)]
-struct AckForm {
-    token: String,
+/// The alerts page: groups (one per commit and branch) with their alerts, each with its
+/// acknowledgement (who and when, and a form to undo it) or a button to acknowledge it.
+fn alerts_body(alerts: &[Alert], who: Option<&str>) -> String {
+    let groups = crate::alerts::group_alerts(alerts);
+    let by_id: BTreeMap<&str, &Alert> = alerts.iter().map(|a| (a.id.as_str(), a)).collect();
+    let mut body = format!(
+        "<h1>Alerts</h1><p class=\"note\">{} change points in {} groups ({} open): persistent shifts of a benchmark on one branch, found by E-Divisive means as Apache Otava finds them, grouped by the commit that caused them.</p>",
+        alerts.len(),
+        groups.len(),
+        alerts.iter().filter(|a| !a.acknowledged).count()
+    );
+    match who {
+        Some(name) => {
+            let _ = write!(
+                body,
+                "<form class=\"session\" method=\"post\" action=\"/logout\">Signed in as <b>{}</b> <button>Sign out</button></form>",
+                html(name)
+            );
+        }
+        None => body.push_str(
+            "<p class=\"note\"><a href=\"/login\">Sign in with your token</a> to acknowledge alerts.</p>",
+        ),
+    }
+    for g in &groups {
+        let dir = if g.regressions > 0 {
+            "regression"
+        } else {
+            "improvement"
+        };
+        let commit = g.commit.as_deref().map(short).unwrap_or_default();
+        let _ = write!(
+            body,
+            "<section class=\"group\" data-id=\"{}\"><h2 class=\"{dir}\">{} regression{}, {} improvement{} · {} <code>{}</code> · <a href=\"/run/{}\">run</a>{}</h2>\
+<table class=\"alerts\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Change</th><th class=\"num\">p</th><th>Direction</th><th>Status</th></tr></thead><tbody>",
+            html(&g.id),
+            g.regressions,
+            if g.regressions == 1 { "" } else { "s" },
+            g.improvements,
+            if g.improvements == 1 { "" } else { "s" },
+            html(g.branch.as_deref().unwrap_or("(no branch)")),
+            html(&commit),
+            html(&seg(&g.run_id)),
+            if g.acknowledged { " · acknowledged" } else { "" },
+        );
+        for id in &g.alerts {
+            let Some(a) = by_id.get(id.as_str()) else {
+                continue;
+            };
+            let dir = match a.direction {
+                Direction::Regression => "regression",
+                Direction::Improvement => "improvement",
+            };
+            let status = match (&a.acknowledged_by, who) {
+                (Some(by), Some(_)) => format!(
+                    "acknowledged by {} {} <form method=\"post\" action=\"/alerts/{}/unack\"><button>Undo</button></form>",
+                    html(by),
+                    html(&a.acknowledged_at.as_deref().map(|t| t.chars().take(16).collect::<String>()).unwrap_or_default()),
+                    html(&seg(&a.id))
+                ),
+                (Some(by), None) => format!(
+                    "acknowledged by {} {}",
+                    html(by),
+                    html(&a.acknowledged_at.as_deref().map(|t| t.chars().take(16).collect::<String>()).unwrap_or_default())
+                ),
+                (None, Some(_)) => format!(
+                    "<form method=\"post\" action=\"/alerts/{}/ack\"><button>Acknowledge</button></form>",
+                    html(&seg(&a.id))
+                ),
+                (None, None) => "open".to_string(),
+            };
+            let around = query(&[
+                ("benchmark", &a.benchmark),
+                ("metric", &a.metric),
+                ("branch", a.branch.as_deref().unwrap_or("")),
+                ("base", &a.run_id),
+            ]);
+            let _ = write!(
+                body,
+                "<tr class=\"alert\" data-id=\"{}\"><td><a href=\"/bench?{}\">{}</a></td><td>{}</td><td class=\"num {dir}\">{:+.1}%</td>\
+<td class=\"num\">{:.2e}</td><td class=\"{dir}\">{dir}</td><td>{status}</td></tr>",
+                html(&a.id),
+                html(&around),
+                html(&a.benchmark),
+                html(&a.metric),
+                a.change * 100.0,
+                a.p_value,
+            );
+        }
+        body.push_str("</tbody></table></section>");
+    }
+    page("perflab: alerts", NAV, &body)
 }
 
-/// The alerts page's form: the token in the body instead of a header, then back to the page.
+#[derive(Debug, Deserialize)]
+struct AckForm {
+    /// An upload token, for a form posted without a session (kept for scripts).
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// Who may acknowledge from a browser: a signed-in session opened with a named token, or a
+/// named token in the form itself.
+async fn acknowledger(s: &Shared, headers: &HeaderMap, form: &AckForm) -> Result<String, AppError> {
+    if let Some(token) = form
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let hash = token_hash(token);
+        let st = s.clone();
+        return match tokio::task::spawn_blocking(move || st.store.token_name(&hash)).await {
+            Ok(Ok(Some(name))) => Ok(name),
+            Ok(Ok(None)) => Err(AppError::Unauthorized),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(AppError::Internal(e.to_string())),
+        };
+    }
+    match crate::session_of(s, headers).await? {
+        Some(v) if v.can_write => Ok(v.name),
+        _ => Err(AppError::Login),
+    }
+}
+
+/// The alerts page's Acknowledge button, then back to the page.
 async fn ack_form(
     State(s): State<Shared>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Form(f): Form<AckForm>,
 ) -> Result<Response, AppError> {
     count(&s, 1);
+    let by = acknowledger(&s, &headers, &f).await?;
     blocking(s, move |s| {
-        let by = s
-            .store
-            .token_name(&token_hash(f.token.trim()))?
-            .ok_or(AppError::Unauthorized)?;
         if !fresh_alerts(s)?.iter().any(|a| a.id == id) {
             return Err(AppError::NotFound(format!("no alert {id:?}")));
         }
         s.store.acknowledge(&id, &by)?;
+        Ok(Redirect::to("/alerts").into_response())
+    })
+    .await
+}
+
+/// The Undo button: the acknowledgement is taken back.
+async fn unack_form(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<AckForm>,
+) -> Result<Response, AppError> {
+    count(&s, 1);
+    acknowledger(&s, &headers, &f).await?;
+    blocking(s, move |s| {
+        s.store.unacknowledge(&id)?;
         Ok(Redirect::to("/alerts").into_response())
     })
     .await
@@ -401,7 +507,7 @@ async fn run_page(
     Path(id): Path<String>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_see(&s, &headers)?;
+    may_see(&s, &headers).await?;
     blocking(s, move |s| {
         cached_page(s, format!("run\0{id}"), || {
             let run = stored(s, &id)?;
@@ -475,7 +581,7 @@ async fn compare_page(
     Query(q): Query<CompareQuery>,
 ) -> Result<Response, AppError> {
     count(&s, 0);
-    may_see(&s, &headers)?;
+    may_see(&s, &headers).await?;
     blocking(s, move |s| {
         cached_page(s, format!("compare\0{}\0{}", q.base, q.current), || {
             let (base, current) = (stored(s, &q.base)?, stored(s, &q.current)?);
@@ -495,9 +601,9 @@ async fn compare_page(
 }
 
 async fn login_page() -> Response {
-    let body = "<h1>Read token</h1><p class=\"note\">This server was started with <code>--read-token</code>.</p>\
-<form method=\"post\" action=\"/login\"><input type=\"password\" name=\"token\" placeholder=\"read token\" autocomplete=\"current-password\" required> <button>Open the dashboard</button></form>";
-    html_response(page("perflab: read token", &[], body).into())
+    let body = "<h1>Sign in</h1><p class=\"note\">The read token opens the dashboard; your own token (<code>perflab token create NAME</code>) also lets you acknowledge alerts, under your name.</p>\
+<form method=\"post\" action=\"/login\"><input type=\"password\" name=\"token\" placeholder=\"token\" autocomplete=\"current-password\" required> <button>Sign in</button></form>";
+    html_response(page("perflab: sign in", &[], body).into())
 }
 
 #[derive(Debug, Deserialize)]
@@ -505,20 +611,77 @@ struct LoginForm {
     token: String,
 }
 
-/// Check the read token and keep it in a cookie the browser sends back (HttpOnly, this site
-/// only), then on to the dashboard.
-async fn login(State(s): State<Shared>, Form(f): Form<LoginForm>) -> Result<Response, AppError> {
-    let token = f.token.trim();
-    match &s.read_token {
-        Some(t) if same_secret(token, t) => {
-            let mut res = Redirect::to("/").into_response();
-            let cookie = format!("perflab_read={token}; Path=/; HttpOnly; SameSite=Strict");
-            let value =
-                header::HeaderValue::from_str(&cookie).map_err(|_| AppError::Unauthorized)?;
-            res.headers_mut().insert(header::SET_COOKIE, value);
-            Ok(res)
+/// Whether the request came over https (directly or through a proxy that says so): the
+/// session cookie is then `Secure`.
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+/// A session for the read token (may read) or a named token (may also acknowledge, as that
+/// name): a random id in an HttpOnly, same-site cookie, its hash in the store, ending after
+/// `session_ttl`. The token itself never goes into a cookie.
+async fn login(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let token = f.token.trim().to_string();
+    let secure = over_https(&headers);
+    blocking(s, move |s| {
+        let reader = s
+            .read_token
+            .as_deref()
+            .is_some_and(|t| same_secret(&token, t));
+        let named = s.store.token_name(&token_hash(&token))?;
+        let (name, can_write) = match (named, reader) {
+            (Some(name), _) => (name, true),
+            (None, true) => ("reader".to_string(), false),
+            (None, false) => return Err(AppError::Unauthorized),
+        };
+        let id = crate::new_token().map_err(|e| AppError::Internal(e.to_string()))?;
+        let ttl = s.session_ttl;
+        s.store.save_session(
+            &token_hash(&id),
+            &perflab_store::Session {
+                name,
+                can_write,
+                expires_unix_ms: perflab_model::now_unix_ms()
+                    + i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2),
+            },
+        )?;
+        let cookie = format!(
+            "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            crate::SESSION_COOKIE,
+            ttl.as_secs(),
+            if secure { "; Secure" } else { "" }
+        );
+        let mut res = Redirect::to("/").into_response();
+        let value = header::HeaderValue::from_str(&cookie)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        res.headers_mut().insert(header::SET_COOKIE, value);
+        Ok(res)
+    })
+    .await
+}
+
+/// Sign out: the session ends in the store and the cookie is cleared.
+async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
+    let id = crate::session_cookie(&headers).map(str::to_string);
+    blocking(s, move |s| {
+        if let Some(id) = id {
+            s.store.delete_session(&token_hash(&id))?;
         }
-        Some(_) => Err(AppError::Unauthorized),
-        None => Ok(Redirect::to("/").into_response()),
-    }
+        let mut res = Redirect::to("/login").into_response();
+        res.headers_mut().insert(
+            header::SET_COOKIE,
+            header::HeaderValue::from_static(
+                "perflab_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+            ),
+        );
+        Ok(res)
+    })
+    .await
 }

@@ -284,37 +284,198 @@ async fn cached_series_and_pages_follow_every_write_even_from_another_store() {
 }
 
 #[tokio::test]
-async fn the_alerts_page_acknowledges_with_a_form() {
+async fn the_alerts_page_acknowledges_under_a_session_and_can_undo() {
     let (st, _dir) = state();
     for i in 0..20 {
         st.store
             .save_run(&run(if i < 10 { 1e-3 } else { 1.5e-3 }))
             .unwrap();
     }
+    // Signed out: the alerts, no form, a way to sign in.
     let (status, page) = call(&st, Request::get("/alerts").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Search&lt;img src=x&gt;"), "{page}");
     assert!(!page.contains("<img"), "names are escaped");
-    let action = page
-        .split("action=\"")
+    assert!(
+        !page.contains("/ack\""),
+        "no form without a session: {page}"
+    );
+    assert!(page.contains("href=\"/login\""), "{page}");
+    let alert_id = page
+        .split("class=\"alert\" data-id=\"")
         .nth(1)
         .and_then(|s| s.split('"').next())
-        .expect("an acknowledge form")
+        .expect("an alert row")
         .to_string();
-    let form = |token: &str| {
-        Request::post(action.as_str())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(format!("token={token}")))
+    let post = |path: String, cookie: Option<&str>| {
+        let mut r = Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+        if let Some(c) = cookie {
+            r = r.header("cookie", c);
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    let ack = format!("/alerts/{alert_id}/ack");
+    let res = app(st.clone())
+        .oneshot(post(ack.clone(), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "no session: sign in first"
+    );
+    assert_eq!(res.headers()["location"], "/login");
+    // Sign in with the named token: a session cookie, never the token.
+    let res = app(st.clone())
+        .oneshot(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-proto", "https")
+                .body(Body::from("token=s3cret"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(!set.contains("s3cret"), "{set}");
+    for attr in ["HttpOnly", "SameSite=Strict", "Max-Age=43200", "Secure"] {
+        assert!(set.contains(attr), "{attr}: {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_string();
+    let get = |cookie: &str| {
+        Request::get("/alerts")
+            .header("cookie", cookie)
+            .body(Body::empty())
             .unwrap()
     };
-    assert_eq!(call(&st, form("wrong")).await.0, StatusCode::UNAUTHORIZED);
-    let (status, _) = call(&st, form("s3cret")).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    let (_, page) = call(&st, Request::get("/alerts").body(Body::empty()).unwrap()).await;
+    let (_, page) = call(&st, get(&cookie)).await;
+    assert!(page.contains("Signed in as <b>ci</b>"), "{page}");
+    assert!(page.contains(&format!("action=\"{ack}\"")), "{page}");
     assert!(
-        page.contains("(0 open)") && page.contains(">acknowledged<"),
+        !page.contains("name=\"token\""),
+        "no token to paste: {page}"
+    );
+    assert_eq!(
+        call(&st, post(ack.clone(), Some(&cookie))).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, page) = call(&st, get(&cookie)).await;
+    assert!(
+        page.contains("(0 open)") && page.contains("acknowledged by ci"),
         "{page}"
     );
+    assert!(
+        page.contains(&format!("action=\"/alerts/{alert_id}/unack\"")),
+        "{page}"
+    );
+    let (_, api) = call(
+        &st,
+        Request::get("/api/v1/alerts").body(Body::empty()).unwrap(),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let a = &v["alerts"][0];
+    assert_eq!(
+        (a["acknowledged"].as_bool(), a["acknowledged_by"].as_str()),
+        (Some(true), Some("ci")),
+        "{v}"
+    );
+    assert!(a["acknowledged_at"].as_str().is_some(), "{v}");
+    // Undo, then sign out: the session is gone from the store.
+    assert_eq!(
+        call(
+            &st,
+            post(format!("/alerts/{alert_id}/unack"), Some(&cookie))
+        )
+        .await
+        .0,
+        StatusCode::SEE_OTHER
+    );
+    let (_, page) = call(&st, get(&cookie)).await;
+    assert!(page.contains("(1 open)"), "{page}");
+    let res = app(st.clone())
+        .oneshot(post("/logout".into(), Some(&cookie)))
+        .await
+        .unwrap();
+    assert!(res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    let (_, page) = call(&st, get(&cookie)).await;
+    assert!(!page.contains("Signed in as"), "{page}");
+    // The API's undo needs a token too.
+    let del = |auth: Option<&str>| {
+        let mut r = Request::delete(format!("/api/v1/alerts/{alert_id}/ack"));
+        if let Some(t) = auth {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    assert_eq!(call(&st, del(None)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&st, del(Some("s3cret"))).await.0,
+        StatusCode::NOT_FOUND,
+        "not acknowledged"
+    );
+}
+
+#[tokio::test]
+async fn a_read_token_session_reads_but_cannot_acknowledge() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+    let mut st = AppState::new(Arc::new(store));
+    st.read_token = Some("peek".into());
+    let st = Arc::new(st);
+    for i in 0..20 {
+        st.store
+            .save_run(&run(if i < 10 { 1e-3 } else { 1.5e-3 }))
+            .unwrap();
+    }
+    let res = app(st.clone())
+        .oneshot(
+            Request::post("/login")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("token=peek"))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(!set.contains("Secure"), "plain http: {set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let (status, page) = call(
+        &st,
+        Request::get("/alerts")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !page.contains("/ack\""),
+        "reading is not acknowledging: {page}"
+    );
+    let (status, _) = call(
+        &st,
+        Request::get("/api/v1/runs")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "the session reads the API too");
+    // The old cookie that held the read token itself opens nothing.
+    let (status, _) = call(
+        &st,
+        Request::get("/api/v1/runs")
+            .header("cookie", "perflab_read=peek")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -288,7 +288,8 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
             }
             "alerts" => {
                 assert!(page.dom.contains("class=\"alert\""), "{name}");
-                assert!(page.dom.contains("action=\"/alerts/"), "{name}: no form");
+                assert!(page.dom.contains("class=\"group\""), "{name}: no group");
+                assert!(page.dom.contains("href=\"/login\""), "{name}: no way to sign in");
             }
             "run" => {
                 assert!(page

@@ -20,7 +20,8 @@ pub(crate) fn run(args: LogArgs, store: Option<&Path>) -> Result<Outcome> {
             min_magnitude: crate::config::parse_pct(&args.min_change)?,
             ..Default::default()
         };
-        let found = perflab_web::all_alerts(s.as_ref(), args.branch.as_deref(), &opts)?;
+        let policy = perflab_web::AlertPolicy::change_points(opts);
+        let found = perflab_web::all_alerts(s.as_ref(), args.branch.as_deref(), &policy)?;
         let format = [Format::Text, Format::Json][usize::from(json)];
         output::print(&render(format, &Document::Alerts(&found))?)?;
         return Ok(Outcome::Ok);

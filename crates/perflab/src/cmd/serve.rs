@@ -23,6 +23,8 @@ pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Res
     state.max_upload = args.max_upload;
     state.read_token = args.read_token;
     state.targets = config.targets.clone();
+    // A perflab.toml's allowed changes decide which change points are alerts.
+    state.alert_policy.thresholds = config.path.is_some().then(|| config.compare.clone());
     serve_blocking(addr, Arc::new(state), super::interrupt_flag(), |bound| {
         crate::term::info!("perflab serve: listening on http://{bound} (Ctrl-C stops)");
     })
