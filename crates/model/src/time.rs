@@ -153,7 +153,13 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, DurationError> {
             "s" | "" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            _ => return Err(fail(format!("unknown unit {unit:?} (use ms, s, m, h)"))),
+            "d" => 86_400.0,
+            "w" => 604_800.0,
+            _ => {
+                return Err(fail(format!(
+                    "unknown unit {unit:?} (use ms, s, m, h, d, w)"
+                )))
+            }
         };
         total += value * factor;
         rest = next;

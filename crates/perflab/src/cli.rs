@@ -179,6 +179,19 @@ curl -H \"Authorization: Bearer $TOKEN\" --data-binary @run.json http://127.0.0.
         after_help = "Examples:\n  perflab token create ci\n  perflab token list\n  perflab token revoke ci"
     )]
     Token(TokenCommand),
+    /// Remove old runs from the history: all but the newest N of each branch, or those older
+    /// than a duration. Runs a baseline names are kept; points and alerts follow.
+    #[command(
+        after_help = "Examples:\n  perflab prune --keep 500\n  perflab prune --older-than 90d --dry-run\n  \
+perflab prune --keep 100 --older-than 30d --store postgres://perflab@db/perf"
+    )]
+    Prune(PruneArgs),
+    /// Write the whole history as JSON lines, one perflab.result.v1 document per run, oldest
+    /// first (a backup, or the input of another store: perflab import FILE).
+    #[command(
+        after_help = "Examples:\n  perflab export > history.jsonl\n  perflab export --branch main -o main.jsonl"
+    )]
+    Export(ExportArgs),
     /// Run a command and write its rusage as JSON (the profiler's wrapper).
     #[command(hide = true, name = "exec-usage")]
     ExecUsage(ExecUsageArgs),
@@ -564,6 +577,29 @@ pub(crate) struct PushArgs {
         value_name = "TOKEN"
     )]
     pub(crate) token: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// Keep the newest N runs of each branch.
+    #[arg(long, value_name = "N")]
+    pub(crate) keep: Option<usize>,
+    /// Remove runs started longer ago than this (90d, 12h, 2w).
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) older_than: Option<String>,
+    /// Say what would be removed, and remove nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Only runs on this branch.
+    #[arg(long)]
+    pub(crate) branch: Option<String>,
+    /// Write to this file (atomically) instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub(crate) output: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

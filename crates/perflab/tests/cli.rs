@@ -205,7 +205,7 @@ fn run_rejects_bad_durations() {
         .assert()
         .code(2)
         .stderr(
-            "error: invalid duration \"3 parsecs\": unknown unit \" parsecs\" (use ms, s, m, h)\n",
+            "error: invalid duration \"3 parsecs\": unknown unit \" parsecs\" (use ms, s, m, h, d, w)\n",
         );
 }
 
@@ -752,6 +752,8 @@ fn help_has_examples() {
         "serve",
         "push",
         "token",
+        "prune",
+        "export",
         "init",
         "checklist",
         "demo",

@@ -546,3 +546,81 @@ fn two_servers_over_one_postgres_are_one() {
         assert_eq!(code, Some(0), "{err}");
     }
 }
+
+#[test]
+fn prune_keeps_baselines_and_export_writes_every_run_as_a_json_line() {
+    let lab = Lab::new();
+    let db = lab.path("h.db").display().to_string();
+    let run = |args: &[&str]| {
+        let out = lab
+            .cmd()
+            .env("PERFLAB_STORE", &db)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr(&out),
+        )
+    };
+    for f in [
+        "gobench/base.txt",
+        "gobench/slow.txt",
+        "gobench/base.txt",
+        "gobench/slow.txt",
+    ] {
+        assert_eq!(run(&["import", &data(f)]).0, Some(0));
+    }
+    let log = |n: usize| -> Vec<String> {
+        let (_, out, _) = run(&["log", "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let ids: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(ids.len(), n, "{out}");
+        ids
+    };
+    let ids = log(4);
+    let oldest = ids[3].clone();
+    assert_eq!(run(&["baseline", "save", "v1", &oldest]).0, Some(0));
+    // Export first: four documents, oldest first, each one line that reads back.
+    let (code, out, err) = run(&["export"]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4);
+    let first = perflab_model::Run::from_json(lines[0]).unwrap();
+    assert_eq!(first.id, oldest);
+    assert!(err.contains("exported 4 run(s)"), "{err}");
+    // A dry run removes nothing.
+    let (code, out, _) = run(&["prune", "--keep", "1", "--dry-run"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.ends_with("would remove 2 run(s); 4 in the history now\n"),
+        "{out}"
+    );
+    log(4);
+    let (code, out, _) = run(&["prune", "--keep", "1"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.ends_with("removed 2 run(s); 2 in the history\n"),
+        "{out}"
+    );
+    let left = log(2);
+    assert_eq!(
+        left,
+        vec![ids[0].clone(), oldest.clone()],
+        "the newest and the baseline's run"
+    );
+    // Points and the baseline stay consistent: the baseline compares, the series has 2 points.
+    assert_eq!(
+        run(&["compare", "v1", "latest"]).0.map(|c| c < 2),
+        Some(true)
+    );
+    let (code, out, err) = run(&["prune", "--older-than", "3 parsecs"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(err.starts_with("error: --older-than"), "{err}");
+}

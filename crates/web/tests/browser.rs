@@ -289,7 +289,10 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
             "alerts" => {
                 assert!(page.dom.contains("class=\"alert\""), "{name}");
                 assert!(page.dom.contains("class=\"group\""), "{name}: no group");
-                assert!(page.dom.contains("href=\"/login\""), "{name}: no way to sign in");
+                assert!(
+                    page.dom.contains("href=\"/login\""),
+                    "{name}: no way to sign in"
+                );
             }
             "run" => {
                 assert!(page

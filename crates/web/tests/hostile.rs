@@ -162,7 +162,7 @@ async fn ids_are_uuids_or_assigned() {
     assert_eq!(st.store.run(id).unwrap().unwrap().benchmarks, r.benchmarks);
     // A second run starting with the same characters makes a short prefix ambiguous: 400.
     let mut twin = run(2.0, "d");
-    twin.id = format!("{}ffff-ffff-ffff-ffffffffffff", &id[..19]);
+    twin.id = format!("{}ffff-ffffffffffff", &id[..19]);
     assert_eq!(
         call(&st, post(twin.to_json())).await.status,
         StatusCode::CREATED
@@ -266,4 +266,106 @@ async fn metrics_need_the_read_token_when_one_is_set() {
     let a = call(&st, req).await;
     assert_eq!(a.status, StatusCode::OK);
     assert!(a.body.contains("perflab_runs 0"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn runs_page_with_a_cursor_filter_by_time_and_delete_with_a_token() {
+    let (st, _dir) = state(|_| {});
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut r = run(1.0 + i as f64, "c");
+        r.started_at = format!("2026-11-0{}T00:00:00Z", i + 1);
+        ids.push(r.id.clone());
+        st.store.save_run(&r).unwrap();
+    }
+    // Pages of two, newest first, following the Link header to the end.
+    let mut seen = Vec::new();
+    let mut next = Some("/api/v1/runs?limit=2".to_string());
+    while let Some(url) = next.take() {
+        let a = call(&st, get(&url)).await;
+        assert_eq!(a.status, StatusCode::OK, "{url}: {}", a.body);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        seen.extend(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string()),
+        );
+        next = a.headers.get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            assert!(l.ends_with(">; rel=\"next\""), "{l}");
+            l[1..l.find('>').unwrap()].to_string()
+        });
+        assert!(seen.len() <= 6, "paging ends");
+    }
+    let mut newest_first = ids.clone();
+    newest_first.reverse();
+    assert_eq!(seen, newest_first);
+    // since/until take dates or RFC 3339 times; anything else is 400.
+    let a = call(
+        &st,
+        get("/api/v1/runs?since=2026-11-02&until=2026-11-04T00:00:00Z"),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2, "{}", a.body);
+    for bad in [
+        "/api/v1/runs?since=yesterday",
+        "/api/v1/runs?cursor=..%2Fx",
+        "/api/v1/series?benchmark=Parse&metric=time&until=soon",
+    ] {
+        assert_eq!(
+            call(&st, get(bad)).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    let a = call(
+        &st,
+        get("/api/v1/series?benchmark=Parse&metric=time&since=2026-11-04"),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["points"].as_array().unwrap().len(), 2, "{}", a.body);
+    let a = call(
+        &st,
+        get("/api/v1/series?benchmark=Parse&metric=time&limit=3"),
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        v["points"][0]["run_id"],
+        ids[2].as_str(),
+        "the newest three"
+    );
+    // DELETE needs a token; a baseline's run is kept (409); the run and its points go.
+    let del = |id: &str, token: Option<&str>| {
+        let mut r = Request::delete(format!("/api/v1/runs/{id}"));
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.body(Body::empty()).unwrap()
+    };
+    assert_eq!(
+        call(&st, del(&ids[0], None)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    st.store.save_baseline("v1", &ids[0]).unwrap();
+    let a = call(&st, del(&ids[0], Some("s3cret"))).await;
+    assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.body);
+    let a = call(&st, del(&ids[1], Some("s3cret"))).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(
+        call(&st, get(&format!("/api/v1/runs/{}", ids[1])))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        call(&st, del(&ids[1], Some("s3cret"))).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let a = call(&st, get("/api/v1/series?benchmark=Parse&metric=time")).await;
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["points"].as_array().unwrap().len(), 4);
 }

@@ -60,6 +60,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Serve(a) => serve::run(a, store, &config()?),
         Command::Token(c) => serve::token(c, store),
         Command::Push(a) => serve::push(a, store),
+        Command::Prune(a) => serve::prune(a, store),
+        Command::Export(a) => serve::export(a, store),
         Command::ExecUsage(a) => exec_usage::run(a),
         Command::Supervise(a) => {
             let code = perflab_exec::interrupt::supervise(&a.command)

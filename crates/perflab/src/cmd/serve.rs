@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context as _, Result};
 use perflab_web::{serve_blocking, token_hash, AppState};
 
-use crate::cli::{PushArgs, ServeArgs, TokenCommand};
+use crate::cli::{ExportArgs, PruneArgs, PushArgs, ServeArgs, TokenCommand};
 use crate::config::Config;
 use crate::{context, output, Outcome};
 
@@ -62,5 +62,105 @@ pub(crate) fn push(args: PushArgs, store: Option<&Path>) -> Result<Outcome> {
     let (server, ca) = (&args.server, args.ca_file.as_deref());
     let id = perflab_web::push_with_ca(server, &args.token, &run.to_json(), ca)?;
     output::print(&format!("pushed run {id} to {}\n", args.server))?;
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn prune(args: PruneArgs, store: Option<&Path>) -> Result<Outcome> {
+    if args.keep.is_none() && args.older_than.is_none() {
+        bail!("say what to remove: --keep N (per branch) and/or --older-than 90d");
+    }
+    let before = match &args.older_than {
+        Some(d) => {
+            let age = perflab_model::parse_duration(d)
+                .with_context(|| format!("--older-than {d:?}: write it as 90d, 12h or 2w"))?;
+            Some(
+                perflab_model::now_unix_ms()
+                    - i64::try_from(age.as_millis()).unwrap_or(i64::MAX / 2),
+            )
+        }
+        None => None,
+    };
+    let s = context::open_store(store)?;
+    let removed = if args.dry_run {
+        would_prune(s.as_ref(), args.keep, before)?
+    } else {
+        s.prune(args.keep, before)?
+    };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    let mut out = String::new();
+    for id in &removed {
+        out.push_str(&format!("{verb} {id}\n"));
+    }
+    let left = s.list_runs(&perflab_store::RunFilter::default())?.len();
+    out.push_str(&format!(
+        "{verb} {} run(s); {left} in the history{}\n",
+        removed.len(),
+        if args.dry_run { " now" } else { "" }
+    ));
+    output::print(&out)?;
+    Ok(Outcome::Ok)
+}
+
+/// What [`perflab_store::Store::prune`] would remove, without removing it: the same rule
+/// on the listing.
+fn would_prune(
+    s: &dyn perflab_store::Store,
+    keep: Option<usize>,
+    before: Option<i64>,
+) -> Result<Vec<String>> {
+    let mut seen: std::collections::HashMap<Option<String>, usize> = Default::default();
+    let mut out = Vec::new();
+    for r in s.list_runs(&perflab_store::RunFilter::default())? {
+        let n = seen.entry(r.branch.clone()).or_default();
+        let doomed = keep.is_some_and(|k| *n >= k) || before.is_some_and(|t| r.started_unix_ms < t);
+        *n += 1;
+        if doomed && r.baselines.is_empty() {
+            out.push(r.id);
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+pub(crate) fn export(args: ExportArgs, store: Option<&Path>) -> Result<Outcome> {
+    let s = context::open_store(store)?;
+    let mut runs = s.list_runs(&perflab_store::RunFilter {
+        branch: args.branch.clone(),
+        ..Default::default()
+    })?;
+    runs.reverse();
+    let mut out = String::new();
+    let mut skipped = 0;
+    for r in &runs {
+        match s.run(&r.id) {
+            Ok(Some(run)) => {
+                out.push_str(&run.to_compact_json());
+                out.push('\n');
+            }
+            Ok(None) => {}
+            Err(e @ perflab_store::StoreError::Corrupt { .. }) => {
+                crate::term::warning!("export: {e}; left out");
+                skipped += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match &args.output {
+        Some(path) => output::write_atomic(path, out.as_bytes())?,
+        None => output::print(&out)?,
+    }
+    crate::term::info!(
+        "exported {} run(s){}",
+        runs.len() - skipped,
+        if skipped > 0 {
+            format!(", {skipped} unreadable left out")
+        } else {
+            String::new()
+        }
+    );
     Ok(Outcome::Ok)
 }
