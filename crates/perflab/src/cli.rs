@@ -556,6 +556,12 @@ pub(crate) struct ServeArgs {
     /// Require this token for reads too.
     #[arg(long, env = "PERFLAB_READ_TOKEN", value_name = "TOKEN")]
     pub(crate) read_token: Option<String>,
+    /// POST each new alert group here as JSON with a Slack-compatible `text` (repeatable).
+    #[arg(long, value_name = "URL")]
+    pub(crate) webhook: Vec<String>,
+    /// The dashboard's address as people reach it (behind a proxy), for links in webhooks.
+    #[arg(long, value_name = "URL")]
+    pub(crate) public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

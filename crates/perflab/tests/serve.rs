@@ -624,3 +624,141 @@ fn prune_keeps_baselines_and_export_writes_every_run_as_a_json_line() {
     assert_eq!(code, Some(2), "{out}");
     assert!(err.starts_with("error: --older-than"), "{err}");
 }
+
+/// A loopback webhook receiver: answers 500 to the first delivery and 200 after; every
+/// request body goes to the channel.
+fn receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/hooks/secret-path",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { break };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0;
+            let mut line = String::new();
+            let mut path = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if path.is_empty() {
+                    path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                line.clear();
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = conn.write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            let _ = tx.send(format!("{path} {}", String::from_utf8_lossy(&body)));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn webhooks_hear_of_each_new_alert_group_once_with_retries() {
+    let lab = Lab::new();
+    let db = lab.path("h.db").display().to_string();
+    let out = lab
+        .cmd()
+        .args(["token", "create", "ci"])
+        .env("PERFLAB_STORE", &db)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let doc = |i: usize, slow: bool| {
+        big_run(&uid(700 + i), 3)
+            .replace(
+                "2026-11-01T00:00:00Z",
+                &format!("2026-11-{:02}T00:00:00Z", i + 1),
+            )
+            .replace(
+                "0.001,0.0011,0.0009",
+                if slow {
+                    "0.002,0.0021,0.0019"
+                } else {
+                    "0.001,0.0011,0.0009"
+                },
+            )
+    };
+    let (url, got) = receiver();
+    let (server, addr) = serve_on(
+        &db,
+        &[
+            "--webhook",
+            &url,
+            "--public-url",
+            "https://perf.example.com/",
+        ],
+    );
+    let _reap = Reap(server.id());
+    for i in 0..12 {
+        perflab_web::push(&format!("http://{addr}"), &token, &doc(i, i >= 6)).unwrap();
+    }
+    let wait = std::time::Duration::from_secs(20);
+    let first = got.recv_timeout(wait).expect("a delivery");
+    let second = got.recv_timeout(wait).expect("the retry after a 500");
+    assert_eq!(first, second, "the same message, again");
+    let (path, body) = second.split_once(' ').unwrap();
+    assert_eq!(path, "/hooks/secret-path");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["schema"], "perflab.alert-group.v1");
+    assert_eq!(v["group"]["regressions"], 3, "{v}");
+    assert_eq!(v["alerts"].as_array().unwrap().len(), 3);
+    let a = &v["alerts"][0];
+    assert!(
+        a["benchmark"].as_str().unwrap().starts_with("Case000"),
+        "{a}"
+    );
+    assert!((a["change"].as_f64().unwrap() - 1.0).abs() < 0.05, "{a}");
+    assert!(
+        a["link"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://perf.example.com/bench?benchmark=Case000"),
+        "{a}"
+    );
+    let text = v["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("perflab: 3 regressions and 0 improvements on (no branch) at "),
+        "{text}"
+    );
+    assert!(text.ends_with("https://perf.example.com/alerts"), "{text}");
+    // More uploads without a new change point: no second announcement.
+    for i in 12..14 {
+        perflab_web::push(&format!("http://{addr}"), &token, &doc(i, true)).unwrap();
+    }
+    assert!(
+        got.recv_timeout(std::time::Duration::from_secs(3)).is_err(),
+        "announced once"
+    );
+    let (code, err) = stop_with(server, "-TERM");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !err.contains("secret-path"),
+        "the hook's path is a secret: {err}"
+    );
+    // A restarted server does not announce what was already there.
+    let (url, got) = receiver();
+    let (server, addr) = serve_on(&db, &["--webhook", &url]);
+    let _reap = Reap(server.id());
+    perflab_web::push(&format!("http://{addr}"), &token, &doc(14, true)).unwrap();
+    assert!(got.recv_timeout(std::time::Duration::from_secs(3)).is_err());
+    let (code, _) = stop_with(server, "-TERM");
+    assert_eq!(code, Some(0));
+}

@@ -203,6 +203,7 @@ pub fn group_alerts(alerts: &[Alert]) -> Vec<AlertGroup> {
 /// Compute the set at `generation` and keep it.
 fn compute(s: &AppState, generation: i64) -> Result<(i64, Arc<Vec<Alert>>), StoreError> {
     let list = Arc::new(change_points_of(s.store.as_ref(), None, &s.alert_policy)?);
+    s.notifier.observe(&with_acks(s.store.as_ref(), &list)?);
     let computed = (generation, list);
     *s.alerts_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(computed.clone());
     Ok(computed)
@@ -237,17 +238,48 @@ pub(crate) fn latest_alerts(s: &Shared) -> Result<(i64, Vec<Alert>), StoreError>
     let (g, list) = match kept(s) {
         None => compute(s, generation)?,
         Some(k) => {
-            if k.0 != generation && !s.refreshing.swap(true, Ordering::SeqCst) {
-                let s = s.clone();
-                std::thread::spawn(move || {
-                    if let Err(e) = compute(&s, generation) {
-                        eprintln!("perflab serve: alerts: {e}");
-                    }
-                    s.refreshing.store(false, Ordering::SeqCst);
-                });
+            if k.0 != generation {
+                refresh_soon(s);
             }
             k
         }
     };
     Ok((g, with_acks(s.store.as_ref(), &list)?))
+}
+
+/// Have the alerts computed again in the background (after an upload), so webhooks hear of a
+/// new change point without anyone opening a page.
+pub(crate) fn refresh_soon(s: &Shared) {
+    if s.refreshing.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let s = s.clone();
+    std::thread::spawn(move || {
+        // Until the history stops moving: uploads during a computation are seen too.
+        loop {
+            let result = s.store.generation().and_then(|g| {
+                if kept_generation(&s) != g {
+                    compute(&s, g)?;
+                }
+                Ok(g)
+            });
+            match result {
+                Ok(g) if s.store.generation().is_ok_and(|now| now != g) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    eprintln!("perflab serve: alerts: {e}");
+                    break;
+                }
+            }
+        }
+        s.refreshing.store(false, Ordering::SeqCst);
+    });
+}
+
+/// The alert set at start, so that webhooks announce only what is new from now on.
+///
+/// # Errors
+/// Store errors.
+pub fn prime(s: &AppState) -> Result<(), StoreError> {
+    compute(s, s.store.generation()?).map(|_| ())
 }

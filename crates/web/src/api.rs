@@ -245,7 +245,10 @@ async fn upload(
         let mut run = parse_upload(text)?;
         let warnings = perflab_model::sanitize(&mut run.benchmarks);
         let status = match s.store.insert_run(&run)? {
-            perflab_store::Inserted::New => StatusCode::CREATED,
+            perflab_store::Inserted::New => {
+                crate::alerts::refresh_soon(s);
+                StatusCode::CREATED
+            }
             perflab_store::Inserted::Same => StatusCode::OK,
         };
         Ok((

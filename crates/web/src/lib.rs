@@ -22,10 +22,12 @@ use sha2::{Digest, Sha256};
 mod alerts;
 mod api;
 mod cache;
+mod notify;
 mod pages;
 mod push;
 
-pub use alerts::{all_alerts, change_points_of, group_alerts, AlertGroup, AlertPolicy};
+pub use alerts::{all_alerts, change_points_of, group_alerts, prime, AlertGroup, AlertPolicy};
+pub use notify::Notifier;
 pub use push::{push, push_with_ca, PushError};
 
 /// A new random token (32 bytes from the OS, hex).
@@ -164,6 +166,8 @@ pub struct AppState {
     pub alert_policy: AlertPolicy,
     /// How long a browser's session lasts.
     pub session_ttl: Duration,
+    /// Webhooks told of each new alert group.
+    pub notifier: Notifier,
     /// The last alert computation, keyed by the store's generation: change points of every
     /// series cost a scan of the history, and Prometheus scrapes often.
     pub(crate) alerts_cache: std::sync::Mutex<Option<(i64, Arc<Vec<Alert>>)>>,
@@ -186,6 +190,7 @@ impl AppState {
             targets: Vec::new(),
             alert_policy: AlertPolicy::default(),
             session_ttl: Duration::from_secs(12 * 3600),
+            notifier: Notifier::new(Vec::new(), String::new()),
             alerts_cache: std::sync::Mutex::new(None),
             cache: cache::Cache::default(),
             refreshing: std::sync::atomic::AtomicBool::new(false),

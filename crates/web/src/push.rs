@@ -64,6 +64,31 @@ pub fn push_with_ca(
     document: &str,
     ca_file: Option<&Path>,
 ) -> Result<String, PushError> {
+    let (status, body) = post(server, Some("/api/v1/runs"), Some(token), document, ca_file)?;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    match (status, json["id"].as_str()) {
+        (200 | 201, Some(id)) => Ok(id.to_string()),
+        _ => Err(PushError::Refused {
+            server: server.into(),
+            status,
+            message: json["error"].as_str().unwrap_or(body.trim()).to_string(),
+        }),
+    }
+}
+
+/// POST a JSON `body` to `url` (one HTTP/1.1 request, plain or TLS), at `path` or, when
+/// `None`, at the URL's own path; returns the status and the body of the answer.
+///
+/// # Errors
+/// [`PushError::Url`], [`PushError::Ca`], [`PushError::Connect`].
+pub(crate) fn post(
+    url: &str,
+    path: Option<&str>,
+    token: Option<&str>,
+    body: &str,
+    ca_file: Option<&Path>,
+) -> Result<(u16, String), PushError> {
+    let server = url;
     let bad_url = || PushError::Url(server.into());
     let (tls, rest) = match (
         server.strip_prefix("https://"),
@@ -73,7 +98,11 @@ pub fn push_with_ca(
         (None, Some(r)) => (false, r),
         _ => return Err(bad_url()),
     };
-    let authority = rest.trim_end_matches('/').split('/').next().unwrap_or("");
+    let (authority, own_path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let path = path.unwrap_or(own_path);
     // A port is optional: after a bracketed IPv6 address or a name, `:PORT` or the scheme's.
     let (host, with_port) = match authority.rsplit_once(':') {
         Some((h, p)) if !p.contains(']') && p.parse::<u16>().is_ok() => (h, authority.to_string()),
@@ -108,10 +137,11 @@ pub fn push_with_ca(
     let tcp = tcp.ok_or_else(|| connect(last))?;
     tcp.set_read_timeout(Some(timeout)).map_err(connect)?;
     tcp.set_write_timeout(Some(timeout)).map_err(connect)?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
-        "POST /api/v1/runs HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {token}\r\n\
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\n{auth}\
 Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        document.len()
+        body.len()
     );
     let answer = if tls {
         let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']'))
@@ -119,22 +149,14 @@ Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\
             .to_owned();
         let conn = rustls::ClientConnection::new(client_config(ca_file)?, name)
             .map_err(|e| connect(std::io::Error::other(e)))?;
-        exchange(rustls::StreamOwned::new(conn, tcp), &head, document).map_err(connect)?
+        exchange(rustls::StreamOwned::new(conn, tcp), &head, body).map_err(connect)?
     } else {
-        exchange(tcp, &head, document).map_err(connect)?
+        exchange(tcp, &head, body).map_err(connect)?
     };
     let answer = String::from_utf8_lossy(&answer);
     let status: u16 = answer.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let json: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
-    match (status, json["id"].as_str()) {
-        (201, Some(id)) => Ok(id.to_string()),
-        _ => Err(PushError::Refused {
-            server: server.into(),
-            status,
-            message: json["error"].as_str().unwrap_or(body.trim()).to_string(),
-        }),
-    }
+    Ok((status, body.to_string()))
 }
 
 /// Send the request and read the answer (at most 1 MiB).

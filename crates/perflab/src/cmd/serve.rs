@@ -25,6 +25,20 @@ pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Res
     state.targets = config.targets.clone();
     // A perflab.toml's allowed changes decide which change points are alerts.
     state.alert_policy.thresholds = config.path.is_some().then(|| config.compare.clone());
+    for url in &args.webhook {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--webhook {url:?}: give it as http://… or https://…");
+        }
+    }
+    if !args.webhook.is_empty() {
+        let base = args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
+        state.notifier = perflab_web::Notifier::new(args.webhook.clone(), base);
+        // What is in the history now is not news.
+        perflab_web::prime(&state)?;
+    }
     serve_blocking(addr, Arc::new(state), super::interrupt_flag(), |bound| {
         crate::term::info!("perflab serve: listening on http://{bound} (Ctrl-C stops)");
     })
