@@ -575,6 +575,10 @@ pub(crate) struct PushArgs {
     /// Trust this CA (PEM) for https, besides the web's roots.
     #[arg(long, env = "PERFLAB_CA_FILE", value_name = "FILE")]
     pub(crate) ca_file: Option<std::path::PathBuf>,
+    /// The server's project to add the run to (created on the first upload; default: the
+    /// server's own history).
+    #[arg(long, env = "PERFLAB_PROJECT", value_name = "NAME")]
+    pub(crate) project: Option<String>,
     /// An upload token (perflab token create on the server).
     #[arg(
         long,

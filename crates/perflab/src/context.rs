@@ -19,12 +19,20 @@ pub(crate) fn stamp(run: &mut Run) {
 /// Callers get the `Store` trait only, so another back end (PostgreSQL) can be chosen here
 /// without touching them.
 pub(crate) fn open_store(explicit: Option<&Path>) -> Result<Box<dyn Store>> {
-    let location = match explicit {
-        Some(p) => p.to_path_buf(),
-        None => perflab_exec::local_dir(&project_root()).join("history.db"),
-    };
-    let location = location.to_string_lossy();
-    perflab_store::open(&location).with_context(|| location.to_string())
+    let location = store_location(explicit);
+    perflab_store::open(&location).with_context(|| location.clone())
+}
+
+/// Where the history is: `--store` (a path or a URL), else `.perflab/history.db` at the
+/// repository root.
+pub(crate) fn store_location(explicit: Option<&Path>) -> String {
+    match explicit {
+        Some(p) => p.to_string_lossy().into_owned(),
+        None => perflab_exec::local_dir(&project_root())
+            .join("history.db")
+            .to_string_lossy()
+            .into_owned(),
+    }
 }
 
 /// What a reference resolved to.

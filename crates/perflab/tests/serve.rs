@@ -762,3 +762,48 @@ fn webhooks_hear_of_each_new_alert_group_once_with_retries() {
     let (code, _) = stop_with(server, "-TERM");
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn push_project_adds_the_run_to_that_project_only() {
+    let lab = Lab::new();
+    let db = lab.path("h.db").display().to_string();
+    let out = lab
+        .cmd()
+        .args(["token", "create", "ci"])
+        .env("PERFLAB_STORE", &db)
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let (server, addr) = serve_on(&db, &[]);
+    let _reap = Reap(server.id());
+    let pushed = lab
+        .cmd()
+        .args([
+            "push",
+            &data("gobench/base.txt"),
+            "--server",
+            &format!("http://{addr}"),
+            "--project",
+            "api-server",
+        ])
+        .env("PERFLAB_TOKEN", &token)
+        .output()
+        .unwrap();
+    assert!(pushed.status.success(), "{}", stderr(&pushed));
+    assert!(String::from_utf8_lossy(&pushed.stdout).contains("(project api-server)"));
+    let get = |path: &str| {
+        http(
+            &addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .1
+    };
+    assert_eq!(
+        get("/api/v1/projects"),
+        r#"{"projects":["default","api-server"]}"#
+    );
+    assert!(get("/api/v1/projects/api-server/runs").contains("\"kind\": \"import\""));
+    assert_eq!(get("/api/v1/runs").trim(), "[]");
+    let (code, err) = stop_with(server, "-TERM");
+    assert_eq!(code, Some(0), "{err}");
+}

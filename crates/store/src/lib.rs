@@ -41,7 +41,7 @@ pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 /// # Errors
 /// As [`SqliteStore::open`] and [`PostgresStore::connect`].
 pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+    if is_postgres(location) {
         Ok(Box::new(PostgresStore::connect(location)?))
     } else {
         let path = std::path::Path::new(location);
@@ -53,6 +53,89 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
         }
         Ok(Box::new(SqliteStore::open(path)?))
     }
+}
+
+/// Whether `name` can name a project: 1 to 64 lowercase letters, digits, `-` and `_`,
+/// starting with a letter or digit (it becomes a file or schema name).
+pub fn is_project_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The prefix of a project's PostgreSQL schema.
+const PROJECT_SCHEMA: &str = "perflab_project_";
+
+/// Where a project's history lives beside the store at `location`: for SQLite, a file in the
+/// `NAME.projects/` directory next to the store's file; for PostgreSQL, a schema of the same
+/// database. `default` is the store itself.
+///
+/// # Errors
+/// A name that is not [`is_project_name`] ([`StoreError::Database`]); as [`open`].
+pub fn open_project(location: &str, project: &str) -> Result<Box<dyn Store>, StoreError> {
+    if project == "default" {
+        return open(location);
+    }
+    if !is_project_name(project) {
+        return Err(StoreError::Database {
+            backend: "store",
+            message: format!("{project:?} is not a project name (a-z, 0-9, - and _)"),
+        });
+    }
+    if is_postgres(location) {
+        let schema = format!("{PROJECT_SCHEMA}{project}");
+        Ok(Box::new(PostgresStore::connect_in(
+            location,
+            Some(&schema),
+        )?))
+    } else {
+        open(
+            &projects_dir(location)
+                .join(format!("{project}.db"))
+                .to_string_lossy(),
+        )
+    }
+}
+
+/// The projects kept beside the store at `location` (besides `default`), sorted.
+///
+/// # Errors
+/// Database errors.
+pub fn projects(location: &str) -> Result<Vec<String>, StoreError> {
+    let mut out = if is_postgres(location) {
+        postgres::project_schemas(location, PROJECT_SCHEMA)?
+    } else {
+        match std::fs::read_dir(projects_dir(location)) {
+            Ok(dir) => dir
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".db").map(str::to_string)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        }
+    };
+    out.retain(|p| is_project_name(p));
+    out.sort();
+    Ok(out)
+}
+
+fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+fn projects_dir(location: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(location);
+    let stem = path
+        .file_stem()
+        .map_or("history".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}.projects"))
 }
 
 /// Errors of the history store. Backend errors carry the backend's message, not its types.

@@ -106,7 +106,21 @@ CREATE TABLE IF NOT EXISTS tokens (
 pub struct PostgresStore {
     client: Mutex<Client>,
     url: String,
+    /// The schema its tables live in, when not the connection's default (a project's).
+    schema: Option<String>,
     broken: AtomicBool,
+}
+
+/// Open a connection, in `schema` when one is given (created when missing).
+fn open_client(url: &str, schema: Option<&str>) -> Result<Client, postgres::Error> {
+    let mut client = Client::connect(url, NoTls)?;
+    if let Some(schema) = schema {
+        // The name is checked by the caller (letters, digits, `_`); quoted all the same.
+        client.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS \"{schema}\"; SET search_path TO \"{schema}\""
+        ))?;
+    }
+    Ok(client)
 }
 
 impl PostgresStore {
@@ -115,7 +129,16 @@ impl PostgresStore {
     /// # Errors
     /// Connection and database errors; [`StoreError::NewerSchema`].
     pub fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let mut client = Client::connect(url, NoTls).map_err(db)?;
+        PostgresStore::connect_in(url, None)
+    }
+
+    /// [`PostgresStore::connect`] with the tables in `schema` (created when missing): how one
+    /// database holds several projects' histories.
+    ///
+    /// # Errors
+    /// As [`PostgresStore::connect`].
+    pub fn connect_in(url: &str, schema: Option<&str>) -> Result<PostgresStore, StoreError> {
+        let mut client = open_client(url, schema).map_err(db)?;
         let mut tx = client.transaction().map_err(db)?;
         // One migrator at a time when several CI jobs start together.
         tx.batch_execute("SELECT pg_advisory_xact_lock(4242)")
@@ -153,6 +176,7 @@ impl PostgresStore {
         Ok(PostgresStore {
             client: Mutex::new(client),
             url: url.into(),
+            schema: schema.map(str::to_string),
             broken: AtomicBool::new(false),
         })
     }
@@ -215,7 +239,7 @@ impl PostgresStore {
     fn lock(&self) -> MutexGuard<'_, Client> {
         let mut client = self.client.lock().unwrap_or_else(|p| p.into_inner());
         if self.broken.load(Ordering::Relaxed) || client.is_closed() {
-            if let Ok(fresh) = Client::connect(&self.url, NoTls) {
+            if let Ok(fresh) = open_client(&self.url, self.schema.as_deref()) {
                 *client = fresh;
                 self.broken.store(false, Ordering::Relaxed);
             }
@@ -233,6 +257,28 @@ impl PostgresStore {
         }
         db(e)
     }
+}
+
+/// The projects' schemas in the database at `url`.
+///
+/// # Errors
+/// Connection and database errors.
+pub(crate) fn project_schemas(url: &str, prefix: &str) -> Result<Vec<String>, StoreError> {
+    let mut client = Client::connect(url, NoTls).map_err(db)?;
+    let rows = client
+        .query(
+            "SELECT schema_name FROM information_schema.schemata ORDER BY schema_name",
+            &[],
+        )
+        .map_err(db)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            r.get::<_, String>(0)
+                .strip_prefix(prefix)
+                .map(str::to_string)
+        })
+        .collect())
 }
 
 /// A point from a row of `SELECT run_id, benchmark, metric, unit, better, n, median, ci_low,

@@ -472,3 +472,37 @@ fn like_wildcards_in_a_prefix_match_only_themselves() {
         assert_eq!(s.run("ab").unwrap().unwrap().id, a.id, "{name}");
     }
 }
+
+#[test]
+fn projects_are_stores_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut locations = vec![dir.path().join("history.db").to_string_lossy().into_owned()];
+    locations.extend(postgres_url());
+    for location in locations {
+        let name = format!("p{}", unique().replace(['_'], "-").to_lowercase());
+        let main = perflab_store::open(&location).unwrap();
+        let project = perflab_store::open_project(&location, &name).unwrap();
+        let r = run_at("2024-01-01T00:00:00.000Z", "main", 1.0);
+        project.save_run(&r).unwrap();
+        assert!(
+            main.run(&r.id).unwrap().is_none(),
+            "{location}: projects never mix"
+        );
+        assert_eq!(project.series("parse/n=10", "time", None).unwrap().len(), 1);
+        assert!(
+            perflab_store::projects(&location).unwrap().contains(&name),
+            "{location}"
+        );
+        // Opened again (a second server), the same history.
+        let again = perflab_store::open_project(&location, &name).unwrap();
+        assert_eq!(again.run(&r.id).unwrap().unwrap().id, r.id);
+        assert!(perflab_store::open_project(&location, "../etc").is_err());
+        assert_eq!(
+            perflab_store::open_project(&location, "default")
+                .unwrap()
+                .generation()
+                .unwrap(),
+            main.generation().unwrap()
+        );
+    }
+}

@@ -167,7 +167,7 @@ async fn one_run(
 /// The name of the token in the request, or 401.
 pub(crate) fn writer(s: &AppState, headers: &HeaderMap) -> Result<String, AppError> {
     let token = bearer(headers).ok_or(AppError::Unauthorized)?;
-    s.store
+    s.auth
         .token_name(&token_hash(token))?
         .ok_or(AppError::Unauthorized)
 }

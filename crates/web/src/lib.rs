@@ -24,11 +24,13 @@ mod api;
 mod cache;
 mod notify;
 mod pages;
+mod projects;
 mod push;
 
 pub use alerts::{all_alerts, change_points_of, group_alerts, prime, AlertGroup, AlertPolicy};
 pub use notify::Notifier;
-pub use push::{push, push_with_ca, PushError};
+pub use projects::Projects;
+pub use push::{push, push_to_project, push_with_ca, PushError};
 
 /// A new random token (32 bytes from the OS, hex).
 ///
@@ -150,6 +152,10 @@ pub fn token_hash(token: &str) -> String {
 pub struct AppState {
     /// The history.
     pub store: Arc<dyn Store>,
+    /// Where tokens and sessions are kept: the server's own store, for every project.
+    pub auth: Arc<dyn Store>,
+    /// The other projects this server holds, when it holds any.
+    pub projects: Option<projects::Projects>,
     /// Largest upload body, bytes.
     pub max_upload: usize,
     /// When set, reads need this token too.
@@ -181,6 +187,8 @@ impl AppState {
     /// A state over `store` with a 32 MiB upload limit and open reads.
     pub fn new(store: Arc<dyn Store>) -> AppState {
         AppState {
+            auth: store.clone(),
+            projects: None,
             store,
             max_upload: 32 << 20,
             read_token: None,
@@ -308,7 +316,7 @@ pub(crate) async fn session_of(
     };
     let hash = token_hash(id);
     let s = s.clone();
-    match tokio::task::spawn_blocking(move || s.store.session(&hash, perflab_model::now_unix_ms()))
+    match tokio::task::spawn_blocking(move || s.auth.session(&hash, perflab_model::now_unix_ms()))
         .await
     {
         Ok(found) => Ok(found?),
@@ -460,7 +468,12 @@ pub fn app(state: Shared) -> Router {
     Router::new()
         .merge(api::routes())
         .merge(pages::routes())
-        .fallback(|| async { AppError::NotFound("no such route (see docs/api.md)".into()) })
+        .merge(projects::routes())
+        .fallback(|| async {
+            AppError::NotFound(
+                "no such route (docs/serve.md and docs/openapi.yaml list them)".into(),
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

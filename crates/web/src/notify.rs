@@ -18,7 +18,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 
 /// The webhooks of a server and the alert groups it has seen.
 pub struct Notifier {
-    queue: Option<Mutex<Sender<String>>>,
+    queue: Option<std::sync::Arc<Mutex<Sender<String>>>>,
     /// Group ids already announced (or already there when the server started); `None`
     /// before the first alert set is seen.
     seen: Mutex<Option<HashSet<String>>>,
@@ -33,13 +33,28 @@ impl Notifier {
         let queue = (!urls.is_empty()).then(|| {
             let (tx, rx) = mpsc::channel();
             std::thread::spawn(move || deliver(&urls, &rx));
-            Mutex::new(tx)
+            std::sync::Arc::new(Mutex::new(tx))
         });
         Notifier {
             queue,
             seen: Mutex::new(None),
             base_url: base_url.trim_end_matches('/').to_string(),
         }
+    }
+
+    /// The notifier of one of the server's projects: the same webhooks, links into the
+    /// project's pages, its own record of what was announced.
+    pub(crate) fn for_project(&self, project: &str) -> Notifier {
+        Notifier {
+            queue: self.queue.clone(),
+            seen: Mutex::new(None),
+            base_url: format!("{}/p/{}", self.base_url, crate::pages::seg(project)),
+        }
+    }
+
+    /// Whether any webhook is set.
+    pub(crate) fn has_webhooks(&self) -> bool {
+        self.queue.is_some()
     }
 
     /// A new alert set was computed: the open groups not seen before are announced. The first

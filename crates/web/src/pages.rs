@@ -55,7 +55,7 @@ fn query(pairs: &[(&str, &str)]) -> String {
         .finish()
 }
 
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
@@ -81,14 +81,33 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
     count(&s, 0);
     may_see(&s, &headers).await?;
     blocking(s, move |s| {
-        cached_page(s, "index".into(), || {
+        let projects = match &s.projects {
+            Some(p) => p.names()?,
+            None => Vec::new(),
+        };
+        let key = format!("index\0{}", projects.join("\0"));
+        cached_page(s, key, || {
             let series = s.store.recent_series(30)?;
             let alerts = latest_alerts(s)?.1;
             let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
             for a in alerts.iter().filter(|a| !a.acknowledged) {
                 *open.entry((&a.benchmark, &a.metric)).or_default() += 1;
             }
-            let mut body = format!(
+            let mut body = String::new();
+            if projects.len() > 1 {
+                body.push_str("<nav class=\"projects\">Projects:");
+                for p in &projects {
+                    let href = if p == "default" {
+                        "/".to_string()
+                    } else {
+                        format!("/p/{}/", seg(p))
+                    };
+                    let _ = write!(body, " <a href=\"{}\">{}</a>", html(&href), html(p));
+                }
+                body.push_str("</nav>");
+            }
+            let _ = write!(
+                body,
                 "<h1>Benchmarks</h1><p class=\"note\">{} series; click one for its history.</p>\
     <table class=\"series\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Latest</th>\
     <th>Trend (last 30 runs)</th><th class=\"num\">Open alerts</th></tr></thead><tbody>",
@@ -453,7 +472,7 @@ async fn acknowledger(s: &Shared, headers: &HeaderMap, form: &AckForm) -> Result
     {
         let hash = token_hash(token);
         let st = s.clone();
-        return match tokio::task::spawn_blocking(move || st.store.token_name(&hash)).await {
+        return match tokio::task::spawn_blocking(move || st.auth.token_name(&hash)).await {
             Ok(Ok(Some(name))) => Ok(name),
             Ok(Ok(None)) => Err(AppError::Unauthorized),
             Ok(Err(e)) => Err(e.into()),
@@ -635,7 +654,7 @@ async fn login(
             .read_token
             .as_deref()
             .is_some_and(|t| same_secret(&token, t));
-        let named = s.store.token_name(&token_hash(&token))?;
+        let named = s.auth.token_name(&token_hash(&token))?;
         let (name, can_write) = match (named, reader) {
             (Some(name), _) => (name, true),
             (None, true) => ("reader".to_string(), false),
@@ -643,7 +662,7 @@ async fn login(
         };
         let id = crate::new_token().map_err(|e| AppError::Internal(e.to_string()))?;
         let ttl = s.session_ttl;
-        s.store.save_session(
+        s.auth.save_session(
             &token_hash(&id),
             &perflab_store::Session {
                 name,
@@ -672,7 +691,7 @@ async fn logout(State(s): State<Shared>, headers: HeaderMap) -> Result<Response,
     let id = crate::session_cookie(&headers).map(str::to_string);
     blocking(s, move |s| {
         if let Some(id) = id {
-            s.store.delete_session(&token_hash(&id))?;
+            s.auth.delete_session(&token_hash(&id))?;
         }
         let mut res = Redirect::to("/login").into_response();
         res.headers_mut().insert(

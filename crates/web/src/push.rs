@@ -76,6 +76,33 @@ pub fn push_with_ca(
     }
 }
 
+/// [`push_with_ca`] into one of the server's projects (`POST /api/v1/projects/{project}/runs`).
+///
+/// # Errors
+/// [`PushError`].
+pub fn push_to_project(
+    server: &str,
+    project: &str,
+    token: &str,
+    document: &str,
+    ca_file: Option<&Path>,
+) -> Result<String, PushError> {
+    let path = format!(
+        "/api/v1/projects/{}/runs",
+        form_urlencoded::byte_serialize(project.as_bytes()).collect::<String>()
+    );
+    let (status, body) = post(server, Some(&path), Some(token), document, ca_file)?;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    match (status, json["id"].as_str()) {
+        (200 | 201, Some(id)) => Ok(id.to_string()),
+        _ => Err(PushError::Refused {
+            server: server.into(),
+            status,
+            message: json["error"].as_str().unwrap_or(body.trim()).to_string(),
+        }),
+    }
+}
+
 /// POST a JSON `body` to `url` (one HTTP/1.1 request, plain or TLS), at `path` or, when
 /// `None`, at the URL's own path; returns the status and the body of the answer.
 ///

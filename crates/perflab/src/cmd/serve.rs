@@ -20,6 +20,7 @@ pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Res
         );
     }
     let mut state = AppState::new(Arc::from(context::open_store(store)?));
+    state.projects = Some(perflab_web::Projects::new(context::store_location(store)));
     state.max_upload = args.max_upload;
     state.read_token = args.read_token;
     state.targets = config.targets.clone();
@@ -74,8 +75,15 @@ pub(crate) fn token(cmd: TokenCommand, store: Option<&Path>) -> Result<Outcome> 
 pub(crate) fn push(args: PushArgs, store: Option<&Path>) -> Result<Outcome> {
     let run = context::resolve(&args.run, store, None)?.run;
     let (server, ca) = (&args.server, args.ca_file.as_deref());
-    let id = perflab_web::push_with_ca(server, &args.token, &run.to_json(), ca)?;
-    output::print(&format!("pushed run {id} to {}\n", args.server))?;
+    let id = match &args.project {
+        Some(p) => perflab_web::push_to_project(server, p, &args.token, &run.to_json(), ca)?,
+        None => perflab_web::push_with_ca(server, &args.token, &run.to_json(), ca)?,
+    };
+    let to = args
+        .project
+        .as_deref()
+        .map_or(String::new(), |p| format!(" (project {p})"));
+    output::print(&format!("pushed run {id} to {}{to}\n", args.server))?;
     Ok(Outcome::Ok)
 }
 
