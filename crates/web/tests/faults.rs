@@ -160,9 +160,15 @@ fn twenty_uploads_at_once_are_all_kept_whole() {
         .unwrap();
     assert_eq!(runs.len(), 20);
     assert!(runs.iter().all(|r| r.benchmarks == 100), "every run whole");
-    // The same run again is idempotent: still 20.
-    perflab_web::push(&server, "s3cret", &run(100, 3).to_json()).unwrap();
+    // The same run again is idempotent: still 20. Another under its id is refused.
+    let again = store.run(&runs[3].id).unwrap().unwrap();
+    perflab_web::push(&server, "s3cret", &again.to_json()).unwrap();
     assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 20);
+    let mut other = run(100, 3);
+    other.id = again.id.clone();
+    other.started_at = "2020-01-01T00:00:00Z".into();
+    let refused = perflab_web::push(&server, "s3cret", &other.to_json());
+    assert!(matches!(refused, Err(perflab_web::PushError::Refused { status: 409, .. })), "{refused:?}");
 }
 
 #[test]
