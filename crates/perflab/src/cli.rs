@@ -341,6 +341,10 @@ pub(crate) struct ImportArgs {
     /// Their format (default: detected per file). `--format`/`-f` are its old spellings.
     #[arg(long, short_alias = 'f', alias = "format", value_name = "FORMAT")]
     pub(crate) input_format: Option<String>,
+    /// The files are `perflab export` output: store each run as it was (same id), not one
+    /// new run. A run already stored is skipped; another under its id is an error.
+    #[arg(long, conflicts_with = "input_format")]
+    pub(crate) history: bool,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
 }

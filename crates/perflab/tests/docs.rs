@@ -201,3 +201,46 @@ fn schema_validator_catches_errors() {
     let r = std::panic::catch_unwind(|| validate(&s, &s, &bad, "$"));
     assert!(r.is_err(), "an unknown kind must fail validation");
 }
+
+#[test]
+fn openapi_validates_and_lists_every_route_the_server_has() {
+    let spec = read("docs/openapi.yaml");
+    // Every `.route("…"` of the web crate is a path of the description.
+    let mut routes = Vec::new();
+    for file in std::fs::read_dir(repo().join("crates/web/src")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        for piece in text.split(".route(\"").skip(1) {
+            routes.push(piece.split('"').next().unwrap().to_string());
+        }
+    }
+    assert!(routes.len() >= 15, "{routes:?}");
+    for route in &routes {
+        // The catch-all forwards are described by their first route.
+        let described = match route.as_str() {
+            "/api/v1/projects/{project}/{*rest}" => "/api/v1/projects/{project}/runs",
+            "/p/{project}/{*rest}" | "/p/{project}" => "/p/{project}/",
+            r => r,
+        };
+        assert!(
+            spec.contains(&format!("\n  {described}:\n")),
+            "{route} is not in docs/openapi.yaml"
+        );
+    }
+    if !common::have("openapi-spec-validator") {
+        common::skip(
+            "openapi-spec-validator",
+            "pip install openapi-spec-validator",
+        );
+        return;
+    }
+    let out = std::process::Command::new("openapi-spec-validator")
+        .arg(repo().join("docs/openapi.yaml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -595,6 +595,26 @@ fn prune_keeps_baselines_and_export_writes_every_run_as_a_json_line() {
     let first = perflab_model::Run::from_json(lines[0]).unwrap();
     assert_eq!(first.id, oldest);
     assert!(err.contains("exported 4 run(s)"), "{err}");
+    // And reads back into another history as it was (same ids), once.
+    let backup = lab.write("backup.jsonl", &out);
+    let other = lab.path("other.db").display().to_string();
+    for expect in [
+        "restored 4 run(s); 0 already stored\n",
+        "restored 0 run(s); 4 already stored\n",
+    ] {
+        let restored = lab
+            .cmd()
+            .env("PERFLAB_STORE", &other)
+            .args(["import", "--history", backup.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&restored.stdout),
+            expect,
+            "{}",
+            stderr(&restored)
+        );
+    }
     // A dry run removes nothing.
     let (code, out, _) = run(&["prune", "--keep", "1", "--dry-run"]);
     assert_eq!(code, Some(0));

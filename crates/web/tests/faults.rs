@@ -168,7 +168,13 @@ fn twenty_uploads_at_once_are_all_kept_whole() {
     other.id = again.id.clone();
     other.started_at = "2020-01-01T00:00:00Z".into();
     let refused = perflab_web::push(&server, "s3cret", &other.to_json());
-    assert!(matches!(refused, Err(perflab_web::PushError::Refused { status: 409, .. })), "{refused:?}");
+    assert!(
+        matches!(
+            refused,
+            Err(perflab_web::PushError::Refused { status: 409, .. })
+        ),
+        "{refused:?}"
+    );
 }
 
 #[test]
