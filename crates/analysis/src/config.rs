@@ -27,6 +27,13 @@ struct File {
     bench: Option<CommandSection>,
     build: Option<CommandSection>,
     load: Option<LoadSection>,
+    serve: Option<ServeSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServeSection {
+    commit_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -151,6 +158,9 @@ pub struct Config {
     pub build_command: Option<String>,
     /// `[load]`: the service's base URL, server command and endpoints.
     pub load: LoadConfig,
+    /// `[serve] commit_url`: a commit's page, `{commit}` standing for its hash
+    /// (`https://github.com/OWNER/REPO/commit/{commit}`).
+    pub commit_url: Option<String>,
 }
 
 impl Config {
@@ -265,6 +275,17 @@ impl Config {
             bench_command: command(file.bench, "bench")?,
             build_command: command(file.build, "build")?,
             load: load_config(file.load, &at)?,
+            commit_url: match file.serve.and_then(|s| s.commit_url) {
+                Some(u) if !u.contains("{commit}") => {
+                    return Err(at(format!(
+                        "serve.commit_url {u:?} has no {{commit}} in it"
+                    )))
+                }
+                Some(u) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+                    return Err(at(format!("serve.commit_url {u:?} is not an http(s) URL")))
+                }
+                other => other,
+            },
         })
     }
 }

@@ -329,12 +329,14 @@ pub fn load_section(load: &LoadSummary) -> String {
                 lines: vec![line("requests/s", &|p| p.requests as f64)],
                 marks: vec![],
                 x_labels: labels.clone(),
+                x_is_time: false,
             }),
             svg::trend(&Trend {
                 unit: &secs,
                 lines: vec![line("p50", &|p| p.p50), line("p99", &|p| p.p99)],
                 marks: vec![],
                 x_labels: labels,
+                x_is_time: false,
             })
         );
     }
@@ -471,6 +473,7 @@ pub fn trends_section(history: &[Series], run_id: &str) -> String {
                 }],
                 marks: vec![],
                 x_labels: (format!("{} runs ago", s.points.len() - 1), "latest".into()),
+                x_is_time: false,
             })
         );
     }

@@ -14,7 +14,7 @@ const COLORS: [&str; 6] = [
 ];
 
 /// A point of a [`Trend`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChartPoint {
     /// Position on the x axis (time in ms, a run's index, seconds…).
     pub x: f64,
@@ -63,6 +63,65 @@ pub struct Trend<'a> {
     pub marks: Vec<Mark>,
     /// Labels under the first and the last x.
     pub x_labels: (String, String),
+    /// When x is a time (Unix ms): ticks at sensible dates replace the two labels.
+    pub x_is_time: bool,
+}
+
+/// The colour of a [`Trend`]'s `i`-th line (for a legend beside the chart).
+pub fn line_color(i: usize) -> &'static str {
+    COLORS[i % COLORS.len()]
+}
+
+/// Ticks for a time axis from `x0` to `x1` (Unix ms): the step of hours, days, weeks or
+/// months that gives at most about seven, each labelled as briefly as its step allows.
+pub fn time_ticks(x0: f64, x1: f64) -> Vec<(f64, String)> {
+    const HOUR: f64 = 3_600_000.0;
+    const DAY: f64 = 24.0 * HOUR;
+    let span = x1 - x0;
+    if !(span.is_finite() && span > 0.0) {
+        return Vec::new();
+    }
+    let steps = [
+        HOUR,
+        3.0 * HOUR,
+        6.0 * HOUR,
+        12.0 * HOUR,
+        DAY,
+        2.0 * DAY,
+        7.0 * DAY,
+        14.0 * DAY,
+        30.0 * DAY,
+        91.0 * DAY,
+        365.0 * DAY,
+    ];
+    let step = steps
+        .iter()
+        .copied()
+        .find(|s| span / s <= 7.0)
+        .unwrap_or(365.0 * DAY);
+    // Weeks start on Mondays (the epoch was a Thursday).
+    let offset = if step == 7.0 * DAY || step == 14.0 * DAY {
+        4.0 * DAY
+    } else {
+        0.0
+    };
+    let mut out = Vec::new();
+    let mut t = ((x0 - offset) / step).ceil() * step + offset;
+    while t <= x1 && out.len() < 12 {
+        let secs = (t / 1000.0).floor() as i64;
+        let iso = perflab_model::format_rfc3339(secs, 0);
+        // 2026-11-03T12:00:00.000Z: the date, and the time when ticks are hours apart.
+        let label = if step < DAY {
+            format!("{} {}", &iso[5..10], &iso[11..16])
+        } else if step < 365.0 * DAY {
+            iso[..10].to_string()
+        } else {
+            iso[..4].to_string()
+        };
+        out.push((t, label));
+        t += step;
+    }
+    out
 }
 
 const W: f64 = 860.0;
@@ -109,10 +168,15 @@ pub fn trend(t: &Trend<'_>) -> String {
         out.push_str("<text x=\"20\" y=\"40\">no points</text></svg>");
         return out;
     }
+    // A legend strip above the plot when there are several lines.
+    let top = if t.lines.len() > 1 { TOP + 18.0 } else { TOP };
     let (x0, x1) = domain(x0, x1, 0.02);
+    // Times and sizes are never negative: the padding does not take the axis below zero.
+    let non_negative = y0 >= 0.0;
     let (y0, y1) = domain(y0, y1, 0.08);
+    let y0 = if non_negative { y0.max(0.0) } else { y0 };
     let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
-    let sy = |y: f64| TOP + (y1 - y) / (y1 - y0) * (H - TOP - BOTTOM);
+    let sy = |y: f64| top + (y1 - y) / (y1 - y0) * (H - top - BOTTOM);
     // Axes and y ticks.
     let _ = write!(
         out,
@@ -134,15 +198,36 @@ pub fn trend(t: &Trend<'_>) -> String {
             html(&t.unit.format(v))
         );
     }
-    let _ = write!(
-        out,
-        "<text x=\"{LEFT}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text></g>",
-        H - 10.0,
-        html(&t.x_labels.0),
-        W - RIGHT,
-        H - 10.0,
-        html(&t.x_labels.1)
-    );
+    let ticks = if t.x_is_time {
+        time_ticks(x0, x1)
+    } else {
+        Vec::new()
+    };
+    if ticks.is_empty() {
+        let _ = write!(
+            out,
+            "<text x=\"{LEFT}\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text></g>",
+            H - 10.0,
+            html(&t.x_labels.0),
+            W - RIGHT,
+            H - 10.0,
+            html(&t.x_labels.1)
+        );
+    } else {
+        for (x, label) in &ticks {
+            let at = sx(*x);
+            let _ = write!(
+                out,
+                "<line class=\"tick\" x1=\"{at:.1}\" y1=\"{}\" x2=\"{at:.1}\" y2=\"{}\"/>\
+<text class=\"xtick\" x=\"{at:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                H - BOTTOM,
+                H - BOTTOM + 5.0,
+                H - 12.0,
+                html(label)
+            );
+        }
+        out.push_str("</g>");
+    }
     for m in t.marks.iter().filter(|m| m.x.is_finite()) {
         let x = sx(m.x);
         let class = if m.regression {
@@ -152,8 +237,8 @@ pub fn trend(t: &Trend<'_>) -> String {
         };
         let _ = write!(
             out,
-            "<g class=\"{class}\"><line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{}\"/>\
-<path d=\"M{:.1} {TOP}l5 -8h-10z\"/><title>{}</title></g>",
+            "<g class=\"{class}\"><line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{}\"/>\
+<path d=\"M{:.1} {top}l5 -8h-10z\"/><title>{}</title></g>",
             H - BOTTOM,
             x,
             html(&m.title)
@@ -212,14 +297,19 @@ pub fn trend(t: &Trend<'_>) -> String {
                 None => out.push_str(&circle),
             }
         }
-        if t.lines.len() > 1 {
+    }
+    if t.lines.len() > 1 {
+        let mut x = LEFT;
+        for (i, line) in t.lines.iter().enumerate() {
+            let color = COLORS[i % COLORS.len()];
             let _ = write!(
                 out,
-                "<text class=\"legend\" x=\"{}\" y=\"{}\" fill=\"{color}\">{}</text>",
-                LEFT + 8.0 + 140.0 * i as f64,
-                TOP + 12.0,
+                "<g class=\"legend\"><rect x=\"{x:.1}\" y=\"4\" width=\"10\" height=\"10\" fill=\"{color}\"/>\
+<text x=\"{:.1}\" y=\"13\">{}</text></g>",
+                x + 14.0,
                 html(&line.label)
             );
+            x += 30.0 + 7.0 * line.label.chars().count().min(40) as f64;
         }
     }
     out.push_str("</svg>");
@@ -509,6 +599,50 @@ pub fn flame(stacks: &[(String, f64)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn time_ticks_fall_on_sensible_dates() {
+        let day = 86_400_000.0;
+        let t0 = 1_793_491_200_000.0; // 2026-11-01T00:00:00Z
+        let ticks = super::time_ticks(t0 + 3.6e6, t0 + 20.0 * day);
+        let labels: Vec<&str> = ticks.iter().map(|t| t.1.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["2026-11-02", "2026-11-09", "2026-11-16"],
+            "Mondays over 20 days"
+        );
+        let hours = super::time_ticks(t0, t0 + day / 2.0);
+        assert_eq!(hours[1].1, "11-01 03:00", "{hours:?}");
+        assert!(super::time_ticks(t0, t0).is_empty());
+    }
+
+    #[test]
+    fn a_trend_of_positive_values_never_goes_below_zero() {
+        let unit = Unit::seconds();
+        let pts = |ys: &[f64]| {
+            ys.iter()
+                .enumerate()
+                .map(|(i, &y)| ChartPoint {
+                    x: i as f64,
+                    y,
+                    low: Some(y * 0.2),
+                    high: Some(y * 3.0),
+                    ..ChartPoint::default()
+                })
+                .collect()
+        };
+        let svg = trend(&Trend {
+            unit: &unit,
+            lines: vec![TrendLine {
+                label: "main".into(),
+                points: pts(&[0.001, 1.0]),
+            }],
+            marks: vec![],
+            x_labels: Default::default(),
+            x_is_time: false,
+        });
+        assert!(!svg.contains(">-"), "{svg}");
+    }
+
     use super::*;
 
     fn point(x: f64, y: f64) -> ChartPoint {
@@ -556,6 +690,7 @@ mod tests {
                 regression: true,
             }],
             x_labels: ("a".into(), "b".into()),
+            x_is_time: false,
         };
         let svg = trend(&t);
         assert_eq!(svg.matches("<circle class=\"pt\"").count(), 2);
@@ -577,6 +712,7 @@ mod tests {
             }],
             marks: vec![],
             x_labels: Default::default(),
+            x_is_time: false,
         };
         let svg = trend(&t);
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");

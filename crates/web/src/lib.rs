@@ -174,6 +174,8 @@ pub struct AppState {
     pub session_ttl: Duration,
     /// Webhooks told of each new alert group.
     pub notifier: Notifier,
+    /// A commit's page, `{commit}` standing for its hash (`[serve] commit_url`).
+    pub commit_url: Option<String>,
     /// The last alert computation, keyed by the store's generation: change points of every
     /// series cost a scan of the history, and Prometheus scrapes often.
     pub(crate) alerts_cache: std::sync::Mutex<Option<(i64, Arc<Vec<Alert>>)>>,
@@ -199,6 +201,7 @@ impl AppState {
             alert_policy: AlertPolicy::default(),
             session_ttl: Duration::from_secs(12 * 3600),
             notifier: Notifier::new(Vec::new(), String::new()),
+            commit_url: None,
             alerts_cache: std::sync::Mutex::new(None),
             cache: cache::Cache::default(),
             refreshing: std::sync::atomic::AtomicBool::new(false),

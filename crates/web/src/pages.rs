@@ -77,7 +77,51 @@ fn short(commit: &str) -> String {
     commit.chars().take(10).collect()
 }
 
-async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, AppError> {
+/// A commit, shortened, linked to its page when `[serve] commit_url` says where that is.
+fn commit_cell(template: Option<&str>, commit: Option<&str>) -> String {
+    let Some(c) = commit.filter(|c| !c.is_empty()) else {
+        return String::new();
+    };
+    let code = format!("<code>{}</code>", html(&short(c)));
+    // Only a commit that looks like one goes into a URL.
+    match template.filter(|_| c.bytes().all(|b| b.is_ascii_alphanumeric())) {
+        Some(t) => format!("<a href=\"{}\">{code}</a>", html(&t.replace("{commit}", c))),
+        None => code,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct IndexQuery {
+    /// Show the series whose benchmark or metric contains this (any case).
+    q: Option<String>,
+}
+
+/// The group a benchmark is listed under: its Go package (`pkg=`) when it has one, else the
+/// first part of its name (`parse` of `parse/n=10`).
+fn group_of(benchmark: &str) -> String {
+    // pkg=example.com/json/procs=2: the value runs until the next `/key=`.
+    let parts: Vec<&str> = benchmark.split('/').collect();
+    if let Some(i) = parts.iter().position(|p| p.starts_with("pkg=")) {
+        let mut pkg = parts[i]["pkg=".len()..].to_string();
+        for p in parts[i + 1..].iter().take_while(|p| !p.contains('=')) {
+            pkg.push('/');
+            pkg.push_str(p);
+        }
+        return pkg;
+    }
+    let head = benchmark.split(['/', '.', ':']).next().unwrap_or(benchmark);
+    if head.len() < benchmark.len() {
+        head.to_string()
+    } else {
+        String::new()
+    }
+}
+
+async fn index(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Query(iq): Query<IndexQuery>,
+) -> Result<Response, AppError> {
     count(&s, 0);
     may_see(&s, &headers).await?;
     blocking(s, move |s| {
@@ -85,9 +129,19 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
             Some(p) => p.names()?,
             None => Vec::new(),
         };
-        let key = format!("index\0{}", projects.join("\0"));
+        let filter = iq.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+        let key = format!("index\0{}\0{:?}", projects.join("\0"), filter);
         cached_page(s, key, || {
-            let series = s.store.recent_series(30)?;
+            let mut series = s.store.recent_series(30)?;
+            let total = series.len();
+            if let Some(f) = &filter {
+                series.retain(|se| {
+                    se.benchmark.to_lowercase().contains(f.as_str())
+                        || se.metric.to_lowercase().contains(f.as_str())
+                });
+            }
+            // Grouped (by package, or the name's first part), then by name.
+            series.sort_by_cached_key(|se| (group_of(&se.benchmark), se.benchmark.clone(), se.metric.clone()));
             let alerts = latest_alerts(s)?.1;
             let mut open: BTreeMap<(&str, &str), usize> = BTreeMap::new();
             for a in alerts.iter().filter(|a| !a.acknowledged) {
@@ -106,14 +160,31 @@ async fn index(State(s): State<Shared>, headers: HeaderMap) -> Result<Response, 
                 }
                 body.push_str("</nav>");
             }
+            let shown = match &filter {
+                Some(_) => format!("{} of {total} series", series.len()),
+                None => format!("{total} series"),
+            };
             let _ = write!(
                 body,
-                "<h1>Benchmarks</h1><p class=\"note\">{} series; click one for its history.</p>\
+                "<h1>Benchmarks</h1><form class=\"search\" method=\"get\" action=\"/\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"benchmark or metric\"> <button>Search</button></form>\
+<p class=\"note\">{shown}; click one for its history.</p>\
     <table class=\"series\"><thead><tr><th>Benchmark</th><th>Metric</th><th class=\"num\">Latest</th>\
     <th>Trend (last 30 runs)</th><th class=\"num\">Open alerts</th></tr></thead><tbody>",
-                series.len()
+                html(iq.q.as_deref().unwrap_or(""))
             );
+            let mut group: Option<String> = None;
             for se in &series {
+                let g = group_of(&se.benchmark);
+                if group.as_ref() != Some(&g) {
+                    let n = series.iter().filter(|o| group_of(&o.benchmark) == g).count();
+                    let label = if g.is_empty() { "(other)" } else { g.as_str() };
+                    let _ = write!(
+                        body,
+                        "<tr class=\"group\"><th colspan=\"5\">{} <span class=\"note\">{n}</span></th></tr>",
+                        html(label)
+                    );
+                    group = Some(g);
+                }
                 let Some(last) = se.points.last() else {
                     continue;
                 };
@@ -155,13 +226,13 @@ fn recent_runs(s: &AppState) -> Result<String, StoreError> {
     for r in &runs {
         let _ = write!(
             out,
-            "<tr><td><a href=\"/run/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td class=\"num\">{}</td></tr>",
+            "<tr><td><a href=\"/run/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
             html(&seg(&r.id)),
             html(&r.id),
             html(&r.kind),
             html(&r.started_at),
             html(r.branch.as_deref().unwrap_or("")),
-            html(&short(r.commit.as_deref().unwrap_or(""))),
+            commit_cell(s.commit_url.as_deref(), r.commit.as_deref()),
             r.benchmarks
         );
     }
@@ -175,6 +246,8 @@ struct BenchQuery {
     metric: String,
     branch: Option<String>,
     base: Option<String>,
+    /// Only the newest this many runs.
+    last: Option<usize>,
 }
 
 async fn bench(
@@ -186,8 +259,8 @@ async fn bench(
     may_see(&s, &headers).await?;
     blocking(s, move |s| {
         let key = format!(
-            "bench\0{}\0{}\0{:?}\0{:?}",
-            q.benchmark, q.metric, q.branch, q.base
+            "bench\0{}\0{}\0{:?}\0{:?}\0{:?}",
+            q.benchmark, q.metric, q.branch, q.base, q.last
         );
         cached_page(s, key, || {
             let points = s
@@ -200,13 +273,15 @@ async fn bench(
                 )));
             }
             let alerts = latest_alerts(s)?.1;
-            Ok(bench_page(&q, &points, &alerts))
+            Ok(bench_page(&q, &points, &alerts, s.commit_url.as_deref()))
         })
     })
     .await
 }
 
-fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
+fn bench_page(q: &BenchQuery, all: &[Point], alerts: &[Alert], commit_url: Option<&str>) -> String {
+    // The range picker: the newest N runs, or all of them.
+    let points = &all[all.len().saturating_sub(q.last.unwrap_or(usize::MAX))..];
     let unit = Unit(points[0].unit.clone());
     let here = |extra: &[(&str, &str)]| {
         let mut pairs = vec![
@@ -291,7 +366,30 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
             html(b)
         );
     }
-    body.push_str("</p>");
+    body.push_str("</p><p>Range: ");
+    for (i, (label, n)) in [
+        ("last 30 runs", Some(30)),
+        ("last 90", Some(90)),
+        ("all", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let href = match n {
+            Some(n) => here(&[("last", &n.to_string())]),
+            None => here(&[]),
+        };
+        let current = q.last == n;
+        let _ = write!(
+            body,
+            "{}{}<a href=\"{}\">{label}</a>{}",
+            if i > 0 { " · " } else { "" },
+            if current { "<b>" } else { "" },
+            html(&href),
+            if current { "</b>" } else { "" },
+        );
+    }
+    let _ = write!(body, " ({} of {} runs shown)</p>", points.len(), all.len());
     match &q.base {
         Some(base) => {
             let _ = write!(
@@ -311,6 +409,7 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
         lines,
         marks,
         x_labels: (first, last),
+        x_is_time: true,
     }));
     body.push_str(
         "<h2>Runs</h2><table class=\"points\"><thead><tr><th>Date</th><th>Run</th><th>Branch</th>\
@@ -319,13 +418,13 @@ fn bench_page(q: &BenchQuery, points: &[Point], alerts: &[Alert]) -> String {
     for p in points.iter().rev().take(50) {
         let _ = write!(
             body,
-            "<tr><td>{}</td><td><a href=\"/run/{}\">{}</a></td><td>{}</td><td><code>{}</code></td>\
+            "<tr><td>{}</td><td><a href=\"/run/{}\">{}</a></td><td>{}</td><td>{}</td>\
 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             html(&time(p)),
             html(&seg(&p.run_id)),
             html(&p.run_id),
             html(p.branch.as_deref().unwrap_or("")),
-            html(&short(p.commit.as_deref().unwrap_or(""))),
+            commit_cell(commit_url, p.commit.as_deref()),
             html(&perflab_report::median_pm(
                 &unit,
                 p.median,
@@ -564,11 +663,18 @@ async fn run_page(
                 comparison,
                 history: recent_history(s, &run)?,
             };
-            Ok(page(
-                &format!("perflab: run {}", run.id),
-                NAV,
-                &report_body(&input),
-            ))
+            // A title a person tells apart in tabs and history: kind, branch, commit, date.
+            let git = run.git.as_ref();
+            let title = format!(
+                "perflab: {} run {}{}{} {}",
+                run.kind.as_str(),
+                run.id.chars().take(8).collect::<String>(),
+                git.and_then(|g| g.branch.as_deref())
+                    .map_or(String::new(), |b| format!(" on {b}")),
+                git.map_or(String::new(), |g| format!(" at {}", short(&g.commit))),
+                run.started_at.chars().take(10).collect::<String>(),
+            );
+            Ok(page(&title, NAV, &report_body(&input)))
         })
     })
     .await

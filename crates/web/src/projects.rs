@@ -91,6 +91,7 @@ fn project_state(base: &AppState, store: Arc<dyn perflab_store::Store>, project:
     s.targets = base.targets.clone();
     s.alert_policy = base.alert_policy.clone();
     s.session_ttl = base.session_ttl;
+    s.commit_url = base.commit_url.clone();
     s.notifier = base.notifier.for_project(project);
     s
 }

@@ -369,3 +369,72 @@ async fn runs_page_with_a_cursor_filter_by_time_and_delete_with_a_token() {
     let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(v["points"].as_array().unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn the_dashboard_searches_groups_picks_ranges_and_links_commits() {
+    let (st, _dir) = state(|s| s.commit_url = Some("https://example.com/r/commit/{commit}".into()));
+    for i in 0..40 {
+        let mut r = run(1.0, &format!("{i:02}abcdef"));
+        r.started_at = format!("2026-11-{:02}T{:02}:00:00Z", 1 + i / 2, (i % 2) * 12);
+        r.benchmarks[0].name = "BenchmarkParse".into();
+        r.benchmarks[0].params = [("pkg".to_string(), "example.com/json".to_string())].into();
+        let mut other = perflab_model::Benchmark::new("Encode");
+        other.params = [("pkg".to_string(), "example.com/xml".to_string())].into();
+        other
+            .metrics
+            .push(Metric::new("time", Unit::seconds(), vec![2.0, 2.1, 1.9]));
+        r.benchmarks.push(other);
+        st.store.save_run(&r).unwrap();
+    }
+    let index = call(&st, get("/")).await.body;
+    assert!(
+        index.contains("<tr class=\"group\"><th colspan=\"5\">example.com/json"),
+        "{index}"
+    );
+    assert!(
+        index.contains("<tr class=\"group\"><th colspan=\"5\">example.com/xml"),
+        "{index}"
+    );
+    assert!(index.contains("name=\"q\""), "a search box");
+    let found = call(&st, get("/?q=ENCODE")).await.body;
+    assert!(
+        found.contains("1 of 2 series") && !found.contains("BenchmarkParse"),
+        "{found}"
+    );
+    assert!(found.contains("value=\"ENCODE\""), "{found}");
+    // Commit links from [serve] commit_url; only hashes go into URLs.
+    assert!(
+        index.contains("href=\"https://example.com/r/commit/39abcdef\""),
+        "{index}"
+    );
+    let key = "BenchmarkParse/pkg=example.com/json";
+    let bench = |extra: &str| {
+        format!(
+            "/bench?benchmark={}&metric=time{extra}",
+            form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>()
+        )
+    };
+    let all = call(&st, get(&bench(""))).await.body;
+    assert_eq!(all.matches("<circle class=\"pt").count(), 40);
+    assert!(all.contains("(40 of 40 runs shown)"), "{all}");
+    // Dates on the time axis, never below zero.
+    let ticks = all.matches("class=\"xtick\"").count();
+    assert!((2..=12).contains(&ticks), "{ticks} ticks");
+    assert!(all.contains(">2026-11-"), "date labels");
+    let last = call(&st, get(&bench("&last=30"))).await.body;
+    assert_eq!(last.matches("<circle class=\"pt").count(), 30);
+    assert!(
+        last.contains("<b><a href=") && last.contains(">last 30 runs</a></b>"),
+        "{last}"
+    );
+    // The run page's title says what the run is.
+    let id = st.store.list_runs(&Default::default()).unwrap()[0]
+        .id
+        .clone();
+    let page = call(&st, get(&format!("/run/{id}"))).await.body;
+    assert!(
+        page.contains("<title>perflab: bench run ")
+            && page.contains(" on main at 39abcdef 2026-11-20</title>"),
+        "{page}"
+    );
+}

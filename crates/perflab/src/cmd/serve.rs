@@ -24,6 +24,7 @@ pub(crate) fn run(args: ServeArgs, store: Option<&Path>, config: &Config) -> Res
     state.max_upload = args.max_upload;
     state.read_token = args.read_token;
     state.targets = config.targets.clone();
+    state.commit_url = config.commit_url.clone();
     // A perflab.toml's allowed changes decide which change points are alerts.
     state.alert_policy.thresholds = config.path.is_some().then(|| config.compare.clone());
     for url in &args.webhook {
