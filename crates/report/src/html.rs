@@ -330,6 +330,7 @@ pub fn load_section(load: &LoadSummary) -> String {
                 marks: vec![],
                 x_labels: labels.clone(),
                 x_is_time: false,
+                levels: vec![],
             }),
             svg::trend(&Trend {
                 unit: &secs,
@@ -337,6 +338,7 @@ pub fn load_section(load: &LoadSummary) -> String {
                 marks: vec![],
                 x_labels: labels,
                 x_is_time: false,
+                levels: vec![],
             })
         );
     }
@@ -474,6 +476,7 @@ pub fn trends_section(history: &[Series], run_id: &str) -> String {
                 marks: vec![],
                 x_labels: (format!("{} runs ago", s.points.len() - 1), "latest".into()),
                 x_is_time: false,
+                levels: vec![],
             })
         );
     }

@@ -65,6 +65,19 @@ pub struct Trend<'a> {
     pub x_labels: (String, String),
     /// When x is a time (Unix ms): ticks at sensible dates replace the two labels.
     pub x_is_time: bool,
+    /// Horizontal lines: targets and critical levels.
+    pub levels: Vec<HLine>,
+}
+
+/// A horizontal line across a [`Trend`] (a target), labelled at its right end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HLine {
+    /// Where, in the y values' units.
+    pub y: f64,
+    /// What it is (`target < 5ms`).
+    pub label: String,
+    /// A critical level (red) rather than a target (amber).
+    pub critical: bool,
 }
 
 /// The colour of a [`Trend`]'s `i`-th line (for a legend beside the chart).
@@ -161,6 +174,11 @@ pub fn trend(t: &Trend<'_>) -> String {
         y0 = y0.min(finite(p.low).unwrap_or(p.y)).min(p.y);
         y1 = y1.max(finite(p.high).unwrap_or(p.y)).max(p.y);
     }
+    // Targets are in view too.
+    for l in t.levels.iter().filter(|l| l.y.is_finite()) {
+        y0 = y0.min(l.y);
+        y1 = y1.max(l.y);
+    }
     let mut out = format!(
         "<svg class=\"chart trend\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-points=\"{n}\">"
     );
@@ -227,6 +245,19 @@ pub fn trend(t: &Trend<'_>) -> String {
             );
         }
         out.push_str("</g>");
+    }
+    for l in t.levels.iter().filter(|l| l.y.is_finite()) {
+        let y = sy(l.y);
+        let color = if l.critical { "#dc2626" } else { "#d97706" };
+        let _ = write!(
+            out,
+            "<g class=\"level\"><line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"{color}\" stroke-dasharray=\"6 4\"/>\
+<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"{color}\">{}</text></g>",
+            W - RIGHT,
+            W - RIGHT - 4.0,
+            y - 4.0,
+            html(&l.label)
+        );
     }
     for m in t.marks.iter().filter(|m| m.x.is_finite()) {
         let x = sx(m.x);
@@ -639,6 +670,7 @@ mod tests {
             marks: vec![],
             x_labels: Default::default(),
             x_is_time: false,
+            levels: vec![],
         });
         assert!(!svg.contains(">-"), "{svg}");
     }
@@ -691,6 +723,7 @@ mod tests {
             }],
             x_labels: ("a".into(), "b".into()),
             x_is_time: false,
+            levels: vec![],
         };
         let svg = trend(&t);
         assert_eq!(svg.matches("<circle class=\"pt\"").count(), 2);
@@ -713,6 +746,7 @@ mod tests {
             marks: vec![],
             x_labels: Default::default(),
             x_is_time: false,
+            levels: vec![],
         };
         let svg = trend(&t);
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");

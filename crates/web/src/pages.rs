@@ -273,13 +273,44 @@ async fn bench(
                 )));
             }
             let alerts = latest_alerts(s)?.1;
-            Ok(bench_page(&q, &points, &alerts, s.commit_url.as_deref()))
+            Ok(bench_page(
+                &q,
+                &points,
+                &alerts,
+                s.commit_url.as_deref(),
+                &s.targets,
+            ))
         })
     })
     .await
 }
 
-fn bench_page(q: &BenchQuery, all: &[Point], alerts: &[Alert], commit_url: Option<&str>) -> String {
+fn bench_page(
+    q: &BenchQuery,
+    all: &[Point],
+    alerts: &[Alert],
+    commit_url: Option<&str>,
+    targets: &[perflab_analysis::Target],
+) -> String {
+    // The targets of `perflab.toml` that name this series, drawn across the chart.
+    let mut levels = Vec::new();
+    for t in targets.iter().filter(|t| {
+        t.metric == q.metric
+            && perflab_analysis::benchmark_matches(&t.benchmark, &q.benchmark, &Default::default())
+    }) {
+        levels.push(svg::HLine {
+            y: t.target.value,
+            label: format!("target {}", t.target.text),
+            critical: false,
+        });
+        if let Some(c) = &t.critical {
+            levels.push(svg::HLine {
+                y: c.value,
+                label: format!("critical {}", c.text),
+                critical: true,
+            });
+        }
+    }
     // The range picker: the newest N runs, or all of them.
     let points = &all[all.len().saturating_sub(q.last.unwrap_or(usize::MAX))..];
     let unit = Unit(points[0].unit.clone());
@@ -410,6 +441,7 @@ fn bench_page(q: &BenchQuery, all: &[Point], alerts: &[Alert], commit_url: Optio
         marks,
         x_labels: (first, last),
         x_is_time: true,
+        levels,
     }));
     body.push_str(
         "<h2>Runs</h2><table class=\"points\"><thead><tr><th>Date</th><th>Run</th><th>Branch</th>\

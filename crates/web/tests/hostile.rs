@@ -372,7 +372,16 @@ async fn runs_page_with_a_cursor_filter_by_time_and_delete_with_a_token() {
 
 #[tokio::test]
 async fn the_dashboard_searches_groups_picks_ranges_and_links_commits() {
-    let (st, _dir) = state(|s| s.commit_url = Some("https://example.com/r/commit/{commit}".into()));
+    let (st, _dir) = state(|s| {
+        s.commit_url = Some("https://example.com/r/commit/{commit}".into());
+        s.targets = vec![perflab_analysis::Target::parse(
+            "BenchmarkParse*",
+            "time",
+            "< 1.5s",
+            Some("< 3s"),
+        )
+        .unwrap()];
+    });
     for i in 0..40 {
         let mut r = run(1.0, &format!("{i:02}abcdef"));
         r.started_at = format!("2026-11-{:02}T{:02}:00:00Z", 1 + i / 2, (i % 2) * 12);
@@ -421,6 +430,12 @@ async fn the_dashboard_searches_groups_picks_ranges_and_links_commits() {
     let ticks = all.matches("class=\"xtick\"").count();
     assert!((2..=12).contains(&ticks), "{ticks} ticks");
     assert!(all.contains(">2026-11-"), "date labels");
+    // The target and its critical level, drawn across the chart.
+    assert_eq!(all.matches("<g class=\"level\">").count(), 2, "{all}");
+    assert!(
+        all.contains(">target &lt; 1.5s<") && all.contains(">critical &lt; 3s<"),
+        "{all}"
+    );
     let last = call(&st, get(&bench("&last=30"))).await.body;
     assert_eq!(last.matches("<circle class=\"pt").count(), 30);
     assert!(
