@@ -498,9 +498,11 @@ fn alerts_body(alerts: &[Alert], who: Option<&str>) -> String {
     let groups = crate::alerts::group_alerts(alerts);
     let by_id: BTreeMap<&str, &Alert> = alerts.iter().map(|a| (a.id.as_str(), a)).collect();
     let mut body = format!(
-        "<h1>Alerts</h1><p class=\"note\">{} change points in {} groups ({} open): persistent shifts of a benchmark on one branch, found by E-Divisive means as Apache Otava finds them, grouped by the commit that caused them.</p>",
+        "<h1>Alerts</h1><p class=\"note\">{} change point{} in {} group{} ({} open): persistent shifts of a benchmark on one branch, found by E-Divisive means as Apache Otava finds them, grouped by the commit that caused them.</p>",
         alerts.len(),
+        if alerts.len() == 1 { "" } else { "s" },
         groups.len(),
+        if groups.len() == 1 { "" } else { "s" },
         alerts.iter().filter(|a| !a.acknowledged).count()
     );
     match who {
