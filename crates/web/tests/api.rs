@@ -488,14 +488,14 @@ async fn pages_show_the_newest_alerts_at_once_and_the_api_a_current_set() {
     }
     let get = |u: &str| Request::get(u).body(Body::empty()).unwrap();
     let (_, page) = call(&st, get("/alerts")).await;
-    assert!(page.contains("1 change points"), "{page}");
+    assert!(page.contains("1 change point in"), "{page}");
     // A second shift: the page answers at once with the set it has (it does not wait for a
     // scan of the history) ...
     for _ in 0..10 {
         st.store.save_run(&run(2.5e-3)).unwrap();
     }
     let (_, page) = call(&st, get("/alerts")).await;
-    assert!(page.contains("1 change points"), "{page}");
+    assert!(page.contains("1 change point in"), "{page}");
     // ... and has the new one once the background computation is done.
     let mut seen = false;
     for _ in 0..100 {
