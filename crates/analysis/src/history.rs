@@ -298,6 +298,9 @@ pub struct Alert {
     /// The commit of the first run after the change.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commit: Option<String>,
+    /// The machine class of the series (its runs' `testbed` label), when they say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub testbed: Option<String>,
     /// Who acknowledged it (the token's name), when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
@@ -345,6 +348,7 @@ pub fn alerts(
                 run_id,
                 branch: None,
                 commit: None,
+                testbed: None,
                 acknowledged_by: None,
                 acknowledged_at: None,
                 change: c.change(),

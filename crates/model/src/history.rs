@@ -28,6 +28,10 @@ pub struct Point {
     pub commit: Option<String>,
     /// Git branch.
     pub branch: Option<String>,
+    /// The machine class it ran on, when the run says (its `testbed` label): a series is
+    /// benchmark × metric × branch × testbed, so a faster runner is not a change point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub testbed: Option<String>,
 }
 
 /// One benchmark × metric over time.

@@ -313,6 +313,7 @@ pub fn points_of(run: &Run) -> Vec<Point> {
                 time_unix_ms,
                 commit: run.git.as_ref().map(|g| g.commit.clone()),
                 branch: run.git.as_ref().and_then(|g| g.branch.clone()),
+                testbed: run.labels.get("testbed").cloned(),
             });
         }
     }

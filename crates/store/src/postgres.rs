@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS points (
     git_branch   TEXT,
     PRIMARY KEY (run_id, benchmark, metric, unit)
 );
+ALTER TABLE points ADD COLUMN IF NOT EXISTS testbed TEXT;
 CREATE INDEX IF NOT EXISTS points_series ON points (benchmark, metric, time_unix_ms);
 CREATE INDEX IF NOT EXISTS points_series_run ON points (benchmark, metric, time_unix_ms, run_id);
 CREATE INDEX IF NOT EXISTS points_time ON points (time_unix_ms);
@@ -282,7 +283,7 @@ pub(crate) fn project_schemas(url: &str, prefix: &str) -> Result<Vec<String>, St
 }
 
 /// A point from a row of `SELECT run_id, benchmark, metric, unit, better, n, median, ci_low,
-/// ci_high, time_unix_ms, git_commit, git_branch FROM points`.
+/// ci_high, time_unix_ms, git_commit, git_branch, testbed FROM points`.
 fn point_row(r: &postgres::Row) -> Point {
     Point {
         run_id: r.get(0),
@@ -297,6 +298,7 @@ fn point_row(r: &postgres::Row) -> Point {
         time_unix_ms: r.get(9),
         commit: r.get(10),
         branch: r.get(11),
+        testbed: r.get(12),
     }
 }
 
@@ -304,8 +306,8 @@ fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), postgres::Er
     tx.execute("DELETE FROM points WHERE run_id = $1", &[&run.id])?;
     let stmt = tx.prepare(
         "INSERT INTO points (run_id, benchmark, metric, unit, better, n, median, ci_low,
-             ci_high, time_unix_ms, git_commit, git_branch)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ci_high, time_unix_ms, git_commit, git_branch, testbed)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
              ON CONFLICT (run_id, benchmark, metric, unit) DO UPDATE SET median = EXCLUDED.median",
     )?;
     for p in points_of(run) {
@@ -324,6 +326,7 @@ fn insert_points(tx: &mut Transaction<'_>, run: &Run) -> Result<(), postgres::Er
                 &p.time_unix_ms,
                 &p.commit,
                 &p.branch,
+                &p.testbed,
             ],
         )?;
     }
@@ -424,7 +427,7 @@ impl Store for PostgresStore {
             .lock()
             .query(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
-                        time_unix_ms, git_commit, git_branch
+                        time_unix_ms, git_commit, git_branch, testbed
                  FROM points
                  WHERE benchmark = $1 AND metric = $2 AND ($3::TEXT IS NULL OR git_branch = $3)
                  ORDER BY time_unix_ms, run_id",
@@ -439,7 +442,7 @@ impl Store for PostgresStore {
             .lock()
             .query(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
-                        time_unix_ms, git_commit, git_branch
+                        time_unix_ms, git_commit, git_branch, testbed
                  FROM points WHERE time_unix_ms >= $1",
                 &[&time_unix_ms],
             )
@@ -452,7 +455,7 @@ impl Store for PostgresStore {
             .lock()
             .query(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
-                        time_unix_ms, git_commit, git_branch
+                        time_unix_ms, git_commit, git_branch, testbed
                  FROM points WHERE ($1::TEXT IS NULL OR git_branch = $1)",
                 &[&branch],
             )

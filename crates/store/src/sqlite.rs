@@ -41,7 +41,11 @@ const MIGRATIONS: &[&str] = &[
     MIGRATION_6,
     MIGRATION_7,
     MIGRATION_8,
+    MIGRATION_9,
 ];
+
+/// Version 9: the machine class of a point (a run's `testbed` label), a series' fourth key.
+const MIGRATION_9: &str = "ALTER TABLE points ADD COLUMN testbed TEXT;";
 
 /// Version 8: browsers' sessions (the hash of a random id, whose, until when).
 const MIGRATION_8: &str = "CREATE TABLE IF NOT EXISTS sessions (
@@ -353,17 +357,20 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: SCHEMA_VERSION,
         });
     }
+    let mut backfill = false;
     for (i, sql) in MIGRATIONS.iter().enumerate() {
         let v = i as i64 + 1;
         if v <= current {
             continue;
         }
         tx.execute_batch(sql).map_err(db)?;
-        if v == 2 {
-            backfill_v2(&tx)?;
-        }
+        backfill |= v == 2;
         tx.execute("INSERT INTO schema_version (version) VALUES (?1)", [v])
             .map_err(db)?;
+    }
+    // The points of a version 1 history, once every table has all its columns.
+    if backfill {
+        backfill_v2(&tx)?;
     }
     tx.commit().map_err(db)
 }
@@ -403,8 +410,8 @@ fn insert_points(tx: &Transaction<'_>, run: &Run) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare(
             "INSERT OR REPLACE INTO points (run_id, benchmark, metric, unit, better, n, median, ci_low,
-             ci_high, time_unix_ms, git_commit, git_branch)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             ci_high, time_unix_ms, git_commit, git_branch, testbed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )
         .map_err(db)?;
     for p in points_of(run) {
@@ -420,7 +427,8 @@ fn insert_points(tx: &Transaction<'_>, run: &Run) -> Result<(), StoreError> {
             p.ci_high,
             p.time_unix_ms,
             p.commit,
-            p.branch
+            p.branch,
+            p.testbed
         ])
         .map_err(db)?;
     }
@@ -428,7 +436,7 @@ fn insert_points(tx: &Transaction<'_>, run: &Run) -> Result<(), StoreError> {
 }
 
 /// A point from a row of `SELECT run_id, benchmark, metric, unit, better, n, median, ci_low,
-/// ci_high, time_unix_ms, git_commit, git_branch FROM points`.
+/// ci_high, time_unix_ms, git_commit, git_branch, testbed FROM points`.
 fn point_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Point> {
     Ok(Point {
         run_id: r.get(0)?,
@@ -443,6 +451,7 @@ fn point_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Point> {
         time_unix_ms: r.get(9)?,
         commit: r.get(10)?,
         branch: r.get(11)?,
+        testbed: r.get(12)?,
     })
 }
 
@@ -559,7 +568,7 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
-                        time_unix_ms, git_commit, git_branch
+                        time_unix_ms, git_commit, git_branch, testbed
                  FROM points
                  WHERE benchmark = ?1 AND metric = ?2 AND (?3 IS NULL OR git_branch = ?3)
                  ORDER BY time_unix_ms, run_id",
@@ -595,7 +604,7 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
-                        time_unix_ms, git_commit, git_branch
+                        time_unix_ms, git_commit, git_branch, testbed
                  FROM points WHERE (?1 IS NULL OR git_branch = ?1)",
             )
             .map_err(db)?;
@@ -612,7 +621,7 @@ impl Store for SqliteStore {
         let mut stmt = conn
             .prepare_cached(
                 "SELECT run_id, benchmark, metric, unit, better, n, median, ci_low, ci_high,
-                        time_unix_ms, git_commit, git_branch
+                        time_unix_ms, git_commit, git_branch, testbed
                  FROM points WHERE time_unix_ms >= ?1",
             )
             .map_err(db)?;

@@ -42,7 +42,8 @@ impl AlertPolicy {
 }
 
 /// Change points of every stored series, not yet marked acknowledged. A series is benchmark ×
-/// metric × branch: a feature branch's runs never make a change point on main's line.
+/// metric × branch × testbed: a feature branch's runs never make a change point on main's
+/// line, nor a faster CI machine (runs labelled `testbed=…`) on a slower one's.
 /// `branch` keeps one branch's alerts only.
 ///
 /// # Errors
@@ -59,11 +60,15 @@ pub fn change_points_of(
         } else {
             Better::Lower
         };
-        let mut by_branch: BTreeMap<Option<&str>, Vec<&perflab_store::Point>> = BTreeMap::new();
+        let mut by_line: BTreeMap<(Option<&str>, Option<&str>), Vec<&perflab_store::Point>> =
+            BTreeMap::new();
         for p in &s.points {
-            by_branch.entry(p.branch.as_deref()).or_default().push(p);
+            by_line
+                .entry((p.branch.as_deref(), p.testbed.as_deref()))
+                .or_default()
+                .push(p);
         }
-        for (on, points) in by_branch {
+        for ((on, testbed), points) in by_line {
             let medians: Vec<f64> = points.iter().map(|p| p.median).collect();
             let runs: Vec<String> = points.iter().map(|p| p.run_id.clone()).collect();
             let commits: HashMap<&str, Option<&str>> = points
@@ -79,6 +84,7 @@ pub fn change_points_of(
                 &policy.change_points,
             ) {
                 a.branch = on.map(str::to_string);
+                a.testbed = testbed.map(str::to_string);
                 a.commit = commits
                     .get(a.run_id.as_str())
                     .copied()

@@ -138,3 +138,45 @@ async fn the_allowed_changes_of_perflab_toml_decide_which_change_points_are_aler
     let main = |b: &str| (b.to_string(), "main".to_string(), "regression".to_string());
     assert_eq!(names(&v), vec![main("A")], "B may change by 60%: {v}");
 }
+
+#[tokio::test]
+async fn a_faster_testbed_is_not_a_change_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("h.db")).unwrap();
+    // Six runs on the small runner, then six on one twice as fast: no change in the code.
+    for i in 0..12 {
+        let mut r = Run::new(RunKind::Bench);
+        r.started_at = format!("2026-11-{:02}T00:00:00Z", i + 1);
+        r.git = Some(GitInfo {
+            commit: format!("c{i:02}"),
+            branch: Some("main".into()),
+            dirty: false,
+        });
+        let (testbed, v) = if i < 6 {
+            ("small", 2e-3)
+        } else {
+            ("large", 1e-3)
+        };
+        r.labels.insert("testbed".into(), testbed.into());
+        let mut b = Benchmark::new("A");
+        let v = v * (1.0 + (i % 3) as f64 * 0.002);
+        b.metrics.push(Metric::new(
+            "time",
+            Unit::seconds(),
+            vec![v, v * 1.001, v * 0.999],
+        ));
+        r.benchmarks.push(b);
+        store.save_run(&r).unwrap();
+    }
+    let st = Arc::new(AppState::new(Arc::new(store)));
+    let v = alerts(&st, "").await;
+    assert!(names(&v).is_empty(), "{v}");
+    let (_, series) = (0, st.store.series("A", "time", None).unwrap());
+    assert_eq!(
+        series
+            .iter()
+            .filter(|p| p.testbed.as_deref() == Some("large"))
+            .count(),
+        6
+    );
+}
