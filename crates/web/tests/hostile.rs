@@ -221,6 +221,13 @@ async fn every_error_is_json() {
             a.body
         );
     }
+    // The 404 names files that exist.
+    let a = call(&st, get("/nowhere")).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for doc in ["docs/serve.md", "docs/openapi.yaml"] {
+        assert!(a.body.contains(doc), "{}", a.body);
+        assert!(root.join(doc).exists(), "{doc}");
+    }
 }
 
 #[tokio::test]
