@@ -715,3 +715,82 @@ fn the_pull_request_comment_is_posted_once_and_then_updated() {
     );
     assert_eq!(c[1].1, "<!-- perflab -->\nsecond run\n");
 }
+
+#[test]
+fn a_large_suites_comment_fits_githubs_limit_and_leads_with_the_verdict() {
+    let lab = Lab::new();
+    // 600 benchmarks with -benchmem (3 metrics each), long package-qualified names; one slower.
+    let suite = |slow: f64| {
+        let mut s = String::from(
+            "goos: linux\ngoarch: amd64\npkg: example.com/very/long/module/path/to/a/package\n",
+        );
+        for b in 0..600 {
+            for i in 0..6 {
+                let ns = 1000.0
+                    * (1.0 + b as f64 / 600.0)
+                    * (1.0 + i as f64 * 0.003)
+                    * if b == 17 { slow } else { 1.0 };
+                s.push_str(&format!(
+                    "BenchmarkDecodeSomethingRatherLong/case={b:04}/size=large-2 \t 1000\t {ns:.1} ns/op\t {} B/op\t 3 allocs/op\n",
+                    512 + b
+                ));
+            }
+        }
+        s
+    };
+    let base = lab.write("base.txt", &suite(1.0));
+    let slow = lab.write("slow.txt", &suite(1.5));
+    let comment = lab.path("comment.md");
+    let summary = lab.path("summary.md");
+    let out = lab
+        .cmd()
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_REPOSITORY", "team/app")
+        .env("GITHUB_RUN_ID", "42")
+        .args([
+            "compare",
+            base.to_str().unwrap(),
+            slow.to_str().unwrap(),
+            "--pr-comment",
+            comment.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let body = std::fs::read_to_string(&comment).unwrap();
+    assert!(
+        body.chars().count() <= 65_536,
+        "{} characters",
+        body.chars().count()
+    );
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "<!-- perflab -->");
+    assert!(
+        lines[1].starts_with("### perflab: gate FAILED (1 regression)"),
+        "{}",
+        lines[1]
+    );
+    assert!(body.contains("[the run](https://github.com/team/app/actions/runs/42)"));
+    // The gated row first, then the rest folded and cut with a count.
+    let gated = body.find("case=0017").unwrap();
+    assert!(
+        gated < body.find("<details>").unwrap(),
+        "the gated row leads"
+    );
+    assert!(body.contains("more rows left out"), "cut with a count");
+    // The summary has everything, the verdict first.
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("**gate: FAILED**"), "{}", &md[..200]);
+    assert!(md.contains("case=0599"), "the whole table");
+    // One annotation per finding: the one regression (its bytes and allocs did not change).
+    let errors = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .count();
+    let warnings = stderr(&out)
+        .lines()
+        .filter(|l| l.starts_with("::warning"))
+        .count();
+    assert_eq!((errors, warnings), (1, 0), "{}", stderr(&out));
+}

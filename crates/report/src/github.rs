@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use perflab_analysis::{Comparison, Status, TargetResult, Verdict};
+use perflab_analysis::{Comparison, Role, Status, TargetResult, Verdict};
 
 /// The first line of every comment perflab writes.
 pub const COMMENT_MARKER: &str = "<!-- perflab -->";
@@ -32,19 +32,27 @@ fn command(out: &mut String, level: &str, title: &str, message: &str) {
 }
 
 /// One `::error` per regression and row that could not be tested, one `::warning` per row that
-/// got significantly worse within its allowed change, and one per benchmark on one side only
-/// (an error with `--fail-on-missing`).
+/// the gate finds significantly worse within its allowed change (the gate's corrected p, the
+/// one the tables show), and one per benchmark on one side only (an error with
+/// `--fail-on-missing`). Derived rows (MB/s from ns/op) are gated through the row they come
+/// from and never annotate a finding a second time; a row the gate did not find significant
+/// is never annotated, whatever benchstat's uncorrected test says.
 pub fn comparison_annotations(c: &Comparison) -> String {
     let mut out = String::new();
-    for r in &c.rows {
+    for r in c.rows.iter().filter(|r| r.role != Role::Derived) {
         let title = format!("{} {}", r.key(), r.metric);
         let change = r
             .change
             .map_or("from zero".to_string(), |x| format!("{:+.2}%", x * 100.0));
         let p = r
             .p_adjusted
-            .or(r.p_value)
             .map_or(String::new(), |p| format!(", p={p:.2e}"));
+        // A tested row warns only when the gate's own test is significant; an exact row (every
+        // sample equal) when it moved at all.
+        let significant = match r.role {
+            Role::Tested => r.p_adjusted.is_some_and(|p| p <= c.alpha),
+            _ => true,
+        };
         match r.verdict {
             Verdict::Regression => command(
                 &mut out,
@@ -63,15 +71,19 @@ pub fn comparison_annotations(c: &Comparison) -> String {
                 &title,
                 &format!("could not be tested: {}", r.warnings.join("; ")),
             ),
-            Verdict::Worse => command(
-                &mut out,
-                "warning",
-                &title,
-                &format!(
-                    "worse: {change}{p}, within the allowed {:.1}%",
-                    r.allowed_change * 100.0
-                ),
-            ),
+            Verdict::Worse
+                if significant && r.change.is_some_and(|x| x.abs() <= r.allowed_change) =>
+            {
+                command(
+                    &mut out,
+                    "warning",
+                    &title,
+                    &format!(
+                        "worse: {change}{p}, within the allowed {:.1}%",
+                        r.allowed_change * 100.0
+                    ),
+                );
+            }
             _ => {}
         }
     }
@@ -128,9 +140,150 @@ pub fn comment(markdown: &str) -> String {
     format!("{COMMENT_MARKER}\n{markdown}")
 }
 
+/// GitHub refuses a comment body longer than this many characters (422).
+pub const COMMENT_LIMIT: usize = 65_536;
+
+/// The pull-request comment of a comparison, within [`COMMENT_LIMIT`]: the gate's verdict, the
+/// two sides and a link to the run first, then only the rows the gate flagged, then every row
+/// in `<details>`, cut (with a count) when the whole would not fit; the full tables are in the
+/// job's step summary.
+pub fn comparison_comment(c: &Comparison, run_url: Option<&str>) -> String {
+    let flagged: Vec<&perflab_analysis::Row> = c
+        .rows
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Regression | Verdict::Error))
+        .collect();
+    let first = c.rows.first();
+    let mut head = format!(
+        "{COMMENT_MARKER}\n### perflab: {}\n\n{}",
+        if c.gate.passed {
+            "gate passed".to_string()
+        } else {
+            format!(
+                "gate FAILED ({} regression{}{})",
+                c.gate.regressions,
+                if c.gate.regressions == 1 { "" } else { "s" },
+                if c.gate.errors > 0 {
+                    format!(", {} untestable", c.gate.errors)
+                } else {
+                    String::new()
+                }
+            )
+        },
+        crate::compare_gate_markdown(c)
+    );
+    let _ = writeln!(
+        head,
+        "\n**base** {} → **current** {}{}\n",
+        crate::escape::markdown(first.map_or("base", |r| r.base_label.as_str())),
+        crate::escape::markdown(first.map_or("current", |r| r.current_label.as_str())),
+        run_url.map_or(String::new(), |u| format!(" · [the run]({u})"))
+    );
+    if !flagged.is_empty() {
+        head.push_str("| benchmark | metric | base | current | change | p (gate) |\n|---|---|---:|---:|---:|---:|\n");
+        for r in &flagged {
+            let _ = writeln!(
+                head,
+                "| {} | {} | {} | {} | {} ❌ | {} |",
+                crate::escape::markdown(&r.key()),
+                crate::escape::markdown(&r.metric),
+                r.unit.format(r.base.median),
+                r.unit.format(r.current.median),
+                r.change
+                    .map_or("from zero".into(), |x| format!("{:+.2}%", x * 100.0)),
+                r.p_adjusted.map_or("".into(), |p| format!("{p:.2e}"))
+            );
+        }
+        head.push('\n');
+    }
+    let tables = crate::compare_markdown_tables(c);
+    let open = format!(
+        "<details><summary>All {} rows: medians, intervals and benchstat's p (rows without a mark are not significant after correction)</summary>\n\n",
+        c.rows.len()
+    );
+    let close = "\n</details>\n";
+    let whole = head.chars().count() + open.len() + tables.chars().count() + close.len();
+    if whole <= COMMENT_LIMIT {
+        return format!("{head}{open}{tables}{close}");
+    }
+    // Cut the tables at a row so that the comment, with the note, fits.
+    let note_room = 200;
+    let budget =
+        COMMENT_LIMIT.saturating_sub(head.chars().count() + open.len() + close.len() + note_room);
+    let mut kept = String::new();
+    let mut used = 0;
+    let mut left_out = 0;
+    for line in tables.lines() {
+        let n = line.chars().count() + 1;
+        if used + n > budget {
+            left_out += usize::from(line.starts_with("| ") && !line.starts_with("| benchmark"));
+            continue;
+        }
+        used += n;
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    format!(
+        "{head}{open}{kept}\n… {left_out} more rows left out: GitHub takes comments up to {COMMENT_LIMIT} characters. The whole comparison is in the job's summary.{close}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A comparison of three benchmarks whose rows are then set as the gate could leave them.
+    fn comparison() -> Comparison {
+        use perflab_model::{Benchmark, Metric, Unit};
+        let side = |v: f64| {
+            ["a", "b", "c"]
+                .iter()
+                .map(|n| {
+                    let mut b = Benchmark::new(*n);
+                    let xs = (0..6).map(|i| v * (1.0 + f64::from(i) * 0.01)).collect();
+                    b.metrics.push(Metric::new("time", Unit::seconds(), xs));
+                    b
+                })
+                .collect::<Vec<_>>()
+        };
+        perflab_analysis::compare(&side(1.0), &side(1.05), &Default::default()).unwrap()
+    }
+
+    #[test]
+    fn annotations_follow_the_gate_one_per_finding() {
+        let mut c = comparison();
+        // a: worse by benchstat's uncorrected test, not by the gate's corrected one.
+        c.rows[0].verdict = Verdict::Worse;
+        c.rows[0].p_adjusted = Some(1.0);
+        // b: significantly worse by the gate, within its allowance: the one warning.
+        c.rows[1].verdict = Verdict::Worse;
+        c.rows[1].p_adjusted = Some(0.001);
+        // c: a regression, and a derived row from it that must not repeat it.
+        c.rows[2].verdict = Verdict::Regression;
+        c.rows[2].p_adjusted = Some(0.0001);
+        let mut derived = c.rows[2].clone();
+        derived.metric = "throughput".into();
+        derived.role = Role::Derived;
+        c.rows.push(derived);
+        let out = comparison_annotations(&c);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        assert!(
+            lines[0].starts_with("::warning title=b time::worse: +5.00%25, p=1.00e-3"),
+            "{out}"
+        );
+        assert!(
+            lines[1].starts_with("::error title=c time::regression: +5.00%25"),
+            "{out}"
+        );
+        assert!(
+            lines[1].contains("p=1.00e-4"),
+            "the gate's p, as the table: {out}"
+        );
+        // A worse row beyond its allowance that the gate did not flag is not 'within' anything.
+        c.rows[1].allowed_change = 0.01;
+        assert!(!comparison_annotations(&c).contains("title=b time"));
+    }
 
     #[test]
     fn workflow_commands_escape_what_ends_them() {

@@ -505,6 +505,33 @@ fn correction_name(c: &Comparison) -> &'static str {
 
 /// Markdown tables of a comparison, ready for a pull-request comment.
 pub fn compare_markdown(c: &Comparison) -> String {
+    let mut out = compare_markdown_tables(c);
+    out.push_str(&gate_line_md(c));
+    out
+}
+
+/// The gate's verdict line in Markdown (`**gate: FAILED** …` or `gate: passed …`).
+pub fn compare_gate_markdown(c: &Comparison) -> String {
+    gate_line_md(c)
+}
+
+/// A comparison for a job summary: the gate's verdict first, then the tables.
+pub fn compare_summary_markdown(c: &Comparison) -> String {
+    format!(
+        "{}\n{} → {}\n\n{}",
+        gate_line_md(c),
+        escape::markdown(c.rows.first().map_or("base", |r| r.base_label.as_str())),
+        escape::markdown(
+            c.rows
+                .first()
+                .map_or("current", |r| r.current_label.as_str())
+        ),
+        compare_markdown_tables(c)
+    )
+}
+
+/// The tables of [`compare_markdown`], without the gate's line.
+pub fn compare_markdown_tables(c: &Comparison) -> String {
     let mut out = String::new();
     let mut notes = Notes(Vec::new());
     for g in CompareView::of(c).groups {
@@ -560,7 +587,6 @@ pub fn compare_markdown(c: &Comparison) -> String {
     if let Some(t) = detectable_table(c, escape::markdown) {
         let _ = write!(out, "**{DETECTABLE_TITLE}**\n\n{}\n", t.render_markdown());
     }
-    out.push_str(&gate_line_md(c));
     out
 }
 

@@ -10,7 +10,7 @@ use perflab_model::Benchmark;
 
 use perflab_analysis::Comparison;
 use perflab_exec::git::RevRange;
-use perflab_report::{github, render, Document, Format};
+use perflab_report::{github, Document, Format};
 
 use crate::cli::CompareArgs;
 use crate::config::{parse_pct, Config};
@@ -147,14 +147,27 @@ fn emit(mut comparison: Comparison, args: &CompareArgs) -> Result<Outcome> {
         &Document::Comparison(&comparison),
         args.output.as_deref(),
     )?;
-    let markdown = || render(Format::Markdown, &Document::Comparison(&comparison));
     if let Some(path) = &args.pr_comment {
-        output::write_atomic(path, github::comment(&markdown()?).as_bytes())?;
+        let body = github::comparison_comment(&comparison, github_run_url().as_deref());
+        output::write_atomic(path, body.as_bytes())?;
     }
-    output::github(markdown, &github::comparison_annotations(&comparison))?;
+    let summary = || Ok(perflab_report::compare_summary_markdown(&comparison));
+    output::github(summary, &github::comparison_annotations(&comparison))?;
     Ok(if comparison.gate.passed {
         Outcome::Ok
     } else {
         Outcome::GateFailed
     })
+}
+
+/// The Actions run's page, from the runner's variables (`GITHUB_SERVER_URL`,
+/// `GITHUB_REPOSITORY`, `GITHUB_RUN_ID`).
+fn github_run_url() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    Some(format!(
+        "{}/{}/actions/runs/{}",
+        var("GITHUB_SERVER_URL").unwrap_or_else(|| "https://github.com".into()),
+        var("GITHUB_REPOSITORY")?,
+        var("GITHUB_RUN_ID")?
+    ))
 }
