@@ -293,45 +293,91 @@ alpha = 0.05
 # target = "> 10000/s"
 # critical = "> 5000/s"
 #
-# Memory and allocations per operation (Go's -benchmem):
+# Memory and allocations per operation (Go's -benchmem). `benchmark` is a glob over the names
+# perflab shows: Go's BenchmarkSum64 is `Sum64`, so `Sum64*` (never `Benchmark*`).
 # [[target]]
-# benchmark = "Benchmark*"
+# benchmark = "*"
 # metric = "bytes_per_op"
 # target = "< 1KB"
 # critical = "< 4KB"
 #
 # [[target]]
-# benchmark = "Benchmark*"
+# benchmark = "*"
 # metric = "allocs_per_op"
 # target = "< 10"
 # critical = "< 20"
 "#;
 
-/// `.github/workflows/perflab.yml`: on every pull request, compare it with its merge base
-/// through perflab's composite action (`action` is `OWNER/REPO@REF`).
-pub fn github_workflow(action: &str) -> String {
+/// The steps that install a project's toolchain and dependencies on a GitHub runner, by the
+/// kind [`detect`] found (`None`: nothing beyond the runner's own tools).
+fn toolchain_steps(kind: Option<&str>) -> &'static str {
+    match kind {
+        Some(k) if k.starts_with("Go") => {
+            "      - uses: actions/setup-go@v6\n        with:\n          go-version-file: go.mod\n"
+        }
+        Some(k) if k.starts_with("Python") => {
+            "      - uses: actions/setup-python@v6\n        with:\n          python-version: \"3.12\"\n      - name: Dependencies\n        run: |\n          python -m pip install pytest pytest-benchmark\n          if [ -f pyproject.toml ] || [ -f setup.py ]; then python -m pip install -e .; fi\n          if [ -f requirements.txt ]; then python -m pip install -r requirements.txt; fi\n"
+        }
+        Some(k) if k.starts_with("Rust") => {
+            "      - uses: dtolnay/rust-toolchain@stable\n"
+        }
+        Some(k) if k.starts_with("npm") || k.starts_with("Node") => {
+            "      - uses: actions/setup-node@v5\n        with:\n          node-version: 22\n      - run: npm ci\n"
+        }
+        _ => "",
+    }
+}
+
+/// `.github/workflows/perflab.yml` through perflab's composite action (`action` is
+/// `OWNER/REPO@REF`): on every pull request, compare it with its merge base and comment; on every
+/// push to `main`, record the benchmarks (to `PERFLAB_SERVER` when the repository sets it,
+/// else as an artifact and on the `perflab-data` branch), so trends and alerts have a history.
+pub fn github_workflow(action: &str, kind: Option<&str>) -> String {
+    let toolchain = toolchain_steps(kind);
     format!(
         r#"# Written by `perflab init --ci github` (docs/ci.md).
-# On every pull request: build the PR and its merge base, run the benchmarks of perflab.toml in
-# both, alternately, comment the comparison on the PR (one comment, updated on each push) and
-# fail when the gate finds a regression.
+# Pull requests: build the PR and its merge base, run the benchmarks of perflab.toml in both,
+# alternately, comment the comparison on the PR (one comment, updated on each push) and fail
+# when the gate finds a regression. Pushes to main: record the benchmarks, for trends and alerts.
 name: perflab
 on:
   pull_request:
-permissions:
-  contents: read
-  pull-requests: write
+  push:
+    branches: [main]
+concurrency:
+  group: perflab-${{{{ github.ref }}}}
+  cancel-in-progress: true
 jobs:
   compare:
+    if: github.event_name == 'pull_request'
     runs-on: ubuntu-latest
+    timeout-minutes: 60
+    permissions:
+      contents: read
+      pull-requests: write
     steps:
-      - uses: actions/checkout@v4
+      - uses: actions/checkout@v5
         with:
           fetch-depth: 0 # the merge base must be in the clone
-      # The repository that holds perflab's action.yml.
+{toolchain}      # The repository that holds perflab's action.yml.
       - uses: {action}
         with:
           rounds: "5"
+  record:
+    if: github.event_name == 'push'
+    runs-on: ubuntu-latest
+    timeout-minutes: 60
+    permissions:
+      contents: write # the perflab-data branch
+    steps:
+      - uses: actions/checkout@v5
+{toolchain}      - uses: {action}
+        with:
+          mode: record
+          history-branch: perflab-data
+        env:
+          PERFLAB_SERVER: ${{{{ vars.PERFLAB_SERVER }}}}
+          PERFLAB_TOKEN: ${{{{ secrets.PERFLAB_TOKEN }}}}
 "#
     )
 }

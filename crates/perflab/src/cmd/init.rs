@@ -19,16 +19,24 @@ pub(crate) fn run(args: InitArgs) -> Result<Outcome> {
     let mut files = vec![(root.join("perflab.toml"), toml)];
     if args.ci.is_some() {
         let workflow = root.join(".github").join("workflows").join("perflab.yml");
-        files.push((workflow, project::github_workflow(&args.action)));
+        let kind = found.first().map(|d| d.kind);
+        files.push((workflow, project::github_workflow(&args.action, kind)));
     }
     let exist: Vec<String> = (files.iter().filter(|(p, _)| p.exists()))
         .map(|(p, _)| p.display().to_string())
         .collect();
-    if !exist.is_empty() && !args.force {
-        bail!(
-            "{} exists: nothing written (--force overwrites)",
-            exist.join(" and ")
-        );
+    if !args.force {
+        if exist.len() == files.len() {
+            bail!(
+                "{} exists: nothing written (--force overwrites)",
+                exist.join(" and ")
+            );
+        }
+        // What is there is kept; what is missing (the workflow beside a perflab.toml) is written.
+        for e in &exist {
+            crate::term::info!("kept {e} (exists; --force overwrites)");
+        }
+        files.retain(|(p, _)| !p.exists());
     }
     for (path, text) in &files {
         if let Some(dir) = path.parent() {
