@@ -95,6 +95,120 @@ pub fn arrange(
     project_root: &Path,
     named: Option<Format>,
 ) -> Arranged {
+    if named.is_none() {
+        if let Some(a) = arrange_in_shell(argv, scratch, project_root) {
+            return a;
+        }
+    }
+    arrange_words(argv, scratch, project_root, named)
+}
+
+/// `sh -c "cd x && pytest -q"` (or bash, with options before `-c`): the harness inside the
+/// shell's command is arranged as if it were given alone, so a command passed through a shell
+/// (the GitHub action's `command:` input) is read the same way: pytest gets its JSON file,
+/// criterion is read from its raw samples. `None` when `argv` is not such a command or the
+/// harness in it needs nothing.
+fn arrange_in_shell(argv: &[String], scratch: &Path, project_root: &Path) -> Option<Arranged> {
+    if !matches!(program(argv), "sh" | "bash" | "dash" | "zsh") {
+        return None;
+    }
+    let c = argv.iter().position(|a| a == "-c")?;
+    if argv[1..c].iter().any(|a| !a.starts_with('-')) {
+        return None;
+    }
+    let script = argv.get(c + 1)?;
+    let words = shell_words::split(script).ok()?;
+    const SEPARATORS: [&str; 5] = ["&&", "||", ";", "|", "&"];
+    let mut start = 0;
+    for end in
+        (0..=words.len()).filter(|&i| i == words.len() || SEPARATORS.contains(&words[i].as_str()))
+    {
+        let segment = &words[start..end];
+        // `FOO=1 pytest`: leading assignments stay in front.
+        let skip = segment.iter().take_while(|w| is_assignment(w)).count();
+        let command = &segment[skip..];
+        if !command.is_empty() {
+            let inner = arrange_words(command, scratch, project_root, None);
+            if inner.results != ResultsAt::Stdout || inner.argv != command {
+                let mut rebuilt: Vec<String> = Vec::with_capacity(words.len() + 1);
+                let mut push = |w: &str| {
+                    rebuilt.push(if SEPARATORS.contains(&w) {
+                        w.to_string()
+                    } else if is_assignment(w) {
+                        // Quoting the whole word would make it a command, not an assignment.
+                        let (name, value) = w.split_once('=').unwrap_or((w, ""));
+                        format!("{name}={}", sh_quote(value))
+                    } else {
+                        sh_quote(w)
+                    })
+                };
+                words[..start + skip].iter().for_each(|w| push(w));
+                inner.argv.iter().for_each(|w| push(w));
+                words[end..].iter().for_each(|w| push(w));
+                let mut out = argv[..=c].to_vec();
+                out.push(rebuilt.join(" "));
+                out.extend_from_slice(&argv[c + 2..]);
+                return Some(Arranged {
+                    argv: out,
+                    results: inner.results,
+                    note: inner
+                        .note
+                        .map(|n| format!("{n} (inside the shell's command)")),
+                });
+            }
+        }
+        start = end + 1;
+    }
+    None
+}
+
+/// Where criterion leaves its raw samples: `CRITERION_HOME` when set, else `criterion/` in
+/// cargo's target directory.
+fn criterion_home(project_root: &Path) -> PathBuf {
+    match std::env::var_os("CRITERION_HOME").filter(|v| !v.is_empty()) {
+        Some(home) => project_root.join(home),
+        None => cargo_target_dir(project_root).join("criterion"),
+    }
+}
+
+/// Where cargo builds: `CARGO_TARGET_DIR` (or
+/// `CARGO_BUILD_TARGET_DIR`) when set, as cargo reads it (relative to the project), else
+/// `target/` of the project.
+fn cargo_target_dir(project_root: &Path) -> PathBuf {
+    ["CARGO_TARGET_DIR", "CARGO_BUILD_TARGET_DIR"]
+        .iter()
+        .find_map(|k| std::env::var_os(k).filter(|v| !v.is_empty()))
+        .map_or_else(|| project_root.join("target"), |d| project_root.join(d))
+}
+
+/// A word as the shell reads it back: as it is when it holds nothing the shell treats
+/// specially, else in single quotes.
+fn sh_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        shell_words::quote(word).into_owned()
+    }
+}
+
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !name.as_bytes()[0].is_ascii_digit()
+    })
+}
+
+fn arrange_words(
+    argv: &[String],
+    scratch: &Path,
+    project_root: &Path,
+    named: Option<Format>,
+) -> Arranged {
     let mut out = argv.to_vec();
     if let Some(f) = named {
         let dir = project_root.join("target").join("criterion");
@@ -150,7 +264,7 @@ pub fn arrange(
     if name == "cargo" && argv.get(1).is_some_and(|a| a == "bench") {
         return Arranged {
             argv: out,
-            results: ResultsAt::CriterionDir(project_root.join("target").join("criterion")),
+            results: ResultsAt::CriterionDir(criterion_home(project_root)),
             note: None,
         };
     }
@@ -267,6 +381,50 @@ mod tests {
             ResultsAt::File("x.json".into(), Format::Hyperfine)
         );
         assert_eq!(kept.argv.len(), 4, "nothing added");
+        // Inside a shell's command, the same harnesses are found and arranged.
+        let sh = arrange(
+            &v(&[
+                "sh",
+                "-c",
+                "cd app && PYTHONHASHSEED=0 python -m pytest -q tests",
+            ]),
+            scratch,
+            root,
+            None,
+        );
+        assert_eq!(sh.argv[..2], v(&["sh", "-c"]));
+        assert_eq!(
+            sh.argv[2],
+            "cd app && PYTHONHASHSEED=0 python -m pytest -q tests --benchmark-json=/scratch/pytest-benchmark.json"
+        );
+        assert_eq!(
+            sh.results,
+            ResultsAt::File(
+                "/scratch/pytest-benchmark.json".into(),
+                Format::PytestBenchmark
+            )
+        );
+        let cargo = arrange(
+            &v(&["bash", "-e", "-c", "cargo bench --bench http -- version"]),
+            scratch,
+            root,
+            None,
+        );
+        assert_eq!(cargo.argv[3], "cargo bench --bench http -- version");
+        assert_eq!(
+            cargo.results,
+            ResultsAt::CriterionDir("/repo/target/criterion".into())
+        );
+        let plain = arrange(
+            &v(&["sh", "-c", "./bench.sh | tee out"]),
+            scratch,
+            root,
+            None,
+        );
+        assert_eq!(
+            (plain.argv[2].as_str(), plain.results),
+            ("./bench.sh | tee out", ResultsAt::Stdout)
+        );
         let py = arrange_default(&v(&["pytest", "--benchmark-json=b.json"]), scratch, root);
         assert_eq!(
             py.results,

@@ -283,3 +283,55 @@ fn bench_asks_pytest_benchmark_for_json() {
     assert_eq!(doc["tool"]["name"], "pytest-benchmark", "{doc}");
     assert!(samples(&doc["benchmarks"][0]["metrics"][0]) >= 5);
 }
+
+#[test]
+fn pytest_through_a_shell_gives_the_rows_of_a_direct_run() {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import pytest_benchmark"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        common::skip("pytest-benchmark", "pytest-benchmark is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    lab.write(
+        "test_sum.py",
+        "def test_sum(benchmark):\n    assert benchmark(sum, range(100)) == 4950\n\ndef test_len(benchmark):\n    benchmark(len, [1, 2])\n",
+    );
+    let bench = |command: &[&str]| {
+        let out = lab
+            .cmd()
+            .args(["bench", "--json", "--no-store", "--"])
+            .args(command)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command:?}: {}", stderr(&out));
+        let doc = json(&out.stdout);
+        assert_eq!(
+            doc["tool"]["name"], "pytest-benchmark",
+            "{command:?}: {doc}"
+        );
+        let mut names: Vec<String> = doc["benchmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let args = "-q -p no:cacheprovider --benchmark-min-rounds=5 test_sum.py";
+    let direct: Vec<&str> = ["python3", "-m", "pytest"]
+        .into_iter()
+        .chain(args.split(' '))
+        .collect();
+    let direct = bench(&direct);
+    assert_eq!(direct.len(), 2, "{direct:?}");
+    let shell = bench(&[
+        "sh",
+        "-c",
+        &format!("PYTHONDONTWRITEBYTECODE=1 python3 -m pytest {args}"),
+    ]);
+    assert_eq!(shell, direct);
+}

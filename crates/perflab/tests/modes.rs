@@ -690,3 +690,49 @@ fn pytest_project_with_benchmarks_outside_test_files_and_the_plugin_disabled() {
         "{toml}"
     );
 }
+
+#[test]
+fn criterion_through_a_shell_gives_the_rows_of_a_direct_run() {
+    let lab = Lab::new();
+    let dir = criterion_crate(&lab);
+    let bench = |command: &[&str]| {
+        let out = lab
+            .cmd()
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", shared_cargo_target())
+            // Criterion's results of this test alone: the build is shared with other tests.
+            .env("CRITERION_HOME", lab.path("criterion-home"))
+            .env("CARGO_BUILD_JOBS", "1")
+            .args(["bench", "--json", "--no-store", "--"])
+            .args(command)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {}", stderr(&out));
+        let doc = json(&out.stdout);
+        let rows: Vec<(String, usize)> = doc["benchmarks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap().to_string(),
+                    b["metrics"][0]["samples"].as_array().map_or(0, Vec::len),
+                )
+            })
+            .collect();
+        rows
+    };
+    let flags = "--warm-up-time 0.1 --measurement-time 0.3 --sample-size 10 five";
+    let words: Vec<&str> = ["cargo", "bench", "--bench", "parse", "--"]
+        .into_iter()
+        .chain(flags.split(' '))
+        .collect();
+    let direct = bench(&words);
+    let shell = bench(&["sh", "-c", &format!("cargo bench --bench parse -- {flags}")]);
+    assert_eq!(
+        direct,
+        vec![("five_allocs".to_string(), 10)],
+        "criterion's raw samples"
+    );
+    assert_eq!(shell, direct, "the same rows through sh -c");
+}
