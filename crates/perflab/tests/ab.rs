@@ -530,6 +530,8 @@ fn init_writes_a_config_that_bench_and_compare_run_and_never_overwrites() {
     let mut c = lab.cmd();
     go(&mut c);
     let out = c
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", lab.path("summary.md"))
         .args([
             "compare",
             "HEAD..WORKTREE",
@@ -547,6 +549,22 @@ fn init_writes_a_config_that_bench_and_compare_run_and_never_overwrites() {
         text.contains("gate: FAILED: 1 regression(s): Work/"),
         "{text}"
     );
+    // One annotation per finding: the regression, with the table's p; nothing else.
+    let err = stderr(&out);
+    let annotations: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("::error") || l.starts_with("::warning"))
+        .map(|l| l.split("::").nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(annotations.len(), 1, "{err}");
+    assert!(
+        annotations[0].starts_with("error title=Work"),
+        "{annotations:?}"
+    );
+    // Sides named by ref and commit in the summary, the verdict first.
+    let md = std::fs::read_to_string(lab.path("summary.md")).unwrap();
+    assert!(md.starts_with("**gate: FAILED**"), "{md}");
+    assert!(md.contains("HEAD (") && md.contains("WORKTREE ("), "{md}");
 }
 
 #[test]
