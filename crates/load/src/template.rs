@@ -180,8 +180,7 @@ impl Template {
                     let _ = write!(out, "{}", ctx.seq);
                 }
                 Segment::RandInt(a, b) => {
-                    let span = (b - a + 1) as u64;
-                    let _ = write!(out, "{}", a + (ctx.rng.next_u64() % span) as i64);
+                    let _ = write!(out, "{}", rand_int(ctx.rng, *a, *b));
                 }
                 Segment::RandFloat(a, b) => {
                     let _ = write!(out, "{}", a + (b - a) * ctx.rng.next_f64());
@@ -282,6 +281,18 @@ impl From<String> for GeneratorError {
     }
 }
 
+/// A uniform integer in `a..=b`, any bounds of i64 (the span is counted in 128 bits, so
+/// `rand_int(-9223372036854775808, 9223372036854775807)` neither overflows nor divides by zero).
+fn rand_int(rng: &mut Rng, a: i64, b: i64) -> i64 {
+    let span = (i128::from(b) - i128::from(a) + 1) as u128;
+    let r = u128::from(rng.next_u64());
+    if span > u128::from(u64::MAX) {
+        // The whole range of i64: every 64-bit value is one of it.
+        return rng.next_u64() as i64;
+    }
+    (i128::from(a) + (r % span) as i128) as i64
+}
+
 fn args<const N: usize>(inner: &str) -> Result<[f64; N], GeneratorError> {
     let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
     if parts.len() != N {
@@ -374,11 +385,21 @@ fn parse_generator(expr: &str, csv: Option<&CsvData>) -> Result<Segment, Generat
         .ok_or("unknown generator (use seq, uuid, rand_int(a,b), rand_float(a,b), random_floats(n,a,b), env.NAME, csv.COLUMN, var.NAME)")?;
     match name {
         "rand_int" => {
-            let [a, b] = args::<2>(inner)?;
-            if a.fract() != 0.0 || b.fract() != 0.0 || b < a {
+            // Integers are read as integers: an f64 cannot hold i64's bounds.
+            let parts: Vec<&str> = inner.split(',').map(str::trim).collect();
+            let [a, b] = parts[..] else {
+                return Err(format!("expected 2 arguments, got {}", parts.len()).into());
+            };
+            let int = |p: &str| {
+                p.parse::<i64>().map_err(|_| {
+                    format!("{p:?} is not an integer from {} to {}", i64::MIN, i64::MAX)
+                })
+            };
+            let (a, b) = (int(a)?, int(b)?);
+            if b < a {
                 return Err("rand_int needs integers a <= b".into());
             }
-            Ok(Segment::RandInt(a as i64, b as i64))
+            Ok(Segment::RandInt(a, b))
         }
         "rand_float" => {
             let [a, b] = args::<2>(inner)?;
@@ -412,6 +433,47 @@ mod tests {
             &mut out,
         );
         out
+    }
+
+    #[test]
+    fn rand_int_takes_any_bounds_of_i64() {
+        let full = Template::compile(
+            "{{rand_int(-9223372036854775808,9223372036854775807)}}",
+            None,
+            "url",
+        )
+        .unwrap();
+        let mut rng = Rng::new(7);
+        for _ in 0..1000 {
+            let mut out = String::new();
+            full.render(
+                &mut RenderContext {
+                    seq: 0,
+                    rng: &mut rng,
+                    csv: None,
+                    vars: &[],
+                },
+                &mut out,
+            );
+            assert!(out.parse::<i64>().is_ok(), "{out}");
+        }
+        let edge = Template::compile(
+            "{{rand_int(9223372036854775806,9223372036854775807)}}",
+            None,
+            "url",
+        )
+        .unwrap();
+        let v: i64 = render(&edge, 0).parse().unwrap();
+        assert!(v >= i64::MAX - 1);
+        let one = Template::compile("{{rand_int(-5,-5)}}", None, "url").unwrap();
+        assert_eq!(render(&one, 0), "-5");
+        for bad in [
+            "{{rand_int(1.5,3)}}",
+            "{{rand_int(3,1)}}",
+            "{{rand_int(1,99999999999999999999)}}",
+        ] {
+            assert!(Template::compile(bad, None, "url").is_err(), "{bad}");
+        }
     }
 
     #[test]
