@@ -127,9 +127,7 @@ impl LoadRequest {
             }
         );
         if let Some(f) = &self.scenario_file {
-            text.push_str(&String::from_utf8_lossy(
-                &std::fs::read(f).unwrap_or_default(),
-            ));
+            text.push_str(&read_bounded(f, "scenario file").unwrap_or_default());
         }
         let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -156,7 +154,7 @@ impl LoadRequest {
                     let body = self
                         .body
                         .as_deref()
-                        .map(|b| read_body(b, Path::new(".")))
+                        .map(|b| read_body(b, Path::new("."), "--body"))
                         .transpose()?;
                     let checks = self.check_status.map(Check::Status).into_iter().collect();
                     let s = scenario(
@@ -673,20 +671,39 @@ fn scenario(
     })
 }
 
-fn read_body(spec: &str, base: &Path) -> Result<String, LoadError> {
+/// The most a scenario reads of a file it names (a body, a CSV, the scenario file itself):
+/// each is read whole into memory, so `/dev/zero` or a log must stop here, not at 9 GB.
+pub const FILE_LIMIT: u64 = 64 << 20;
+
+/// `path` as text, at most [`FILE_LIMIT`] bytes; `what` says who asked (`FILE:LINE: scenario
+/// x: csv`).
+fn read_bounded(path: &Path, what: &str) -> Result<String, LoadError> {
+    use std::io::Read as _;
+    let fail = |m: String| config(format!("{what} {}: {m}", path.display()));
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    let mut bytes = Vec::new();
+    file.take(FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(e.to_string()))?;
+    if bytes.len() as u64 > FILE_LIMIT {
+        return Err(fail(format!(
+            "larger than {} MiB; a scenario reads its files whole",
+            FILE_LIMIT >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| fail(format!("not UTF-8 text ({e})")))
+}
+
+fn read_body(spec: &str, base: &Path, what: &str) -> Result<String, LoadError> {
     match spec.strip_prefix('@') {
-        Some(file) => {
-            let p = base.join(file);
-            std::fs::read_to_string(&p).map_err(|e| config(format!("--body: {}: {e}", p.display())))
-        }
+        Some(file) => read_bounded(&base.join(file), what),
         None => Ok(spec.to_string()),
     }
 }
 
 /// Read a scenario file (TOML), with errors naming its path and line.
 fn load_scenarios(path: &Path) -> Result<FileContents, LoadError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| config(format!("{}: {e}", path.display())))?;
+    let text = read_bounded(path, "scenario file")?;
     let file: ScenarioFile = toml::from_str(&text).map_err(|e| {
         let line = e
             .span()
@@ -775,8 +792,7 @@ fn one_scenario(
     let csv = match &s.csv {
         Some(c) => {
             let p = base.join(c);
-            let text =
-                std::fs::read_to_string(&p).map_err(|e| config(format!("{}: {e}", p.display())))?;
+            let text = read_bounded(&p, &format!("{here}: scenario {name}: csv"))?;
             Some(CsvData::parse(&text, &p.display().to_string())?)
         }
         None => None,
@@ -784,7 +800,11 @@ fn one_scenario(
     let body = match (&s.body, &s.body_file) {
         (Some(_), Some(_)) => return Err(at("give body or body_file, not both".into())),
         (Some(b), None) => Some(b.clone()),
-        (None, Some(f)) => Some(read_body(&format!("@{f}"), base)?),
+        (None, Some(f)) => Some(read_body(
+            &format!("@{f}"),
+            base,
+            &format!("{here}: scenario {name}: body_file"),
+        )?),
         (None, None) => None,
     };
     let checks = scenario_checks(&s, &at)?;

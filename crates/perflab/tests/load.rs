@@ -684,6 +684,23 @@ fn bad_scenario_files_and_templates_are_one_line_errors() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("stage \"10s-5\": missing ':'"));
+    // Files a scenario reads whole are bounded: /dev/zero is refused at 64 MiB, naming where.
+    for key in ["csv", "body_file"] {
+        let f = lab.write(
+            "zero.toml",
+            &format!("[[scenario]]\nname = \"z\"\nmethod = \"POST\"\nurl = \"http://127.0.0.1:1/\"\n{key} = \"/dev/zero\"\n"),
+        );
+        lab.cmd()
+            .args(["load", "--scenario-file", f.to_str().unwrap(), "-d", "1s"])
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::is_match(format!(
+                    r"^error: .*zero\.toml:1: scenario z: {key} /dev/zero: larger than 64 MiB; a scenario reads its files whole\n$"
+                ))
+                .unwrap(),
+            );
+    }
 }
 
 #[test]
