@@ -98,6 +98,14 @@ fn closed_model_records_latency_status_and_a_run() {
         3 * n,
         "each body is 'ok\\n'"
     );
+    // A GET sends no body, but its head is on the wire: `GET / HTTP/1.1`, Host and the rest.
+    let host = s.url.trim_start_matches("http://");
+    let least = format!("GET / HTTP/1.1\r\nhost: {host}\r\n\r\n").len() as u64;
+    let sent = all["bytes_out"].as_u64().unwrap();
+    assert!(
+        sent >= n * least && sent < n * (least + 200),
+        "{sent} bytes for {n} GETs"
+    );
     // The model view for compare/check: metrics per scenario.
     let names: Vec<&str> = doc["benchmarks"]
         .as_array()
@@ -554,7 +562,11 @@ body_contains = "{}"
         for c in r["checks"].as_array().unwrap() {
             assert_eq!(c["passed"], 5, "{path}: {c}");
         }
-        assert_eq!(r["bytes_out"], 5 * bytes_out, "{path}: {r}");
+        // Every hop's request: its head (method, target, Host…) and, for 307, the body again.
+        let sent = r["bytes_out"].as_u64().unwrap();
+        let line = format!("{method} /{path} HTTP/1.1\r\n").len() as u64;
+        assert!(sent > 5 * (bytes_out + 2 * line), "{path}: {r}");
+        assert_eq!(sent % 5, 0, "the same bytes each iteration: {r}");
     }
 }
 

@@ -264,7 +264,17 @@ impl Worker {
                     location: &mut self.location,
                     cookies: &mut self.set_cookies,
                 };
-                self.bytes_out += body_len;
+                // The head as its HTTP/1.1 text would be (HPACK's compression is hyper's), and
+                // the body.
+                let head: usize = req.method().as_str().len()
+                    + req.uri().to_string().len()
+                    + req
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+                        .sum::<usize>()
+                    + 12;
+                self.bytes_out += head as u64 + body_len;
                 // Boxed: hyper's HTTP/2 state would otherwise size every worker's future.
                 let (status, n) =
                     Box::pin(exchange_h2(link, authority, connector, req, reply)).await?;
@@ -283,7 +293,8 @@ impl Worker {
                     self.no_io = true;
                     return Err(ErrorKind::Protocol);
                 }
-                self.bytes_out += body_len;
+                // What goes on the wire: the request's head and its body.
+                self.bytes_out += self.out.len() as u64;
                 let head = method == hyper::Method::HEAD;
                 let reply = Reply {
                     kept: &mut self.kept,
