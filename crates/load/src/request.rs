@@ -358,6 +358,24 @@ impl LoadRequest {
                 return Err(config("--vus must be at least 1".into()));
             }
         }
+        match &model {
+            Model::Closed { vus, .. } => check_vus("--vus", *vus as f64)?,
+            Model::Open {
+                max_connections, ..
+            } => check_vus("--max-connections", *max_connections as f64)?,
+        }
+        for st in &stages {
+            match &model {
+                Model::Closed { .. } => check_vus("a stage's target of", st.target)?,
+                Model::Open { .. } if st.target > MAX_RATE => {
+                    return Err(config(format!(
+                        "a stage's target rate {}/s is more than {MAX_RATE:e}/s",
+                        st.target
+                    )))
+                }
+                Model::Open { .. } => {}
+            }
+        }
         let mut opts = LoadOptions {
             model,
             stages,
@@ -960,10 +978,32 @@ pub fn parse_rate(s: &str) -> Result<f64, LoadError> {
     let v = perflab_model::parse_quantity(s)
         .and_then(|q| q.value_for(&perflab_model::Unit::per_sec(), "--rate", s))
         .map_err(|e| config(format!("--rate {s:?}: {e}")))?;
-    if v <= 0.0 {
+    if v.is_nan() || v <= 0.0 {
         return Err(config(format!("--rate {s:?} must be positive")));
     }
+    if v > MAX_RATE {
+        return Err(config(format!(
+            "--rate {s:?} is more than {MAX_RATE:e}/s, which no generator reaches; for as fast as it can go, use the closed model (--vus)"
+        )));
+    }
     Ok(v)
+}
+
+/// The largest rate a plan may ask for: far beyond one machine's reach (the open model then
+/// sends as fast as it can), but not a typo of 1e300.
+pub const MAX_RATE: f64 = 1e9;
+
+/// The most virtual users (or connections) one process is asked for: each holds a socket and
+/// its buffers, about 9 KB, so 100,000 is near 1 GB; more is split with `--segment`.
+pub const MAX_VUS: usize = 100_000;
+
+fn check_vus(what: &str, n: f64) -> Result<(), LoadError> {
+    if n > MAX_VUS as f64 {
+        return Err(config(format!(
+            "{what} {n} is more than {MAX_VUS} virtual users for one process (about 9 KB each); split the test with --segment I/N across processes or machines"
+        )));
+    }
+    Ok(())
 }
 
 /// Parse `--segment I/N`.

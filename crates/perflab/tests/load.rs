@@ -696,6 +696,29 @@ fn bad_scenario_files_and_templates_are_one_line_errors() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("stage \"10s-5\": missing ':'"));
+    // Absurd plans are refused before anything starts, in one line.
+    for (args, says) in [
+        (vec!["--rate", "1e300/s"], "which no generator reaches"),
+        (vec!["--vus", "100000000"], "split the test with --segment"),
+        (
+            vec!["--stages", "1s:100000000"],
+            "split the test with --segment",
+        ),
+        (
+            vec!["--rate", "10/s", "--stages", "1s:1e12"],
+            "a stage's target rate",
+        ),
+    ] {
+        lab.cmd()
+            .args(["load", "http://127.0.0.1:1/", "-d", "1s"])
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(
+                predicate::str::contains(says)
+                    .and(predicate::str::is_match("^error: [^\n]*\n$").unwrap()),
+            );
+    }
     // Files a scenario reads whole are bounded: /dev/zero is refused at 64 MiB, naming where.
     for key in ["csv", "body_file"] {
         let f = lab.write(

@@ -274,10 +274,11 @@ impl Worker {
                         .map(|(n, v)| n.as_str().len() + v.len() + 4)
                         .sum::<usize>()
                     + 12;
-                self.bytes_out += head as u64 + body_len;
+                let sent = head as u64 + body_len;
                 // Boxed: hyper's HTTP/2 state would otherwise size every worker's future.
                 let (status, n) =
                     Box::pin(exchange_h2(link, authority, connector, req, reply)).await?;
+                self.bytes_out += sent;
                 bytes_in += n;
                 status
             } else {
@@ -293,8 +294,8 @@ impl Worker {
                     self.no_io = true;
                     return Err(ErrorKind::Protocol);
                 }
-                // What goes on the wire: the request's head and its body.
-                self.bytes_out += self.out.len() as u64;
+                // What goes on the wire: the request's head and its body (counted once sent).
+                let sent = self.out.len() as u64;
                 let head = method == hyper::Method::HEAD;
                 let reply = Reply {
                     kept: &mut self.kept,
@@ -304,6 +305,7 @@ impl Worker {
                 };
                 let (status, n) =
                     exchange_h1(link, authority, connector, &self.out, head, reply).await?;
+                self.bytes_out += sent;
                 bytes_in += n;
                 status
             };
