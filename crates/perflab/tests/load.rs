@@ -2480,3 +2480,37 @@ fn paced_virtual_users_send_on_time() {
     }
     panic!("median send lag and latency p50 (s) of each run: {seen:?}");
 }
+
+#[test]
+fn a_rate_past_the_generators_reach_saturates_instead_of_collapsing() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let run = |args: &[&str]| {
+        let out = lab
+            .cmd()
+            .args([
+                "load",
+                &format!("{}/", s.url),
+                "-d",
+                "1s",
+                "--json",
+                "--no-store",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let doc = json(&out.stdout);
+        summary(&doc)["requests"].as_u64().unwrap()
+    };
+    let closed = run(&["-c", "8"]);
+    for rate in ["10000000/s", "1e9/s"] {
+        let open = run(&["--rate", rate, "--max-connections", "8"]);
+        // As fast as the workers can go: the same order as the closed model's (1 to 19
+        // requests before).
+        assert!(
+            open * 4 >= closed,
+            "--rate {rate}: {open} requests against {closed} for the closed model"
+        );
+    }
+}
