@@ -175,6 +175,12 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
             });
             e.requests += pt.requests;
             e.errors += pt.errors;
+            // Each segment runs its share of the VUs and of the rate: the whole is their sum.
+            let add_u = |a: Option<u64>, b: Option<u64>| a.map_or(b, |x| Some(x + b.unwrap_or(0)));
+            let add_f =
+                |a: Option<f64>, b: Option<f64>| a.map_or(b, |x| Some(x + b.unwrap_or(0.0)));
+            e.vus = add_u(e.vus, pt.vus);
+            e.target_rate = add_f(e.target_rate, pt.target_rate);
             // Per-second percentiles do not add: the merge keeps the worst segment's value.
             e.p50 = e.p50.max(pt.p50);
             e.p99 = e.p99.max(pt.p99);

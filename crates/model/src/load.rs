@@ -123,6 +123,12 @@ pub struct SecondPoint {
     pub p50: f64,
     /// 99th percentile in that second (seconds).
     pub p99: f64,
+    /// The closed model's virtual users in that second (as the stages ramp them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus: Option<u64>,
+    /// The open model's target rate in that second (requests per second).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_rate: Option<f64>,
 }
 
 /// A threshold and its outcome.

@@ -759,6 +759,50 @@ fn stages_ramp_the_virtual_users() {
     assert!(summary(&doc)["requests"].as_u64().unwrap() > 10);
     let secs = doc["load"]["measured_seconds"].as_f64().unwrap();
     assert!((1.9..3.0).contains(&secs), "{secs}");
+    // The ramp is in the per-second series: up to 4 VUs, then down.
+    let vus: Vec<u64> = doc["load"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["vus"].as_u64())
+        .collect();
+    assert!(vus.len() >= 2, "{vus:?}");
+    assert!(
+        vus.iter().any(|&v| v >= 3) && vus.iter().all(|&v| v <= 4),
+        "{vus:?}"
+    );
+    assert!(
+        vus.last() < vus.iter().max(),
+        "ramped down at the end: {vus:?}"
+    );
+    // The open model's series carries the target rate as the stages ramp it.
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("{}/", s.url),
+            "--rate",
+            "50/s",
+            "--stages",
+            "1s:50,1s:200",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let rates: Vec<f64> = doc["load"]["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["target_rate"].as_f64())
+        .collect();
+    assert!(rates.len() >= 2, "{rates:?}");
+    assert!(
+        rates.first() < rates.last() && rates.iter().all(|&r| (40.0..=200.0).contains(&r)),
+        "{rates:?}"
+    );
 }
 
 #[test]

@@ -163,6 +163,8 @@ fn history(store: &dyn Store) -> Vec<String> {
             errors: 0,
             p50: 1e-3,
             p99: 5e-3,
+            vus: Some(10),
+            target_rate: None,
         })
         .collect();
     load.load = Some(summary);

@@ -294,6 +294,8 @@ async fn run_async(
             errors: tail_errors,
             p50: tail_hist.value_at_quantile(0.5) as f64 / 1e9,
             p99: tail_hist.value_at_quantile(0.99) as f64 / 1e9,
+            vus: None,
+            target_rate: None,
         });
     }
     let cpu = process_cpu_seconds(None).unwrap_or(0.0) - cpu_start;

@@ -55,6 +55,26 @@ impl TargetWatch {
     }
 }
 
+/// The planned load `elapsed` seconds into the test: the closed model's VUs, or the open
+/// model's target rate (this segment's share, as the stages ramp them), for the series.
+pub(super) fn levels_at(opts: &LoadOptions, elapsed: f64) -> (Option<u64>, Option<f64>) {
+    let since_warm = elapsed - opts.warmup.as_secs_f64();
+    let staged = |base: f64| {
+        if opts.stages.is_empty() || since_warm < 0.0 {
+            base
+        } else {
+            level_at(base, &opts.stages, since_warm)
+        }
+    };
+    match &opts.model {
+        Model::Closed { vus, .. } => {
+            let level = staged(*vus as f64).round().max(0.0) as usize;
+            (Some(opts.segment_share(level) as u64), None)
+        }
+        Model::Open { rate, .. } => (None, Some(opts.segment_rate(staged(*rate)))),
+    }
+}
+
 /// Once a second until the end (the deadline, the request budget, Ctrl-C, or a failed
 /// threshold with abort-on-fail): the per-second series, progress, the target's samples.
 pub(super) async fn monitor(
@@ -99,12 +119,15 @@ pub(super) async fn monitor(
                     hist.value_at_quantile(p) as f64 / 1e9
                 }
             };
+            let (vus, target_rate) = levels_at(opts, now.duration_since(start).as_secs_f64());
             series.push(SecondPoint {
                 t: now.saturating_duration_since(shared.warmup_end).as_secs(),
                 requests,
                 errors,
                 p50: q(0.5),
                 p99: q(0.99),
+                vus,
+                target_rate,
             });
         }
         progress(&Progress {
