@@ -142,6 +142,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         // Segments run side by side: their VUs add up.
         peak_vus: parts.iter().map(|p| p.peak_vus).sum(),
         dropped: 0,
+        generator_late: 0,
         send_lag: first.send_lag,
         generator_cpu_seconds: 0.0,
         measured_seconds: seconds,
@@ -162,6 +163,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         };
         out.achieved_rate += p.achieved_rate;
         out.dropped += p.dropped;
+        out.generator_late += p.generator_late;
         out.generator_cpu_seconds += p.generator_cpu_seconds;
         out.send_lag.max = out.send_lag.max.max(p.send_lag.max);
         for (name, s) in &p.scenarios {

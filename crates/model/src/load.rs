@@ -163,6 +163,11 @@ pub struct LoadSummary {
     pub peak_vus: Option<u64>,
     /// Requests not sent because the queue for connections was full.
     pub dropped: u64,
+    /// Open model: requests the schedule itself queued more than 2 ms late while the queue had
+    /// room, so the generator (short of CPU) and not the server was behind. A shortfall with
+    /// this at 0 is the server's: its connections were busy waiting on it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub generator_late: u64,
     /// How late requests were sent against their intended time (seconds).
     #[serde(default)]
     pub send_lag: Percentiles,
@@ -203,6 +208,10 @@ pub struct LoadSummary {
     /// The target's own metrics (`--watch-metrics`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_metrics: Option<TargetMetrics>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The target's own Prometheus metrics over the test (`--watch-metrics URL`): what each request

@@ -131,6 +131,13 @@ fn totals_and_latency(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) 
             t(f.max)
         );
     }
+    if let Some(n) = all.errors.get("unfinished").filter(|n| **n > 0) {
+        let _ = writeln!(
+            out,
+            "  unfinished: {n} due and unanswered when the test ended (after the grace period); \
+their latency is a lower bound: what they had waited by then (among the failed)"
+        );
+    }
     if s.latency_is == "response_time" {
         let v = &all.service_time;
         let _ = writeln!(

@@ -3,9 +3,10 @@
 use super::*;
 
 /// The end of the test: requests in flight may finish within the grace period (a quarter
-/// second after Ctrl-C: it means now); then the tasks are stopped and what was still in flight
-/// is recorded as unfinished, with its latency so far. Returns the requests dropped: due and
-/// never sent.
+/// second after Ctrl-C: it means now), and requests that fell due before the stop but waited
+/// for a connection are still sent in it; then the tasks are stopped and what was in flight
+/// or still queued is recorded as unfinished, with its waiting so far as latency (a lower
+/// bound). Returns the requests dropped: the schedule found the queue full.
 pub(super) async fn wind_down(shared: &Shared, started: Started, ending: Ending) -> u64 {
     let grace = match ending {
         Ending::Interrupted => shared.opts.grace.min(Duration::from_millis(250)),
@@ -29,13 +30,14 @@ pub(super) async fn wind_down(shared: &Shared, started: Started, ending: Ending)
             drops += d;
         }
     }
+    let now = Instant::now();
     if let Some(rx) = started.queue {
         let mut rx = rx.lock().await;
-        while let Ok((intended, _)) = rx.try_recv() {
-            drops += u64::from(intended >= shared.warmup_end);
+        while let Ok((intended, scenario)) = rx.try_recv() {
+            shared.record_unanswered(0, scenario, intended, now);
         }
     }
-    shared.record_unfinished(Instant::now());
+    shared.record_unfinished(now);
     drops
 }
 
@@ -116,6 +118,7 @@ pub(super) fn build_summary(
             0.0
         },
         dropped,
+        generator_late: shared.generator_late.load(Ordering::Relaxed),
         send_lag: if lag.is_empty() {
             Percentiles::default()
         } else {

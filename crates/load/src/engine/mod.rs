@@ -283,13 +283,16 @@ async fn run_async(
     let started = start_model(&shared, workers);
     let mut target = TargetWatch::new(watch_pid, shared.opts.warmup.is_zero());
     let (ending, mut series) = monitor(&shared, thresholds, stop_flag, &mut target, progress).await;
-    shared.stop.store(true, Ordering::SeqCst);
+    shared.mark_stopped();
     let end = Instant::now();
     let drops = wind_down(&shared, started, ending).await;
     let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
     if tail_requests > 0 {
         series.push(SecondPoint {
-            t: end.saturating_duration_since(shared.warmup_end).as_secs() + 1,
+            t: second_label(
+                Instant::now().saturating_duration_since(shared.warmup_end),
+                series.last().map(|p| p.t),
+            ),
             requests: tail_requests,
             errors: tail_errors,
             p50: tail_hist.value_at_quantile(0.5) as f64 / 1e9,
@@ -377,6 +380,8 @@ mod size {
             stop: AtomicBool::new(false),
             start,
             warmup_end: start,
+            stopped_at: AtomicU64::new(0),
+            generator_late: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             active_vus: AtomicUsize::new(0),

@@ -97,7 +97,9 @@ pub(super) async fn closed_vu(
     let timer = every.and_then(|_| crate::timer::PreciseTimer::new());
     loop {
         let done = shared.opts.per_vu_requests.is_some_and(|n| sent >= n);
-        if done || shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
+        // A paced VU that fell behind (its requests waited on the server) still sends what fell
+        // due before the stop, within the grace period.
+        if done || !shared.still_due(due) || shared.over_budget() {
             return 0;
         }
         let elapsed = shared.start.elapsed().as_secs_f64();
@@ -124,7 +126,7 @@ pub(super) async fn closed_vu(
                 Some(t) => t.sleep_until(d).await,
                 None => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
             }
-            if shared.stop.load(Ordering::Relaxed) {
+            if !shared.still_due(Some(d)) {
                 return 0;
             }
         }
@@ -156,10 +158,8 @@ pub(super) async fn open_worker(shared: Arc<Shared>, id: usize, rx: DueQueue) ->
         let Some((intended, scenario)) = job else {
             return 0;
         };
-        if shared.stop.load(Ordering::Relaxed) {
-            // Due, but the test is over: never sent, so dropped.
-            return u64::from(intended >= shared.warmup_end);
-        }
+        // Everything queued fell due before the stop: it is still sent, within the grace
+        // period (what is left when that ends is recorded as unfinished).
         w.request(&shared, scenario, Some(intended)).await;
     }
 }
@@ -195,6 +195,9 @@ pub(super) async fn schedule(
     };
     let mut t = 0.0f64;
     let mut dropped = 0u64;
+    // After a full queue the schedule is late because the connections were busy, not because
+    // it was short of CPU: that lateness is not the generator's.
+    let mut was_full = false;
     loop {
         let rate = rate_at(t);
         if rate <= 0.0 {
@@ -208,6 +211,7 @@ pub(super) async fn schedule(
             let intended = shared.start + Duration::from_secs_f64(t);
             let now = Instant::now();
             if intended > now {
+                was_full = false;
                 // Bounded so that a stop is noticed within 50 ms even at very low rates.
                 sleep_until(intended.min(now + Duration::from_millis(50))).await;
                 if Instant::now() < intended {
@@ -221,9 +225,13 @@ pub(super) async fn schedule(
             if !shared.claim() {
                 return dropped;
             }
+            if !was_full && intended >= shared.warmup_end && Instant::now() > intended + LATE {
+                shared.generator_late.fetch_add(1, Ordering::Relaxed);
+            }
             match tx.try_send((intended, scenario)) {
                 Ok(()) => {}
                 Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    was_full = true;
                     if intended >= shared.warmup_end {
                         dropped += 1;
                     }

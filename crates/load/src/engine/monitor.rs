@@ -75,6 +75,15 @@ pub(super) fn levels_at(opts: &LoadOptions, elapsed: f64) -> (Option<u64>, Optio
     }
 }
 
+/// The label of the second that ends `since` into the measured part, after the point labelled
+/// `last`: the point taken at the tick about 1 s in is second 1 (the ticks start a little after
+/// the test), and the half second before a deadline at 3.5 s is second 4 (it was labelled 3
+/// twice).
+pub(super) fn second_label(since: Duration, last: Option<u64>) -> u64 {
+    let near = (since.as_secs_f64() - 0.25).ceil().max(0.0) as u64;
+    last.map_or(near, |l| near.max(l + 1))
+}
+
 /// Once a second until the end (the deadline, the request budget, Ctrl-C, or a failed
 /// threshold with abort-on-fail): the per-second series, progress, the target's samples.
 pub(super) async fn monitor(
@@ -121,7 +130,14 @@ pub(super) async fn monitor(
             };
             let (vus, target_rate) = levels_at(opts, now.duration_since(start).as_secs_f64());
             series.push(SecondPoint {
-                t: now.saturating_duration_since(shared.warmup_end).as_secs(),
+                t: if warming {
+                    0
+                } else {
+                    second_label(
+                        now.saturating_duration_since(shared.warmup_end),
+                        series.last().map(|p: &SecondPoint| p.t),
+                    )
+                },
                 requests,
                 errors,
                 p50: q(0.5),

@@ -18,40 +18,102 @@ pub(super) struct Shared {
     /// Per worker: when its request in progress was due (ns since `start`, plus one; 0 when
     /// idle) and its scenario, so requests still in flight at the end are counted.
     pub(super) inflight: Vec<(AtomicU64, AtomicUsize)>,
+    /// When the test stopped (ns since `start`, plus one; 0 while running): requests due
+    /// before it are part of the test and may still be sent within the grace period.
+    pub(super) stopped_at: AtomicU64,
+    /// Open model: slots the schedule itself queued more than [`LATE`] after their time while
+    /// the queue had room (the generator short of CPU, not the connections busy on the server).
+    pub(super) generator_late: AtomicU64,
 }
 
+/// How late the schedule may queue a slot before it counts as the generator's lateness.
+pub(super) const LATE: Duration = Duration::from_millis(2);
+
 impl Shared {
-    /// Record every request still in flight as `unfinished`, with its latency up to `now`.
-    /// Call only when no worker can run any more (finished or aborted).
-    pub(super) fn record_unfinished(&self, now: Instant) -> u64 {
-        let mut n = 0;
+    /// Mark the end of the test: what is due from now on is not part of it.
+    pub(super) fn mark_stopped(&self) {
+        let at = self.start.elapsed().as_nanos() as u64 + 1;
+        let _ = self
+            .stopped_at
+            .compare_exchange(0, at, Ordering::SeqCst, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// When the test stopped, if it has.
+    pub(super) fn stopped(&self) -> Option<Instant> {
+        match self.stopped_at.load(Ordering::SeqCst) {
+            0 => None,
+            at => Some(self.start + Duration::from_nanos(at - 1)),
+        }
+    }
+
+    /// Whether a request due at `due` is still to be sent: always while the test runs; after
+    /// the stop, only if it fell due before it (it waited on busy connections, and leaving it
+    /// out would make the latency depend on where the test stopped).
+    pub(super) fn still_due(&self, due: Option<Instant>) -> bool {
+        match self.stopped() {
+            None => true,
+            Some(end) => due.is_some_and(|d| d < end),
+        }
+    }
+
+    /// Record a request that was due at `due` and not answered by `now` as `unfinished`, with
+    /// its waiting so far as latency (a lower bound of what it would have been).
+    pub(super) fn record_unanswered(
+        &self,
+        worker: usize,
+        scenario: usize,
+        due: Instant,
+        now: Instant,
+    ) {
+        if due < self.warmup_end {
+            return;
+        }
+        let waited = now.saturating_duration_since(due).as_nanos() as u64;
+        self.recorder.record(
+            worker,
+            &Outcome {
+                scenario,
+                latency_ns: waited,
+                service_ns: waited,
+                lag_ns: None,
+                status: None,
+                error: Some(ErrorKind::Unfinished),
+                bytes_in: 0,
+                bytes_out: 0,
+                checks_passed: 0,
+            },
+        );
+    }
+
+    /// Record every request still in flight as `unfinished`, with its latency up to `now`;
+    /// a paced VU's later slots that fell due before the stop are unanswered too. Call only
+    /// when no worker can run any more (finished or aborted).
+    pub(super) fn record_unfinished(&self, now: Instant) {
+        let every = match self.opts.model {
+            Model::Closed {
+                expected_rate: Some(r),
+                ..
+            } if r > 0.0 => Some(Duration::from_secs_f64(1.0 / r)),
+            _ => None,
+        };
+        let end = self.stopped().unwrap_or(now);
         for (worker, (due, scenario)) in self.inflight.iter().enumerate() {
             let due = due.swap(0, Ordering::SeqCst);
             if due == 0 {
                 continue;
             }
             let due = self.start + Duration::from_nanos(due - 1);
-            if due < self.warmup_end {
-                continue;
+            let scenario = scenario.load(Ordering::SeqCst);
+            self.record_unanswered(worker, scenario, due, now);
+            if let Some(e) = every.filter(|e| !e.is_zero()) {
+                let mut next = due + e;
+                while next < end {
+                    self.record_unanswered(worker, scenario, next, now);
+                    next += e;
+                }
             }
-            let waited = now.saturating_duration_since(due).as_nanos() as u64;
-            self.recorder.record(
-                worker,
-                &Outcome {
-                    scenario: scenario.load(Ordering::SeqCst),
-                    latency_ns: waited,
-                    service_ns: waited,
-                    lag_ns: None,
-                    status: None,
-                    error: Some(ErrorKind::Unfinished),
-                    bytes_in: 0,
-                    bytes_out: 0,
-                    checks_passed: 0,
-                },
-            );
-            n += 1;
         }
-        n
     }
 
     pub(super) fn pick_scenario(&self, rng: &mut Rng) -> usize {
@@ -104,6 +166,8 @@ impl Shared {
             stop: AtomicBool::new(false),
             start,
             warmup_end: start + opts.warmup,
+            stopped_at: AtomicU64::new(0),
+            generator_late: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             active_vus: AtomicUsize::new(0),
