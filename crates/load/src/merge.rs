@@ -185,7 +185,13 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
             e.target_rate = add_f(e.target_rate, pt.target_rate);
             // Per-second percentiles do not add: the merge keeps the worst segment's value.
             e.p50 = e.p50.max(pt.p50);
+            e.p90 = e.p90.max(pt.p90);
             e.p99 = e.p99.max(pt.p99);
+            e.max = e.max.max(pt.max);
+            e.checks_failed += pt.checks_failed;
+            for (code, n) in &pt.status {
+                *e.status.entry(code.clone()).or_default() += n;
+            }
         }
     }
     out.series = series.into_values().collect();

@@ -141,6 +141,10 @@ pub(crate) struct SecondStats {
     pub(crate) latency: Histogram<u64>,
     pub(crate) requests: u64,
     pub(crate) errors: u64,
+    /// Check evaluations that failed.
+    pub(crate) checks_failed: u64,
+    /// Responses by status code (a handful of codes: a small map is cheaper than a table).
+    pub(crate) status: Vec<(u16, u64)>,
 }
 
 impl SecondStats {
@@ -151,6 +155,48 @@ impl SecondStats {
                 .expect("invariant: static histogram bounds are valid"),
             requests: 0,
             errors: 0,
+            checks_failed: 0,
+            status: Vec::new(),
+        }
+    }
+
+    fn count_status(&mut self, code: u16, n: u64) {
+        match self.status.iter_mut().find(|(c, _)| *c == code) {
+            Some(e) => e.1 += n,
+            None => self.status.push((code, n)),
+        }
+    }
+
+    /// The point of the series this second makes, labelled `t`.
+    pub(crate) fn point(&self, t: u64) -> perflab_model::load::SecondPoint {
+        let q = |p: f64| {
+            if self.latency.is_empty() {
+                0.0
+            } else {
+                self.latency.value_at_quantile(p) as f64 / 1e9
+            }
+        };
+        let mut status: Vec<(u16, u64)> = self.status.clone();
+        status.sort_unstable();
+        perflab_model::load::SecondPoint {
+            t,
+            requests: self.requests,
+            errors: self.errors,
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: if self.latency.is_empty() {
+                0.0
+            } else {
+                self.latency.max() as f64 / 1e9
+            },
+            checks_failed: self.checks_failed,
+            status: status
+                .into_iter()
+                .map(|(c, n)| (c.to_string(), n))
+                .collect(),
+            vus: None,
+            target_rate: None,
         }
     }
 }
@@ -222,9 +268,16 @@ impl Recorder {
         s.failed += u64::from(failed);
         s.bytes_in += o.bytes_in;
         s.bytes_out += o.bytes_out;
+        let mut checks_failed = 0;
         for (i, c) in s.checks.iter_mut().enumerate() {
             c.1 += 1;
-            c.0 += (o.checks_passed >> i) & 1;
+            let passed = (o.checks_passed >> i) & 1;
+            c.0 += passed;
+            checks_failed += 1 - passed;
+        }
+        shard.second.checks_failed += checks_failed;
+        if let Some(code) = o.status {
+            shard.second.count_status(code, 1);
         }
         shard.second.requests += 1;
         shard.second.errors += u64::from(failed);
@@ -235,7 +288,7 @@ impl Recorder {
     }
 
     /// Take every shard's current second, merged.
-    pub(crate) fn drain_second(&self) -> (u64, u64, Histogram<u64>) {
+    pub(crate) fn drain_second(&self) -> SecondStats {
         let mut merged = SecondStats::new();
         for shard in &self.shards {
             let mut s = match shard.lock() {
@@ -246,9 +299,13 @@ impl Recorder {
             drop(s);
             merged.requests += cur.requests;
             merged.errors += cur.errors;
+            merged.checks_failed += cur.checks_failed;
+            for (code, n) in cur.status {
+                merged.count_status(code, n);
+            }
             let _ = merged.latency.add(&cur.latency);
         }
-        (merged.requests, merged.errors, merged.latency)
+        merged
     }
 
     /// Totals per scenario (and the send lag), merged across shards.

@@ -111,7 +111,7 @@ pub struct ScenarioSummary {
 }
 
 /// One second of the test.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SecondPoint {
     /// Seconds since the measured part of the test began.
     pub t: u64,
@@ -121,8 +121,20 @@ pub struct SecondPoint {
     pub errors: u64,
     /// Median response time in that second (seconds).
     pub p50: f64,
+    /// 90th percentile in that second (seconds).
+    #[serde(default)]
+    pub p90: f64,
     /// 99th percentile in that second (seconds).
     pub p99: f64,
+    /// The slowest request of that second (seconds).
+    #[serde(default)]
+    pub max: f64,
+    /// Check evaluations that failed in that second.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub checks_failed: u64,
+    /// Responses by status code in that second.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub status: BTreeMap<String, u64>,
     /// The closed model's virtual users in that second (as the stages ramp them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vus: Option<u64>,

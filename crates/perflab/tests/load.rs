@@ -751,6 +751,74 @@ status = 200
 }
 
 #[test]
+fn each_second_carries_its_status_codes_failed_checks_and_latency_bands() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let file = lab.write(
+        "load.toml",
+        &format!(
+            r#"
+[[scenario]]
+name = "ok"
+weight = 3
+url = "{url}/"
+[[scenario.check]]
+status = 200
+
+[[scenario]]
+name = "down"
+weight = 1
+url = "{url}/status/503"
+[[scenario.check]]
+status = 200
+body_contains = "status"
+"#,
+            url = s.url
+        ),
+    );
+    let (code, doc, err) = load_json(
+        &lab,
+        &[
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "--rate",
+            "400/s",
+            "-d",
+            "2.5s",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let load = &doc["load"];
+    let series = load["series"].as_array().unwrap();
+    assert!(series.len() >= 3, "{series:?}");
+    let total = |f: &dyn Fn(&serde_json::Value) -> u64| series.iter().map(f).sum::<u64>();
+    let all = summary(&doc);
+    for code in ["200", "503"] {
+        let per_second = total(&|p| p["status"][code].as_u64().unwrap_or(0));
+        assert_eq!(per_second, all["status"][code].as_u64().unwrap(), "{code}");
+    }
+    // Each 503 fails one of its two checks (the body has "status"); every 200 passes.
+    let failed_checks = total(&|p| p["checks_failed"].as_u64().unwrap_or(0));
+    assert_eq!(failed_checks, all["status"]["503"].as_u64().unwrap());
+    assert_eq!(
+        total(&|p| p["errors"].as_u64().unwrap()),
+        all["failed"].as_u64().unwrap()
+    );
+    for p in series.iter().filter(|p| p["requests"].as_u64() > Some(0)) {
+        let (p50, p90, p99, max) = (
+            p["p50"].as_f64().unwrap(),
+            p["p90"].as_f64().unwrap(),
+            p["p99"].as_f64().unwrap(),
+            p["max"].as_f64().unwrap(),
+        );
+        assert!(
+            0.0 < p50 && p50 <= p90 && p90 <= p99 && p99 <= max * 1.01,
+            "{p}"
+        );
+    }
+}
+
+#[test]
 fn bad_scenario_files_and_templates_are_one_line_errors() {
     let lab = Lab::new();
     let f = lab.write(

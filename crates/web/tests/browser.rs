@@ -164,7 +164,7 @@ fn history(store: &dyn Store) -> Vec<String> {
             p50: 1e-3,
             p99: 5e-3,
             vus: Some(10),
-            target_rate: None,
+            ..Default::default()
         })
         .collect();
     load.load = Some(summary);

@@ -286,20 +286,13 @@ async fn run_async(
     shared.mark_stopped();
     let end = Instant::now();
     let drops = wind_down(&shared, started, ending).await;
-    let (tail_requests, tail_errors, tail_hist) = shared.recorder.drain_second();
-    if tail_requests > 0 {
-        series.push(SecondPoint {
-            t: second_label(
-                Instant::now().saturating_duration_since(shared.warmup_end),
-                series.last().map(|p| p.t),
-            ),
-            requests: tail_requests,
-            errors: tail_errors,
-            p50: tail_hist.value_at_quantile(0.5) as f64 / 1e9,
-            p99: tail_hist.value_at_quantile(0.99) as f64 / 1e9,
-            vus: None,
-            target_rate: None,
-        });
+    let tail = shared.recorder.drain_second();
+    if tail.requests > 0 {
+        let t = second_label(
+            Instant::now().saturating_duration_since(shared.warmup_end),
+            series.last().map(|p| p.t),
+        );
+        series.push(tail.point(t));
     }
     let cpu = process_cpu_seconds(None).unwrap_or(0.0) - cpu_start;
     let target_rate = match &shared.opts.model {

@@ -116,34 +116,25 @@ pub(super) async fn monitor(
         }
         let now = Instant::now();
         target.sample(now >= shared.warmup_end);
-        let (requests, errors, hist) = shared.recorder.drain_second();
+        let second = shared.recorder.drain_second();
+        let (requests, errors) = (second.requests, second.errors);
         let warming = now < shared.warmup_end;
         if !warming || requests > 0 {
             total_errors += errors;
             measured_requests += requests;
-            let q = |p: f64| {
-                if hist.is_empty() {
-                    0.0
-                } else {
-                    hist.value_at_quantile(p) as f64 / 1e9
-                }
-            };
             let (vus, target_rate) = levels_at(opts, now.duration_since(start).as_secs_f64());
+            let t = if warming {
+                0
+            } else {
+                second_label(
+                    now.saturating_duration_since(shared.warmup_end),
+                    series.last().map(|p: &SecondPoint| p.t),
+                )
+            };
             series.push(SecondPoint {
-                t: if warming {
-                    0
-                } else {
-                    second_label(
-                        now.saturating_duration_since(shared.warmup_end),
-                        series.last().map(|p: &SecondPoint| p.t),
-                    )
-                },
-                requests,
-                errors,
-                p50: q(0.5),
-                p99: q(0.99),
                 vus,
                 target_rate,
+                ..second.point(t)
             });
         }
         progress(&Progress {
