@@ -34,7 +34,7 @@ mod watch;
 
 pub use engine::{process_cpu_seconds, process_rss_bytes, run, Ending, Progress};
 pub use record::{decode_histogram, encode_histogram, percentiles, ErrorKind};
-pub use results::{benchmarks, spectrum, SpectrumPoint};
+pub use results::{benchmarks, distribution, spectrum, SpectrumPoint};
 
 /// Errors of the load engine. Request failures are not errors: they are counted.
 #[derive(Debug, thiserror::Error)]

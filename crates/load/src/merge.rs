@@ -135,6 +135,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         description: first.description.clone(),
         warmup_seconds: first.warmup_seconds,
         spectrum: Vec::new(),
+        distribution: Vec::new(),
         model: first.model.clone(),
         latency_is: first.latency_is.clone(),
         target_rate: None,
@@ -213,6 +214,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         out.thresholds.push(r);
     }
     out.spectrum = crate::spectrum(&out);
+    out.distribution = crate::distribution(&out);
     Ok(out)
 }
 

@@ -2,7 +2,7 @@
 //! throughput and its error rate as metrics, so compare, check and report read load results
 //! like any other; and the percentile spectrum of a summary.
 
-use perflab_model::load::{LoadSummary, Percentiles};
+use perflab_model::load::{LatencyBucket, LoadSummary, Percentiles};
 use perflab_model::{Benchmark, Better, Metric, Unit};
 
 use crate::options::{LoadOptions, Model};
@@ -97,6 +97,52 @@ pub fn spectrum(s: &LoadSummary) -> Vec<SpectrumPoint> {
             count: h.count_between(0, h.value_at_quantile(q)),
         })
         .collect()
+}
+
+/// The latency distribution of `all`'s successful requests: about 40 buckets whose bounds grow
+/// by a fixed ratio from the fastest request to the slowest (a log axis: a 100 µs mode and a
+/// 1 s stall are both visible), empty buckets included so the chart shows the gaps.
+pub fn distribution(s: &LoadSummary) -> Vec<LatencyBucket> {
+    let Some(all) = s.scenarios.get("all") else {
+        return Vec::new();
+    };
+    let Ok(h) = crate::decode_histogram(&all.latency_histogram) else {
+        return Vec::new();
+    };
+    if h.is_empty() {
+        return Vec::new();
+    }
+    let (lo, hi) = (h.min().max(1) as f64, h.max().max(1) as f64);
+    let buckets = 40usize;
+    let ratio = if hi > lo {
+        (hi / lo).powf(1.0 / buckets as f64)
+    } else {
+        1.0
+    };
+    let mut out = Vec::new();
+    let mut below = 0u64;
+    let mut prev = lo.floor() as u64 - 1;
+    for i in 1..=buckets {
+        let bound = if i == buckets || ratio == 1.0 {
+            h.max()
+        } else {
+            (lo * ratio.powi(i as i32)).ceil() as u64
+        };
+        if bound <= prev {
+            continue;
+        }
+        let upto = h.count_between(0, bound).max(below);
+        out.push(LatencyBucket {
+            le: h.highest_equivalent(bound) as f64 / 1e9,
+            count: upto - below,
+        });
+        below = upto;
+        prev = bound;
+        if bound >= h.max() {
+            break;
+        }
+    }
+    out
 }
 
 impl LoadOptions {
@@ -288,4 +334,39 @@ fn visible(s: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod distribution_tests {
+    use super::*;
+
+    #[test]
+    fn the_distribution_counts_every_success_once_in_growing_buckets() {
+        let mut h = crate::record::new_histogram();
+        // A fast mode at 100–200 µs and a stalled tail at 0.5–1 s.
+        for i in 0..10_000u64 {
+            h.record(100_000 + i * 10).unwrap();
+        }
+        for i in 0..100u64 {
+            h.record(500_000_000 + i * 5_000_000).unwrap();
+        }
+        let mut s = LoadSummary::default();
+        s.scenarios.insert(
+            "all".into(),
+            perflab_model::load::ScenarioSummary {
+                latency_histogram: crate::encode_histogram(&h),
+                ..Default::default()
+            },
+        );
+        let d = distribution(&s);
+        assert!((10..=41).contains(&d.len()), "{} buckets", d.len());
+        assert_eq!(d.iter().map(|b| b.count).sum::<u64>(), 10_100);
+        assert!(d.windows(2).all(|w| w[0].le < w[1].le));
+        // The gap between the mode and the tail is visible as empty buckets.
+        assert!(d.iter().any(|b| b.count == 0));
+        let last = d.last().unwrap();
+        assert!((last.le - 0.995).abs() < 0.01, "{last:?}");
+        // No histogram, no distribution.
+        assert!(distribution(&LoadSummary::default()).is_empty());
+    }
 }

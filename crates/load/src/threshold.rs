@@ -173,6 +173,7 @@ impl Threshold {
             return ThresholdResult {
                 expression: self.expression.clone(),
                 observed: 0.0,
+                unit: Some(unit_of(&self.metric)),
                 passed: false,
                 note: Some(format!(
                     "the target's metrics have no {} (it exports none of the series it is made from)",
@@ -183,6 +184,7 @@ impl Threshold {
         ThresholdResult {
             expression: self.expression.clone(),
             observed: v,
+            unit: Some(unit_of(&self.metric)),
             passed: self.holds(v),
             note: None,
         }
@@ -204,6 +206,7 @@ impl Threshold {
             return ThresholdResult {
                 expression: self.expression.clone(),
                 observed: 0.0,
+                unit: Some(unit_of(&self.metric)),
                 passed: false,
                 note: Some(format!(
                     "no successful request (of {}): a latency threshold cannot pass",
@@ -215,6 +218,7 @@ impl Threshold {
         ThresholdResult {
             expression: self.expression.clone(),
             observed: v,
+            unit: Some(unit_of(&self.metric)),
             passed: self.holds(v),
             note: None,
         }
@@ -229,15 +233,26 @@ fn decode_quantile(s: &ScenarioSummary, q: f64) -> Option<f64> {
 /// The bound in base units, in perflab's one quantity grammar: latencies need a time unit (a
 /// bare `5` is refused, not read as milliseconds here and seconds elsewhere), `%` is a fraction.
 fn parse_value(text: &str, metric: &str) -> Result<f64, perflab_model::QuantityError> {
-    let unit = match metric {
-        "cpu_per_request" | "gc_pause_p99" | "gc_pause_max" => perflab_model::Unit::seconds(),
-        "memory_per_request" => perflab_model::Unit::bytes(),
-        "allocs_per_request" => perflab_model::Unit::count(),
-        m if m.starts_with('p') || m == "max" || m == "mean" => perflab_model::Unit::seconds(),
-        "rps" => perflab_model::Unit::per_sec(),
-        _ => perflab_model::Unit::count(),
+    let unit = match unit_of(metric) {
+        // A rate is written as a fraction or a percentage, both counts to the grammar.
+        u if u.as_str() == "ratio" => perflab_model::Unit::count(),
+        u => u,
     };
     perflab_model::parse_quantity(text)?.value_for(&unit, metric, text)
+}
+
+/// The unit a metric is observed in.
+pub fn unit_of(metric: &str) -> perflab_model::Unit {
+    use perflab_model::Unit;
+    match metric {
+        "cpu_per_request" | "gc_pause_p99" | "gc_pause_max" => Unit::seconds(),
+        "memory_per_request" => Unit::bytes(),
+        "allocs_per_request" | "requests" => Unit::count(),
+        "error_rate" | "checks" => Unit::ratio(),
+        m if m.starts_with('p') || m == "max" || m == "mean" => Unit::seconds(),
+        "rps" => Unit::per_sec(),
+        _ => Unit::count(),
+    }
 }
 
 #[cfg(test)]

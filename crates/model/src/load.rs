@@ -36,6 +36,15 @@ pub struct SpectrumPoint {
     pub count: u64,
 }
 
+/// One bucket of the latency distribution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyBucket {
+    /// Latencies above the previous bucket's bound and at most this (seconds).
+    pub le: f64,
+    /// Requests in the bucket.
+    pub count: u64,
+}
+
 /// Latency percentiles in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
@@ -150,6 +159,10 @@ pub struct ThresholdResult {
     pub expression: String,
     /// The observed value, in base units.
     pub observed: f64,
+    /// The unit of `observed` (`s`, `B`, `1/s`, `ratio`, `count`), so it is shown as `586ms`
+    /// beside `p99<5ms` and not as `0.586153983`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<crate::Unit>,
     /// Whether it held.
     pub passed: bool,
     /// Why it could not hold whatever its bound (no successful request for a latency).
@@ -207,6 +220,10 @@ pub struct LoadSummary {
     /// The HDR percentile spectrum of all requests (from the `all` histogram).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub spectrum: Vec<SpectrumPoint>,
+    /// The latency distribution of the requests that succeeded (from the `all` histogram):
+    /// counts in buckets that grow by a fixed ratio, for a histogram chart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub distribution: Vec<LatencyBucket>,
     /// Per scenario, and `all`.
     pub scenarios: BTreeMap<String, ScenarioSummary>,
     /// The per-second series.

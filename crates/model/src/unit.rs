@@ -48,6 +48,10 @@ impl Unit {
     pub fn bytes_per_sec() -> Unit {
         Unit("B/s".into())
     }
+    /// A fraction of a whole (an error rate, a share of checks), shown as a percentage.
+    pub fn ratio() -> Unit {
+        Unit("ratio".into())
+    }
     /// Events per second.
     pub fn per_sec() -> Unit {
         Unit("1/s".into())
@@ -110,6 +114,9 @@ impl Unit {
         }
         if u == "%" {
             return format!("{}%", sig3(value));
+        }
+        if u == "ratio" {
+            return format!("{}%", sig3(value * 100.0));
         }
         format_si(value, &format!(" {u}"))
     }

@@ -2714,3 +2714,158 @@ fn a_rate_past_the_generators_reach_saturates_instead_of_collapsing() {
         );
     }
 }
+
+/// The headless Chromium the browser tests use, or None (said loudly) when it is missing.
+fn chromium() -> Option<String> {
+    let name = std::env::var("PERFLAB_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    if common::have(&name) {
+        return Some(name);
+    }
+    common::skip(
+        "chromium",
+        "chromium is not installed (apt-get install chromium)",
+    );
+    None
+}
+
+#[test]
+fn the_html_report_of_a_load_run_shows_it_over_time_with_units_in_the_browser() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    let file = lab.write(
+        "load.toml",
+        &format!(
+            r#"
+stages = "1s:8,1s:8,1s:2"
+thresholds = ["p99<5ms", "error_rate<1%", "checks>0.99", "rps>1"]
+
+[[scenario]]
+name = "search"
+weight = 4
+url = "{url}/json"
+[[scenario.check]]
+status = 200
+body_contains = "score"
+
+[[scenario]]
+name = "down"
+weight = 1
+url = "{url}/status/503"
+[[scenario.check]]
+status = 200
+"#,
+            url = s.url
+        ),
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            "--scenario-file",
+            file.to_str().unwrap(),
+            "--think-time",
+            "20ms",
+        ])
+        .output()
+        .unwrap();
+    // error_rate and checks fail (a fifth of requests get 503): exit 1, the run is stored.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let html = lab.path("load.html");
+    let out = lab
+        .cmd()
+        .args(["report", "--format", "html", "-o", html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).unwrap();
+    for section in [
+        "<h4>Virtual users</h4>",
+        "<h4>Requests and errors per second</h4>",
+        "<h4>Latency per second (p50, p90, p99, max)</h4>",
+        "<h4>Status codes per second</h4>",
+        "<h3>Latency distribution</h3>",
+        "<h3>Percentile spectrum</h3>",
+        "<h3>Thresholds</h3>",
+        "<h3>Checks</h3>",
+        "<h3>Status codes and errors</h3>",
+        "HTTP 503",
+    ] {
+        assert!(page.contains(section), "{section} missing");
+    }
+    // Thresholds in their units: a latency as a time, a rate as a percentage.
+    let thresholds = &page[page.find("<h3>Thresholds</h3>").unwrap()..];
+    let error_rate_row = &thresholds[thresholds.find("error_rate&lt;1%").unwrap()..];
+    let cell = &error_rate_row[..error_rate_row.find("</tr>").unwrap()];
+    assert!(cell.contains('%') && cell.contains("fail"), "{cell}");
+    assert!(!page.contains("0.586"), "no bare fractions");
+    // One stored run: no wall of one-point trend charts.
+    assert!(page.contains("trends start with the second"), "trends");
+    // The Markdown report has the same Load section, as tables.
+    let out = lab
+        .cmd()
+        .args(["report", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = String::from_utf8_lossy(&out.stdout);
+    let load = &md[md.find("## 🚦 Load").expect("a Load section")..];
+    for row in [
+        "| `p99<5ms` |",
+        "| HTTP 503 |",
+        "| down | status == 200 | 0/",
+        "| search |",
+    ] {
+        assert!(load.contains(row), "{row} missing in {load}");
+    }
+    let error_rate = load
+        .lines()
+        .find(|l| l.starts_with("| `error_rate<1%`"))
+        .unwrap();
+    assert!(
+        error_rate.contains('%') && error_rate.contains("fail"),
+        "{error_rate}"
+    );
+    assert!(!page.contains("runs ago"), "one-point trends");
+    let Some(chrome) = chromium() else { return };
+    let shoot = std::env::var_os("PERFLAB_SCREENSHOTS");
+    let mut cmd = Command::new(&chrome);
+    let profile = tempfile::tempdir().unwrap();
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--window-size=1280,3200",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
+    match &shoot {
+        Some(dir) => {
+            let png = std::path::Path::new(dir).join("load-report.png");
+            cmd.arg(format!("--screenshot={}", png.display()));
+        }
+        None => {
+            cmd.arg("--dump-dom");
+        }
+    }
+    let seen = cmd
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&seen.stderr);
+    let console: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(":CONSOLE") || l.contains("Refused to"))
+        .collect();
+    assert!(console.is_empty(), "console: {console:?}");
+    if shoot.is_none() {
+        let dom = String::from_utf8_lossy(&seen.stdout);
+        // The browser drew every chart: 6 line charts (VUs, rates, latency, status codes,
+        // spectrum) and the histogram's columns.
+        assert!(dom.matches("class=\"chart trend\"").count() >= 5, "charts");
+        assert!(dom.contains("class=\"chart columns\""), "histogram");
+        assert!(dom.contains("<title>≤ "), "bucket hover text");
+    }
+}

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 
 use perflab_analysis::{Comparison, Row, Status, TargetResult, Verdict};
 use perflab_model::history::{Point, Series};
-use perflab_model::load::LoadSummary;
 use perflab_model::profile::ProfileSummary;
 use perflab_model::{Run, Unit};
 
@@ -22,6 +21,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 .regression,.fail{color:#b91c1c;font-weight:600}.improvement,.pass{color:#047857}.worse,.warn{color:#b45309}.error{color:#7c2d12}\
 .gate{padding:8px 12px;border-radius:6px;background:#ecfdf5}.gate.failed{background:#fef2f2}\
 .note{color:#555}svg .frame text{font-size:11px;fill:#111}svg.chart{width:100%;height:auto;background:#fff;border:1px solid #e5e5e5}svg.bars{max-width:620px}\
+svg.columns .bar{opacity:.85}.load-facts{margin-bottom:4px}p.warn{margin:2px 0}h4{font-size:14px;margin:14px 0 4px}\
 svg text{font:11px system-ui,sans-serif;fill:#444}svg .grid{stroke:#eee}svg .axis line{stroke:#bbb}\
 svg .line{stroke-width:1.6}svg .mark line{stroke-dasharray:4 3;stroke-width:1.4}\
 svg .mark.regression line,svg .mark.regression path{stroke:#dc2626;fill:#dc2626}\
@@ -242,108 +242,7 @@ pub fn medians_section(run: &Run) -> String {
     out
 }
 
-/// A load run: latency percentiles per scenario, thresholds, and the per-second series.
-pub fn load_section(load: &LoadSummary) -> String {
-    let secs = Unit::seconds();
-    let mut out = format!(
-        "<p>{} model, latency measured {}; {:.1} req/s achieved over {:.1} s{}.</p>",
-        html(&load.model),
-        html(&load.latency_is),
-        load.achieved_rate,
-        load.measured_seconds,
-        if load.dropped > 0 {
-            format!(", {} requests dropped", load.dropped)
-        } else {
-            String::new()
-        }
-    );
-    for (name, s) in &load.scenarios {
-        let l = &s.latency;
-        let items: Vec<(String, f64)> = [
-            ("p50", l.p50),
-            ("p90", l.p90),
-            ("p95", l.p95),
-            ("p99", l.p99),
-            ("p99.9", l.p99_9),
-            ("max", l.max),
-        ]
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), *v))
-        .collect();
-        let errors: u64 = s.errors.values().sum();
-        let _ = write!(
-            out,
-            "<h3>{}</h3><p>{} requests, {errors} errors ({:.2}%), {:.1} req/s</p>{}",
-            html(name),
-            s.requests,
-            s.error_rate * 100.0,
-            s.rps,
-            svg::bars(&secs, &items)
-        );
-    }
-    if !load.thresholds.is_empty() {
-        out.push_str("<table class=\"thresholds\"><thead><tr><th>Threshold</th><th class=\"num\">Observed</th><th>Status</th></tr></thead><tbody>");
-        for t in &load.thresholds {
-            let (class, word) = if t.passed {
-                ("pass", "pass")
-            } else {
-                ("fail", "fail")
-            };
-            let _ = write!(
-                out,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"{class}\">{word}</td></tr>",
-                html(&t.expression),
-                t.observed
-            );
-        }
-        out.push_str("</tbody></table>");
-    }
-    if !load.series.is_empty() {
-        let last = load.series.last().map_or(0, |p| p.t);
-        let line = |label: &str, y: &dyn Fn(&perflab_model::load::SecondPoint) -> f64| TrendLine {
-            label: label.into(),
-            points: load
-                .series
-                .iter()
-                .map(|p| ChartPoint {
-                    x: p.t as f64,
-                    y: y(p),
-                    low: None,
-                    high: None,
-                    title: format!(
-                        "second {}: {} requests, {} errors",
-                        p.t, p.requests, p.errors
-                    ),
-                    href: None,
-                    selected: false,
-                })
-                .collect(),
-        };
-        let labels = ("0 s".to_string(), format!("{last} s"));
-        let per_sec = Unit::per_sec();
-        let _ = write!(
-            out,
-            "<h3>Requests per second</h3>{}<h3>Latency per second (p50, p99)</h3>{}",
-            svg::trend(&Trend {
-                unit: &per_sec,
-                lines: vec![line("requests/s", &|p| p.requests as f64)],
-                marks: vec![],
-                x_labels: labels.clone(),
-                x_is_time: false,
-                levels: vec![],
-            }),
-            svg::trend(&Trend {
-                unit: &secs,
-                lines: vec![line("p50", &|p| p.p50), line("p99", &|p| p.p99)],
-                marks: vec![],
-                x_labels: labels,
-                x_is_time: false,
-                levels: vec![],
-            })
-        );
-    }
-    out
-}
+pub use crate::html_load::load_section;
 
 /// Profiles: the top functions and the advice with its evidence.
 pub fn profile_section(profiles: &[ProfileSummary]) -> String {
@@ -477,6 +376,7 @@ pub fn trends_section(history: &[Series], run_id: &str) -> String {
                 x_labels: (format!("{} runs ago", s.points.len() - 1), "latest".into()),
                 x_is_time: false,
                 levels: vec![],
+                from_zero: false,
             })
         );
     }
@@ -487,8 +387,14 @@ pub fn trends_section(history: &[Series], run_id: &str) -> String {
 pub fn report_body(input: &ReportInput<'_>) -> String {
     let run = input.run;
     let mut out = format!("<h1>Benchmark report</h1>{}", run_facts(run));
+    // A load run leads with its own view; its medians would repeat the Load tables.
+    if let Some(load) = &run.load {
+        let _ = write!(out, "<h2>Load</h2>{}", load_section(load));
+    }
     out.push_str("<h2>Summary</h2>");
-    if input.targets.is_empty() {
+    if input.targets.is_empty() && run.load.is_some() {
+        out.push_str("<p class=\"note\">No targets are configured (add <code>[[target]]</code> entries to <code>perflab.toml</code>); the load run's figures are above.</p>");
+    } else if input.targets.is_empty() {
         out.push_str("<p class=\"note\">No targets are configured (add <code>[[target]]</code> entries to <code>perflab.toml</code>).</p>");
         if !run.benchmarks.is_empty() {
             out.push_str(&medians_section(run));
@@ -507,15 +413,15 @@ pub fn report_body(input: &ReportInput<'_>) -> String {
             );
         }
     }
-    if !input.history.is_empty() {
+    if input.history.iter().any(|s| s.points.len() > 1) {
         let _ = write!(
             out,
             "<h2>Trends</h2>{}",
             trends_section(&input.history, &run.id)
         );
-    }
-    if let Some(load) = &run.load {
-        let _ = write!(out, "<h2>Load</h2>{}", load_section(load));
+    } else if !input.history.is_empty() {
+        // One run is not a trend: sixteen one-point charts would only push the rest down.
+        out.push_str("<h2>Trends</h2><p class=\"note\">This is the first stored run of its benchmarks: trends start with the second.</p>");
     }
     if !run.profiles.is_empty() {
         let _ = write!(out, "<h2>Profiles</h2>{}", profile_section(&run.profiles));

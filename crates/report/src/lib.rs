@@ -23,6 +23,7 @@ pub mod escape;
 pub mod github;
 mod gotest;
 pub mod html;
+mod html_load;
 mod load;
 mod profile;
 pub mod prometheus;
@@ -899,6 +900,9 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
                 compare_markdown(c)
             );
         }
+    }
+    if let Some(load) = &run.load {
+        out.push_str(&load::load_markdown(load));
     }
     if !run.profiles.is_empty() {
         out.push_str(&profile_markdown(&run.profiles));

@@ -279,32 +279,156 @@ fn spectrum(out: &mut String, s: &LoadSummary) {
 
 /// Each threshold with what was observed.
 fn thresholds(out: &mut String, s: &LoadSummary) {
-    let t = |v: f64| Unit::seconds().format(v);
     for th in &s.thresholds {
-        if let Some(note) = &th.note {
-            let _ = writeln!(
-                out,
-                "  threshold {} {} ({})",
-                if th.passed { "✓" } else { "✗" },
-                th.expression,
-                escape::terminal(note)
-            );
-            continue;
-        }
         let _ = writeln!(
             out,
-            "  threshold {} {} (observed {})",
+            "  threshold {} {} ({})",
             if th.passed { "✓" } else { "✗" },
             th.expression,
-            if th.expression.contains("rate")
-                || th.expression.contains("rps")
-                || th.expression.contains("checks")
-                || th.expression.contains("requests")
-            {
-                format!("{:.4}", th.observed)
-            } else {
-                t(th.observed)
+            match &th.note {
+                Some(note) => escape::terminal(note),
+                None => format!("observed {}", observed_text(th)),
             }
         );
     }
+}
+
+/// A threshold's observed value in its metric's unit: `586ms` beside `p99<5ms`, `0.12%` beside
+/// `error_rate<1%`. Runs stored before the unit was kept fall back on the metric's name.
+pub(crate) fn observed_text(th: &perflab_model::load::ThresholdResult) -> String {
+    if let Some(unit) = &th.unit {
+        return unit.format(th.observed);
+    }
+    let e = &th.expression;
+    if e.contains("rate") || e.contains("checks") {
+        Unit("ratio".into()).format(th.observed)
+    } else if e.contains("rps") {
+        Unit::per_sec().format(th.observed)
+    } else if e.contains("requests") || e.contains("allocs") {
+        Unit::count().format(th.observed)
+    } else if e.contains("memory") {
+        Unit::bytes().format(th.observed)
+    } else {
+        Unit::seconds().format(th.observed)
+    }
+}
+
+/// The Markdown report's Load section: the plan, latency per scenario, thresholds in their
+/// units, checks, and outcomes by status code and error kind.
+pub(crate) fn load_markdown(s: &LoadSummary) -> String {
+    let t = |v: f64| Unit::seconds().format(v);
+    let md = crate::escape::markdown;
+    let all = s.scenarios.get("all").cloned().unwrap_or_default();
+    let mut out = String::from("\n## 🚦 Load\n\n");
+    let _ = writeln!(
+        out,
+        "{}: {} requests over {}, {:.1} req/s achieved{}; latency is the {}.\n",
+        md(s.description.as_deref().unwrap_or(&s.model)),
+        all.requests,
+        t(s.measured_seconds),
+        s.achieved_rate,
+        s.target_rate
+            .map_or(String::new(), |r| format!(" of {r:.1} req/s asked")),
+        if s.latency_is == "response_time" {
+            "response time from each request's intended send"
+        } else {
+            "service time"
+        }
+    );
+    match s.ending {
+        Ending::Interrupted => out.push_str("> ⚠️ Interrupted: the results are partial.\n\n"),
+        Ending::Aborted => out.push_str("> ⚠️ Aborted: a threshold failed.\n\n"),
+        Ending::Completed => {}
+    }
+    let mut table = Table::new(
+        [
+            "Scenario", "Requests", "req/s", "p50", "p90", "p99", "p99.9", "max", "Errors",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    for (name, sc) in &s.scenarios {
+        if name == "all" && s.scenarios.len() == 2 {
+            continue;
+        }
+        let none = sc.failed > 0 && sc.failed >= sc.requests;
+        let l = &sc.latency;
+        let cell = |v: f64| if none { "–".to_string() } else { t(v) };
+        table.row(vec![
+            md(name),
+            sc.requests.to_string(),
+            format!("{:.1}", sc.rps),
+            cell(l.p50),
+            cell(l.p90),
+            cell(l.p99),
+            cell(l.p99_9),
+            cell(l.max),
+            format!("{:.2}%", sc.error_rate * 100.0),
+        ]);
+    }
+    out.push_str(&table.render_markdown());
+    out.push_str("\nLatency of the requests that succeeded; failed ones are counted apart.\n");
+    if !s.thresholds.is_empty() {
+        out.push_str("\n| Threshold | Observed | |\n|---|---:|---|\n");
+        for th in &s.thresholds {
+            let observed = match &th.note {
+                Some(n) => md(n),
+                None => observed_text(th),
+            };
+            let _ = writeln!(
+                out,
+                "| `{}` | {observed} | {} |",
+                th.expression.replace('`', "'"),
+                if th.passed { "✅ pass" } else { "❌ fail" }
+            );
+        }
+    }
+    let checks: Vec<String> = s
+        .scenarios
+        .iter()
+        .filter(|(n, _)| *n != "all" && !n.contains('='))
+        .flat_map(|(n, sc)| {
+            sc.checks.iter().map(move |c| {
+                format!(
+                    "| {} | {} | {}/{} | {:.2}% |",
+                    md(n),
+                    md(&c.name),
+                    c.passed,
+                    c.total,
+                    if c.total > 0 {
+                        c.passed as f64 * 100.0 / c.total as f64
+                    } else {
+                        100.0
+                    }
+                )
+            })
+        })
+        .collect();
+    if !checks.is_empty() {
+        out.push_str("\n| Scenario | Check | Passed | Rate |\n|---|---|---:|---:|\n");
+        for c in checks {
+            let _ = writeln!(out, "{c}");
+        }
+    }
+    if !all.status.is_empty() || !all.errors.is_empty() {
+        let total = all.requests.max(1) as f64;
+        out.push_str("\n| Outcome | Requests | Share |\n|---|---:|---:|\n");
+        for (code, n) in &all.status {
+            let _ = writeln!(
+                out,
+                "| HTTP {} | {n} | {:.2}% |",
+                md(code),
+                *n as f64 * 100.0 / total
+            );
+        }
+        for (kind, n) in &all.errors {
+            let _ = writeln!(
+                out,
+                "| {} | {n} | {:.2}% |",
+                md(kind),
+                *n as f64 * 100.0 / total
+            );
+        }
+    }
+    out
 }

@@ -67,6 +67,8 @@ pub struct Trend<'a> {
     pub x_is_time: bool,
     /// Horizontal lines: targets and critical levels.
     pub levels: Vec<HLine>,
+    /// Start the y axis at zero (counts and rates, read as amounts), not at the lowest value.
+    pub from_zero: bool,
 }
 
 /// A horizontal line across a [`Trend`] (a target), labelled at its right end.
@@ -178,6 +180,9 @@ pub fn trend(t: &Trend<'_>) -> String {
     for l in t.levels.iter().filter(|l| l.y.is_finite()) {
         y0 = y0.min(l.y);
         y1 = y1.max(l.y);
+    }
+    if t.from_zero && y0 > 0.0 {
+        y0 = 0.0;
     }
     let mut out = format!(
         "<svg class=\"chart trend\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-points=\"{n}\">"
@@ -548,6 +553,76 @@ pub fn bars(unit: &Unit, items: &[(String, f64)]) -> String {
     out
 }
 
+/// Vertical columns of counts, one per `(label, count)` (a histogram: the labels are the
+/// buckets' upper bounds), the first, middle and last labelled under the axis; each column's
+/// label and count as hover text.
+pub fn columns(items: &[(String, u64)], what: &str) -> String {
+    let n = items.len();
+    let mut out = format!(
+        "<svg class=\"chart columns\" viewBox=\"0 0 {W} {H}\" role=\"img\" data-columns=\"{n}\">"
+    );
+    if n == 0 {
+        out.push_str("<text x=\"20\" y=\"40\">no data</text></svg>");
+        return out;
+    }
+    let max = items.iter().map(|(_, c)| *c).max().unwrap_or(0).max(1) as f64;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let col_w = plot_w / n as f64;
+    let count = Unit::count();
+    let _ = write!(
+        out,
+        "<g class=\"axis\"><line x1=\"{LEFT}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
+        H - BOTTOM,
+        W - RIGHT,
+        H - BOTTOM
+    );
+    for i in 0..=4 {
+        let v = max * f64::from(i) / 4.0;
+        let y = H - BOTTOM - plot_h * f64::from(i) / 4.0;
+        let _ = write!(
+            out,
+            "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\"/>\
+<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            W - RIGHT,
+            LEFT - 6.0,
+            y + 4.0,
+            html(&count.format(v))
+        );
+    }
+    for (i, anchor) in [(0, "start"), (n / 2, "middle"), (n - 1, "end")] {
+        let x = match anchor {
+            "start" => LEFT,
+            "end" => W - RIGHT,
+            _ => LEFT + col_w * (i as f64 + 0.5),
+        };
+        let _ = write!(
+            out,
+            "<text class=\"xtick\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"{anchor}\">≤ {}</text>",
+            H - 12.0,
+            html(&items[i].0)
+        );
+    }
+    out.push_str("</g>");
+    for (i, (label, c)) in items.iter().enumerate() {
+        let h = *c as f64 / max * plot_h;
+        // A bucket with a few requests in a tall chart is still seen.
+        let h = if *c > 0 { h.max(1.5) } else { 0.0 };
+        let _ = write!(
+            out,
+            "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\"><title>≤ {}: {c} {}</title></rect>",
+            LEFT + col_w * i as f64 + 0.5,
+            H - BOTTOM - h,
+            (col_w - 1.0).max(0.5),
+            COLORS[0],
+            html(label),
+            html(what)
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
 /// A node of the flame graph: a frame, its weight and its callees (sorted by name).
 #[derive(Default)]
 struct FlameNode {
@@ -671,6 +746,7 @@ mod tests {
             x_labels: Default::default(),
             x_is_time: false,
             levels: vec![],
+            from_zero: false,
         });
         assert!(!svg.contains(">-"), "{svg}");
     }
@@ -724,6 +800,7 @@ mod tests {
             x_labels: ("a".into(), "b".into()),
             x_is_time: false,
             levels: vec![],
+            from_zero: false,
         };
         let svg = trend(&t);
         assert_eq!(svg.matches("<circle class=\"pt\"").count(), 2);
@@ -747,6 +824,7 @@ mod tests {
             x_labels: Default::default(),
             x_is_time: false,
             levels: vec![],
+            from_zero: false,
         };
         let svg = trend(&t);
         assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");

@@ -442,6 +442,7 @@ fn bench_page(
         x_labels: (first, last),
         x_is_time: true,
         levels,
+        from_zero: false,
     }));
     body.push_str(
         "<h2>Runs</h2><table class=\"points\"><thead><tr><th>Date</th><th>Run</th><th>Branch</th>\

@@ -306,8 +306,9 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
                 );
             }
             "load-run" => {
-                assert!(page.dom.contains("data-bars=\"6\""), "{name}: percentiles");
-                assert!(page.dom.contains("Requests per second"), "{name}");
+                assert!(page.dom.contains("class=\"load-latency\""), "{name}: percentiles");
+                assert!(page.dom.contains("Requests and errors per second"), "{name}");
+                assert!(page.dom.contains("<h4>Virtual users</h4>"), "{name}");
             }
             "profile-run" => {
                 // main, parse, tokenize, and the frame named like a script tag (as text).

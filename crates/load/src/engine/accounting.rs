@@ -92,6 +92,7 @@ pub(super) fn build_summary(
         description: None,
         warmup_seconds: 0.0,
         spectrum: Vec::new(),
+        distribution: Vec::new(),
         model: match opts.model {
             Model::Closed { .. } => "closed".into(),
             Model::Open { .. } => "open".into(),

@@ -115,6 +115,7 @@ pub fn run(
     summary.description = Some(description);
     summary.warmup_seconds = warmup_seconds;
     summary.spectrum = crate::spectrum(&summary);
+    summary.distribution = crate::distribution(&summary);
     Ok((summary, ending))
 }
 
