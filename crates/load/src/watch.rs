@@ -5,8 +5,6 @@
 //! histograms, and GC pauses.
 
 use std::collections::BTreeMap;
-use std::io::{Read as _, Write as _};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -65,75 +63,99 @@ pub(crate) fn parse(text: &str) -> Result<Scrape, String> {
     Ok(s)
 }
 
-/// GET `url` (plain HTTP) and parse it; at most 16 MiB, within `timeout`.
-///
-/// # Errors
-/// The server cannot be reached, answers other than 200, or the body does not parse.
-pub(crate) fn scrape(url: &str, timeout: Duration) -> Result<Scrape, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("give it as http://HOST:PORT/PATH")?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let with_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    let addr = with_port
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("the host resolves to no address")?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(timeout))
-        .map_err(|e| e.to_string())?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(|e| e.to_string())?;
-    let mut body = Vec::new();
-    s.take(16 << 20)
-        .read_to_end(&mut body)
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&body);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP response")?;
-    if head.get(9..12) != Some("200") {
-        return Err(format!("answered {:?}", head.lines().next().unwrap_or("")));
-    }
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    let mut out = parse(&body)?;
-    out.at = Some(Instant::now());
-    Ok(out)
+/// The most a scrape reads: a metrics page larger than this is not one.
+const MAX_BODY: usize = 16 << 20;
+
+/// A scraper: an HTTP/1.1 client (hyper) on a runtime of its own, so it can run beside the
+/// load's runtime, and reads a response by its Content-Length or chunks, never to the end of
+/// the stream (servers that keep the connection open after `Connection: close` made the old
+/// read-to-EOF scraper fail with "Resource temporarily unavailable").
+struct Scraper {
+    rt: tokio::runtime::Runtime,
+    url: url::Url,
 }
 
-/// A chunked body's data (the scraper reads whole bodies only).
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
+impl Scraper {
+    fn new(url: &str) -> Result<Scraper, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("not a URL ({e})"))?;
+        if parsed.scheme() != "http" {
+            return Err("give it as http://HOST:PORT/PATH".into());
         }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
+        if parsed.host_str().is_none() {
+            return Err("the URL has no host".into());
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Scraper { rt, url: parsed })
     }
-    out
+
+    /// GET the page and parse it, within `timeout`.
+    fn scrape(&self, timeout: Duration) -> Result<Scrape, String> {
+        let text = self.rt.block_on(async {
+            match tokio::time::timeout(timeout, get(&self.url)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {}", humantime(timeout))),
+            }
+        })?;
+        let mut out = parse(&text)?;
+        out.at = Some(Instant::now());
+        Ok(out)
+    }
+}
+
+fn humantime(d: Duration) -> String {
+    perflab_model::Unit::seconds().format(d.as_secs_f64())
+}
+
+/// One GET over a fresh connection.
+async fn get(url: &url::Url) -> Result<String, String> {
+    use http_body_util::BodyExt as _;
+    let addrs = url
+        .socket_addrs(|| Some(80))
+        .map_err(|e| format!("cannot resolve: {e}"))?;
+    let addr = addrs.first().ok_or("the host resolves to no address")?;
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+    let conn = tokio::spawn(conn);
+    let authority = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    let path = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let req = hyper::Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::ACCEPT, "text/plain")
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    if resp.status() != hyper::StatusCode::OK {
+        return Err(format!("answered {}", resp.status()));
+    }
+    let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                format!("the page is larger than {} MiB", MAX_BODY >> 20)
+            } else {
+                e.to_string()
+            }
+        })?
+        .to_bytes();
+    // The connection is not reused: closing it is all that is left.
+    drop(sender);
+    conn.abort();
+    String::from_utf8(body.to_vec()).map_err(|_| "the page is not UTF-8 text".to_string())
 }
 
 /// Scrapes once a second on its own thread until stopped.
@@ -141,56 +163,86 @@ pub(crate) struct Watcher {
     stop: Arc<AtomicBool>,
     scrapes: Arc<Mutex<Vec<Scrape>>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    url: String,
 }
 
 impl Watcher {
-    /// Scrape `url` once now (an error here stops the test before it starts), then each second.
+    /// Scrape `url` once now (an error here stops the test before it starts), then each second,
+    /// and once more when stopped.
     pub(crate) fn start(url: &str) -> Result<Watcher, String> {
-        let first = scrape(url, Duration::from_secs(5))?;
-        let scrapes = Arc::new(Mutex::new(vec![first]));
+        let scrapes = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (s2, st2, u2) = (scrapes.clone(), stop.clone(), url.to_string());
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let thread = std::thread::Builder::new()
             .name("perflab-watch".into())
             .spawn(move || {
+                let scraper = match Scraper::new(&u2) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = first_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let push = |s: Scrape| s2.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+                match scraper.scrape(Duration::from_secs(5)) {
+                    Ok(s) => {
+                        push(s);
+                        let _ = first_tx.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = first_tx.send(Err(e));
+                        return;
+                    }
+                }
                 let mut next = Instant::now() + Duration::from_secs(1);
                 while !st2.load(Ordering::Relaxed) {
                     if Instant::now() >= next {
-                        if let Ok(s) = scrape(&u2, Duration::from_secs(2)) {
-                            s2.lock().unwrap_or_else(|p| p.into_inner()).push(s);
+                        if let Ok(s) = scraper.scrape(Duration::from_secs(2)) {
+                            push(s);
                         }
                         next += Duration::from_secs(1);
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                if let Ok(s) = scraper.scrape(Duration::from_secs(5)) {
+                    push(s);
+                }
             })
             .map_err(|e| e.to_string())?;
+        match first_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => return Err("the scraper stopped".into()),
+        }
         Ok(Watcher {
             stop,
             scrapes,
             thread: Some(thread),
-            url: url.to_string(),
         })
     }
 
-    /// Stop, scrape once more, and summarise the measured part (from the first scrape at or
-    /// after `measured_from`) over `requests` requests.
-    pub(crate) fn finish(mut self, measured_from: Instant, requests: u64) -> TargetMetrics {
+    /// Stop (the last scrape is taken then) and summarise the measured part (from the first
+    /// scrape at or after `measured_from`) over `requests` requests.
+    pub(crate) fn finish(
+        mut self,
+        url: &str,
+        measured_from: Instant,
+        requests: u64,
+    ) -> TargetMetrics {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let mut all = std::mem::take(&mut *self.scrapes.lock().unwrap_or_else(|p| p.into_inner()));
-        if let Ok(last) = scrape(&self.url, Duration::from_secs(5)) {
-            all.push(last);
-        }
+        let all = std::mem::take(&mut *self.scrapes.lock().unwrap_or_else(|p| p.into_inner()));
         // The baseline: the last scrape before the measured part began.
         let start = all
             .iter()
             .rposition(|s| s.at.is_some_and(|a| a <= measured_from))
             .unwrap_or(0);
-        summarize(&self.url, &all[start..], requests)
+        summarize(url, &all[start..], requests)
     }
 }
 
@@ -406,6 +458,5 @@ mod tests {
         let a = parse("x_total 10\n").unwrap();
         let b = parse("x_total 3\n").unwrap();
         assert!(summarize("u", &[a, b], 10).per_request.is_empty());
-        assert_eq!(dechunk("5\r\nhello\r\n3\r\n 42\r\n0\r\n\r\n"), "hello 42");
     }
 }

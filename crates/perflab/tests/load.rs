@@ -2086,6 +2086,71 @@ fn watch_metrics_gives_the_targets_cost_per_request_from_its_own_counters() {
     let _ = serve.wait();
 }
 
+/// A metrics endpoint as an asyncio server or some proxies serve one: it answers with a
+/// Content-Length (or chunks) and keeps the connection open whatever the client asked.
+fn keep_alive_metrics_server(chunked: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut s) = stream else { continue };
+            read_request(&mut s);
+            let body = format!(
+                "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}\n",
+                n as f64 * 0.5
+            );
+            let _ = if chunked {
+                write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                    body.len()
+                )
+            } else {
+                write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            // Never closed by the server (bounded: the test ends long before this many).
+            held.push(s);
+            if held.len() > 200 {
+                held.remove(0);
+            }
+        }
+    });
+    format!("http://{addr}/metrics")
+}
+
+#[test]
+fn watch_metrics_reads_a_server_that_keeps_the_connection_open() {
+    let s = server(&[]);
+    let lab = Lab::new();
+    for chunked in [false, true] {
+        let metrics = keep_alive_metrics_server(chunked);
+        let (code, doc, err) = load_json(
+            &lab,
+            &[&s.url, "-c", "2", "-d", "2s", "--watch-metrics", &metrics],
+        );
+        assert_eq!(code, Some(0), "chunked {chunked}: {err}");
+        let m = &doc["load"]["target_metrics"];
+        assert!(
+            m["scrapes"].as_u64().unwrap() >= 3,
+            "chunked {chunked}: {m}"
+        );
+        let cpu = m["derived"]["cpu_per_request"].as_f64().unwrap();
+        assert!(cpu > 0.0, "chunked {chunked}: {m}");
+    }
+    // A page that is not one: refused in one line, before the test.
+    let (code, _, err) = load_json(&lab, &[&s.url, "-n", "5", "--watch-metrics", "ftp://x/"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("--watch-metrics ftp://x/") && err.contains("http://"),
+        "{err}"
+    );
+}
+
 #[test]
 fn watch_metrics_reads_a_go_runtimes_allocations_per_request() {
     if !common::have("go") {

@@ -306,8 +306,14 @@ fn dashboard_pages_render_with_their_charts_and_inert_names() {
                 );
             }
             "load-run" => {
-                assert!(page.dom.contains("class=\"load-latency\""), "{name}: percentiles");
-                assert!(page.dom.contains("Requests and errors per second"), "{name}");
+                assert!(
+                    page.dom.contains("class=\"load-latency\""),
+                    "{name}: percentiles"
+                );
+                assert!(
+                    page.dom.contains("Requests and errors per second"),
+                    "{name}"
+                );
                 assert!(page.dom.contains("<h4>Virtual users</h4>"), "{name}");
             }
             "profile-run" => {

@@ -304,7 +304,8 @@ async fn run_async(
     let requests = summary.scenarios.get("all").map_or(0, |s| s.requests);
     summary.target_process = target.summary(requests);
     if let Some(w) = watcher {
-        summary.target_metrics = Some(w.finish(shared.warmup_end, requests));
+        let url = shared.opts.watch_metrics.as_deref().unwrap_or_default();
+        summary.target_metrics = Some(w.finish(url, shared.warmup_end, requests));
     }
     summary.thresholds = thresholds
         .iter()
