@@ -762,6 +762,12 @@ mod tests {
         // A C program whose stacks stop short still is told.
         let c = profile(&[(&["compute", "inner"], 100)]);
         assert_eq!(crate::summary::stack_quality(&c, 0).0, 0.0);
+        // One Go frame with no caller (perf's DWARF unwinding of Go) is not a whole stack.
+        let lone = profile(&[
+            (&["crypto/sha256.block"], 90),
+            (&["runtime.goexit", "main.worker", "main.work"], 10),
+        ]);
+        assert!((crate::summary::stack_quality(&lone, 0).0 - 0.1).abs() < 1e-9);
     }
 
     #[test]

@@ -164,8 +164,10 @@ fn is_go_function(name: &str) -> bool {
 }
 
 /// Share of column `index` whose stack contains a root frame, and share whose leaf is unnamed.
-/// In a Go program (it has `runtime.` frames) a stack that starts in a Go function is whole
-/// too: Go's own profiles leave `runtime.goexit` out, and its unwinder does not cut stacks.
+/// In a Go program (it has `runtime.` frames) a stack that starts in a Go function and goes
+/// on to a callee is whole too: Go's own profiles leave `runtime.goexit` out, and its unwinder
+/// does not cut stacks. A lone Go frame is not (perf's DWARF unwinding of Go gives one-frame
+/// stacks such as `crypto/sha256.block`, and those counted as 99.9% complete).
 pub fn stack_quality(p: &Profile, index: usize) -> (f64, f64) {
     let go = p.frames.iter().any(|f| f.function.starts_with("runtime."));
     let roots: Vec<bool> = p
@@ -174,10 +176,10 @@ pub fn stack_quality(p: &Profile, index: usize) -> (f64, f64) {
         .map(|f| is_root_frame(&f.function))
         .collect();
     let go_root = |s: &crate::Sample| {
-        go && s
-            .stack
-            .first()
-            .is_some_and(|&f| is_go_function(&p.frames[f as usize].function))
+        go && s.stack.len() >= 2
+            && s.stack
+                .first()
+                .is_some_and(|&f| is_go_function(&p.frames[f as usize].function))
     };
     let (mut total, mut complete, mut unknown) = (0i64, 0i64, 0i64);
     for s in &p.samples {

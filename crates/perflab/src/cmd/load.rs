@@ -60,13 +60,28 @@ fn start_profiler(
             bail!("--profile-target samples a running server with perf: --alloc and --mode callgrind start a command")
         }
         (true, Some(pid)) => {
-            let o = super::profile::record_options(&args.profile, scratch, None)?;
             let parts = opts.parts.iter().map(|p| &p.options);
             let window = parts
                 .chain([opts])
                 .map(|o| o.total_duration())
                 .max()
                 .unwrap_or_default();
+            if let Some(pprof) = pprof_of(opts) {
+                crate::term::info!(
+                    "perflab: the target serves net/http/pprof ({pprof}): its own CPU profile over the measured window (Go's stacks are exact there; perf loses the callers of Go assembly)"
+                );
+                return Ok(Some(pprof_during(pprof, opts.warmup, window)));
+            }
+            let go = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .ok()
+                .and_then(|exe| perflab_profile::elf::inspect(&exe))
+                .is_some_and(|f| f.go);
+            if go {
+                crate::term::info!(
+                    "warning: the target is a Go program without net/http/pprof on its address: perf's stacks lose the callers of Go's hand-written assembly (crypto, hashing, memmove), so a handler's cumulative share shows too low; import _ \"net/http/pprof\" for exact stacks"
+                );
+            }
+            let o = super::profile::record_options(&args.profile, scratch, None)?;
             Ok(Some(perflab_profile::session::record_pid_during(
                 pid,
                 opts.warmup,
@@ -75,6 +90,44 @@ fn start_profiler(
             )))
         }
     }
+}
+
+/// The target's `net/http/pprof`, when it serves one on the address under load (plain HTTP).
+fn pprof_of(opts: &perflab_load::options::LoadOptions) -> Option<String> {
+    let parts = opts.parts.iter().map(|p| &p.options);
+    let sc = parts
+        .chain([opts])
+        .flat_map(|o| &o.scenarios)
+        .find(|s| !s.tls)?;
+    let base = format!("http://{}/debug/pprof", sc.authority);
+    perflab_profile::fetch::fetch(&format!("{base}/"), Duration::from_secs(3))
+        .ok()
+        .map(|_| base)
+}
+
+/// The target's own CPU profile over the measured window: after the warm-up, `profile?seconds=N`
+/// for the window's whole seconds (at least one).
+fn pprof_during(base: String, warmup: Duration, window: Duration) -> Profiling {
+    std::thread::spawn(move || {
+        std::thread::sleep(warmup);
+        let seconds = window.as_secs().max(1);
+        let url = format!("{base}/profile?seconds={seconds}");
+        let body = perflab_profile::fetch::fetch(&url, Duration::from_secs(seconds + 30))?;
+        let profile = perflab_profile::read_any(&body, &url)?;
+        Ok(perflab_profile::session::Profiled {
+            cpu: perflab_profile::record::Recording {
+                profile,
+                backend: "pprof".into(),
+                note: Some(
+                    "the Go runtime's own profiler (net/http/pprof), over the measured window"
+                        .into(),
+                ),
+                unwinding: None,
+                usage: perflab_profile::record::Usage::default(),
+            },
+            alloc: None,
+        })
+    })
 }
 
 type Profiling = std::thread::JoinHandle<

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	_ "net/http/pprof"
@@ -15,6 +16,18 @@ import (
 
 var sink [][]byte
 
+var block = make([]byte, 64<<10)
+
+// hashHandler spends its time in crypto/sha256's hand-written assembly, whose callers perf's
+// frame-pointer stacks lose: pprof must still charge this handler with it.
+func hashHandler(w http.ResponseWriter, r *http.Request) {
+	var sum [32]byte
+	for i := 0; i < 8; i++ {
+		sum = sha256.Sum256(append(block[:0:0], block...))
+	}
+	fmt.Fprintf(w, "%x\n", sum[:4])
+}
+
 func main() {
 	http.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
 		for i := 0; i < 10; i++ {
@@ -22,6 +35,7 @@ func main() {
 		}
 		w.Write([]byte("ok\n"))
 	})
+	http.HandleFunc("/hash", hashHandler)
 	// /leak starts a goroutine that never returns: what a goroutine profile diff must show.
 	http.HandleFunc("/leak", func(w http.ResponseWriter, r *http.Request) {
 		go func() { <-make(chan struct{}) }()
