@@ -2629,8 +2629,61 @@ fn perf_records() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The seed's whole report from one load test: the Go server started with --spawn is sampled
-/// by perf over the measured window, and the run carries its hot paths next to the latency.
+/// A server without net/http/pprof (Python's http.server) is sampled over the measured window
+/// by py-spy (installed by `.ci/run`) or perf.
+#[test]
+fn profile_target_samples_other_servers_with_perf() {
+    if !perf_records() {
+        return common::skip("perf", "perf cannot record here");
+    }
+    let lab = Lab::new();
+    let port = free_port();
+    std::fs::write(lab.path("index.html"), "ok\n").unwrap();
+    let spawn = format!(
+        "python3 -m http.server {port} --bind 127.0.0.1 --directory {}",
+        lab.path("").display()
+    );
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &format!("http://127.0.0.1:{port}/index.html"),
+            "-c",
+            "2",
+            "-d",
+            "2s",
+        ])
+        .args([
+            "--spawn",
+            &spawn,
+            "--wait-port",
+            &port.to_string(),
+            "--profile-target",
+        ])
+        .args(["--profile-dir", lab.path("prof").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("net/http/pprof"), "{}", stderr(&out));
+    let shown = lab.cmd().args(["show", "latest"]).output().unwrap();
+    let run = json(&shown.stdout);
+    let profile = &run["profiles"][0];
+    // A Python server: py-spy when it is installed (whole Python stacks), perf otherwise.
+    let backend = profile["backend"].as_str().unwrap();
+    assert!(backend == "py-spy" || backend == "perf", "{backend}");
+    assert!(profile["samples"].as_u64().unwrap() > 20, "{profile}");
+    let top = profile["top"].to_string();
+    assert!(
+        top.contains("http/server.py") || top.contains("python"),
+        "{top}"
+    );
+    // A Python user is never told to rebuild with C or Rust flags.
+    let warnings = profile["warnings"].to_string();
+    assert!(!warnings.contains("RUSTFLAGS"), "{warnings}");
+}
+
+/// The seed's whole report from one load test: the Go server started with --spawn is profiled
+/// over the measured window, and the run carries its hot paths next to the latency.
 #[test]
 fn profile_target_puts_the_servers_hot_paths_in_the_run_and_the_report() {
     // A Go server that serves net/http/pprof is profiled by its own runtime: whole stacks,

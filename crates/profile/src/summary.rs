@@ -391,7 +391,11 @@ fn stack_warnings(
         // under 90% means the unwinding lost callers, and the tree and cum figures are off.
         if complete < 0.9 {
             // A Python user is never told to rebuild with C or Rust flags.
-            let fix = if interpreter {
+            let fix = if facts.backend == "py-spy" {
+                "py-spy read only part of these stacks (threads caught between calls, or idle \
+                 ones: `[empty]`); the flat shares still hold"
+                    .to_string()
+            } else if interpreter {
                 "For whole Python stacks use py-spy (pip install py-spy; perflab uses it by default for Python programs)".to_string()
             } else {
                 cut_stack_fix(facts.unwinding.as_deref()).to_string()
