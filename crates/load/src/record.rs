@@ -147,12 +147,16 @@ pub(crate) struct SecondStats {
     pub(crate) status: Vec<(u16, u64)>,
 }
 
+/// A histogram for one second (or the live view): two significant digits are plenty for a
+/// plot, and keep the shard small.
+pub(crate) fn second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_NS, 2).expect("invariant: static histogram bounds are valid")
+}
+
 impl SecondStats {
     fn new() -> SecondStats {
         SecondStats {
-            // Two significant digits are plenty for a plot, and keep the shard small.
-            latency: Histogram::new_with_bounds(1, MAX_NS, 2)
-                .expect("invariant: static histogram bounds are valid"),
+            latency: second_histogram(),
             requests: 0,
             errors: 0,
             checks_failed: 0,

@@ -319,3 +319,22 @@ fn load_server() -> String {
     let bound = rx.recv_timeout(Duration::from_secs(10)).expect("bound");
     format!("http://{bound}/")
 }
+
+#[test]
+fn load_shows_a_live_view_at_a_terminal_every_second() {
+    let lab = Lab::new();
+    let server = load_server();
+    let args = ["load", &server, "--vus", "3", "-d", "3s", "--no-store"];
+    let shown = at_terminal(&lab, "[]", &args, &[]);
+    assert_eq!(shown.code, Some(0), "{}", shown.raw);
+    let seen = strip(&shown.raw);
+    // Elapsed and remaining, the VUs, rps, errors and the percentiles so far, redrawn in place.
+    let views: Vec<&str> = seen
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("s left)") && l.contains("VUs 3") && l.contains("p50 "))
+        .collect();
+    assert!(views.len() >= 2, "a live line each second: {seen:?}");
+    assert!(views
+        .iter()
+        .any(|l| l.contains("p99 ") && l.contains("errors 0")));
+}

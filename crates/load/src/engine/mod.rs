@@ -47,26 +47,36 @@ pub struct Progress {
     pub requests: u64,
     /// Requests in the last second.
     pub rps: f64,
-    /// 99th percentile of the last second (seconds).
+    /// Median so far (measured part, seconds).
+    pub p50: f64,
+    /// 99th percentile so far (measured part, seconds).
     pub p99: f64,
     /// Failed requests so far.
     pub errors: u64,
+    /// The closed model's virtual users now (as the stages ramp them).
+    pub vus: Option<u64>,
     /// Still warming up.
     pub warming_up: bool,
 }
 
 impl Progress {
-    /// `load 12s/60s  requests 4512  rps 380  p99 2.10ms  errors 0`.
+    /// `load 12s/60s (48s left)  VUs 10  requests 4512  rps 380  errors 0  p50 1.20ms  p99 2.10ms`,
+    /// what oha and k6 show live.
     pub fn line(&self) -> String {
+        let t = |v: f64| perflab_model::Unit::seconds().format(v);
+        let left = self.total.saturating_sub(self.elapsed).as_secs_f64();
         format!(
-            "{} {:>5.0}s/{:.0}s  requests {}  rps {:.0}  p99 {}  errors {}",
+            "{} {:>4.0}s/{:.0}s ({:.0}s left){}  requests {}  rps {:.0}  errors {}  p50 {}  p99 {}",
             if self.warming_up { "warm-up" } else { "load" },
             self.elapsed.as_secs_f64(),
             self.total.as_secs_f64(),
+            left,
+            self.vus.map_or(String::new(), |v| format!("  VUs {v}")),
             self.requests,
             self.rps,
-            perflab_model::Unit::seconds().format(self.p99),
-            self.errors
+            self.errors,
+            t(self.p50),
+            t(self.p99),
         )
     }
 }
@@ -197,7 +207,12 @@ fn run_parts(
                     p.requests += q.requests;
                     p.rps += q.rps;
                     p.errors += q.errors;
+                    p.p50 = p.p50.max(q.p50);
                     p.p99 = p.p99.max(q.p99);
+                    p.vus = match (p.vus, q.vus) {
+                        (Some(a), Some(b)) => Some(a + b),
+                        (a, b) => a.or(b),
+                    };
                     p.warming_up &= q.warming_up;
                 }
                 progress(&p);

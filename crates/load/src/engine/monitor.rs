@@ -75,6 +75,14 @@ pub(super) fn levels_at(opts: &LoadOptions, elapsed: f64) -> (Option<u64>, Optio
     }
 }
 
+fn quantile(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1e9
+    }
+}
+
 /// The label of the second that ends `since` into the measured part, after the point labelled
 /// `last`: the point taken at the tick about 1 s in is second 1 (the ticks start a little after
 /// the test), and the half second before a deadline at 3.5 s is second 4 (it was labelled 3
@@ -102,6 +110,9 @@ pub(super) async fn monitor(
     ticker.tick().await;
     let mut total_errors = 0u64;
     let mut measured_requests = 0u64;
+    // The percentiles so far, for the live view (two digits, as each second's).
+    let mut so_far = crate::record::second_histogram();
+    let mut vus_now = None;
     loop {
         let now_deadline = tokio::time::Instant::from_std(deadline);
         let wait_stop = async {
@@ -123,6 +134,10 @@ pub(super) async fn monitor(
             total_errors += errors;
             measured_requests += requests;
             let (vus, target_rate) = levels_at(opts, now.duration_since(start).as_secs_f64());
+            vus_now = vus;
+            if !warming {
+                let _ = so_far.add(&second.latency);
+            }
             let t = if warming {
                 0
             } else {
@@ -142,8 +157,10 @@ pub(super) async fn monitor(
             total,
             requests: measured_requests,
             rps: requests as f64,
-            p99: series.last().map_or(0.0, |p| p.p99),
+            p50: quantile(&so_far, 0.5),
+            p99: quantile(&so_far, 0.99),
             errors: total_errors,
+            vus: vus_now,
             warming_up: warming,
         });
         if stop_flag.load(Ordering::Relaxed) {
