@@ -286,6 +286,33 @@ mod tests {
     }
 
     #[test]
+    fn rows_the_corrected_test_does_not_back_carry_no_mark_in_the_comment_or_summary() {
+        let mut c = comparison();
+        // a: worse by benchstat's uncorrected p (as one row in twenty of an A/A compare is),
+        // not after the gate's correction; b: improved, and backed by the corrected test.
+        c.rows[0].verdict = Verdict::Worse;
+        c.rows[0].p_adjusted = Some(0.4);
+        c.rows[1].verdict = Verdict::Improvement;
+        c.rows[1].p_adjusted = Some(0.001);
+        c.rows[2].verdict = Verdict::Same;
+        for text in [
+            comparison_comment(&c, None),
+            crate::compare_summary_markdown(&c),
+        ] {
+            let row = |name: &str| {
+                text.lines()
+                    .find(|l| l.starts_with(&format!("| {name} |")))
+                    .unwrap_or_else(|| panic!("no row {name} in {text}"))
+                    .to_string()
+            };
+            let a = row("a");
+            assert!(!a.contains('⚠') && !a.contains('✅'), "{a}");
+            assert!(a.contains("not significant after correction"), "{a}");
+            assert!(row("b").contains('✅'), "{}", row("b"));
+        }
+    }
+
+    #[test]
     fn workflow_commands_escape_what_ends_them() {
         let mut out = String::new();
         command(

@@ -94,6 +94,21 @@ fn verdict_mark(v: Verdict) -> &'static str {
     }
 }
 
+/// A row's mark in a comparison table read as a verdict (the PR comment, the step summary,
+/// `compare --format markdown`): a worse or better row that benchstat's uncorrected test
+/// calls significant but the gate's corrected one does not gets no ⚠️/✅ (one row in twenty of
+/// an A/A compare would), and says so instead.
+fn gated_mark(r: &Row, alpha: f64) -> (&'static str, bool) {
+    let corrected_out = matches!(r.verdict, Verdict::Worse | Verdict::Improvement)
+        && r.role == perflab_analysis::Role::Tested
+        && !r.p_adjusted.is_some_and(|p| p <= alpha);
+    if corrected_out {
+        ("", true)
+    } else {
+        (verdict_mark(r.verdict), false)
+    }
+}
+
 /// Rows grouped into tables: one per metric, unit and pair of columns, in first-seen order.
 fn groups(c: &Comparison) -> Vec<Vec<&Row>> {
     // One table per metric, unit, column pair and package (benchstat splits tables by pkg).
@@ -553,8 +568,10 @@ pub fn compare_markdown_tables(c: &Comparison) -> String {
             escape::markdown(&first.current_label)
         );
         for r in g.rows {
-            let mark = verdict_mark(r.row.verdict);
-            let change = if mark.is_empty() {
+            let (mark, corrected_out) = gated_mark(r.row, c.alpha);
+            let change = if corrected_out {
+                format!("{} (not significant after correction)", r.change)
+            } else if mark.is_empty() {
                 r.change
             } else {
                 format!("{} {mark}", r.change)
@@ -852,7 +869,12 @@ pub fn report_markdown(input: &ReportInput<'_>) -> String {
         None => out.push_str("\n## 📈 Comparison\n\nNo earlier run to compare with.\n"),
         Some((what, c)) => {
             let _ = writeln!(out, "\n## 📈 Comparison with {what}\n");
-            let significant: Vec<&Row> = c.rows.iter().filter(|r| r.significant()).collect();
+            // The headline lists what the gate's corrected test stands behind.
+            let significant: Vec<&Row> = c
+                .rows
+                .iter()
+                .filter(|r| r.significant() && !gated_mark(r, c.alpha).1)
+                .collect();
             if significant.is_empty() {
                 out.push_str("No significant changes.\n\n");
             } else {
