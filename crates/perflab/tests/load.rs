@@ -290,12 +290,14 @@ fn coordinated_omission_does_not_depend_on_where_the_test_stops() {
                 "ends {ends}: {key} {got} against {want} in theory"
             );
         }
-        // A server stall is not the generator's fault (a timer waking late now and then on a
-        // busy machine is: under 1%).
+        // A server stall is not counted as the generator's lateness: the requests the stall
+        // held back are 14–17% of the test, and a generator blamed for them would count as
+        // many. Its own late wake-ups on a machine busy with other tests are real and fewer
+        // (25 of 3,501 alone, 78 under the whole suite): under 10%.
         let late = doc["load"]["generator_late"].as_u64().unwrap_or(0);
         let requests = all["requests"].as_u64().unwrap();
         assert!(
-            late * 100 < requests,
+            late * 10 < requests,
             "ends {ends}: {late} of {requests} late"
         );
         // One point per second, in order, none twice.
