@@ -116,6 +116,7 @@ struct CompareSection {
     correction: Option<String>,
     max_change: Option<String>,
     fail_on_missing: Option<bool>,
+    fail_on_inconclusive: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +202,7 @@ impl Config {
         compare.alpha = file.compare.alpha.unwrap_or(compare.alpha);
         compare.confidence_level = file.compare.confidence.unwrap_or(compare.confidence_level);
         compare.fail_on_missing = file.compare.fail_on_missing.unwrap_or(false);
+        compare.fail_on_inconclusive = file.compare.fail_on_inconclusive.unwrap_or(false);
         compare
             .validate("compare.")
             .map_err(|e| at(e.to_string()))?;

@@ -137,6 +137,8 @@ pub struct CompareOptions {
     pub current_label: String,
     /// A benchmark or metric present on one side only fails the gate (`--fail-on-missing`).
     pub fail_on_missing: bool,
+    /// An inconclusive row fails the gate (`--fail-on-inconclusive`).
+    pub fail_on_inconclusive: bool,
 }
 
 impl Default for CompareOptions {
@@ -150,6 +152,7 @@ impl Default for CompareOptions {
             base_label: "base".into(),
             current_label: "current".into(),
             fail_on_missing: false,
+            fail_on_inconclusive: false,
         }
     }
 }
@@ -251,6 +254,10 @@ pub enum Verdict {
     Worse,
     /// A regression that fails the gate.
     Regression,
+    /// The noise is too large to tell whether the change is beyond the allowed change: the
+    /// interval reaches past it, but the gate's test cannot confirm a regression. Passes the
+    /// gate unless `--fail-on-inconclusive`.
+    Inconclusive,
     /// The row could not be tested (a test errored): the gate fails closed.
     Error,
 }
@@ -263,6 +270,7 @@ impl Verdict {
             Verdict::Improvement => "improvement",
             Verdict::Worse => "worse",
             Verdict::Regression => "regression",
+            Verdict::Inconclusive => "inconclusive",
             Verdict::Error => "error",
         }
     }
@@ -314,6 +322,23 @@ pub struct Row {
     /// `gate_p` after the correction across the family.
     #[serde(serialize_with = "opt_finite")]
     pub p_adjusted: Option<f64>,
+    /// Rounds the gate compared pair by pair (`compare A..B`); `null` when it pooled samples.
+    pub gate_rounds: Option<usize>,
+    /// The change `gate_p` tests against: the allowed change when the gate compared rounds (a
+    /// regression must be shown beyond it), 0 when it pooled samples (see docs/statistics.md).
+    pub gate_against: f64,
+    /// Lower one-sided bound (at 1 − α) of the change the gate's test estimates.
+    #[serde(serialize_with = "opt_finite")]
+    pub gate_ci_low: Option<f64>,
+    /// Upper one-sided bound (at 1 − α) of that change.
+    #[serde(serialize_with = "opt_finite")]
+    pub gate_ci_high: Option<f64>,
+    /// The noise the gate saw: the standard deviation of one round's change (or of one sample),
+    /// as a fraction.
+    #[serde(serialize_with = "opt_finite")]
+    pub noise: Option<f64>,
+    /// For an inconclusive row: the rounds (or samples a side) that would likely decide it.
+    pub needed: Option<usize>,
     /// How the gate treats the row.
     pub role: Role,
     /// The verdict.
@@ -326,6 +351,9 @@ pub struct Row {
     pub base_label: String,
     /// Label of the current column.
     pub current_label: String,
+    /// The gate's test, kept to word the verdict.
+    #[serde(skip)]
+    pub(crate) test: Option<gate::GateTest>,
 }
 
 impl Row {
@@ -380,6 +408,10 @@ pub struct Gate {
     pub regressions: usize,
     /// Rows whose test errored (they fail the gate).
     pub errors: usize,
+    /// Rows the noise left undecided (they fail the gate with `fail_on_inconclusive`).
+    pub inconclusive: usize,
+    /// Inconclusive rows fail the gate.
+    pub fail_on_inconclusive: bool,
     /// Benchmarks or metrics on one side only fail the gate (`--fail-on-missing`).
     pub missing_fails: bool,
     /// Rows in the family the correction is taken over (role `tested`), counted before any
@@ -446,26 +478,32 @@ pub fn detectable(
     opts: &CompareOptions,
 ) -> Vec<Detectable> {
     let level = opts.alpha / comparison.gate.family.max(1) as f64;
-    let samples = |set: &[Benchmark], key: &str, metric: &str| -> Option<Vec<f64>> {
+    type Samples = (Vec<f64>, Vec<u32>);
+    let samples = |set: &[Benchmark], key: &str, metric: &str| -> Option<Samples> {
         let b = set.iter().find(|b| b.key() == key)?;
-        Some(b.metric(metric)?.samples.clone())
+        let m = b.metric(metric)?;
+        Some((
+            m.samples.clone(),
+            b.rounds_of(m).unwrap_or_default().to_vec(),
+        ))
     };
     let mut out = Vec::new();
     for r in comparison.rows.iter().filter(|r| r.role == Role::Tested) {
         let key = r.key();
-        let (Some(b), Some(c)) = (
+        let (Some((b, rb)), Some((c, rc))) = (
             samples(base, &key, &r.metric),
             samples(current, &key, &r.metric),
         ) else {
             continue;
         };
+        let rounds = (!rb.is_empty() && !rc.is_empty()).then_some((&rb[..], &rc[..]));
         let flags = |shift: f64| {
             let factor = match r.better {
                 perflab_model::Better::Lower => 1.0 + shift,
                 perflab_model::Better::Higher => 1.0 / (1.0 + shift),
             };
             let moved: Vec<f64> = c.iter().map(|v| v * factor).collect();
-            gate::gate_test(&b, &moved, r.better).is_ok_and(|t| t.p <= level)
+            gate::gate_test(&b, &moved, r.better, rounds, 0.0).is_ok_and(|t| t.p <= level)
         };
         // The test's p falls as the shift grows (a shift moves every log value alike).
         let test_change = if flags(0.0) {
@@ -512,8 +550,11 @@ impl Comparison {
         let count = |v: Verdict| self.rows.iter().filter(|r| r.verdict == v).count();
         self.gate.regressions = count(Verdict::Regression);
         self.gate.errors = count(Verdict::Error);
+        self.gate.inconclusive = count(Verdict::Inconclusive);
         let missing = self.gate.missing_fails && !self.missing.is_empty();
-        self.gate.passed = self.gate.regressions == 0 && self.gate.errors == 0 && !missing;
+        let undecided = self.gate.fail_on_inconclusive && self.gate.inconclusive > 0;
+        self.gate.passed =
+            self.gate.regressions == 0 && self.gate.errors == 0 && !missing && !undecided;
     }
 
     /// Keep only the rows `keep` accepts (`--filter`, `--metric`). Verdicts were decided over
@@ -667,10 +708,8 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
                     && b.metric("time").is_some()
                     && c.metric("time").is_some();
                 rows.push(compare_metric(
-                    b,
-                    m,
-                    &cm.samples,
-                    &key,
+                    (b, m),
+                    (c, cm),
                     derived,
                     opts,
                     base_label,
@@ -719,6 +758,8 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
             passed: true,
             regressions: 0,
             errors: 0,
+            inconclusive: 0,
+            fail_on_inconclusive: opts.fail_on_inconclusive,
             missing_fails: opts.fail_on_missing,
             family,
             test: gate::TEST_NAME,
@@ -731,15 +772,14 @@ fn compare_many(pairs: &[Pair<'_>], opts: &CompareOptions) -> Result<Comparison,
 
 #[allow(clippy::too_many_arguments)]
 fn compare_metric(
-    b: &Benchmark,
-    m: &perflab_model::Metric,
-    cur_samples: &[f64],
-    key: &str,
+    (b, m): (&Benchmark, &perflab_model::Metric),
+    (c, cm): (&Benchmark, &perflab_model::Metric),
     derived: bool,
     opts: &CompareOptions,
     base_label: &str,
     current_label: &str,
 ) -> Row {
+    let cur_samples = &cm.samples[..];
     let (base_side, bs) = side(&m.samples, opts.confidence_level);
     let (cur_side, cs) = side(cur_samples, opts.confidence_level);
     let mut warnings = Vec::new();
@@ -774,26 +814,34 @@ fn compare_metric(
         }
     };
     let role = gate::role(&m.samples, cur_samples, derived);
+    let rounds = b.rounds_of(m).zip(c.rounds_of(cm));
+    let allowed_change = opts.max_change_for(b, &m.name);
+    let mut test = None;
     let gate_p = match role {
-        Role::Tested => match gate::gate_test(&m.samples, cur_samples, m.better) {
-            Ok(t) => {
-                if t.left_out > 0 {
-                    warnings.push(format!(
-                        "{} extreme sample(s) left out of the gate's test (more than {}σ on the worse side of their side's median)",
-                        t.left_out,
-                        gate::OUTLIER_SIGMAS
-                    ));
+        Role::Tested => {
+            match gate::gate_test(&m.samples, cur_samples, m.better, rounds, allowed_change) {
+                Ok(t) => {
+                    if t.left_out > 0 {
+                        let what = if t.rounds.is_some() {
+                            "round(s) left out of the gate's test (more than 8σ on the worse side of the rounds' median change)"
+                        } else {
+                            "sample(s) left out of the gate's test (more than 8σ on the worse side of their side's median)"
+                        };
+                        debug_assert_eq!(gate::OUTLIER_SIGMAS, 8.0, "the wording above");
+                        warnings.push(format!("{} extreme {what}", t.left_out));
+                    }
+                    test = Some(t);
+                    Some(t.p)
                 }
-                Some(t.p)
+                Err(e) => {
+                    warnings.push(format!(
+                        "the gate's test failed ({e}); the gate fails closed"
+                    ));
+                    verdict = Verdict::Error;
+                    None
+                }
             }
-            Err(e) => {
-                warnings.push(format!(
-                    "the gate's test failed ({e}); the gate fails closed"
-                ));
-                verdict = Verdict::Error;
-                None
-            }
-        },
+        }
         Role::Untested => {
             warnings.push(
                 "a single sample on a side: no test possible; gated on the allowed change alone"
@@ -804,7 +852,7 @@ fn compare_metric(
         Role::Exact => None,
         Role::Derived => None,
     };
-    let _ = key;
+    let bounds = test.map(|t| t.change_bounds(1.0 - opts.alpha, m.better, stats::mean(&m.samples)));
     Row {
         benchmark: b.name.clone(),
         params: b.params.clone(),
@@ -817,9 +865,20 @@ fn compare_metric(
         p_value,
         gate_p,
         p_adjusted: None,
+        gate_rounds: test.and_then(|t| t.rounds),
+        gate_against: if test.is_some_and(|t| t.rounds.is_some()) {
+            allowed_change
+        } else {
+            0.0
+        },
+        gate_ci_low: bounds.map(|b| b.0),
+        gate_ci_high: bounds.map(|b| b.1),
+        noise: test.filter(|t| t.logs).map(|t| t.spread.exp() - 1.0),
+        needed: None,
+        test,
         role,
         verdict,
-        allowed_change: opts.max_change_for(b, &m.name),
+        allowed_change,
         warnings,
         base_label: base_label.to_string(),
         current_label: current_label.to_string(),

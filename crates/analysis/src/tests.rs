@@ -103,11 +103,13 @@ fn holm_correction_can_turn_a_regression_into_worse() {
     let mut cur = Vec::new();
     for i in 0..20 {
         let mut b = Benchmark::new(format!("b{i}"));
-        b.metrics.push(Metric::new(
-            "time",
-            Unit::seconds(),
-            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-        ));
+        let samples = if i == 0 {
+            vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+        } else {
+            vec![1.0, 1.01, 0.99, 1.02, 0.98, 1.0]
+        };
+        b.metrics
+            .push(Metric::new("time", Unit::seconds(), samples));
         base.push(b.clone());
         if i == 0 {
             b.metrics[0].samples = vec![4.5, 5.5, 6.5, 7.5, 8.5, 9.5];
@@ -123,8 +125,147 @@ fn holm_correction_can_turn_a_regression_into_worse() {
     assert_eq!(c.rows[0].verdict, Verdict::Regression);
     opts.correction = Correction::Holm;
     let c = compare(&base, &cur, &opts).unwrap();
-    assert_eq!(c.rows[0].verdict, Verdict::Worse);
+    // +100% that the corrected test cannot confirm: the interval reaches far past the allowed
+    // change, so the row is inconclusive (it passes, and says why).
+    let r = &c.rows[0];
+    assert_eq!(r.verdict, Verdict::Inconclusive);
     assert!(c.gate.passed);
+    assert_eq!(c.gate.inconclusive, 1);
+    assert!(
+        r.gate_ci_high.unwrap() > 0.1 && r.gate_ci_low.unwrap() < 1.0,
+        "{r:?}"
+    );
+    let said = r
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("inconclusive"))
+        .unwrap();
+    assert!(
+        said.contains("allowed 10%") && said.contains("noise ±"),
+        "{said}"
+    );
+    assert!(
+        said.contains("samples a side would tell (here 6)"),
+        "{said}"
+    );
+    assert!(r.needed.unwrap() > 6, "{r:?}");
+    // The other rows are identical on both sides: decided, not inconclusive.
+    assert!(c.rows[1..].iter().all(|r| r.verdict == Verdict::Same));
+    opts.fail_on_inconclusive = true;
+    let c = compare(&base, &cur, &opts).unwrap();
+    assert!(!c.gate.passed, "--fail-on-inconclusive fails it");
+    assert_eq!(c.gate.regressions, 0);
+}
+
+/// One benchmark measured in `rounds` rounds of `count` samples a side; `slow(round)` is the
+/// factor on the current side in that round.
+fn by_round(
+    rounds: u32,
+    count: usize,
+    slow: impl Fn(u32) -> f64,
+) -> (Vec<Benchmark>, Vec<Benchmark>) {
+    let mut sides = (Benchmark::new("x"), Benchmark::new("x"));
+    let mut b = Vec::new();
+    let mut c = Vec::new();
+    for r in 1..=rounds {
+        for k in 0..count {
+            // A small deterministic wobble, different on each side.
+            let w = 1.0 + 0.004 * (((r as usize * 7 + k * 3) % 5) as f64 - 2.0);
+            let v = 1.0 + 0.003 * (((r as usize * 5 + k * 11) % 7) as f64 - 3.0);
+            b.push(w);
+            c.push(v * slow(r));
+            sides.0.rounds.push(r);
+            sides.1.rounds.push(r);
+        }
+    }
+    sides
+        .0
+        .metrics
+        .push(Metric::new("time", Unit::seconds(), b));
+    sides
+        .1
+        .metrics
+        .push(Metric::new("time", Unit::seconds(), c));
+    (vec![sides.0], vec![sides.1])
+}
+
+fn pooled(mut set: Vec<Benchmark>) -> Vec<Benchmark> {
+    for b in &mut set {
+        b.rounds.clear();
+    }
+    set
+}
+
+#[test]
+fn a_burst_on_a_few_rounds_of_one_side_cannot_fail_the_gate_by_round() {
+    // 10 rounds of 4 samples; bursts slow the current side 1.8× in rounds 3, 4, 7 and 8 (with
+    // AB BA order, a burst two runs long hits one side twice).
+    let (b, c) = by_round(10, 4, |r| if [3, 4, 7, 8].contains(&r) { 1.8 } else { 1.0 });
+    let opts = CompareOptions::default();
+    let pooled_cmp = compare(&pooled(b.clone()), &pooled(c.clone()), &opts).unwrap();
+    let p = pooled_cmp.rows[0].gate_p.unwrap();
+    assert!(
+        p < 0.01,
+        "40 'independent' samples a side make it look certain: p={p}"
+    );
+    let cmp = compare(&b, &c, &opts).unwrap();
+    let r = &cmp.rows[0];
+    assert_eq!(r.gate_rounds, Some(10));
+    assert_eq!(
+        r.gate_against, 0.1,
+        "by round, the gate tests against the allowed change"
+    );
+    assert!(r.gate_p.unwrap() > 0.05, "{r:?}");
+    assert_ne!(r.verdict, Verdict::Regression);
+    assert!(cmp.gate.passed);
+    // The same burst on every round is the code: a regression.
+    let (b, c) = by_round(10, 4, |_| 1.8);
+    let cmp = compare(&b, &c, &opts).unwrap();
+    assert_eq!(
+        cmp.rows[0].verdict,
+        Verdict::Regression,
+        "{:?}",
+        cmp.rows[0]
+    );
+}
+
+#[test]
+fn by_round_a_change_within_the_allowed_one_passes_and_one_beyond_it_fails() {
+    let opts = CompareOptions::default();
+    // +5% in every round, little noise: decided, within the allowed 10%.
+    let (b, c) = by_round(10, 1, |_| 1.05);
+    let cmp = compare(&b, &c, &opts).unwrap();
+    let r = &cmp.rows[0];
+    assert_ne!(r.verdict, Verdict::Regression);
+    assert_ne!(r.verdict, Verdict::Inconclusive, "{r:?}");
+    assert!(
+        r.gate_ci_high.unwrap() < 0.1 && r.gate_ci_low.unwrap() > 0.0,
+        "{r:?}"
+    );
+    // +10.5%: beyond the allowed change but too close to it to show with 10 rounds.
+    let (b, c) = by_round(10, 1, |r| 1.105 * if r % 2 == 0 { 1.03 } else { 0.97 });
+    let cmp = compare(&b, &c, &opts).unwrap();
+    let r = &cmp.rows[0];
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
+    let said = r
+        .warnings
+        .iter()
+        .find(|w| w.starts_with("inconclusive"))
+        .unwrap();
+    assert!(
+        said.contains("per round") && said.contains("rounds would tell (here 10)"),
+        "{said}"
+    );
+    // +25% with the same wobble: shown beyond the allowed change.
+    let (b, c) = by_round(10, 1, |r| 1.25 * if r % 2 == 0 { 1.03 } else { 0.97 });
+    let cmp = compare(&b, &c, &opts).unwrap();
+    assert_eq!(
+        cmp.rows[0].verdict,
+        Verdict::Regression,
+        "{:?}",
+        cmp.rows[0]
+    );
+    assert!(!cmp.gate.passed);
 }
 
 #[test]

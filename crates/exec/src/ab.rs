@@ -184,7 +184,11 @@ pub fn interleave<E>(
             out.interrupted = true;
             return Ok(out);
         }
-        for (side, results) in got {
+        for (side, mut results) in got {
+            for b in &mut results {
+                let n = b.metrics.iter().map(|m| m.samples.len()).max().unwrap_or(0);
+                b.rounds = vec![r as u32 + 1; n];
+            }
             match side {
                 Side::Base => absorb_all(&mut out.base, results),
                 Side::Current => absorb_all(&mut out.current, results),
@@ -408,5 +412,11 @@ mod tests {
         assert!(got.interrupted);
         assert_eq!(got.base[0].metrics[0].samples, vec![1.0, 1.0]);
         assert_eq!(got.current[0].metrics[0].samples, vec![2.0, 2.0]);
+        assert_eq!(
+            got.base[0].rounds,
+            vec![1, 2],
+            "each sample knows its round"
+        );
+        assert_eq!(got.current[0].rounds, vec![1, 2]);
     }
 }

@@ -419,6 +419,11 @@ pub struct Benchmark {
     /// iterations per sample), where the harness said it; written back by `show --format gotest`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub iterations: Vec<u64>,
+    /// The round (1-based) each sample was measured in, in sample order, when the samples come
+    /// from `compare A..B`'s rounds: samples of one round share the machine's state, so the
+    /// gate compares the sides round by round instead of pooling them as independent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<u32>,
 }
 
 impl Benchmark {
@@ -429,6 +434,7 @@ impl Benchmark {
             params: BTreeMap::new(),
             metrics: Vec::new(),
             iterations: Vec::new(),
+            rounds: Vec::new(),
         }
     }
 
@@ -451,6 +457,12 @@ impl Benchmark {
         k
     }
 
+    /// The round of each of `metric`'s samples, when every sample has one.
+    pub fn rounds_of(&self, metric: &Metric) -> Option<&[u32]> {
+        (!self.rounds.is_empty() && self.rounds.len() == metric.samples.len())
+            .then_some(&self.rounds[..])
+    }
+
     /// The metric with this name, if any.
     pub fn metric(&self, name: &str) -> Option<&Metric> {
         self.metrics.iter().find(|m| m.name == name)
@@ -466,6 +478,14 @@ impl Benchmark {
             self.iterations.extend(&other.iterations);
         } else {
             self.iterations.clear();
+        }
+        // So do round numbers.
+        if self.rounds.len() == samples(self).unwrap_or(0)
+            && other.rounds.len() == samples(&other).unwrap_or(0)
+        {
+            self.rounds.extend(&other.rounds);
+        } else {
+            self.rounds.clear();
         }
         for m in other.metrics {
             match self

@@ -403,6 +403,10 @@ pub(crate) struct CompareArgs {
     /// A benchmark or metric on one side only fails the gate.
     #[arg(long)]
     pub(crate) fail_on_missing: bool,
+    /// A row too noisy to tell whether it exceeds the allowed change fails the gate (by default
+    /// it passes with a warning naming the noise and the rounds that would tell).
+    #[arg(long)]
+    pub(crate) fail_on_inconclusive: bool,
     /// Also write the comparison as a pull-request comment body (Markdown with a marker line).
     #[arg(long, value_name = "FILE")]
     pub(crate) pr_comment: Option<PathBuf>,

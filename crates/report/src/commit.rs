@@ -25,6 +25,7 @@ fn verdict(v: perflab_analysis::Verdict) -> &'static str {
         perflab_analysis::Verdict::Improvement => "improvement",
         perflab_analysis::Verdict::Worse => "worse (within the allowed change)",
         perflab_analysis::Verdict::Regression => "❌ regression",
+        perflab_analysis::Verdict::Inconclusive => "❔ inconclusive (too noisy to tell)",
         perflab_analysis::Verdict::Error => "error",
     }
 }

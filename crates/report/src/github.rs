@@ -71,6 +71,19 @@ pub fn comparison_annotations(c: &Comparison) -> String {
                 &title,
                 &format!("could not be tested: {}", r.warnings.join("; ")),
             ),
+            Verdict::Inconclusive => command(
+                &mut out,
+                if c.gate.fail_on_inconclusive {
+                    "error"
+                } else {
+                    "warning"
+                },
+                &title,
+                r.warnings
+                    .iter()
+                    .find(|w| w.starts_with("inconclusive"))
+                    .map_or("inconclusive", |w| w.as_str()),
+            ),
             Verdict::Worse
                 if significant && r.change.is_some_and(|x| x.abs() <= r.allowed_change) =>
             {
@@ -157,7 +170,10 @@ pub fn comparison_comment(c: &Comparison, run_url: Option<&str>) -> String {
     let mut head = format!(
         "{COMMENT_MARKER}\n### perflab: {}\n\n{}",
         if c.gate.passed {
-            "gate passed".to_string()
+            match c.gate.inconclusive {
+                0 => "gate passed".to_string(),
+                n => format!("gate passed, {n} inconclusive"),
+            }
         } else {
             format!(
                 "gate FAILED ({} regression{}{})",
@@ -165,6 +181,10 @@ pub fn comparison_comment(c: &Comparison, run_url: Option<&str>) -> String {
                 if c.gate.regressions == 1 { "" } else { "s" },
                 if c.gate.errors > 0 {
                     format!(", {} untestable", c.gate.errors)
+                } else {
+                    String::new()
+                } + &if c.gate.fail_on_inconclusive && c.gate.inconclusive > 0 {
+                    format!(", {} inconclusive", c.gate.inconclusive)
                 } else {
                     String::new()
                 }
@@ -196,6 +216,7 @@ pub fn comparison_comment(c: &Comparison, run_url: Option<&str>) -> String {
         }
         head.push('\n');
     }
+    head.push_str(&crate::inconclusive_markdown(c));
     let tables = crate::compare_markdown_tables(c);
     let open = format!(
         "<details><summary>All {} rows: medians, intervals and benchstat's p (rows without a mark are not significant after correction)</summary>\n\n",

@@ -59,6 +59,7 @@ fn class_of(v: Verdict) -> &'static str {
         Verdict::Improvement => "improvement",
         Verdict::Worse => "worse",
         Verdict::Regression => "regression",
+        Verdict::Inconclusive => "inconclusive",
         Verdict::Error => "error",
     }
 }

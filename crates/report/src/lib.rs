@@ -90,6 +90,7 @@ fn verdict_mark(v: Verdict) -> &'static str {
         Verdict::Improvement => "✅",
         Verdict::Worse => "⚠️",
         Verdict::Regression => "❌",
+        Verdict::Inconclusive => "❔",
         Verdict::Error => "❗",
     }
 }
@@ -500,14 +501,129 @@ fn gate_line_with(c: &Comparison, esc: fn(&str) -> String) -> String {
         } else {
             format!(": {}", names.join(", "))
         };
+        if c.gate.fail_on_inconclusive && c.gate.inconclusive > 0 {
+            errors.push_str(&format!(
+                ", {} inconclusive (--fail-on-inconclusive)",
+                c.gate.inconclusive
+            ));
+        }
         format!(
             "gate: FAILED: {} regression(s){names}{errors}\n",
             c.gate.regressions
         )
     };
+    let undecided: Vec<&Row> = inconclusive_rows(c);
+    if !undecided.is_empty() {
+        let names: Vec<String> = undecided
+            .iter()
+            .take(5)
+            .map(|r| {
+                format!(
+                    "{} {} ({})",
+                    esc(&r.key()),
+                    esc(&r.metric),
+                    undecided_text(r)
+                )
+            })
+            .collect();
+        let more = if undecided.len() > 5 {
+            format!(" and {} more", undecided.len() - 5)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "gate: inconclusive: {} row(s) too noisy to tell whether they exceed the allowed change: {}{more}{}\n",
+            undecided.len(),
+            names.join(", "),
+            if c.gate.fail_on_inconclusive {
+                ""
+            } else {
+                "; they pass (--fail-on-inconclusive fails them)"
+            }
+        ));
+    }
     for n in &c.gate.notes {
         out.push_str(&format!("gate: note: {}\n", esc(n)));
     }
+    out
+}
+
+/// The rows the noise left undecided.
+fn inconclusive_rows(c: &Comparison) -> Vec<&Row> {
+    c.rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Inconclusive)
+        .collect()
+}
+
+/// `up to +23.0% against 10% allowed, noise ±12.0% per round, ~40 rounds would tell`.
+fn undecided_text(r: &Row) -> String {
+    let reach = match r.better {
+        perflab_model::Better::Lower => r.gate_ci_high,
+        perflab_model::Better::Higher => r.gate_ci_low,
+    };
+    let mut parts = vec![format!(
+        "could be {} against {:.0}% allowed",
+        reach.map_or("?".into(), |x| format!("{:+.1}%", x * 100.0)),
+        r.allowed_change * 100.0
+    )];
+    let per = if r.gate_rounds.is_some() {
+        "round"
+    } else {
+        "sample"
+    };
+    if let Some(n) = r.noise {
+        parts.push(format!("noise ±{:.1}% per {per}", n * 100.0));
+    }
+    parts.push(match r.needed {
+        Some(n) => format!("~{n} {per}s would tell"),
+        None => "on the allowed change itself".into(),
+    });
+    parts.join(", ")
+}
+
+/// The inconclusive rows as their own Markdown section (PR comment, step summary, reports):
+/// empty when there are none.
+pub fn inconclusive_markdown(c: &Comparison) -> String {
+    let rows = inconclusive_rows(c);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "**❔ Inconclusive: too noisy to tell** ({} row{}; {})\n\n| benchmark | metric | change | could be | allowed | noise | would tell |\n|---|---|---:|---:|---:|---:|---:|\n",
+        rows.len(),
+        if rows.len() == 1 { "" } else { "s" },
+        if c.gate.fail_on_inconclusive {
+            "they fail the gate (--fail-on-inconclusive)"
+        } else {
+            "they pass the gate; --fail-on-inconclusive fails them"
+        }
+    );
+    for r in rows {
+        let per = if r.gate_rounds.is_some() {
+            "round"
+        } else {
+            "sample"
+        };
+        let reach = match r.better {
+            perflab_model::Better::Lower => r.gate_ci_high,
+            perflab_model::Better::Higher => r.gate_ci_low,
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:.0}% | {} | {} |",
+            escape::markdown(&r.key()),
+            escape::markdown(&r.metric),
+            r.change
+                .map_or("from zero".into(), |x| format!("{:+.1}%", x * 100.0)),
+            reach.map_or("?".into(), |x| format!("{:+.1}%", x * 100.0)),
+            r.allowed_change * 100.0,
+            r.noise
+                .map_or("?".into(), |n| format!("±{:.1}% per {per}", n * 100.0)),
+            r.needed.map_or("–".into(), |n| format!("~{n} {per}s"))
+        );
+    }
+    out.push('\n');
     out
 }
 
@@ -521,7 +637,8 @@ fn correction_name(c: &Comparison) -> &'static str {
 
 /// Markdown tables of a comparison, ready for a pull-request comment.
 pub fn compare_markdown(c: &Comparison) -> String {
-    let mut out = compare_markdown_tables(c);
+    let mut out = inconclusive_markdown(c);
+    out.push_str(&compare_markdown_tables(c));
     out.push_str(&gate_line_md(c));
     out
 }
@@ -534,7 +651,7 @@ pub fn compare_gate_markdown(c: &Comparison) -> String {
 /// A comparison for a job summary: the gate's verdict first, then the tables.
 pub fn compare_summary_markdown(c: &Comparison) -> String {
     format!(
-        "{}\n{} → {}\n\n{}",
+        "{}\n{} → {}\n\n{}{}",
         gate_line_md(c),
         escape::markdown(c.rows.first().map_or("base", |r| r.base_label.as_str())),
         escape::markdown(
@@ -542,6 +659,7 @@ pub fn compare_summary_markdown(c: &Comparison) -> String {
                 .first()
                 .map_or("current", |r| r.current_label.as_str())
         ),
+        inconclusive_markdown(c),
         compare_markdown_tables(c)
     )
 }

@@ -53,7 +53,7 @@ pub fn verdict_tone(v: perflab_analysis::Verdict) -> Tone {
     match v {
         Verdict::Same => Tone::Plain,
         Verdict::Improvement => Tone::Good,
-        Verdict::Worse => Tone::Warn,
+        Verdict::Worse | Verdict::Inconclusive => Tone::Warn,
         Verdict::Regression | Verdict::Error => Tone::Bad,
     }
 }

@@ -30,7 +30,9 @@ mod mwu;
 mod welch;
 
 pub use mwu::{mann_whitney_u, min_p_value, MannWhitney};
-pub use welch::{regularized_beta, student_t_sf, welch_t_greater, WelchT};
+pub use welch::{
+    paired_t_greater, regularized_beta, student_t_quantile, student_t_sf, welch_t_greater, WelchT,
+};
 
 /// Errors of the statistics functions.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

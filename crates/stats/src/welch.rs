@@ -18,6 +18,78 @@ pub struct WelchT {
     pub df: f64,
     /// One-sided p-value: the chance of a t this large or larger when the means are equal.
     pub p_greater: f64,
+    /// The estimated difference, `mean(y) − mean(x)` (or the mean difference of a paired test).
+    pub estimate: f64,
+    /// Its standard error.
+    pub se: f64,
+}
+
+impl WelchT {
+    /// The one-sided bounds `(low, high)` of the difference at `confidence` each: the true
+    /// difference is above `low` (and, separately, below `high`) with that confidence.
+    pub fn bounds(&self, confidence: f64) -> (f64, f64) {
+        let q = student_t_quantile(confidence, self.df);
+        (self.estimate - q * self.se, self.estimate + q * self.se)
+    }
+}
+
+/// One-sided one-sample t-test that the mean of `d` is greater than zero: the paired test, when
+/// `d` holds the differences of matched pairs (the rounds of an A/B run).
+///
+/// # Errors
+/// [`StatsError::EmptySample`] with fewer than two values, [`StatsError::NaN`] for non-finite
+/// values, [`StatsError::NoVariance`] when every difference is the same.
+pub fn paired_t_greater(d: &[f64]) -> Result<WelchT, StatsError> {
+    if d.len() < 2 {
+        return Err(StatsError::EmptySample);
+    }
+    if d.iter().any(|v| !v.is_finite()) {
+        return Err(StatsError::NaN);
+    }
+    let n = d.len() as f64;
+    let m = crate::mean(d);
+    let var = d.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1.0);
+    let se = (var / n).sqrt();
+    if se <= 0.0 || !se.is_finite() {
+        return Err(StatsError::NoVariance);
+    }
+    let t = m / se;
+    Ok(WelchT {
+        t,
+        df: n - 1.0,
+        p_greater: student_t_sf(t, n - 1.0),
+        estimate: m,
+        se,
+    })
+}
+
+/// The quantile of Student's t distribution: the `t` with `P(T ≤ t) = p`, found by bisection
+/// on [`student_t_sf`] (44 halvings of a bracket a few units wide: far below the precision that matters here).
+pub fn student_t_quantile(p: f64, df: f64) -> f64 {
+    if !(p > 0.0 && p < 1.0) || df.is_nan() || df <= 0.0 {
+        return f64::NAN;
+    }
+    if p < 0.5 {
+        return -student_t_quantile(1.0 - p, df);
+    }
+    let tail = 1.0 - p;
+    let mut hi = 1.0;
+    while student_t_sf(hi, df) > tail {
+        hi *= 2.0;
+        if hi > 1e12 {
+            return f64::INFINITY;
+        }
+    }
+    let mut lo = 0.0;
+    for _ in 0..44 {
+        let mid = (lo + hi) / 2.0;
+        if student_t_sf(mid, df) > tail {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
 }
 
 /// One-sided Welch t-test that `y` has a greater mean than `x`.
@@ -50,6 +122,8 @@ pub fn welch_t_greater(x: &[f64], y: &[f64]) -> Result<WelchT, StatsError> {
         t,
         df,
         p_greater: student_t_sf(t, df),
+        estimate: my - mx,
+        se: se2.sqrt(),
     })
 }
 
@@ -164,6 +238,38 @@ mod tests {
             (w.p_greater - 0.015_056_389_227_989_532).abs() < 1e-9,
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn paired_test_and_quantiles_match_scipy() {
+        // scipy.stats.ttest_1samp(d, 0, alternative="greater")
+        let d = [0.1, 0.3, -0.05, 0.2, 0.15, 0.02];
+        let t = paired_t_greater(&d).unwrap();
+        assert!((t.t - 2.338_451_288_861_871_4).abs() < 1e-12, "{t:?}");
+        assert!(
+            (t.p_greater - 0.033_254_080_994_679_39).abs() < 1e-9,
+            "{t:?}"
+        );
+        assert_eq!(t.df, 5.0);
+        // scipy.stats.t.ppf(p, df)
+        for (p, df, want) in [
+            (0.95, 4.0, 2.131_846_786_326_649_5),
+            (0.975, 9.0, 2.262_157_162_798_205),
+            (0.99, 2.5, 5.353_111_173_030_872),
+            (0.999, 30.0, 3.385_184_866_829_304_5),
+            (0.5, 3.0, 0.0),
+        ] {
+            let got = student_t_quantile(p, df);
+            assert!((got - want).abs() < 1e-9, "p={p} df={df}: {got} vs {want}");
+            if p != 0.5 {
+                assert!((student_t_quantile(1.0 - p, df) + want).abs() < 1e-9);
+            }
+        }
+        let (lo, hi) = t.bounds(0.95);
+        assert!(lo < t.estimate && t.estimate < hi);
+        assert!(((hi - lo) / 2.0 - student_t_quantile(0.95, 5.0) * t.se).abs() < 1e-12);
+        assert_eq!(paired_t_greater(&[0.1, 0.1]), Err(StatsError::NoVariance));
+        assert_eq!(paired_t_greater(&[0.1]), Err(StatsError::EmptySample));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub(crate) fn run(mut args: CompareArgs, store: Option<&Path>, config: &Config) 
     let format = context::parse_format(args.input_format.as_deref())?;
     let mut opts = config.compare.clone();
     opts.fail_on_missing |= args.fail_on_missing;
+    opts.fail_on_inconclusive |= args.fail_on_inconclusive;
     opts.alpha = args.alpha.unwrap_or(opts.alpha);
     opts.confidence_level = args.confidence.unwrap_or(opts.confidence_level);
     opts.validate("--")?;
