@@ -117,6 +117,9 @@ struct CompareSection {
     max_change: Option<String>,
     fail_on_missing: Option<bool>,
     fail_on_inconclusive: Option<bool>,
+    rounds: Option<usize>,
+    max_rounds: Option<usize>,
+    budget: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -142,6 +145,17 @@ fn star() -> String {
     "*".into()
 }
 
+/// How long `compare A..B` measures, as `[compare]` sets it (flags win).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AbSettings {
+    /// Rounds measured first.
+    pub rounds: Option<usize>,
+    /// Rounds at most, adding more while a row is inconclusive.
+    pub max_rounds: Option<usize>,
+    /// Wall time the whole compare may take, and as the file wrote it.
+    pub budget: Option<(std::time::Duration, String)>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
@@ -157,6 +171,8 @@ pub struct Config {
     pub bench_command: Option<String>,
     /// `[build] command`: what `compare A..B` runs in each checkout before measuring.
     pub build_command: Option<String>,
+    /// `[compare] rounds`, `max_rounds` and `budget`: how long `compare A..B` measures.
+    pub ab: AbSettings,
     /// `[load]`: the service's base URL, server command and endpoints.
     pub load: LoadConfig,
     /// `[serve] commit_url`: a commit's page, `{commit}` standing for its hash
@@ -203,6 +219,32 @@ impl Config {
         compare.confidence_level = file.compare.confidence.unwrap_or(compare.confidence_level);
         compare.fail_on_missing = file.compare.fail_on_missing.unwrap_or(false);
         compare.fail_on_inconclusive = file.compare.fail_on_inconclusive.unwrap_or(false);
+        let budget = match &file.compare.budget {
+            Some(b) => Some((
+                perflab_model::parse_duration(b).map_err(|e| {
+                    at(format!(
+                        "compare.budget = {b:?}: {e} (write it as 10m, 90s or 1h)"
+                    ))
+                })?,
+                b.clone(),
+            )),
+            None => None,
+        };
+        for (key, v) in [
+            ("rounds", file.compare.rounds),
+            ("max_rounds", file.compare.max_rounds),
+        ] {
+            if v.is_some_and(|n| n < 2) {
+                return Err(at(format!(
+                    "compare.{key}: each side needs at least 2 rounds to be tested"
+                )));
+            }
+        }
+        let ab = AbSettings {
+            rounds: file.compare.rounds,
+            max_rounds: file.compare.max_rounds,
+            budget,
+        };
         compare
             .validate("compare.")
             .map_err(|e| at(e.to_string()))?;
@@ -276,6 +318,7 @@ impl Config {
             better,
             bench_command: command(file.bench, "bench")?,
             build_command: command(file.build, "build")?,
+            ab,
             load: load_config(file.load, &at)?,
             commit_url: match file.serve.and_then(|s| s.commit_url) {
                 Some(u) if !u.contains("{commit}") => {

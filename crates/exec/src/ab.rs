@@ -338,6 +338,28 @@ pub fn measure_once(
 }
 
 impl Interleaved {
+    /// Append rounds measured after these: their round numbers continue from here.
+    pub fn extend(&mut self, more: Interleaved) {
+        let offset = self.rounds as u32;
+        for (into, set) in [
+            (&mut self.base, more.base),
+            (&mut self.current, more.current),
+        ] {
+            let shifted: Vec<Benchmark> = set
+                .into_iter()
+                .map(|mut b| {
+                    for r in &mut b.rounds {
+                        *r += offset;
+                    }
+                    b
+                })
+                .collect();
+            absorb_all(into, shifted);
+        }
+        self.rounds += more.rounds;
+        self.interrupted |= more.interrupted;
+    }
+
     /// The run of kind `ab` that records these rounds: the current side's results as its
     /// benchmarks, the base side's in `ab`, git facts of the current side.
     pub fn into_run(self, sides: &crate::git::Sides, order: Order) -> perflab_model::Run {
@@ -418,5 +440,11 @@ mod tests {
             "each sample knows its round"
         );
         assert_eq!(got.current[0].rounds, vec![1, 2]);
+        // Rounds measured later continue the numbering.
+        let mut all = got.clone();
+        all.extend(got);
+        assert_eq!(all.rounds, 4);
+        assert_eq!(all.base[0].rounds, vec![1, 2, 3, 4]);
+        assert_eq!(all.base[0].metrics[0].samples.len(), 4);
     }
 }

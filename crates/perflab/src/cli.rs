@@ -76,9 +76,10 @@ baselines, branches; one input with --col PARAM compares that parameter's values
 perflab compare results.json --col backend\n  perflab compare main latest --filter 'Search*' --max-change 5%\n  \
 perflab compare main...HEAD --build 'go build ./...' -- go test -bench . -run '^$' ./...\n  \
 perflab compare HEAD..WORKTREE --time -- ./target/release/app input.json\n  \
-perflab compare --aa --rounds 20 -- go test -bench . -run '^$'"
+perflab compare --aa --rounds 20 -- go test -bench . -run '^$'\n  \
+perflab compare main..HEAD --budget 10m --fail-on-inconclusive"
     )]
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
     /// Check results against the targets in perflab.toml.
     #[command(
         after_help = "Targets look like:\n  [[target]]\n  benchmark = \"Search*\"\n  metric = \"p99\"\n  target = \"< 5ms\"\n  critical = \"< 10ms\"\n\nExamples:\n  perflab check\n  perflab check results.json --strict"
@@ -420,9 +421,17 @@ pub(crate) struct AbArgs {
     /// Build command run in each revision's checkout (default: `[build] command`).
     #[arg(long, value_name = "CMD")]
     pub(crate) build: Option<String>,
-    /// Rounds; each runs both sides once.
-    #[arg(long, default_value_t = 10, value_name = "N")]
-    pub(crate) rounds: usize,
+    /// Rounds measured first; each runs both sides once (default 10, or `[compare] rounds`).
+    #[arg(long, value_name = "N")]
+    pub(crate) rounds: Option<usize>,
+    /// While a row is inconclusive, measure more rounds (as many again each time) up to N in
+    /// all (default 4 × --rounds, or `[compare] max_rounds`); equal to --rounds turns it off.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_rounds: Option<usize>,
+    /// Finish within this wall time (`10m`, `90s`; default `[compare] budget`): the warm-up
+    /// times a round and the rounds are chosen to fit; fewer than 3 that fit is an error.
+    #[arg(long, value_name = "DURATION")]
+    pub(crate) budget: Option<String>,
     /// Warm-up runs per side before the rounds, not recorded.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub(crate) warmup: usize,

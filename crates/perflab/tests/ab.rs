@@ -213,6 +213,164 @@ fn same_code_passes_and_the_aa_self_test_says_how_small_a_change_it_could_see() 
 }
 
 #[test]
+fn a_row_too_noisy_to_decide_gets_more_rounds_then_is_inconclusive_and_says_what_would_tell() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    // +10% on 100 ns with 0–4 ns of jitter: right on the allowed change, so no number of
+    // rounds can show it beyond or within.
+    commit_speed(&dir, "edge", "110");
+    let run = |extra: &[&str]| {
+        let _ = std::fs::remove_file(lab.path("jitter"));
+        let most = if extra.contains(&"--max-rounds") {
+            &[][..]
+        } else {
+            &["--max-rounds", "12"][..]
+        };
+        let mut c = lab.cmd();
+        c.current_dir(&dir)
+            .env("JITTER_FILE", lab.path("jitter"))
+            .args(["compare", "main..edge", "--rounds", "4"])
+            .args(most)
+            .args(extra)
+            .args(["--", "./bench.sh"]);
+        c.output().unwrap()
+    };
+    let out = run(&["--format", "json", "--pr-comment", "comment.md"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "inconclusive passes: {err}");
+    assert!(
+        err.contains("1 row(s) inconclusive after 4 rounds: 4 more (8 of at most 12)")
+            && err.contains("1 row(s) inconclusive after 8 rounds: 4 more (12 of at most 12)"),
+        "{err}"
+    );
+    let c = json(&out.stdout);
+    let row = &c["rows"][0];
+    assert_eq!(row["verdict"], "inconclusive", "{row}");
+    assert_eq!(row["gate_rounds"], 12, "{row}");
+    assert_eq!(row["gate_against"], 0.1);
+    assert!(row["gate_ci_high"].as_f64().unwrap() > 0.1, "{row}");
+    assert!(row["noise"].as_f64().unwrap() > 0.0, "{row}");
+    assert_eq!(c["gate"]["inconclusive"], 1);
+    assert_eq!(c["gate"]["passed"], true);
+    // The PR comment gives inconclusive rows their own section, and the verdict says so.
+    let comment = std::fs::read_to_string(dir.join("comment.md")).unwrap();
+    assert!(
+        comment.contains("### perflab: gate passed, 1 inconclusive")
+            && comment.contains("**❔ Inconclusive: too noisy to tell** (1 row;")
+            && comment.contains("| Parse/procs=1 | time |"),
+        "{comment}"
+    );
+    // The text says it in one line with the noise seen.
+    let text = run(&["--no-store"]);
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        t.contains("gate: inconclusive: 1 row(s) too noisy to tell whether they exceed the allowed change: Parse/procs=1 time (could be +")
+            && t.contains("per round")
+            && t.contains("--fail-on-inconclusive fails them"),
+        "{t}"
+    );
+    // --fail-on-inconclusive fails it; --max-rounds equal to --rounds measures no more.
+    let strict = run(&["--no-store", "--fail-on-inconclusive", "--max-rounds", "4"]);
+    assert_eq!(strict.status.code(), Some(1), "{}", stderr(&strict));
+    assert!(!stderr(&strict).contains("more ("), "{}", stderr(&strict));
+    let t = String::from_utf8_lossy(&strict.stdout);
+    assert!(
+        t.contains("gate: FAILED: 0 regression(s), 1 inconclusive (--fail-on-inconclusive)"),
+        "{t}"
+    );
+    // A clear slowdown needs no extra rounds.
+    commit_speed(&dir, "slow", "150");
+    let out = lab
+        .cmd()
+        .current_dir(&dir)
+        .args([
+            "compare",
+            "main..slow",
+            "--rounds",
+            "4",
+            "--no-store",
+            "--",
+            "./bench.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("inconclusive"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_budget_chooses_the_rounds_or_refuses_with_the_estimate() {
+    let lab = Lab::new();
+    let dir = repo(&lab);
+    // Each run of the harness takes about 0.2 s.
+    std::fs::write(
+        dir.join("slow.sh"),
+        "#!/bin/sh
+sleep 0.2
+exec ./bench.sh
+",
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(dir.join("slow.sh"))
+        .unwrap()
+        .permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(dir.join("slow.sh"), perms).unwrap();
+    git(&dir, &["add", "slow.sh"]);
+    git(&dir, &["commit", "-qm", "slow harness"]);
+    let compare = |extra: &[&str]| {
+        lab.cmd()
+            .current_dir(&dir)
+            .args(["compare", "HEAD..HEAD", "--no-store"])
+            .args(extra)
+            .args(["--", "./slow.sh"])
+            .output()
+            .unwrap()
+    };
+    let out = compare(&["--budget", "1s"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--budget 1s: a round takes about")
+            && err.contains("at least 3 are needed; raise --budget"),
+        "{err}"
+    );
+    // 6 s at about 0.4 s a round (and the warm-up's 0.4 s) leaves room for about 13 rounds:
+    // the 10 asked for fit.
+    let out = compare(&["--budget", "6s", "--format", "json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("a round takes about") && err.contains("(budget 6s)"),
+        "{err}"
+    );
+    let rounds = json(&out.stdout)["rows"][0]["gate_rounds"]
+        .as_u64()
+        .unwrap();
+    assert!((3..=10).contains(&rounds), "{rounds} rounds\n{err}");
+    // From perflab.toml too, and a bad one names the key.
+    std::fs::write(
+        dir.join("perflab.toml"),
+        "[compare]\nbudget = \"ten minutes\"\n",
+    )
+    .unwrap();
+    let out = compare(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("compare.budget = \"ten minutes\""),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(dir.join("perflab.toml"), "[compare]\nbudget = \"1s\"\n").unwrap();
+    let out = compare(&[]);
+    assert!(
+        stderr(&out).contains("--budget 1s: a round takes about"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn the_work_tree_with_uncommitted_changes_is_a_side() {
     let lab = Lab::new();
     let dir = repo(&lab);

@@ -80,6 +80,119 @@ fn record(
     Ok(())
 }
 
+/// How many rounds to measure, from the flags and `[compare]`.
+struct Plan {
+    rounds: usize,
+    max_rounds: usize,
+    budget: Option<std::time::Duration>,
+    /// The budget as the user wrote it.
+    budget_text: String,
+}
+
+/// The fewest rounds a budget may leave: fewer cannot tell much.
+const FEWEST_ROUNDS: usize = 3;
+
+impl Plan {
+    fn of(a: &crate::cli::AbArgs, config: &Config) -> Result<Plan> {
+        let rounds = a.rounds.or(config.ab.rounds).unwrap_or(10);
+        if rounds < 2 {
+            bail!("--rounds {rounds}: each side needs at least 2 samples to be tested");
+        }
+        let max_rounds = a.max_rounds.or(config.ab.max_rounds).unwrap_or(4 * rounds);
+        if max_rounds < rounds {
+            bail!("--max-rounds {max_rounds} is below --rounds {rounds}");
+        }
+        let (budget, budget_text) = match &a.budget {
+            Some(b) => (
+                Some(perflab_model::parse_duration(b).map_err(|e| {
+                    anyhow::anyhow!("--budget {b:?}: {e} (write it as 10m, 90s or 1h)")
+                })?),
+                b.clone(),
+            ),
+            None => match &config.ab.budget {
+                Some((d, t)) => (Some(*d), t.clone()),
+                None => (None, String::new()),
+            },
+        };
+        if budget.is_some_and(|b| b.is_zero()) {
+            bail!("--budget must be more than 0");
+        }
+        Ok(Plan {
+            rounds,
+            max_rounds,
+            budget,
+            budget_text,
+        })
+    }
+
+    /// The rounds to measure first and at most, so that the compare ends within the budget.
+    fn fit(
+        &self,
+        round: std::time::Duration,
+        spent: std::time::Duration,
+        done: usize,
+    ) -> Result<(usize, usize)> {
+        let Some(budget) = self.budget else {
+            return Ok((self.rounds, self.max_rounds));
+        };
+        let per = round.as_secs_f64().max(1e-3);
+        let left = budget.saturating_sub(spent).as_secs_f64();
+        let fits = done + (left / per).floor() as usize;
+        if fits < FEWEST_ROUNDS {
+            bail!(
+                "--budget {}: a round takes about {} (both sides), so {fits} round(s) fit and at least {FEWEST_ROUNDS} are needed; raise --budget or make the benchmarks shorter (-benchtime, fewer benchmarks)",
+                self.budget_text,
+                text(round)
+            );
+        }
+        Ok((self.rounds.min(fits), self.max_rounds.min(fits)))
+    }
+
+    fn announce(&self, round: std::time::Duration, first: usize, most: usize) {
+        let span = |n: usize| text(round.mul_f64(n as f64));
+        let budget = if self.budget.is_some() {
+            format!(" (budget {})", self.budget_text)
+        } else {
+            String::new()
+        };
+        crate::term::info!(
+            "a round takes about {} (both sides): {first} rounds ≈ {}, up to {most} ≈ {} while rows stay inconclusive{budget}",
+            text(round),
+            span(first),
+            span(most)
+        );
+    }
+}
+
+/// `2m3s`, `12.3s`.
+fn text(d: std::time::Duration) -> String {
+    perflab_model::Unit::seconds().format(d.as_secs_f64())
+}
+
+/// A round's time: the latest run of each side, added.
+fn round_time(timings: &[(Side, std::time::Duration)]) -> std::time::Duration {
+    let last = |s: Side| {
+        timings
+            .iter()
+            .rev()
+            .find(|t| t.0 == s)
+            .map_or(std::time::Duration::ZERO, |t| t.1)
+    };
+    last(Side::Base) + last(Side::Current)
+}
+
+/// How many rows the rounds so far leave inconclusive.
+fn inconclusive_after(
+    measured: &perflab_exec::ab::Interleaved,
+    config: &Config,
+    opts: &CompareOptions,
+) -> Result<usize> {
+    let (mut base, mut current) = (measured.base.clone(), measured.current.clone());
+    config.apply_directions(&mut base);
+    config.apply_directions(&mut current);
+    Ok(compare(&base, &current, opts)?.gate.inconclusive)
+}
+
 pub(crate) fn run(
     args: &CompareArgs,
     mut opts: CompareOptions,
@@ -87,12 +200,7 @@ pub(crate) fn run(
     config: &Config,
 ) -> Result<AbOutcome> {
     let a = &args.ab;
-    if a.rounds < 2 {
-        bail!(
-            "--rounds {}: each side needs at least 2 samples to be tested",
-            a.rounds
-        );
-    }
+    let mut plan = Plan::of(a, config)?;
     let command = bench_command(&a.command, config)?;
     let format = context::parse_format(args.input_format.as_deref())?;
     let range = match (&args.base, a.aa) {
@@ -119,28 +227,89 @@ pub(crate) fn run(
         [sides.base.label(), sides.current.label()]
     };
     let mut tool = None;
-    let plan = schedule(a.rounds, order);
-    let mut bar = crate::term::Progress::new("compare", Some(2 * a.rounds as u64));
+    let bar = std::cell::RefCell::new(crate::term::Progress::new(
+        "compare",
+        Some(2 * plan.rounds as u64),
+    ));
     let mut done = 0u64;
-    let measured = interleave(&plan, a.warmup, stop, |step| -> Result<_> {
+    // Round numbers shown continue across the batches below.
+    let offset = std::cell::Cell::new(0usize);
+    let target = std::cell::Cell::new(plan.rounds);
+    let timings: std::cell::RefCell<Vec<(Side, std::time::Duration)>> = Default::default();
+    let mut step = |step: perflab_exec::ab::Step| -> Result<_> {
         let side = if step.side == Side::Base {
             &sides.base
         } else {
             &sides.current
         };
-        let what = if step.warmup { "warm-up" } else { "round" };
-        let message = format!(
-            "{what} {}/{}: {}",
-            step.round, step.of, labels[step.side as usize]
-        );
-        bar.update(done, &message);
+        let (what, round, of) = if step.warmup {
+            ("warm-up", step.round, step.of)
+        } else {
+            ("round", offset.get() + step.round, target.get())
+        };
+        let message = format!("{what} {round}/{of}: {}", labels[step.side as usize]);
+        bar.borrow_mut().update(done, &message);
+        let began = std::time::Instant::now();
         let (benchmarks, t) = measure_once(side, &command, how, a.show_output, stop)?;
+        timings.borrow_mut().push((step.side, began.elapsed()));
         tool = t.or(tool.take());
         done += u64::from(!step.warmup);
         Ok(benchmarks)
-    });
+    };
+    let started = std::time::Instant::now();
+    let mut measured = interleave(&[], a.warmup, stop, &mut step)?;
+    // A budget needs a round's time: from the warm-up, else from a first round.
+    let all = schedule(plan.max_rounds, order);
+    if plan.budget.is_some() && !measured.interrupted {
+        if timings.borrow().is_empty() {
+            let first = interleave(&all[..2], 0, stop, &mut step)?;
+            measured.extend(first);
+        }
+        let round = round_time(&timings.borrow());
+        let (first, most) = plan.fit(round, started.elapsed(), measured.rounds)?;
+        target.set(first);
+        plan.announce(round, first, most);
+        plan.max_rounds = most;
+    }
+    loop {
+        let goal = target.get();
+        if !measured.interrupted && measured.rounds < goal {
+            offset.set(measured.rounds);
+            let batch = interleave(&all[2 * measured.rounds..2 * goal], 0, stop, &mut step)?;
+            measured.extend(batch);
+            continue;
+        }
+        // Decide, or measure more while rows stay inconclusive.
+        if measured.interrupted || goal >= plan.max_rounds {
+            break;
+        }
+        let undecided = inconclusive_after(&measured, config, &opts)?;
+        if undecided == 0 {
+            break;
+        }
+        let mut more = plan.rounds.min(plan.max_rounds - goal);
+        if let Some(budget) = plan.budget {
+            let per = round_time(&timings.borrow()).as_secs_f64().max(1e-3);
+            let left = budget.saturating_sub(started.elapsed()).as_secs_f64();
+            more = more.min((left / per).floor() as usize);
+        }
+        if more == 0 {
+            crate::term::info!(
+                "{undecided} row(s) still inconclusive after {goal} rounds: the budget has no room for more"
+            );
+            break;
+        }
+        crate::term::info!(
+            "{undecided} row(s) inconclusive after {goal} rounds: {more} more ({} of at most {})",
+            goal + more,
+            plan.max_rounds
+        );
+        target.set(goal + more);
+        bar.borrow_mut().set_total(2 * (goal + more) as u64);
+    }
+    let _ = step;
     drop(bar);
-    let mut measured = measured?;
+    let target = target.get();
     if measured.rounds == 0 {
         bail!("interrupted before a round finished: nothing to compare");
     }
@@ -166,10 +335,7 @@ pub(crate) fn run(
     Ok(AbOutcome {
         comparison,
         interrupted: run.interrupted.then(|| {
-            format!(
-                "interrupted after {rounds} of {} rounds: the comparison above uses them",
-                a.rounds
-            )
+            format!("interrupted after {rounds} of {target} rounds: the comparison above uses them")
         }),
     })
 }

@@ -45,7 +45,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Run(a) => run::run(a, store),
         Command::Bench(a) => bench::run(a, store, &config()?),
         Command::Import(a) => import::run(a, store),
-        Command::Compare(a) => compare::run(a, store, &config()?),
+        Command::Compare(a) => compare::run(*a, store, &config()?),
         Command::Check(a) => check::run(a, store, &config()?),
         Command::Report(a) => report::run(a, store, &config()?),
         Command::Log(a) => log::run(a, store),
