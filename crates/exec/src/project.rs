@@ -270,6 +270,8 @@ const TARGETS: &str = r#"
 # The gate fails a row that is worse by more than this and significant (docs/statistics.md).
 max_change = "10%"
 alpha = 0.05
+# `compare A..B` chooses its rounds so that it ends within this (docs/ci.md).
+budget = "10m"
 
 # Targets for `perflab check` and `perflab report`: the median must meet `target`; missing it
 # within `critical` is a warning, beyond it a failure. Uncomment and name your benchmarks.

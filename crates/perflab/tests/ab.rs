@@ -636,6 +636,17 @@ fn init_writes_a_config_that_bench_and_compare_run_and_never_overwrites() {
         toml.contains("# Found: Go (go.mod and 1 _test.go file(s)"),
         "{toml}"
     );
+    // It timed one run and chose compare's rounds to fit ten minutes, and said so.
+    assert!(
+        toml.contains("budget = \"10m\"") && toml.contains("\nrounds = 10\n"),
+        "{toml}"
+    );
+    let said = stderr(&out);
+    assert!(
+        said.contains("one run of the benchmarks took")
+            && said.contains("compare A..B will run 10 rounds (about"),
+        "{said}"
+    );
     let workflow = std::fs::read_to_string(dir.join(".github/workflows/perflab.yml")).unwrap();
     assert!(workflow.contains("fetch-depth: 0") && workflow.contains("uses: perflab/perflab@main"));
     // Its commented targets are valid once uncommented.
