@@ -287,6 +287,18 @@ impl Drop for InDir {
 pub enum Measure<'a> {
     /// Timed as `perflab run` times a command (wall, user, system time, peak RSS).
     Time,
+    /// The instructions the whole process executes, under valgrind.
+    Instructions,
+    /// The instructions per op of each Go benchmark, under valgrind (see
+    /// [`crate::instructions`]); each side's test binary is built once, in `scratch`.
+    GoInstructions {
+        /// The package and pattern.
+        go: &'a crate::instructions::GoBench,
+        /// Where the test binaries go (never the checkout).
+        scratch: &'a Path,
+        /// Each benchmark's iteration count, the same for every round of both sides.
+        iterations: &'a crate::instructions::Iterations,
+    },
     /// A harness whose results are read as `perflab bench` reads them.
     Harness {
         /// The results' format, when not detected.
@@ -322,6 +334,32 @@ pub fn measure_once(
             let spec = crate::CommandSpec::new(line.clone());
             let timed = crate::time_command(&spec, line, &opts, stop, &mut |_| {})?;
             Ok((timed.benchmark.into_iter().collect(), None))
+        }
+        Measure::Instructions => {
+            let n = crate::instructions::count(command, None, &[], show_output, stop)?;
+            let mut b = Benchmark::new(crate::join_words(command));
+            b.metrics.push(perflab_model::Metric::new(
+                crate::instructions::METRIC,
+                perflab_model::Unit::count(),
+                vec![n as f64],
+            ));
+            Ok((vec![b], None))
+        }
+        Measure::GoInstructions {
+            go,
+            scratch,
+            iterations,
+        } => {
+            let name = if side.commit.is_empty() {
+                "worktree".to_string()
+            } else {
+                side.commit.chars().take(16).collect()
+            };
+            let own = if side.own { "-own" } else { "" };
+            let bin = scratch.join(format!("{name}{own}.test"));
+            let found =
+                crate::instructions::count_go(go, &side.dir, &bin, iterations, show_output, stop)?;
+            Ok((found, None))
         }
         Measure::Harness { format, scratch } => {
             let arranged = perflab_ingest::harness::arrange(command, scratch, &side.root, format);

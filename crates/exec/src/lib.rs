@@ -22,6 +22,7 @@ mod commands;
 mod facts;
 pub mod git;
 mod harness;
+pub mod instructions;
 pub mod interrupt;
 pub mod project;
 mod service;

@@ -293,6 +293,10 @@ pub(crate) struct RunArgs {
     /// Name a command in the output (repeatable, in order).
     #[arg(short = 'n', long, value_name = "NAME")]
     pub(crate) command_name: Vec<String>,
+    /// What to measure: wall/CPU time and memory, or the instructions each run executes under
+    /// valgrind (deterministic: a busy machine cannot move it; default 3 runs).
+    #[arg(long, value_parser = ["time", "instructions"], default_value = "time")]
+    pub(crate) measure: String,
     #[command(flatten)]
     pub(crate) output: ResultOutput,
 }
@@ -327,6 +331,10 @@ pub(crate) struct BenchArgs {
     pub(crate) profile_dir: PathBuf,
     #[command(flatten)]
     pub(crate) profile_options: ProfileOptions,
+    /// What to measure: the harness's own results (time), or each Go benchmark's instructions
+    /// per op under valgrind (one package; deterministic, so one count is enough).
+    #[arg(long, value_parser = ["time", "instructions"], default_value = "time")]
+    pub(crate) measure: String,
     /// The harness command and its arguments (default: `[bench] command` in perflab.toml).
     #[arg(last = true, value_name = "CMD")]
     pub(crate) command: Vec<String>,
@@ -444,6 +452,11 @@ pub(crate) struct AbArgs {
     /// Time CMD as `perflab run` does instead of reading a harness's output.
     #[arg(long)]
     pub(crate) time: bool,
+    /// What each round measures: the harness's results (time), or instruction counts under
+    /// valgrind: per op for a Go benchmark command (one package), of the whole process with
+    /// --time.
+    #[arg(long, value_parser = ["time", "instructions"], default_value = "time")]
+    pub(crate) measure: String,
     /// Self-test: run CMD in this checkout as both sides and report the smallest regression
     /// each benchmark could show on this machine.
     #[arg(long)]

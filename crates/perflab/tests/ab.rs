@@ -1194,3 +1194,240 @@ fn main_is_recorded_on_a_history_branch_that_report_reads_back() {
         "a trend chart from the branch's history"
     );
 }
+
+/// A Go module whose BenchmarkJoin does `extra` in 100 of its joins twice.
+fn go_module(dir: &Path, extra: u32) {
+    std::fs::write(dir.join("go.mod"), "module example.com/gi\n\ngo 1.18\n").unwrap();
+    std::fs::write(
+        dir.join("gi_test.go"),
+        format!(
+            "package gi\n\nimport (\n\t\"sort\"\n\t\"strings\"\n\t\"testing\"\n)\n\nvar sink int\n\n\
+func BenchmarkSort(b *testing.B) {{\n\tfor i := 0; i < b.N; i++ {{\n\t\tv := make([]int, 2000)\n\t\tfor j := range v {{\n\t\t\tv[j] = (j * 7919) % 2003\n\t\t}}\n\t\tsort.Ints(v)\n\t\tsink += v[0]\n\t}}\n}}\n\n\
+func join(parts []string) {{ sink += len(strings.Join(parts, \",\")) }}\n\n\
+func BenchmarkJoin(b *testing.B) {{\n\tparts := strings.Fields(strings.Repeat(\"perf lab \", 200))\n\tfor i := 0; i < b.N; i++ {{\n\t\tjoin(parts)\n\t\tif i%100 < {extra} {{\n\t\t\tjoin(parts)\n\t\t}}\n\t}}\n}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn instruction_counts_do_not_move_and_a_two_percent_regression_fails_the_gate() {
+    for tool in ["go", "valgrind"] {
+        if !have(tool) {
+            common::skip(tool, "is not installed");
+            return;
+        }
+    }
+    let lab = Lab::new();
+    let dir = lab.path("gi");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    go_module(&dir, 0);
+    git(&dir, &["add", "."]);
+    git(&dir, &["commit", "-qm", "base"]);
+    git(&dir, &["checkout", "-q", "-b", "more"]);
+    go_module(&dir, 2);
+    git(&dir, &["commit", "-qam", "2 in 100 joins twice"]);
+    git(&dir, &["checkout", "-q", "main"]);
+    let compare = |range: &str| {
+        let out = lab
+            .cmd()
+            .current_dir(&dir)
+            .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOTOOLCHAIN", "local")
+            .args([
+                "compare",
+                range,
+                "--measure",
+                "instructions",
+                "--max-change",
+                "1%",
+                "--warmup",
+                "0",
+                "--format",
+                "json",
+                "--",
+                "go",
+                "test",
+                "-run",
+                "^$",
+                "-bench",
+                ".",
+            ])
+            .output()
+            .unwrap();
+        (out.status.code(), json(&out.stdout), stderr(&out))
+    };
+    let (code, c, err) = compare("main..more");
+    assert_eq!(code, Some(1), "{err}\n{c}");
+    let row = |name: &str| {
+        c["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["benchmark"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {c}"))
+    };
+    let join = row("Join");
+    assert_eq!(join["metric"], "instructions");
+    assert_eq!(join["verdict"], "regression", "{join}");
+    let change = join["change"].as_f64().unwrap();
+    assert!((0.012..0.025).contains(&change), "about +2%: {join}");
+    assert_eq!(join["gate_rounds"], 3, "three rounds by default: {join}");
+    // The untouched benchmark: the same count within 0.1% in every round of both sides.
+    let sort = row("Sort");
+    assert_ne!(sort["verdict"], "regression", "{sort}");
+    let shown = lab
+        .cmd()
+        .current_dir(&dir)
+        .args(["show", "latest"])
+        .output()
+        .unwrap();
+    let run = json(&shown.stdout);
+    assert!(
+        run["labels"]["counter"]
+            .as_str()
+            .unwrap()
+            .contains("cachegrind --cache-sim=no"),
+        "{run}"
+    );
+    let samples = |set: &serde_json::Value| -> Vec<f64> {
+        set.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "Sort")
+            .unwrap()["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let mut all = samples(&run["benchmarks"]);
+    all.extend(samples(&run["ab"]["base_benchmarks"]));
+    assert_eq!(all.len(), 6);
+    let (lo, hi) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    assert!(
+        (hi - lo) / lo < 0.001,
+        "Sort's counts spread {:.4}%: {all:?}",
+        (hi - lo) / lo * 100.0
+    );
+    // `bench --measure instructions` counts the checkout's benchmarks once each.
+    let out = lab
+        .cmd()
+        .current_dir(&dir)
+        .env("GOCACHE", std::env::temp_dir().join("perflab-test-gocache"))
+        .env("GOFLAGS", "-mod=mod")
+        .env("GOTOOLCHAIN", "local")
+        .args([
+            "bench",
+            "--measure",
+            "instructions",
+            "--json",
+            "--no-store",
+            "--",
+        ])
+        .args(["go", "test", "-run", "^$", "-bench", "Sort"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bench = json(&out.stdout);
+    assert_eq!(bench["benchmarks"][0]["name"], "Sort", "{bench}");
+    let per_op = bench["benchmarks"][0]["metrics"][0]["samples"][0]
+        .as_f64()
+        .unwrap();
+    assert!((per_op - lo).abs() / lo < 0.001, "{per_op} against {lo}");
+    // Not a Go command and no --time: said plainly.
+    let out = lab
+        .cmd()
+        .current_dir(&dir)
+        .args([
+            "compare",
+            "main..more",
+            "--measure",
+            "instructions",
+            "--",
+            "./bench.sh",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("counts Go benchmarks per op"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn run_counts_instructions_of_whole_commands() {
+    if !have("valgrind") {
+        common::skip("valgrind", "is not installed");
+        return;
+    }
+    let lab = Lab::new();
+    let loop_sh = |n: u32| format!("i=0; while [ $i -lt {n} ]; do i=$((i+1)); done");
+    let out = lab
+        .cmd()
+        .args([
+            "run",
+            "--measure",
+            "instructions",
+            "--shell",
+            "--json",
+            "--no-store",
+        ])
+        .args([loop_sh(2000), loop_sh(4000)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = json(&out.stdout);
+    let counts = |i: usize| -> Vec<f64> {
+        run["benchmarks"][i]["metrics"][0]["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (a, b) = (counts(0), counts(1));
+    assert_eq!(run["benchmarks"][0]["metrics"][0]["name"], "instructions");
+    assert_eq!(a.len(), 3, "three runs by default: {run}");
+    let spread = |v: &[f64]| {
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(x, y), &s| (x.min(s), y.max(s)));
+        (hi - lo) / lo
+    };
+    assert!(spread(&a) < 0.001 && spread(&b) < 0.001, "{a:?} {b:?}");
+    let ratio = b[0] / a[0];
+    assert!((1.6..2.1).contains(&ratio), "twice the loop: {ratio}");
+    // The text says it in counts.
+    let text = lab
+        .cmd()
+        .args([
+            "run",
+            "--measure",
+            "instructions",
+            "--runs",
+            "1",
+            "--no-store",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(t.contains("Instructions (median):"), "{t}");
+    // A failing command is an error, not a count.
+    let bad = lab
+        .cmd()
+        .args(["run", "--measure", "instructions", "--no-store", "false"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("under valgrind"), "{}", stderr(&bad));
+}

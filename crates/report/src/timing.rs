@@ -45,6 +45,23 @@ pub(crate) fn timing_text_styled(run: &Run, notes: &[Vec<String>], style: crate:
                 t.samples.len()
             );
         }
+        if let Some(m) = b.metric("instructions") {
+            let (lo, hi) = minmax(&m.samples);
+            let s = stats::sorted(&m.samples);
+            let spread = if lo > 0.0 {
+                (hi - lo) / lo * 100.0
+            } else {
+                0.0
+            };
+            let _ = writeln!(
+                out,
+                "  Instructions (median):  {}  (min … max: {} … {}, spread {spread:.3}%, {} runs)",
+                group_digits(stats::quantile(&s, 0.5)),
+                group_digits(lo),
+                group_digits(hi),
+                m.samples.len()
+            );
+        }
         let med = |name: &str| {
             b.metric(name).map(|m| {
                 let s = stats::sorted(&m.samples);
@@ -71,6 +88,19 @@ pub(crate) fn timing_text_styled(run: &Run, notes: &[Vec<String>], style: crate:
     out
 }
 
+/// `12,345,678`: instruction counts read better whole than as `12.3M`.
+fn group_digits(v: f64) -> String {
+    let digits = format!("{:.0}", v.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn minmax(v: &[f64]) -> (f64, f64) {
     v.iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
@@ -82,12 +112,18 @@ fn minmax(v: &[f64]) -> (f64, f64) {
 fn relative(run: &Run) -> String {
     let mut out = String::from("Summary\n");
     let first = &run.benchmarks[0];
+    // Instruction counts when that is what was measured (`--measure instructions`).
+    let what = if first.metric("time").is_none() && first.metric("instructions").is_some() {
+        "instructions"
+    } else {
+        "time"
+    };
     let only_time = |b: &Benchmark| -> Benchmark {
         let mut x = Benchmark::new("cmd");
         x.metrics = b
             .metrics
             .iter()
-            .filter(|m| m.name == "time")
+            .filter(|m| m.name == what)
             .cloned()
             .collect();
         x
@@ -106,6 +142,9 @@ fn relative(run: &Run) -> String {
             .map_or(String::from("no test"), |p| format!("p={p:.3}"));
         let testable = stats::min_p_value(r.base.n, r.current.n) <= 0.05;
         let line = match r.verdict {
+            _ if what == "instructions" => {
+                format!("{ratio:.4}× the reference's instructions")
+            }
             _ if !testable => format!(
                 "{ratio:.2}× the reference's time (too few runs for a significance test: use --runs 4 or more)"
             ),
@@ -116,7 +155,10 @@ fn relative(run: &Run) -> String {
         debug_assert_eq!(r.better, Better::Lower);
         let _ = writeln!(out, "  {}: {line}", escape::terminal(&b.key()));
         // The gate's own notes (left-out samples, its test) concern `compare`, not this summary.
-        for w in r.warnings.iter().filter(|w| !w.contains("gate")) {
+        let noted = |w: &&String| {
+            !(w.contains("gate") || what == "instructions" && w.contains("confidence interval"))
+        };
+        for w in r.warnings.iter().filter(noted) {
             let _ = writeln!(out, "    note: {w}");
         }
     }

@@ -201,6 +201,15 @@ pub(crate) fn run(
 ) -> Result<AbOutcome> {
     let a = &args.ab;
     let mut plan = Plan::of(a, config)?;
+    if a.measure == "instructions" {
+        // Counts do not vary: three rounds show it, and more add nothing but valgrind's time.
+        if a.rounds.is_none() && config.ab.rounds.is_none() {
+            plan.rounds = 3;
+        }
+        if a.max_rounds.is_none() && config.ab.max_rounds.is_none() {
+            plan.max_rounds = plan.rounds;
+        }
+    }
     let command = bench_command(&a.command, config)?;
     let format = context::parse_format(args.input_format.as_deref())?;
     let range = match (&args.base, a.aa) {
@@ -213,7 +222,26 @@ pub(crate) fn run(
     build_sides(a, config, &sides, stop)?;
     let order = Order::from_flags(&a.order, a.seed)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let how = if a.time {
+    let go = match (a.measure.as_str(), a.time) {
+        ("instructions", false) => Some(
+            perflab_exec::instructions::GoBench::parse(&command)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--measure instructions counts Go benchmarks per op (`-- go test -bench . ./pkg`), or the whole process with --time"
+                )
+            })?,
+        ),
+        _ => None,
+    };
+    let iterations = perflab_exec::instructions::Iterations::default();
+    let how = if let Some(go) = &go {
+        Measure::GoInstructions {
+            go,
+            scratch: scratch.path(),
+            iterations: &iterations,
+        }
+    } else if a.measure == "instructions" {
+        Measure::Instructions
+    } else if a.time {
         Measure::Time
     } else {
         Measure::Harness {
@@ -323,6 +351,12 @@ pub(crate) fn run(
     let rounds = measured.rounds;
     let mut run = measured.into_run(&sides, order);
     run.command = command;
+    if a.measure == "instructions" {
+        run.labels.insert(
+            "counter".into(),
+            perflab_exec::instructions::counter_description(),
+        );
+    }
     run.tool = tool.unwrap_or(run.tool);
     run.labels.insert(
         "ab".into(),

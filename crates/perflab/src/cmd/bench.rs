@@ -71,6 +71,44 @@ pub(crate) fn run(mut args: BenchArgs, store: Option<&Path>, config: &Config) ->
     Ok(outcome)
 }
 
+/// `bench --measure instructions`: each Go benchmark's instructions per op, counted once.
+fn record_instructions(args: &BenchArgs, scratch: &Path, store: Option<&Path>) -> Result<Run> {
+    use perflab_exec::instructions;
+    if args.profile {
+        bail!(
+            "--measure instructions runs the benchmarks under valgrind: it cannot also --profile"
+        );
+    }
+    let go = instructions::GoBench::parse(&args.command)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "--measure instructions counts Go benchmarks per op (`-- go test -bench . ./pkg`); for whole commands use `perflab run --measure instructions`"
+        )
+    })?;
+    let mut spinner = crate::term::Progress::new("bench", None);
+    spinner.update(0, "counting instructions under valgrind");
+    let counted = instructions::count_go(
+        &go,
+        &std::env::current_dir()?,
+        &scratch.join("bench.test"),
+        &instructions::Iterations::default(),
+        args.show_output,
+        super::interrupt_flag(),
+    );
+    drop(spinner);
+    let mut run = Run::new(RunKind::Bench);
+    context::stamp(&mut run);
+    run.command = args.command.clone();
+    run.labels
+        .insert("counter".into(), instructions::counter_description());
+    run.benchmarks = counted?;
+    run.interrupted = super::interrupt_flag().load(std::sync::atomic::Ordering::SeqCst);
+    let kept = run.clone();
+    super::finish_run(run, &args.output, store, |r| {
+        super::text(perflab_report::Document::Run(r))
+    })?;
+    Ok(kept)
+}
+
 /// A command line as a shell would take it back.
 pub(crate) fn shell_line(argv: &[String]) -> String {
     perflab_exec::join_words(argv)
@@ -84,6 +122,9 @@ fn record(mut args: BenchArgs, store: Option<&Path>) -> Result<Run> {
     }
     let target = args.command.join(" ");
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    if args.measure == "instructions" {
+        return record_instructions(&args, scratch.path(), store);
+    }
     let root = context::project_root();
     let arranged = arrange(&args.command, scratch.path(), &root, format);
     if let Some(n) = &arranged.note {

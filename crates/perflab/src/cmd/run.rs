@@ -15,6 +15,64 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration> {
     perflab_model::parse_duration(s).map_err(|e| anyhow::anyhow!(e))
 }
 
+/// `run --measure instructions`: each command counted under valgrind `--runs` times (default
+/// 3: the count is deterministic, the runs show it).
+fn count_instructions(
+    args: &RunArgs,
+    specs: &[perflab_exec::CommandSpec],
+    run: &mut Run,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<()> {
+    use perflab_exec::instructions;
+    let runs = args.runs.unwrap_or(3).max(1);
+    run.labels
+        .insert("counter".into(), instructions::counter_description());
+    for (i, spec) in specs.iter().enumerate() {
+        let rendered = spec.rendered();
+        let argv = match &args.shell {
+            Some(sh) => vec![sh.clone(), "-c".into(), rendered.clone()],
+            None => perflab_exec::split_words(&rendered)?,
+        };
+        let mut bar = crate::term::Progress::new(&rendered, Some(runs as u64));
+        let mut counts = Vec::new();
+        for k in 0..runs {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                run.interrupted = true;
+                break;
+            }
+            bar.update(k as u64, "counting instructions under valgrind");
+            match instructions::count(&argv, None, &[], args.show_output, stop) {
+                Ok(n) => counts.push(n as f64),
+                Err(_) if stop.load(std::sync::atomic::Ordering::SeqCst) => {
+                    run.interrupted = true;
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        drop(bar);
+        if !counts.is_empty() {
+            let name = args
+                .command_name
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| spec.template.clone());
+            let mut b = perflab_model::Benchmark::new(name);
+            b.params = spec.params.clone();
+            b.metrics.push(perflab_model::Metric::new(
+                instructions::METRIC,
+                Unit::count(),
+                counts,
+            ));
+            run.benchmarks.push(b);
+        }
+        if run.interrupted {
+            break;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
     let opts = RunOptions {
         warmup: args.warmup,
@@ -47,6 +105,13 @@ pub(crate) fn run(args: RunArgs, store: Option<&Path>) -> Result<Outcome> {
     run.labels
         .insert("rss_floor_bytes".into(), floor.to_string());
     let mut notes = Vec::new();
+    if args.measure == "instructions" {
+        count_instructions(&args, &specs, &mut run, stop)?;
+        super::finish_run(run, &args.output, store, |run| {
+            super::text(perflab_report::Document::Timing(run, &[]))
+        })?;
+        return Ok(Outcome::Ok);
+    }
     for (i, spec) in specs.iter().enumerate() {
         let rendered = spec.rendered();
         let name = args
