@@ -336,7 +336,12 @@ pub fn measure_once(
             Ok((timed.benchmark.into_iter().collect(), None))
         }
         Measure::Instructions => {
-            let n = crate::instructions::count(command, None, &[], show_output, stop)?;
+            let n = match crate::instructions::count(command, None, &[], show_output, stop) {
+                Ok(n) => n,
+                // Interrupted: no results, so the round is dropped.
+                Err(_) if stop.load(Ordering::SeqCst) => return Ok((Vec::new(), None)),
+                Err(e) => return Err(e),
+            };
             let mut b = Benchmark::new(crate::join_words(command));
             b.metrics.push(perflab_model::Metric::new(
                 crate::instructions::METRIC,
@@ -358,8 +363,13 @@ pub fn measure_once(
             let own = if side.own { "-own" } else { "" };
             let bin = scratch.join(format!("{name}{own}.test"));
             let found =
-                crate::instructions::count_go(go, &side.dir, &bin, iterations, show_output, stop)?;
-            Ok((found, None))
+                crate::instructions::count_go(go, &side.dir, &bin, iterations, show_output, stop);
+            match found {
+                // Interrupted: no results, so the round is dropped.
+                _ if stop.load(Ordering::SeqCst) => Ok((Vec::new(), None)),
+                Ok(found) => Ok((found, None)),
+                Err(e) => Err(e),
+            }
         }
         Measure::Harness { format, scratch } => {
             let arranged = perflab_ingest::harness::arrange(command, scratch, &side.root, format);

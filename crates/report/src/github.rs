@@ -334,6 +334,64 @@ mod tests {
     }
 
     #[test]
+    fn inconclusive_rows_have_their_own_section_a_warning_and_fail_only_when_asked() {
+        let mut c = comparison();
+        // b: too noisy to tell; its section, its one warning, and the verdict line name it.
+        c.rows[1].verdict = Verdict::Inconclusive;
+        c.rows[1].gate_ci_high = Some(0.23);
+        c.rows[1].noise = Some(0.12);
+        c.rows[1].gate_rounds = Some(10);
+        c.rows[1].needed = Some(40);
+        c.rows[1]
+            .warnings
+            .push("inconclusive: the change could be as large as +23.0% (allowed 10%)".into());
+        c.recount();
+        assert!(c.gate.passed);
+        let comment = comparison_comment(&c, None);
+        assert!(
+            comment.contains("### perflab: gate passed, 1 inconclusive"),
+            "{comment}"
+        );
+        let summary = crate::compare_summary_markdown(&c);
+        for text in [&comment, &summary] {
+            assert!(
+                text.contains("**❔ Inconclusive: too noisy to tell** (1 row; they pass the gate; --fail-on-inconclusive fails them)"),
+                "{text}"
+            );
+            assert!(
+                text.contains(
+                    "| b | time | +5.0% | +23.0% | 10% | ±12.0% per round | ~40 rounds |"
+                ),
+                "{text}"
+            );
+            // Listed first: before the full tables.
+            let section = text.find("Inconclusive").unwrap();
+            assert!(
+                section < text.find("| benchmark | ").unwrap_or(usize::MAX),
+                "{text}"
+            );
+        }
+        assert!(
+            summary.contains("gate: inconclusive: 1 row(s) too noisy"),
+            "{summary}"
+        );
+        let out = comparison_annotations(&c);
+        assert!(
+            out.contains(
+                "::warning title=b time::inconclusive: the change could be as large as +23.0%25"
+            ),
+            "{out}"
+        );
+        c.gate.fail_on_inconclusive = true;
+        c.recount();
+        assert!(!c.gate.passed);
+        assert!(
+            comparison_comment(&c, None).contains("gate FAILED (0 regressions, 1 inconclusive)")
+        );
+        assert!(comparison_annotations(&c).contains("::error title=b time::inconclusive"));
+    }
+
+    #[test]
     fn workflow_commands_escape_what_ends_them() {
         let mut out = String::new();
         command(
