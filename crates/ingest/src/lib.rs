@@ -22,6 +22,7 @@ pub mod criterion;
 pub mod gbench;
 pub mod gctrace;
 pub mod gotest;
+pub mod gungraun;
 pub mod harness;
 pub mod hyperfine;
 pub mod libtest;
@@ -53,13 +54,15 @@ pub enum Format {
     Hyperfine,
     /// Bencher Metric Format JSON.
     Bmf,
+    /// gungraun's (iai-callgrind's) and iai's console text: instruction counts.
+    Gungraun,
     /// perflab's own `perflab.result.v1`.
     Perflab,
 }
 
 impl Format {
     /// Every format, in the order `--format` lists them.
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::GoTest,
         Format::Libtest,
         Format::CriterionText,
@@ -68,6 +71,7 @@ impl Format {
         Format::PytestBenchmark,
         Format::Hyperfine,
         Format::Bmf,
+        Format::Gungraun,
         Format::Perflab,
     ];
 
@@ -82,6 +86,7 @@ impl Format {
             Format::PytestBenchmark => "pytest-benchmark",
             Format::Hyperfine => "hyperfine",
             Format::Bmf => "bmf",
+            Format::Gungraun => "gungraun",
             Format::Perflab => "perflab",
         }
     }
@@ -98,6 +103,7 @@ impl Format {
                 "google-benchmark" | "googlebenchmark" => Some(Format::GoogleBenchmark),
                 "pytest" => Some(Format::PytestBenchmark),
                 "bencher" => Some(Format::Bmf),
+                "iai" | "iai-callgrind" => Some(Format::Gungraun),
                 _ => None,
             })
     }
@@ -290,6 +296,9 @@ pub fn detect(text: &str) -> Option<Format> {
         if gotest::is_result_line(l) {
             return Some(Format::GoTest);
         }
+        if gungraun::is_metric_line(line) && line.starts_with(' ') {
+            return Some(Format::Gungraun);
+        }
         if l.starts_with("test ") && l.contains(" bench:") {
             return Some(Format::Libtest);
         }
@@ -364,6 +373,7 @@ pub fn parse(format: Format, text: &str, source: &str) -> Result<Parsed, IngestE
     let parsed = match format {
         Format::GoTest => gotest::parse(text, source)?,
         Format::Libtest => libtest::parse(text, source)?,
+        Format::Gungraun => gungraun::parse(text, source)?,
         Format::CriterionText => criterion::parse_text(text, source)?,
         Format::CriterionDir => {
             return Err(field_error(

@@ -93,6 +93,11 @@ fn gotest_fixtures() {
 }
 
 #[test]
+fn gungraun_fixtures() {
+    assert_eq!(run_dir("gungraun", Format::Gungraun), 9);
+}
+
+#[test]
 fn libtest_fixtures() {
     assert!(run_dir("libtest", Format::Libtest) >= 10);
 }

@@ -226,7 +226,7 @@ pub(crate) fn run(
         ("instructions", false) => Some(
             perflab_exec::instructions::GoBench::parse(&command)?.ok_or_else(|| {
                 anyhow::anyhow!(
-                    "--measure instructions counts Go benchmarks per op (`-- go test -bench . ./pkg`), or the whole process with --time"
+                    "--measure instructions counts Go benchmarks per op (`-- go test -bench . ./pkg`), or the whole process with --time; a gungraun or iai-callgrind harness (`cargo bench`) counts by itself and is read without --measure"
                 )
             })?,
         ),

@@ -81,7 +81,7 @@ fn record_instructions(args: &BenchArgs, scratch: &Path, store: Option<&Path>) -
     }
     let go = instructions::GoBench::parse(&args.command)?.ok_or_else(|| {
         anyhow::anyhow!(
-            "--measure instructions counts Go benchmarks per op (`-- go test -bench . ./pkg`); for whole commands use `perflab run --measure instructions`"
+            "--measure instructions counts Go benchmarks per op (`-- go test -bench . ./pkg`); for whole commands use `perflab run --measure instructions`; a gungraun or iai-callgrind harness (`cargo bench`) counts by itself and is read without --measure"
         )
     })?;
     let mut spinner = crate::term::Progress::new("bench", None);
