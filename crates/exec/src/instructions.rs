@@ -8,7 +8,7 @@
 //! (`go test -c`), and each benchmark runs at two fixed iteration counts (`-test.benchtime Nx`
 //! and `2Nx`) at `GOMAXPROCS=1` with the collector off, so that set-up, the harness's own first
 //! run and start-up cancel in the difference: instructions per op = (I(2N) − I(N)) / N. The
-//! runtime's clock-driven work is left out of the count ([`go_time_driven`]).
+//! runtime's clock-driven work is left out of the count (`go_time_driven`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
