@@ -6,7 +6,7 @@ use super::*;
 /// second after Ctrl-C: it means now), and requests that fell due before the stop but waited
 /// for a connection are still sent in it; then the tasks are stopped and what was in flight
 /// or still queued is recorded as unfinished, with its waiting so far as latency (a lower
-/// bound). Returns the requests dropped: the schedule found the queue full.
+/// bound). Returns the requests dropped: a worker found its backlog full.
 pub(super) async fn wind_down(shared: &Shared, started: Started, ending: Ending) -> u64 {
     let grace = match ending {
         Ending::Interrupted => shared.opts.grace.min(Duration::from_millis(250)),
@@ -31,10 +31,17 @@ pub(super) async fn wind_down(shared: &Shared, started: Started, ending: Ending)
         }
     }
     let now = Instant::now();
-    if let Some(rx) = started.queue {
-        let mut rx = rx.lock().await;
-        while let Ok((intended, scenario)) = rx.try_recv() {
-            shared.record_unanswered(0, scenario, intended, now);
+    // Open model: every slot that fell due before the stop and was not sent, queued or not yet
+    // (its connection was stuck), is unfinished.
+    let until = shared.stopped().unwrap_or(now).min(now);
+    for (worker, lane) in started.backlogs.iter().enumerate() {
+        let Ok(mut lane) = lane.lock() else { continue };
+        if let Some(pace) = &started.pace {
+            lane.fill(shared, pace, until);
+        }
+        drops += lane.dropped;
+        for (intended, scenario) in lane.queue.drain(..) {
+            shared.record_unanswered(worker, scenario, intended, now);
         }
     }
     shared.record_unfinished(now);

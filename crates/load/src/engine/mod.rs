@@ -350,10 +350,6 @@ mod size {
         std::mem::size_of::<F>()
     }
 
-    fn future_size3<A, B, C, F>(_: fn(A, B, C) -> F) -> usize {
-        std::mem::size_of::<F>()
-    }
-
     /// `-n`: eight threads racing for a budget of 1,000 get exactly 1,000 (a check followed by
     /// an increment let two VUs take the last request: 61 requests for `-n 60` in CI).
     #[test]
@@ -415,7 +411,7 @@ mod size {
     #[test]
     fn a_workers_future_stays_small() {
         let closed = future_size(closed_vu);
-        let open = future_size3(open_worker);
+        let open = future_size(paced_worker);
         assert!(closed < 2048, "closed-model VU future: {closed} bytes");
         assert!(open < 2048, "open-model worker future: {open} bytes");
     }

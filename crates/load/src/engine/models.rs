@@ -1,24 +1,40 @@
 //! The two models: closed-model VUs (with think time, or paced by an expected rate) and the
-//! open model's workers fed by its arrival schedule.
+//! open model's workers, each pacing its own share of the arrival schedule.
 
 use super::*;
 
-/// The open model's queue of due requests: (intended send time, scenario), shared by its
-/// workers.
-pub(super) type DueQueue = Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(Instant, usize)>>>;
+/// One open-model worker's share of the schedule: where it stands, and the slots that fell
+/// due and wait for its connection: (intended send time, scenario). Shared with the end of the
+/// test, which queues what fell due while the connection was stuck and records it.
+pub(super) type Backlog = Arc<std::sync::Mutex<Lane>>;
+
+/// See [`Backlog`].
+pub(super) struct Lane {
+    pub(super) queue: std::collections::VecDeque<(Instant, usize)>,
+    /// The next slot, seconds from the start.
+    t: f64,
+    rng: Rng,
+    /// False once the schedule has ended (the deadline, the budget, or the stop).
+    generating: bool,
+    /// Slots dropped: the backlog was full.
+    pub(super) dropped: u64,
+}
 
 /// The model's tasks, running.
 pub(super) struct Started {
     pub(super) handles: Vec<tokio::task::JoinHandle<u64>>,
-    /// The open model's queue of due requests (what is left in it at the end was dropped).
-    pub(super) queue: Option<DueQueue>,
+    /// The open model's workers' lanes (what fell due and was not sent is unfinished).
+    pub(super) backlogs: Vec<Backlog>,
+    /// The open model's pacing, to queue what fell due while a connection was stuck.
+    pub(super) pace: Option<Pace>,
 }
 
 /// Start the closed model's VUs, or the open model's workers and its schedule.
 pub(super) fn start_model(shared: &Arc<Shared>, workers: usize) -> Started {
     let opts = &shared.opts;
     let mut handles = Vec::new();
-    let mut queue = None;
+    let mut backlogs = Vec::new();
+    let mut paced = None;
     match &opts.model {
         Model::Closed {
             vus,
@@ -42,25 +58,33 @@ pub(super) fn start_model(shared: &Arc<Shared>, workers: usize) -> Started {
             max_queue,
             ..
         } => {
-            let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, usize)>((*max_queue).max(1));
-            let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            queue = Some(rx.clone());
+            // Each worker (one connection) paces every n-th slot of the schedule, as wrk2
+            // does: one timer wake-up per request, where a shared schedule feeding a queue
+            // woke twice (the schedule, then a worker). Its share of the queue bounds what
+            // may wait for it.
+            let room = (*max_queue).max(1).div_ceil(workers.max(1));
+            let pace = Pace {
+                rate: *rate,
+                poisson: *poisson,
+                workers: workers.max(1),
+                room,
+            };
+            paced = Some(pace);
             for id in 0..workers {
                 let sh = shared.clone();
-                let rx = rx.clone();
-                handles.push(tokio::spawn(async move { open_worker(sh, id, rx).await }));
+                let lane: Backlog = Arc::new(std::sync::Mutex::new(pace.lane(opts, id)));
+                backlogs.push(lane.clone());
+                handles.push(tokio::spawn(async move {
+                    paced_worker(sh, id, pace, lane).await
+                }));
             }
-            let sh = shared.clone();
-            let (rate, poisson) = (*rate, *poisson);
-            // The schedule sleeps on a timerfd in the runtime (crate::timer): precise to
-            // microseconds, where tokio's timer rounds to milliseconds and every millisecond of
-            // late sending would be charged to the server as latency.
-            handles.push(tokio::spawn(async move {
-                schedule(&sh, &tx, rate, poisson).await
-            }));
         }
     }
-    Started { handles, queue }
+    Started {
+        handles,
+        backlogs,
+        pace: paced,
+    }
 }
 
 pub(super) fn mean_rate(rate: f64, opts: &LoadOptions) -> f64 {
@@ -148,119 +172,153 @@ pub(super) async fn closed_vu(
     }
 }
 
-pub(super) async fn open_worker(shared: Arc<Shared>, id: usize, rx: DueQueue) -> u64 {
-    let mut w = Worker::new(id, &shared);
-    loop {
-        let job = {
-            let mut guard = rx.lock().await;
-            guard.recv().await
+/// How the open model's workers share the schedule.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pace {
+    /// The whole schedule's rate (before stages and segments).
+    rate: f64,
+    /// Poisson arrivals (each worker's share is then Poisson too, at rate / workers).
+    poisson: bool,
+    workers: usize,
+    /// Slots that may wait for one worker before more are dropped.
+    room: usize,
+}
+
+impl Pace {
+    fn rate_at(&self, opts: &LoadOptions, t: f64) -> f64 {
+        let warm = opts.warmup.as_secs_f64();
+        let r = if t < warm || opts.stages.is_empty() {
+            self.rate
+        } else {
+            level_at(self.rate, &opts.stages, t - warm)
         };
-        let Some((intended, scenario)) = job else {
-            return 0;
+        opts.segment_rate(r)
+    }
+
+    /// The time to this worker's next slot: every n-th of an even schedule, or a Poisson
+    /// process at rate / n.
+    fn gap(&self, rate: f64, rng: &mut Rng) -> f64 {
+        let n = self.workers as f64;
+        if self.poisson {
+            -(1.0 - rng.next_f64()).ln() * n / rate
+        } else {
+            n / rate
+        }
+    }
+
+    /// Worker `id`'s lane, at its first slot.
+    pub(super) fn lane(&self, opts: &LoadOptions, id: usize) -> Lane {
+        let mut rng = Rng::new(0xA11CE ^ (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let first = self.rate_at(opts, 0.0);
+        let t = if first <= 0.0 {
+            0.0
+        } else if self.poisson {
+            self.gap(first, &mut rng)
+        } else {
+            id as f64 / first
         };
-        // Everything queued fell due before the stop: it is still sent, within the grace
-        // period (what is left when that ends is recorded as unfinished).
-        w.request(&shared, scenario, Some(intended)).await;
+        Lane {
+            queue: Default::default(),
+            t,
+            rng,
+            generating: true,
+            dropped: 0,
+        }
     }
 }
 
-/// Generate intended send times and queue them; returns how many were dropped.
-pub(super) async fn schedule(
-    shared: &Shared,
-    tx: &tokio::sync::mpsc::Sender<(Instant, usize)>,
-    base_rate: f64,
-    poisson: bool,
-) -> u64 {
-    let timer = crate::timer::PreciseTimer::new();
-    let sleep_until = |at: Instant| {
-        let timer = &timer;
-        async move {
-            match timer {
-                Some(t) => t.sleep_until(at).await,
-                None => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+impl Lane {
+    /// Queue this lane's slots that fell due by `now` (and before the stop, once there is one).
+    pub(super) fn fill(&mut self, shared: &Shared, pace: &Pace, now: Instant) {
+        let opts = &shared.opts;
+        let end = opts.warmup.as_secs_f64() + opts.total_duration().as_secs_f64();
+        let stopped = shared.stopped();
+        while self.generating {
+            if self.t >= end || shared.over_budget() {
+                self.generating = false;
+                return;
             }
-        }
-    };
-    let opts = &shared.opts;
-    let mut rng = Rng::new(0xA11CE);
-    let warm = opts.warmup.as_secs_f64();
-    let end = warm + opts.total_duration().as_secs_f64();
-    let rate_at = |t: f64| -> f64 {
-        let r = if t < warm || opts.stages.is_empty() {
-            base_rate
-        } else {
-            level_at(base_rate, &opts.stages, t - warm)
-        };
-        opts.segment_rate(r)
-    };
-    let mut t = 0.0f64;
-    let mut dropped = 0u64;
-    // After a full queue the schedule is late because the connections were busy, not because
-    // it was short of CPU: that lateness is not the generator's.
-    let mut was_full = false;
-    loop {
-        let rate = rate_at(t);
-        if rate <= 0.0 {
-            t += 0.01;
-        } else {
-            let gap = if poisson {
-                -(1.0 - rng.next_f64()).ln() / rate
-            } else {
-                1.0 / rate
-            };
-            let intended = shared.start + Duration::from_secs_f64(t);
-            let now = Instant::now();
+            let rate = pace.rate_at(opts, self.t);
+            if rate <= 0.0 {
+                self.t += 0.01;
+                continue;
+            }
+            let intended = shared.start + Duration::from_secs_f64(self.t);
+            if stopped.is_some_and(|s| intended >= s) {
+                self.generating = false;
+                return;
+            }
             if intended > now {
-                was_full = false;
-                // Bounded so that a stop is noticed within 50 ms even at very low rates.
-                sleep_until(intended.min(now + Duration::from_millis(50))).await;
-                if Instant::now() < intended {
-                    continue;
+                return;
+            }
+            if self.queue.len() >= pace.room {
+                // Past this connection's reach: the slots already due are counted at once, not
+                // one by one, and the worker sends as fast as it can.
+                let g = pace.gap(rate, &mut self.rng);
+                let behind = now.saturating_duration_since(intended).as_secs_f64();
+                let skip = (behind / g).floor().max(1.0);
+                if intended >= shared.warmup_end {
+                    self.dropped += skip as u64;
                 }
+                self.t += skip * g;
+                continue;
             }
-            if shared.stop.load(Ordering::Relaxed) || shared.over_budget() {
-                return dropped;
-            }
-            let scenario = shared.pick_scenario(&mut rng);
             if !shared.claim() {
-                return dropped;
+                self.generating = false;
+                return;
             }
-            if !was_full && intended >= shared.warmup_end && Instant::now() > intended + LATE {
-                shared.generator_late.fetch_add(1, Ordering::Relaxed);
-            }
-            match tx.try_send((intended, scenario)) {
-                Ok(()) => {}
-                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-                    was_full = true;
-                    if intended >= shared.warmup_end {
-                        dropped += 1;
-                    }
-                    // Past the workers' reach: the slots already due are counted at once, not
-                    // one by one, and the generator waits for room instead of spinning, so the
-                    // workers send as fast as they can (a rate of 1e7/s sent almost nothing).
-                    let behind = Instant::now()
-                        .saturating_duration_since(intended)
-                        .as_secs_f64();
-                    let skip = (behind / gap).floor();
-                    if skip >= 1.0 {
-                        if intended >= shared.warmup_end {
-                            dropped += skip as u64;
-                        }
-                        t += skip * gap;
-                    }
-                    let room = tokio::time::timeout(Duration::from_millis(50), tx.reserve());
-                    match room.await {
-                        Ok(Err(_)) => return dropped,
-                        Ok(Ok(permit)) => drop(permit),
-                        Err(_) => {}
-                    }
-                }
-                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => return dropped,
-            }
-            t += gap;
+            let scenario = shared.pick_scenario(&mut self.rng);
+            self.queue.push_back((intended, scenario));
+            self.t += pace.gap(rate, &mut self.rng);
         }
-        if t >= end || shared.stop.load(Ordering::Relaxed) {
-            return dropped;
+    }
+
+    /// When the next slot falls due, while the schedule runs.
+    fn next_due(&self, shared: &Shared) -> Option<Instant> {
+        self.generating
+            .then(|| shared.start + Duration::from_secs_f64(self.t))
+    }
+}
+
+/// One open-model worker: it owns every n-th slot of the arrival schedule (n workers), sleeps
+/// until its next one on a precise timer, and sends it. A worker whose connection is still busy
+/// when slots fall due sends them as soon as it is free, each timed from its own slot
+/// (coordinated omission corrected); a full backlog drops slots, which are counted. As wrk2
+/// does: one timer wake-up per request, where a shared schedule feeding a queue woke twice.
+pub(super) async fn paced_worker(shared: Arc<Shared>, id: usize, pace: Pace, lane: Backlog) -> u64 {
+    // The timer sleeps on a timerfd in the runtime (crate::timer): precise to microseconds,
+    // where tokio's timer rounds to milliseconds and every millisecond of late sending would
+    // be charged to the server as latency.
+    let timer = crate::timer::PreciseTimer::new();
+    let mut w = Worker::new(id, &shared);
+    loop {
+        let (job, next) = match lane.lock() {
+            Ok(mut l) => {
+                l.fill(&shared, &pace, Instant::now());
+                (l.queue.pop_front(), l.next_due(&shared))
+            }
+            Err(_) => return 0,
+        };
+        match (job, next) {
+            // Everything queued fell due before the stop: it is still sent, within the grace
+            // period (what is left when that ends is recorded as unfinished).
+            (Some((intended, scenario)), _) => w.request(&shared, scenario, Some(intended)).await,
+            (None, None) => return 0,
+            (None, Some(intended)) => {
+                // Bounded so that a stop is noticed within 50 ms even at very low rates.
+                let wake = intended.min(Instant::now() + Duration::from_millis(50));
+                match &timer {
+                    Some(timer) => timer.sleep_until(wake).await,
+                    None => tokio::time::sleep_until(tokio::time::Instant::from_std(wake)).await,
+                }
+                // Woken late for a slot while idle: the generator's lateness, not the server's.
+                if wake == intended
+                    && intended >= shared.warmup_end
+                    && Instant::now() > intended + LATE
+                {
+                    shared.generator_late.fetch_add(1, Ordering::Relaxed);
+                }
+            }
         }
     }
 }
