@@ -186,11 +186,11 @@ pub struct LoadSummary {
     /// stage), so a run can be told to have had 100+ VUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_vus: Option<u64>,
-    /// Requests not sent because the queue for connections was full.
+    /// Requests not sent because a connection's share of the queue was full.
     pub dropped: u64,
-    /// Open model: requests the schedule itself queued more than 2 ms late while the queue had
-    /// room, so the generator (short of CPU) and not the server was behind. A shortfall with
-    /// this at 0 is the server's: its connections were busy waiting on it.
+    /// Open model: requests sent more than 2 ms after their time by a connection that was
+    /// idle, waiting for them, so the generator (short of CPU) and not the server was behind.
+    /// A shortfall with this at 0 is the server's: its connections were busy waiting on it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub generator_late: u64,
     /// How late requests were sent against their intended time (seconds).

@@ -21,12 +21,12 @@ pub(super) struct Shared {
     /// When the test stopped (ns since `start`, plus one; 0 while running): requests due
     /// before it are part of the test and may still be sent within the grace period.
     pub(super) stopped_at: AtomicU64,
-    /// Open model: slots the schedule itself queued more than [`LATE`] after their time while
-    /// the queue had room (the generator short of CPU, not the connections busy on the server).
+    /// Open model: slots an idle connection woke for more than [`LATE`] after their time (the
+    /// generator short of CPU, not the connection busy on the server).
     pub(super) generator_late: AtomicU64,
 }
 
-/// How late the schedule may queue a slot before it counts as the generator's lateness.
+/// How late an idle connection may wake for a slot before it counts as the generator's lateness.
 pub(super) const LATE: Duration = Duration::from_millis(2);
 
 impl Shared {
