@@ -24,6 +24,7 @@ pub mod git;
 mod harness;
 pub mod instructions;
 pub mod interrupt;
+pub mod layout;
 pub mod project;
 mod service;
 mod sys;

@@ -846,6 +846,10 @@ pub(crate) struct ExecUsageArgs {
     /// Stop the command after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub(crate) timeout: Option<f64>,
+    /// Start the command with address-space randomization back on (perf started this wrapper
+    /// with it off, so that its unwinder tells the wrapper's libraries from the command's).
+    #[arg(long)]
+    pub(crate) randomize: bool,
     /// The command.
     #[arg(last = true, required = true)]
     pub(crate) command: Vec<String>,

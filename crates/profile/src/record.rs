@@ -279,10 +279,13 @@ fn to_stderr() -> Stdio {
         .unwrap_or_else(|_| Stdio::null())
 }
 
-fn wrapped(opts: &RecordOptions, report: &Path, argv: &[String]) -> Vec<String> {
+fn wrapped(opts: &RecordOptions, report: &Path, argv: &[String], randomize: bool) -> Vec<String> {
     let mut v = opts.wrapper.clone();
     v.push("--report".into());
     v.push(report.display().to_string());
+    if randomize {
+        v.push("--randomize".into());
+    }
     if let Some(t) = opts.timeout_s {
         v.push("--timeout".into());
         v.push(format!("{t}"));
@@ -370,7 +373,7 @@ fn record_pyspy(argv: &[String], opts: &RecordOptions) -> Result<Recording, Reco
     pyspy.push("--".into());
     pyspy.extend(argv.iter().cloned());
     let report = opts.scratch.join("usage.json");
-    let words = wrapped(opts, &report, &pyspy);
+    let words = wrapped(opts, &report, &pyspy, false);
     let mut cmd = Command::new(&words[0]);
     cmd.args(&words[1..])
         .stdout(command_stdout(opts)?)
@@ -490,9 +493,15 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         data.display().to_string(),
         "--".into(),
     ];
-    perf.extend(wrapped(opts, &opts.scratch.join("usage.json"), argv));
+    // perf and the wrapper run with a fixed layout, the command with the usual one: perf's
+    // DWARF unwinder then never mistakes the wrapper's libraries for the command's.
+    let fixed = unwinding == Unwinding::Dwarf && perflab_exec::layout::randomized();
+    perf.extend(wrapped(opts, &opts.scratch.join("usage.json"), argv, fixed));
     let stdout = command_stdout(opts).map_err(PerfUnavailable::Failed)?;
     let mut cmd = Command::new(&perf[0]);
+    if fixed {
+        perflab_exec::layout::fixed_for_children(&mut cmd);
+    }
     // Python 3.12+ then writes a perf map of its functions (perf-PID.map), so perf names them
     // (`py::parse:/app/x.py`) instead of only the interpreter's loop; older ones ignore it.
     if std::env::var_os("PYTHONPERFSUPPORT").is_none() {
@@ -587,10 +596,10 @@ fn run_wrapped(
     let under_valgrind = prefix.first() == Some(&opts.valgrind);
     let words = if under_valgrind {
         prefix.extend(argv.iter().cloned());
-        wrapped(opts, &report, prefix)
+        wrapped(opts, &report, prefix, false)
     } else {
         let mut w = std::mem::take(prefix);
-        w.extend(wrapped(opts, &report, argv));
+        w.extend(wrapped(opts, &report, argv, false));
         w
     };
     let spawn_error = |e: std::io::Error| RecordError::Spawn {
@@ -932,7 +941,16 @@ fn proc_rss_peak(pid: u32) -> Option<u64> {
 ///
 /// # Errors
 /// [`RecordError::Spawn`] when the command cannot start.
-pub fn wrapper_usage(argv: &[String], timeout_s: Option<f64>) -> Result<(Usage, i32), RecordError> {
+pub fn wrapper_usage(
+    argv: &[String],
+    timeout_s: Option<f64>,
+    randomize: bool,
+) -> Result<(Usage, i32), RecordError> {
+    // perf started this wrapper with randomization off (see `perflab_exec::layout`); the
+    // command gets the usual layout back.
+    if randomize {
+        perflab_exec::layout::randomize_children();
+    }
     // The command shares perf's group, so a stop sent to the group reaches it; a SIGINT or
     // SIGTERM to this wrapper alone (perf sends its workload SIGTERM when it is stopped) is
     // passed on, and the report is still written.

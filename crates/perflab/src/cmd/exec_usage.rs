@@ -7,7 +7,8 @@ use crate::cli::ExecUsageArgs;
 use crate::{output, Outcome};
 
 pub(crate) fn run(args: ExecUsageArgs) -> Result<Outcome> {
-    let (usage, code) = perflab_profile::record::wrapper_usage(&args.command, args.timeout)?;
+    let (usage, code) =
+        perflab_profile::record::wrapper_usage(&args.command, args.timeout, args.randomize)?;
     let json = serde_json::to_string(&usage).context("usage report")?;
     output::write_atomic(&args.report, json.as_bytes())?;
     if code != 0 {
