@@ -11,6 +11,8 @@
 //! runs to the end of the connection. Bodies are counted and at most `max_kept` bytes are kept
 //! for checks. HTTP/2 stays on hyper (its multiplexing is not something to hand-roll).
 
+use std::task::{Context, Poll};
+
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 
 use crate::record::ErrorKind;
@@ -21,6 +23,47 @@ pub(crate) const BUF_SIZE: usize = 64 * 1024;
 /// A connection's buffer starts this small and doubles up to [`BUF_SIZE`] when a head does not
 /// fit or a read fills it (a bulk body): 10,000 connections then hold 600 MiB less.
 const INITIAL_BUF: usize = 2 * 1024;
+/// Small buffers a thread keeps for the connections it serves.
+const POOLED: usize = 256;
+
+/// A stream that can wait for its next bytes without a buffer to read them into. A TCP
+/// connection waiting for its server holds no buffer: it takes one from its thread's pool once
+/// the socket is readable and gives it back when the response is read, so 10,000 connections
+/// waiting for answers hold none (2 KiB each before). TLS reads into the buffer at once.
+pub(crate) trait Readable {
+    /// Ready when a read would not wait (or has failed).
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>>;
+}
+
+impl Readable for tokio::net::TcpStream {
+    fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_read_ready(cx)
+    }
+}
+
+impl<S> Readable for tokio_rustls::client::TlsStream<S> {
+    fn poll_readable(&self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_buffer() -> Vec<u8> {
+    POOL.with(|p| p.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0; INITIAL_BUF])
+}
+
+fn give_buffer(buf: Vec<u8>) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        if p.len() < POOLED {
+            p.push(buf);
+        }
+    });
+}
 /// Most headers a response may carry.
 const MAX_HEADERS: usize = 128;
 
@@ -81,11 +124,11 @@ pub(crate) struct Conn<S> {
     pub(crate) cookies: Vec<String>,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+impl<S: AsyncRead + AsyncWrite + Readable + Unpin> Conn<S> {
     pub(crate) fn new(io: S) -> Conn<S> {
         Conn {
             io,
-            buf: vec![0; INITIAL_BUF],
+            buf: Vec::new(),
             start: 0,
             end: 0,
             received: false,
@@ -159,6 +202,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         // Bytes past the response were never asked for: the connection's framing is lost.
         if self.end > self.start {
             reusable = false;
+        } else if self.buf.len() == INITIAL_BUF {
+            // Idle until the next request's answer: the buffer serves other connections. A
+            // grown one stays: this connection's answers are large.
+            give_buffer(std::mem::take(&mut self.buf));
         }
         self.reused = true;
         Ok(Response {
@@ -178,6 +225,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     /// Read more bytes after `end`, moving unread ones to the front when the buffer is full.
     /// `Ok(false)` at the end of the stream.
     async fn fill(&mut self) -> Result<bool, Failure> {
+        if self.buf.is_empty() {
+            std::future::poll_fn(|cx| self.io.poll_readable(cx))
+                .await
+                .map_err(|e| self.fail(ErrorKind::of_io(&e)))?;
+            self.buf = take_buffer();
+        }
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -490,7 +543,6 @@ pub(crate) fn write_request<'a>(
 mod tests {
     use super::*;
     use std::pin::Pin;
-    use std::task::{Context, Poll};
 
     /// A stream that serves `data` in pieces of `step` bytes and swallows writes.
     struct Scripted {
@@ -498,6 +550,12 @@ mod tests {
         pos: usize,
         step: usize,
         written: Vec<u8>,
+    }
+
+    impl Readable for Scripted {
+        fn poll_readable(&self, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
     }
 
     impl AsyncRead for Scripted {
@@ -801,5 +859,42 @@ mod tests {
             )
             .is_err());
         }
+    }
+
+    /// Between answers a connection holds no read buffer: it went back to the thread's pool,
+    /// and the next answer takes it again. One grown for a large body stays with its
+    /// connection.
+    #[test]
+    fn a_connection_waiting_for_its_answer_holds_no_buffer() {
+        let one = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+        let mut conn = Conn::new(Scripted {
+            data: one.repeat(2),
+            pos: 0,
+            step: one.len(),
+            written: Vec::new(),
+        });
+        assert_eq!(conn.buf.capacity(), 0, "a new connection has no buffer yet");
+        block_on(async {
+            for _ in 0..2 {
+                let mut kept = Vec::new();
+                let r = conn.exchange(b"GET / HTTP/1.1\r\n\r\n", false, &mut kept, 8);
+                assert_eq!(r.await.unwrap().status, 200);
+                assert_eq!(conn.buf.capacity(), 0, "the buffer went back to the pool");
+            }
+        });
+        let mut big = b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n".to_vec();
+        big.extend(std::iter::repeat_n(b'x', 10_000));
+        let mut conn = Conn::new(Scripted {
+            data: big,
+            pos: 0,
+            step: BUF_SIZE,
+            written: Vec::new(),
+        });
+        block_on(async {
+            let mut kept = Vec::new();
+            let r = conn.exchange(b"GET / HTTP/1.1\r\n\r\n", false, &mut kept, 0);
+            assert_eq!(r.await.unwrap().body_bytes, 10_000);
+        });
+        assert!(conn.buf.len() > INITIAL_BUF, "a grown buffer stays");
     }
 }

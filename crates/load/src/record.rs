@@ -226,9 +226,27 @@ pub(crate) struct Outcome {
     pub(crate) checks_passed: u64,
 }
 
-/// All shards.
+/// All shards: one per thread that records, so that no two threads contend for one. Each
+/// shard holds four full-range histograms (about 1 MiB once written), so there are as many as
+/// the runtime has threads, not one per connection.
 pub(crate) struct Recorder {
     shards: Vec<Mutex<Shard>>,
+}
+
+/// The shard of the calling thread: threads take the next index the first time they record.
+fn thread_shard(shards: usize) -> usize {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    MINE.with(|m| {
+        if m.get() == usize::MAX {
+            m.set(NEXT.fetch_add(1, Ordering::Relaxed));
+        }
+        m.get() % shards
+    })
 }
 
 impl Recorder {
@@ -249,8 +267,8 @@ impl Recorder {
         }
     }
 
-    pub(crate) fn record(&self, worker: usize, o: &Outcome) {
-        let mut shard = match self.shards[worker % self.shards.len()].lock() {
+    pub(crate) fn record(&self, o: &Outcome) {
+        let mut shard = match self.shards[thread_shard(self.shards.len())].lock() {
             Ok(s) => s,
             Err(poisoned) => poisoned.into_inner(),
         };

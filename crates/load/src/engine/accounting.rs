@@ -34,14 +34,14 @@ pub(super) async fn wind_down(shared: &Shared, started: Started, ending: Ending)
     // Open model: every slot that fell due before the stop and was not sent, queued or not yet
     // (its connection was stuck), is unfinished.
     let until = shared.stopped().unwrap_or(now).min(now);
-    for (worker, lane) in started.backlogs.iter().enumerate() {
+    for lane in &started.backlogs {
         let Ok(mut lane) = lane.lock() else { continue };
         if let Some(pace) = &started.pace {
             lane.fill(shared, pace, until);
         }
         drops += lane.dropped;
         for (intended, scenario) in lane.queue.drain(..) {
-            shared.record_unanswered(worker, scenario, intended, now);
+            shared.record_unanswered(scenario, intended, now);
         }
     }
     shared.record_unfinished(now);

@@ -36,6 +36,9 @@ pub(super) fn slot(slots: &mut Vec<Slot>, authority: &str, tls: bool) -> usize {
         link: None,
     };
     if slots.len() < MAX_SLOTS {
+        // One more at a time: most workers have one authority, and a Vec's first growth
+        // would give every one of 10,000 connections room for four.
+        slots.reserve_exact(1);
         slots.push(new);
     } else if let Some(last) = slots.last_mut() {
         *last = new;
@@ -391,7 +394,7 @@ impl Worker {
             o.checks_passed |= u64::from(ok) << i;
         }
         shared.completed.fetch_add(1, Ordering::Relaxed);
-        shared.recorder.record(self.id, &o);
+        shared.recorder.record(&o);
     }
 }
 
@@ -613,7 +616,7 @@ pub(super) async fn exchange_on<S>(
     cookies: &mut Vec<String>,
 ) -> (Result<h1::Response, h1::Failure>, bool)
 where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + h1::Readable + Unpin,
 {
     let reused = c.reused;
     let r = c.exchange(request, head, kept, max_kept).await;

@@ -59,31 +59,22 @@ impl Shared {
 
     /// Record a request that was due at `due` and not answered by `now` as `unfinished`, with
     /// its waiting so far as latency (a lower bound of what it would have been).
-    pub(super) fn record_unanswered(
-        &self,
-        worker: usize,
-        scenario: usize,
-        due: Instant,
-        now: Instant,
-    ) {
+    pub(super) fn record_unanswered(&self, scenario: usize, due: Instant, now: Instant) {
         if due < self.warmup_end {
             return;
         }
         let waited = now.saturating_duration_since(due).as_nanos() as u64;
-        self.recorder.record(
-            worker,
-            &Outcome {
-                scenario,
-                latency_ns: waited,
-                service_ns: waited,
-                lag_ns: None,
-                status: None,
-                error: Some(ErrorKind::Unfinished),
-                bytes_in: 0,
-                bytes_out: 0,
-                checks_passed: 0,
-            },
-        );
+        self.recorder.record(&Outcome {
+            scenario,
+            latency_ns: waited,
+            service_ns: waited,
+            lag_ns: None,
+            status: None,
+            error: Some(ErrorKind::Unfinished),
+            bytes_in: 0,
+            bytes_out: 0,
+            checks_passed: 0,
+        });
     }
 
     /// Record every request still in flight as `unfinished`, with its latency up to `now`;
@@ -98,18 +89,18 @@ impl Shared {
             _ => None,
         };
         let end = self.stopped().unwrap_or(now);
-        for (worker, (due, scenario)) in self.inflight.iter().enumerate() {
+        for (due, scenario) in &self.inflight {
             let due = due.swap(0, Ordering::SeqCst);
             if due == 0 {
                 continue;
             }
             let due = self.start + Duration::from_nanos(due - 1);
             let scenario = scenario.load(Ordering::SeqCst);
-            self.record_unanswered(worker, scenario, due, now);
+            self.record_unanswered(scenario, due, now);
             if let Some(e) = every.filter(|e| !e.is_zero()) {
                 let mut next = due + e;
                 while next < end {
-                    self.record_unanswered(worker, scenario, next, now);
+                    self.record_unanswered(scenario, next, now);
                     next += e;
                 }
             }
@@ -162,7 +153,11 @@ impl Shared {
                 .map(|_| (AtomicU64::new(0), AtomicUsize::new(0)))
                 .collect(),
             tls,
-            recorder: Recorder::new(16, &checks),
+            // The runtime's workers and the thread that drives it.
+            recorder: Recorder::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) + 1,
+                &checks,
+            ),
             stop: AtomicBool::new(false),
             start,
             warmup_end: start + opts.warmup,
