@@ -124,6 +124,13 @@ fn is_alloc_internal(name: &str) -> bool {
     .any(|p| name.starts_with(p))
 }
 
+/// Code of Rust's `alloc` library (`Vec`, `String`, `Box`, the global allocator's wrappers).
+/// Inlined into a program, its frames carry short names (`alloc`, `finish_grow`, `resize<u64>`)
+/// that no name pattern catches; the file tells. The caller is the allocation site.
+fn in_rust_liballoc(file: &str) -> bool {
+    file.contains("library/alloc/src/")
+}
+
 /// Frames where a complete stack starts: `main` or a thread entry.
 pub fn is_root_frame(name: &str) -> bool {
     matches!(
@@ -482,7 +489,12 @@ fn alloc_summary(p: &Profile, top_n: usize) -> Option<AllocSummary> {
             .stack
             .iter()
             .rev()
-            .find(|&&f| !is_allocator(p.name(f)) && !is_alloc_internal(p.name(f)))
+            .find(|&&f| {
+                let frame = &p.frames[f as usize];
+                !is_allocator(p.name(f))
+                    && !is_alloc_internal(p.name(f))
+                    && !frame.file.as_deref().is_some_and(in_rust_liballoc)
+            })
             .or(s.stack.last())
         else {
             continue;
@@ -574,6 +586,55 @@ mod tests {
 
     use super::*;
     use crate::{Frame, ValueType};
+
+    /// DHAT of a release binary names inlined liballoc frames by their short names (`alloc`,
+    /// `finish_grow`, `resize<u64>`): the file says they are the allocator's plumbing, and the
+    /// site is the first frame outside it (seen on perflab itself: `alloc` at
+    /// library/alloc/src/alloc.rs:95 was the top site).
+    #[test]
+    fn inlined_liballoc_frames_are_skipped_by_their_file() {
+        let mut p = Profile::new(vec![
+            ValueType::new("alloc_objects", "count"),
+            ValueType::new("alloc_space", "bytes"),
+        ]);
+        let frames = [
+            ("main", None),
+            (
+                "perflab_load::record::ScenarioStats::new",
+                Some("crates/load/src/record.rs"),
+            ),
+            (
+                "hdrhistogram::Histogram<T>::new_with_bounds",
+                Some("src/lib.rs"),
+            ),
+            (
+                "resize<u64>",
+                Some("/rustc/abc/library/alloc/src/vec/mod.rs"),
+            ),
+            (
+                "finish_grow",
+                Some("/rustc/abc/library/alloc/src/raw_vec/mod.rs"),
+            ),
+            ("alloc", Some("library/alloc/src/alloc.rs")),
+            ("malloc", None),
+        ];
+        let ids: Vec<u32> = frames
+            .iter()
+            .map(|(n, f)| {
+                p.intern(Frame {
+                    file: f.map(str::to_string),
+                    line: f.map(|_| 95),
+                    ..Frame::function(n)
+                })
+            })
+            .collect();
+        p.add(&ids, &[3, 270_336]);
+        let a = summarize(&p, &RunFacts::default(), 10).alloc.unwrap();
+        assert_eq!(
+            a.sites[0].function,
+            "hdrhistogram::Histogram<T>::new_with_bounds"
+        );
+    }
 
     #[test]
     fn cpu_times_come_from_the_process_accounting() {
