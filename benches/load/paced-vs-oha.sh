@@ -16,7 +16,7 @@ rounds=${3:-3}
 conns=${4:-64}
 oha=${OHA:-$(command -v oha)}
 cargo build --release -q -p perflab
-bin=$PWD/target/release/perflab
+bin=${PERFLAB_BIN:-$PWD/target/release/perflab}
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 work=$(mktemp -d)
 start_nginx "$work" "$port" 0
