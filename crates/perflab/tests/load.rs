@@ -1681,7 +1681,9 @@ fn more_connections_than_the_open_file_limit_allows_is_refused_up_front() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(summary(&json(&out.stdout))["error_rate"], 0.0);
+    let doc = json(&out.stdout);
+    let all = summary(&doc);
+    assert_eq!(all["error_rate"], 0.0, "{}", all["errors"]);
 }
 
 #[test]
@@ -3008,5 +3010,58 @@ status = 200
         assert!(dom.matches("class=\"chart trend\"").count() >= 5, "charts");
         assert!(dom.contains("class=\"chart columns\""), "histogram");
         assert!(dom.contains("<title>≤ "), "bucket hover text");
+    }
+}
+
+/// perflab profiling its own load generator: the command is the usage wrapper's own
+/// executable, so the layout that keeps other programs' stacks whole would put the wrapper's
+/// copy of it below the command's and cut every stack; perflab keeps both layouts fixed and
+/// equal instead. A tokio program's stacks are deep: they need `--call-graph dwarf,65528`,
+/// perf's most (21% whole at the default 16 KiB).
+#[test]
+fn perflab_profiling_its_own_load_generator_gets_whole_stacks() {
+    if !perf_records() {
+        return common::skip("perf", "perf cannot record here");
+    }
+    let s = server(&[]);
+    let lab = Lab::new();
+    let exe = env!("CARGO_BIN_EXE_perflab");
+    for run in 0..3 {
+        let out = format!("p{run}");
+        let o = lab
+            .cmd()
+            .args([
+                "profile",
+                "--json",
+                "--no-store",
+                "--call-graph",
+                "dwarf,64k",
+                "-o",
+                &out,
+            ])
+            .args([
+                "--",
+                exe,
+                "load",
+                &s.url,
+                "-c",
+                "1",
+                "-d",
+                "1s",
+                "--no-store",
+                "-q",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc = json(&o.stdout);
+        let p = &doc["profiles"][0];
+        assert_eq!(p["unwinding"], "dwarf", "{p}");
+        let complete = p["complete_stacks"].as_f64().unwrap();
+        assert!(
+            complete >= 0.9,
+            "run {run}: {complete:.3} whole: {}",
+            p["warnings"]
+        );
     }
 }

@@ -66,15 +66,73 @@ pub enum CpuMode {
     Callgrind,
 }
 
-/// Stack unwinding for perf, as the user asks for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// Stack unwinding for perf, as the user asks for it: `auto`, `fp`, `dwarf` or, as perf
+/// spells it, `dwarf,SIZE` (the bytes of stack copied per sample).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallGraph {
     /// Frame pointers for Go and binaries that keep them, DWARF otherwise.
     Auto,
     /// Frame pointers.
     Fp,
-    /// DWARF.
-    Dwarf,
+    /// DWARF, copying this many bytes of stack per sample ([`DWARF_STACK`] by default).
+    Dwarf(u32),
+}
+
+/// Bytes of stack perf copies per sample for DWARF unwinding, unless `--call-graph dwarf,SIZE`
+/// says otherwise (perf's own default is 8 KiB).
+pub const DWARF_STACK: u32 = 16 * 1024;
+/// The most perf copies.
+pub const DWARF_STACK_MAX: u32 = 65_528;
+
+impl std::str::FromStr for CallGraph {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CallGraph, String> {
+        match s {
+            "auto" => return Ok(CallGraph::Auto),
+            "fp" => return Ok(CallGraph::Fp),
+            "dwarf" => return Ok(CallGraph::Dwarf(DWARF_STACK)),
+            _ => {}
+        }
+        let Some(size) = s.strip_prefix("dwarf,") else {
+            return Err(format!(
+                "'{s}': give auto, fp, dwarf or dwarf,SIZE (bytes of stack per sample, e.g. dwarf,65528)"
+            ));
+        };
+        let (digits, scale) = match size.strip_suffix(['k', 'K']) {
+            Some(d) => (d, 1024u64),
+            None => (size, 1),
+        };
+        let bytes = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .filter(|&n| n > 0)
+            .ok_or_else(|| {
+                format!("'{s}': the stack size is a number of bytes, e.g. dwarf,32768 or dwarf,32k")
+            })?;
+        // perf copies whole 8-byte words, at most 65528 bytes; 64k means that most.
+        let bytes = bytes.div_ceil(8) * 8;
+        if bytes > u64::from(DWARF_STACK_MAX) + 8 {
+            return Err(format!(
+                "'{s}': perf copies at most {DWARF_STACK_MAX} bytes of stack per sample"
+            ));
+        }
+        Ok(CallGraph::Dwarf(
+            bytes.min(u64::from(DWARF_STACK_MAX)) as u32
+        ))
+    }
+}
+
+impl std::fmt::Display for CallGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallGraph::Auto => f.write_str("auto"),
+            CallGraph::Fp => f.write_str("fp"),
+            CallGraph::Dwarf(DWARF_STACK) => f.write_str("dwarf"),
+            CallGraph::Dwarf(n) => write!(f, "dwarf,{n}"),
+        }
+    }
 }
 
 /// The profiling flags of `profile`, `scan`, `bench --profile` and `load --profile-target`
@@ -87,8 +145,10 @@ pub struct ProfileFlags {
     /// perf sampling frequency, Hz.
     #[arg(short = 'F', long, default_value_t = 499, value_name = "HZ")]
     pub frequency: u32,
-    /// Stack unwinding for perf.
-    #[arg(long, value_enum, default_value_t = CallGraph::Auto)]
+    /// Stack unwinding for perf: auto (frame pointers for Go and binaries that keep them,
+    /// DWARF otherwise), fp, dwarf, or dwarf,SIZE: the bytes of stack copied per sample
+    /// (default 16384, at most 65528; async Rust's deep stacks need 65528)
+    #[arg(long, default_value_t = CallGraph::Auto, value_name = "auto|fp|dwarf[,SIZE]")]
     pub call_graph: CallGraph,
     /// Also profile allocations (valgrind DHAT; runs the command a second time). With `bench`:
     /// allocations per benchmark iteration (Go: -benchmem; Rust harnesses: each benchmark once
@@ -136,7 +196,11 @@ impl ProfileFlags {
             unwinding: match self.call_graph {
                 CallGraph::Auto => None,
                 CallGraph::Fp => Some(Unwinding::FramePointer),
-                CallGraph::Dwarf => Some(Unwinding::Dwarf),
+                CallGraph::Dwarf(_) => Some(Unwinding::Dwarf),
+            },
+            dwarf_stack: match self.call_graph {
+                CallGraph::Dwarf(n) => n,
+                _ => DWARF_STACK,
             },
             wrapper,
             timeout_s,
@@ -159,6 +223,8 @@ pub struct RecordOptions {
     pub frequency: u32,
     /// Unwinding; `None` chooses from the binary.
     pub unwinding: Option<Unwinding>,
+    /// Bytes of stack copied per sample when unwinding with DWARF.
+    pub dwarf_stack: u32,
     /// The wrapper that runs a command and writes its [`Usage`] as JSON: the words before
     /// `--report FILE -- CMD...` (perflab's own hidden `exec-usage` command).
     pub wrapper: Vec<String>,
@@ -487,7 +553,7 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         "--call-graph".into(),
         match unwinding {
             Unwinding::FramePointer => "fp".into(),
-            Unwinding::Dwarf => "dwarf,16384".into(),
+            Unwinding::Dwarf => format!("dwarf,{}", opts.dwarf_stack),
         },
         "-o".into(),
         data.display().to_string(),
@@ -495,8 +561,21 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
     ];
     // perf and the wrapper run with a fixed layout, the command with the usual one: perf's
     // DWARF unwinder then never mistakes the wrapper's libraries for the command's.
+    // When the command is the wrapper's own executable (perflab profiling perflab), a fixed
+    // layout would put the wrapper's copy of the executable below the command's (executables
+    // load bottom-up, libraries top-down): both then keep the fixed layout, and the command's
+    // mappings fall exactly on the wrapper's, which perf then forgets.
     let fixed = unwinding == Unwinding::Dwarf && perflab_exec::layout::randomized();
-    perf.extend(wrapped(opts, &opts.scratch.join("usage.json"), argv, fixed));
+    let same_program = same_file(
+        opts.wrapper.first().map(Path::new),
+        main_program(argv).as_deref(),
+    );
+    perf.extend(wrapped(
+        opts,
+        &opts.scratch.join("usage.json"),
+        argv,
+        fixed && !same_program,
+    ));
     let stdout = command_stdout(opts).map_err(PerfUnavailable::Failed)?;
     let mut cmd = Command::new(&perf[0]);
     if fixed {
@@ -553,6 +632,22 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         unwinding: Some((unwinding, reason)),
         usage,
     })
+}
+
+fn main_program(argv: &[String]) -> Option<PathBuf> {
+    argv.first().and_then(|p| elf::resolve_program(p))
+}
+
+/// True when both paths name one file.
+fn same_file(a: Option<&Path>, b: Option<&Path>) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (
+        a.and_then(|a| a.metadata().ok()),
+        b.and_then(|b| b.metadata().ok()),
+    ) {
+        (Some(a), Some(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 /// Copy a child's stderr to ours as it arrives; the thread returns the last 4 KiB.
@@ -842,8 +937,8 @@ pub fn record_pid(pid: u32, seconds: f64, opts: &RecordOptions) -> Result<Record
         .arg(opts.frequency.to_string())
         .arg("--call-graph")
         .arg(match unwinding {
-            Unwinding::FramePointer => "fp",
-            Unwinding::Dwarf => "dwarf,16384",
+            Unwinding::FramePointer => "fp".to_string(),
+            Unwinding::Dwarf => format!("dwarf,{}", opts.dwarf_stack),
         })
         .arg("-p")
         .arg(pid.to_string())
@@ -1007,6 +1102,31 @@ mod tests {
         let (u, s) = proc_cpu(std::process::id()).unwrap();
         assert!(u >= 0.0 && s >= 0.0);
         assert!(proc_cpu(u32::MAX).is_none());
+    }
+
+    #[test]
+    fn call_graph_takes_perfs_spelling_with_a_stack_size() {
+        let p = |s: &str| s.parse::<CallGraph>();
+        assert_eq!(p("auto"), Ok(CallGraph::Auto));
+        assert_eq!(p("fp"), Ok(CallGraph::Fp));
+        assert_eq!(p("dwarf"), Ok(CallGraph::Dwarf(DWARF_STACK)));
+        assert_eq!(p("dwarf,65528"), Ok(CallGraph::Dwarf(65_528)));
+        assert_eq!(p("dwarf,64k"), Ok(CallGraph::Dwarf(65_528)));
+        assert_eq!(p("dwarf,32K"), Ok(CallGraph::Dwarf(32_768)));
+        assert_eq!(p("dwarf,1001"), Ok(CallGraph::Dwarf(1008)));
+        for bad in [
+            "dwarf,",
+            "dwarf,0",
+            "dwarf,x",
+            "dwarf,65600",
+            "lbr",
+            "dwarf,99999999999999999999",
+        ] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+        assert!(p("dwarf,65600").unwrap_err().contains("at most 65528"));
+        assert_eq!(CallGraph::Dwarf(65_528).to_string(), "dwarf,65528");
+        assert_eq!(CallGraph::Dwarf(DWARF_STACK).to_string(), "dwarf");
     }
 
     #[test]

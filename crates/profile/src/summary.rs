@@ -216,13 +216,14 @@ fn cut_stack_fix(unwinding: Option<&str>) -> &'static str {
     const FP: &str = "Build with frame pointers (C/C++: -fno-omit-frame-pointer; \
                       Rust: RUSTFLAGS='-C force-frame-pointers=yes')";
     match unwinding {
-        // DWARF unwinding only sees the 16 KiB of stack perf copies per sample; deep stacks
-        // with big frames (async Rust, recursion) end there.
+        // DWARF unwinding only sees the stack perf copies per sample; deep stacks with big
+        // frames (async Rust, recursion) end there.
         Some("dwarf") => {
-            "DWARF unwinding sees only the 16 KiB of stack copied per sample, and deeper stacks \
-             (big frames, async code, recursion) end there: build with frame pointers \
-             (C/C++: -fno-omit-frame-pointer; Rust: RUSTFLAGS='-C force-frame-pointers=yes') \
-             and use --call-graph fp"
+            "DWARF unwinding sees only the stack copied per sample (16 KiB unless set), and \
+             deeper stacks (big frames, async code, recursion) end there: copy the most perf \
+             can with --call-graph dwarf,65528 (four times the data), or build with frame \
+             pointers (C/C++: -fno-omit-frame-pointer; Rust: RUSTFLAGS='-C \
+             force-frame-pointers=yes') and use --call-graph fp"
         }
         Some("fp") => {
             "Frame-pointer unwinding stops at code built without them (libraries included): \
@@ -710,7 +711,8 @@ mod tests {
             dwarf.contains("16 KiB") && dwarf.contains("--call-graph fp"),
             "{dwarf}"
         );
-        assert!(!dwarf.contains("--call-graph dwarf"), "{dwarf}");
+        // DWARF already: the fix is more stack, or frame pointers.
+        assert!(dwarf.contains("--call-graph dwarf,65528"), "{dwarf}");
         assert!(warning("fp").contains("--call-graph dwarf"));
     }
 }
