@@ -1886,6 +1886,7 @@ fn allocator_frames_keep_their_callers_on_every_run() {
         .unwrap();
     assert!(st.success());
     let exe = exe.display().to_string();
+    let mut completes = Vec::new();
     for run in 0..8 {
         let out = format!("r{run}");
         let doc = profile_json(
@@ -1908,9 +1909,17 @@ fn allocator_frames_keep_their_callers_on_every_run() {
         );
         let complete = s["complete_stacks"].as_f64().unwrap();
         let warnings = &s["warnings"];
+        // Plain `perf record` leaves 0-5% of this program's stacks cut inside std's
+        // formatting and `finish_grow` (perf's unwinder, not the layout): one run in a few
+        // hundred samples lands near 95%, so each run is held to the 90% that perflab warns
+        // at and the median to 95%; the layout bug gave 40-65% in half the runs.
         assert!(
-            complete >= 0.95,
+            complete >= 0.90,
             "run {run}: {complete:.3} complete: {warnings}"
         );
+        completes.push(complete);
     }
+    completes.sort_by(f64::total_cmp);
+    let median = (completes[3] + completes[4]) / 2.0;
+    assert!(median >= 0.95, "median {median:.3} complete: {completes:?}");
 }
