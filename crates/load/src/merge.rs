@@ -145,6 +145,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         dropped: 0,
         generator_late: 0,
         send_lag: first.send_lag,
+        connects: None,
         generator_cpu_seconds: 0.0,
         measured_seconds: seconds,
         segment: None,
@@ -156,6 +157,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         target_metrics: None,
     };
     let mut series: BTreeMap<u64, SecondPoint> = BTreeMap::new();
+    let mut connect_times = Vec::new();
     for p in parts {
         out.target_rate = match (out.target_rate, p.target_rate) {
             (None, x) => x,
@@ -167,6 +169,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         out.generator_late += p.generator_late;
         out.generator_cpu_seconds += p.generator_cpu_seconds;
         out.send_lag.max = out.send_lag.max.max(p.send_lag.max);
+        connect_times.push(p.connects.as_ref());
         for (name, s) in &p.scenarios {
             let entry = out.scenarios.entry(name.clone()).or_default();
             merge_scenario(entry, s, seconds)?;
@@ -196,6 +199,7 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
         }
     }
     out.series = series.into_values().collect();
+    out.connects = merge_connects(&connect_times)?;
     // The segments' thresholds, checked again on the whole.
     let names: Vec<String> = out
         .scenarios
@@ -216,6 +220,24 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
     out.spectrum = crate::spectrum(&out);
     out.distribution = crate::distribution(&out);
     Ok(out)
+}
+
+/// The segments' connections together: their histograms add, so the percentiles are exact.
+/// A segment that opened none has no histogram to add.
+fn merge_connects(
+    parts: &[Option<&perflab_model::load::Connects>],
+) -> Result<Option<perflab_model::load::Connects>, LoadError> {
+    let mut all = new_histogram();
+    for c in parts.iter().flatten() {
+        if c.histogram.is_empty() {
+            continue;
+        }
+        let h = decode_histogram(&c.histogram)?;
+        all.add(&h).map_err(|e| LoadError::Merge {
+            reason: format!("{e:?}"),
+        })?;
+    }
+    Ok(crate::record::connects_of(&all))
 }
 
 /// Check that named segment results make one whole test: the same plan, each segment of the

@@ -371,6 +371,20 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
+/// The connections' summary from their connect times; `None` when there were none.
+pub(crate) fn connects_of(h: &Histogram<u64>) -> Option<perflab_model::load::Connects> {
+    if h.is_empty() {
+        return None;
+    }
+    let slow_ns = (perflab_model::load::SLOW_CONNECT_SECONDS * 1e9) as u64;
+    Some(perflab_model::load::Connects {
+        opened: h.len(),
+        slow: h.count_between(slow_ns, MAX_NS),
+        time: percentiles(h),
+        histogram: encode_histogram(h),
+    })
+}
+
 /// Base64 of the V2-deflate serialisation.
 pub fn encode_histogram(h: &Histogram<u64>) -> String {
     let mut buf = Vec::new();

@@ -170,6 +170,26 @@ pub struct ThresholdResult {
     pub note: Option<String>,
 }
 
+/// The TCP connections of a load run: how many, and how long their handshakes took (without
+/// TLS). A handshake of a second or more is a SYN sent again: the target's listen queue was
+/// full and dropped the first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Connects {
+    /// Connections opened, warm-up included.
+    pub opened: u64,
+    /// Those that took [`SLOW_CONNECT_SECONDS`] or more: the kernel resent their SYN.
+    pub slow: u64,
+    /// Connect time (seconds).
+    pub time: Percentiles,
+    /// The connect times, HDR-encoded (base64 of V2 + deflate), so segments merge exactly.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub histogram: String,
+}
+
+/// A TCP handshake this long was not one round trip: Linux resends an unanswered SYN after one
+/// second (its initial retransmission timeout), so a connect of 0.99 s or more waited for that.
+pub const SLOW_CONNECT_SECONDS: f64 = 0.99;
+
 /// What a load run adds to its [`crate::Run`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LoadSummary {
@@ -196,6 +216,10 @@ pub struct LoadSummary {
     /// How late requests were sent against their intended time (seconds).
     #[serde(default)]
     pub send_lag: Percentiles,
+    /// The TCP connections perflab opened and how long each took to connect (k6's
+    /// `http_req_connecting`); absent when none was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connects: Option<Connects>,
     /// CPU seconds perflab itself used.
     pub generator_cpu_seconds: f64,
     /// Measured seconds (warm-up excluded).

@@ -110,6 +110,13 @@ fn closed_model_records_latency_status_and_a_run() {
         sent >= n * least && sent < n * (least + 200),
         "{sent} bytes for {n} GETs"
     );
+    // Four keep-alive connections, each opened once, in one loopback round trip.
+    let c = &doc["load"]["connects"];
+    assert_eq!(c["opened"], 4, "{c}");
+    assert_eq!(c["slow"], 0, "{c}");
+    let connect_max = c["time"]["max"].as_f64().unwrap();
+    assert!(connect_max > 0.0 && connect_max < 0.5, "{c}");
+    assert!(!c["histogram"].as_str().unwrap().is_empty(), "{c}");
     // The model view for compare/check: metrics per scenario.
     let names: Vec<&str> = doc["benchmarks"]
         .as_array()
@@ -444,6 +451,84 @@ fn raw_server(behave: fn(std::net::TcpStream)) -> String {
         }
     });
     format!("http://{addr}/")
+}
+
+/// A server whose listen queue holds two connections and that accepts none for half a
+/// second: the SYNs of the others are dropped, and the kernel sends them again after 1 s.
+fn full_backlog_server() -> String {
+    use std::io::BufRead as _;
+    use std::os::fd::AsRawFd as _;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // Listening again on a listening socket sets its backlog: one, plus the one Linux adds.
+    // SAFETY: listen(2) on a socket this function owns; no memory is passed.
+    #[allow(unsafe_code)]
+    let relisten = unsafe { libc::listen(l.as_raw_fd(), 1) };
+    assert_eq!(relisten, 0);
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        for s in l.incoming().take(1000).flatten() {
+            std::thread::spawn(move || {
+                let mut w = s.try_clone().unwrap();
+                let mut r = std::io::BufReader::new(s);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match r.read_line(&mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) if line == "\r\n" => {
+                            if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                                .is_err()
+                            {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn connections_the_listen_queue_dropped_are_counted_and_explained() {
+    let lab = Lab::new();
+    let url = full_backlog_server();
+    let out = lab
+        .cmd()
+        .args(["load", &url, "-c", "12", "-d", "2s", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc = json(&out.stdout);
+    let c = &doc["load"]["connects"];
+    assert_eq!(c["opened"], 12, "{c}");
+    let slow = c["slow"].as_u64().unwrap();
+    // Two fit in the queue; the SYNs of at least half the others were dropped.
+    assert!((5..=12).contains(&slow), "{slow} slow: {c}");
+    let max = c["time"]["max"].as_f64().unwrap();
+    assert!((0.99..2.5).contains(&max), "{c}");
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("warning: {slow} of 12 connections took 1 s or more to connect: the target's listen queue was full")),
+        "{err}"
+    );
+    // The reports say it too.
+    let html = lab
+        .cmd()
+        .args(["report", "--format", "html"])
+        .output()
+        .unwrap();
+    assert!(html.status.success(), "{}", stderr(&html));
+    assert!(
+        String::from_utf8_lossy(&html.stdout).contains("listen queue was full"),
+        "the HTML report warns"
+    );
+    let md = lab.cmd().args(["report"]).output().unwrap();
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.contains("connections took 1 s or more"), "{md}");
 }
 
 fn read_request(s: &mut std::net::TcpStream) {
@@ -1027,6 +1112,17 @@ fn segments_merge_exactly() {
         max,
         "max of the merge is the max of the parts"
     );
+    // The segments' connections add up, their connect times merged from the histograms.
+    let opened: u64 = seg
+        .iter()
+        .map(|d| d["load"]["connects"]["opened"].as_u64().unwrap())
+        .sum();
+    assert_eq!(merged["load"]["connects"]["opened"], opened);
+    let connect_max = seg
+        .iter()
+        .map(|d| d["load"]["connects"]["time"]["max"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(merged["load"]["connects"]["time"]["max"], connect_max);
     lab.cmd()
         .args(["merge", lab.path("users.csv").to_str().unwrap()])
         .assert()

@@ -76,6 +76,7 @@ fn facts(load: &LoadSummary) -> String {
             load.generator_late
         ));
     }
+    warnings.extend(crate::load::slow_connect_hint(load));
     for w in warnings {
         let _ = write!(out, "<p class=\"warn\">{}</p>", html(&w));
     }

@@ -41,7 +41,7 @@ use perflab_model::{Benchmark, Run, Unit};
 use serde::Serialize;
 
 pub use gotest::run_gotest;
-pub use load::load_text;
+pub use load::{load_text, slow_connect_hint};
 pub use profile::{profile_markdown, profile_text, scan_text, top_table};
 pub use render::{render, render_styled, Document, Format, RenderError};
 pub use style::{Style, Tone};

@@ -195,6 +195,31 @@ fn outcomes(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) {
         Unit::bytes().format(all.bytes_out as f64),
         t(s.generator_cpu_seconds)
     );
+    if let Some(c) = &s.connects {
+        let _ = writeln!(
+            out,
+            "  connections: {} opened, connect p50 {}  p99 {}  max {}",
+            c.opened,
+            t(c.time.p50),
+            t(c.time.p99),
+            t(c.time.max)
+        );
+    }
+}
+
+/// What connections of a second or more mean: the target's listen queue overflowed, dropped
+/// the first SYN, and the kernel sent it again a second later; that second is in the latency
+/// of the requests that waited for them (or made them `unfinished`), and it is the target's
+/// socket settings, not its code or perflab. `perflab load` says it on stderr, as its other
+/// warnings; the HTML and Markdown reports carry it.
+pub fn slow_connect_hint(s: &LoadSummary) -> Option<String> {
+    let c = s.connects.as_ref().filter(|c| c.slow > 0)?;
+    Some(format!(
+        "{} of {} connections took 1 s or more to connect: the target's listen queue was full \
+and dropped their SYN, which the kernel sent again a second later (raise the server's listen \
+backlog and net.core.somaxconn, or open connections gradually with --stages)",
+        c.slow, c.opened
+    ))
 }
 
 /// The watched target process and its own metrics.
@@ -368,6 +393,9 @@ pub(crate) fn load_markdown(s: &LoadSummary) -> String {
     }
     out.push_str(&table.render_markdown());
     out.push_str("\nLatency of the requests that succeeded; failed ones are counted apart.\n");
+    if let Some(hint) = slow_connect_hint(s) {
+        let _ = writeln!(out, "\n> ⚠️ {}.", md(&hint));
+    }
     if !s.thresholds.is_empty() {
         out.push_str("\n| Threshold | Observed | |\n|---|---:|---|\n");
         for th in &s.thresholds {

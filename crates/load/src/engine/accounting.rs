@@ -132,6 +132,7 @@ pub(super) fn build_summary(
         } else {
             percentiles(&lag)
         },
+        connects: shared.connects.summary(),
         generator_cpu_seconds: cpu,
         measured_seconds: measured,
         segment: (opts.segment.1 > 1).then(|| format!("{}/{}", opts.segment.0, opts.segment.1)),

@@ -279,8 +279,15 @@ impl Worker {
                     + 12;
                 let sent = head as u64 + body_len;
                 // Boxed: hyper's HTTP/2 state would otherwise size every worker's future.
-                let (status, n) =
-                    Box::pin(exchange_h2(link, authority, connector, req, reply)).await?;
+                let (status, n) = Box::pin(exchange_h2(
+                    link,
+                    authority,
+                    connector,
+                    &shared.connects,
+                    req,
+                    reply,
+                ))
+                .await?;
                 self.bytes_out += sent;
                 bytes_in += n;
                 status
@@ -306,8 +313,16 @@ impl Worker {
                     location: &mut self.location,
                     cookies: &mut self.set_cookies,
                 };
-                let (status, n) =
-                    exchange_h1(link, authority, connector, &self.out, head, reply).await?;
+                let (status, n) = exchange_h1(
+                    link,
+                    authority,
+                    connector,
+                    &shared.connects,
+                    &self.out,
+                    head,
+                    reply,
+                )
+                .await?;
                 self.bytes_out += sent;
                 bytes_in += n;
                 status
@@ -468,11 +483,14 @@ pub(super) enum Stream {
     Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
 }
 
-/// Connect to `authority` (and shake hands over TLS when `tls` is given).
+/// Connect to `authority` (and shake hands over TLS when `tls` is given); the TCP handshake's
+/// time goes to `times`.
 pub(super) async fn connect(
     authority: &str,
     tls: Option<&tokio_rustls::TlsConnector>,
+    times: &ConnectTimes,
 ) -> Result<Stream, ErrorKind> {
+    let began = Instant::now();
     let tcp =
         tokio::net::TcpStream::connect(authority)
             .await
@@ -480,6 +498,7 @@ pub(super) async fn connect(
                 ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
                 _ => ErrorKind::Connect,
             })?;
+    times.record(began.elapsed());
     let _ = tcp.set_nodelay(true);
     let Some(connector) = tls else {
         return Ok(Stream::Plain(tcp));
@@ -516,6 +535,7 @@ pub(super) async fn exchange_h1(
     link: &mut Option<Link>,
     authority: &str,
     tls: Option<&tokio_rustls::TlsConnector>,
+    times: &ConnectTimes,
     request: &[u8],
     head: bool,
     reply: Reply<'_>,
@@ -530,7 +550,7 @@ pub(super) async fn exchange_h1(
         if link.is_none() {
             // Boxed: the TLS handshake's state is large and needed once per connection, not
             // in every worker's future for the whole test.
-            *link = Some(match Box::pin(connect(authority, tls)).await? {
+            *link = Some(match Box::pin(connect(authority, tls, times)).await? {
                 Stream::Plain(tcp) => Link::Plain(h1::Conn::new(tcp)),
                 Stream::Tls(s) => Link::Tls(Box::new(h1::Conn::new(*s))),
             });
@@ -634,6 +654,7 @@ pub(super) async fn exchange_h2(
     link: &mut Option<Link>,
     authority: &str,
     tls: Option<&tokio_rustls::TlsConnector>,
+    times: &ConnectTimes,
     req: hyper::Request<Full<Bytes>>,
     reply: Reply<'_>,
 ) -> Result<(u16, u64), ErrorKind> {
@@ -644,7 +665,7 @@ pub(super) async fn exchange_h2(
         cookies,
     } = reply;
     if !matches!(link, Some(Link::H2(s)) if !s.is_closed()) {
-        let sender = match connect(authority, tls).await? {
+        let sender = match connect(authority, tls, times).await? {
             Stream::Plain(tcp) => h2_handshake(TokioIo::new(tcp)).await?,
             Stream::Tls(s) => h2_handshake(TokioIo::new(*s)).await?,
         };

@@ -388,6 +388,7 @@ mod size {
             warmup_end: start,
             stopped_at: AtomicU64::new(0),
             generator_late: AtomicU64::new(0),
+            connects: ConnectTimes::new(),
             sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             active_vus: AtomicUsize::new(0),

@@ -24,6 +24,31 @@ pub(super) struct Shared {
     /// Open model: slots an idle connection woke for more than [`LATE`] after their time (the
     /// generator short of CPU, not the connection busy on the server).
     pub(super) generator_late: AtomicU64,
+    /// How long each TCP connection took to connect.
+    pub(super) connects: ConnectTimes,
+}
+
+/// The connect time of every TCP connection. One lock per connection opened, not per request:
+/// a keep-alive test opens a handful, a `Connection: close` one pays a few nanoseconds beside
+/// a handshake of tens of microseconds.
+pub(super) struct ConnectTimes(std::sync::Mutex<hdrhistogram::Histogram<u64>>);
+
+impl ConnectTimes {
+    pub(super) fn new() -> ConnectTimes {
+        ConnectTimes(std::sync::Mutex::new(crate::record::new_histogram()))
+    }
+
+    pub(super) fn record(&self, took: Duration) {
+        if let Ok(mut h) = self.0.lock() {
+            h.saturating_record((took.as_nanos() as u64).max(1));
+        }
+    }
+
+    /// What the summary carries; `None` when no connection was opened.
+    pub(super) fn summary(&self) -> Option<perflab_model::load::Connects> {
+        let h = self.0.lock().ok()?;
+        crate::record::connects_of(&h)
+    }
 }
 
 /// How late an idle connection may wake for a slot before it counts as the generator's lateness.
@@ -163,6 +188,7 @@ impl Shared {
             warmup_end: start + opts.warmup,
             stopped_at: AtomicU64::new(0),
             generator_late: AtomicU64::new(0),
+            connects: ConnectTimes::new(),
             sent: AtomicU64::new(0),
             completed: AtomicU64::new(0),
             active_vus: AtomicUsize::new(0),

@@ -204,6 +204,7 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
         .map(|t| 1.0 - summary.achieved_rate / t)
         .filter(|s| *s > 0.01)
         .map(|s| shortfall_warning(s, &summary));
+    let slow_connects = perflab_report::slow_connect_hint(&summary);
     run.load = Some(summary);
     let mut text = super::text(perflab_report::Document::Load(&run));
     for p in &run.profiles {
@@ -215,6 +216,9 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
     super::finish_run(run, &args.output, store, |_| text)?;
     if let Some(warning) = &shortfall {
         crate::term::info!("{warning}");
+    }
+    if let Some(hint) = &slow_connects {
+        crate::term::info!("warning: {hint}");
     }
     Ok(
         if failed_thresholds || (args.fail_on_shortfall && shortfall.is_some()) {
