@@ -187,6 +187,12 @@ fn go_service_every_mode_in_the_projects_own_terms() {
         "{}",
         stderr(&out)
     );
+    // The first run on main is the baseline of the next ones, and says so.
+    assert!(
+        stderr(&out).contains("the first run of main with these benchmarks"),
+        "{}",
+        stderr(&out)
+    );
     let first = json(&out.stdout);
     let n = names(&first);
     assert!(n.iter().all(|n| n == "FaceSearch"), "{n:?}");

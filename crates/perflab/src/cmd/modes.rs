@@ -130,7 +130,17 @@ pub(crate) fn base_for(
             )));
         }
     }
-    crate::term::info!("note: no earlier run of {branch} with these benchmarks to compare with: run `perflab bench` on {branch}, or save a baseline (perflab baseline save NAME) and name it with --baseline");
+    let on_default = current
+        .git
+        .as_ref()
+        .and_then(|g| g.branch.as_deref())
+        .is_some_and(|b| b == branch.as_str());
+    if on_default {
+        // On the default branch the first run is the baseline of the next ones.
+        crate::term::info!("note: the first run of {branch} with these benchmarks: nothing to compare with yet; the next run compares with this one (or keep it: perflab baseline save NAME)");
+    } else {
+        crate::term::info!("note: no earlier run of {branch} with these benchmarks to compare with: run `perflab bench` on {branch}, or save a baseline (perflab baseline save NAME) and name it with --baseline");
+    }
     Ok(None)
 }
 
