@@ -227,17 +227,23 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
 fn merge_connects(
     parts: &[Option<&perflab_model::load::Connects>],
 ) -> Result<Option<perflab_model::load::Connects>, LoadError> {
-    let mut all = new_histogram();
-    for c in parts.iter().flatten() {
-        if c.histogram.is_empty() {
-            continue;
+    let add = |all: &mut hdrhistogram::Histogram<u64>, encoded: &str| {
+        if encoded.is_empty() {
+            return Ok(());
         }
-        let h = decode_histogram(&c.histogram)?;
-        all.add(&h).map_err(|e| LoadError::Merge {
-            reason: format!("{e:?}"),
-        })?;
+        all.add(&decode_histogram(encoded)?)
+            .map_err(|e| LoadError::Merge {
+                reason: format!("{e:?}"),
+            })
+    };
+    let (mut tcp, mut tls) = (new_histogram(), new_histogram());
+    for c in parts.iter().flatten() {
+        add(&mut tcp, &c.histogram)?;
+        if let Some(t) = &c.tls {
+            add(&mut tls, &t.histogram)?;
+        }
     }
-    Ok(crate::record::connects_of(&all))
+    Ok(crate::record::connects_of(&tcp, &tls))
 }
 
 /// Check that named segment results make one whole test: the same plan, each segment of the

@@ -371,8 +371,12 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-/// The connections' summary from their connect times; `None` when there were none.
-pub(crate) fn connects_of(h: &Histogram<u64>) -> Option<perflab_model::load::Connects> {
+/// The connections' summary from their connect and TLS handshake times; `None` when none was
+/// opened.
+pub(crate) fn connects_of(
+    h: &Histogram<u64>,
+    tls: &Histogram<u64>,
+) -> Option<perflab_model::load::Connects> {
     if h.is_empty() {
         return None;
     }
@@ -382,6 +386,11 @@ pub(crate) fn connects_of(h: &Histogram<u64>) -> Option<perflab_model::load::Con
         slow: h.count_between(slow_ns, MAX_NS),
         time: percentiles(h),
         histogram: encode_histogram(h),
+        tls: (!tls.is_empty()).then(|| perflab_model::load::Handshakes {
+            count: tls.len(),
+            time: percentiles(tls),
+            histogram: encode_histogram(tls),
+        }),
     })
 }
 

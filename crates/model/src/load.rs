@@ -184,6 +184,22 @@ pub struct Connects {
     /// The connect times, HDR-encoded (base64 of V2 + deflate), so segments merge exactly.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub histogram: String,
+    /// HTTPS: the TLS handshakes that completed after the TCP connect, and how long they took
+    /// (k6's `http_req_tls_handshaking`); absent over plain TCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Handshakes>,
+}
+
+/// The TLS handshakes of a load run's connections.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Handshakes {
+    /// Handshakes completed.
+    pub count: u64,
+    /// Their time (seconds).
+    pub time: Percentiles,
+    /// HDR-encoded, as [`Connects::histogram`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub histogram: String,
 }
 
 /// A TCP handshake this long was not one round trip: Linux resends an unanswered SYN after one

@@ -114,6 +114,7 @@ fn closed_model_records_latency_status_and_a_run() {
     let c = &doc["load"]["connects"];
     assert_eq!(c["opened"], 4, "{c}");
     assert_eq!(c["slow"], 0, "{c}");
+    assert!(c.get("tls").is_none(), "plain TCP has no handshakes: {c}");
     let connect_max = c["time"]["max"].as_f64().unwrap();
     assert!(connect_max > 0.0 && connect_max < 0.5, "{c}");
     assert!(!c["histogram"].as_str().unwrap().is_empty(), "{c}");
@@ -1429,6 +1430,12 @@ fn https_with_alpn_h2_or_http1_and_tls_failures_counted() {
         let n = all["requests"].as_u64().unwrap();
         assert!(n > 50, "http2={http2}: {n}");
         assert_eq!(all["status"]["200"].as_u64().unwrap(), n);
+        // Each of the two connections shook hands once, after its TCP connect.
+        let c = &doc["load"]["connects"];
+        assert_eq!(c["opened"], 2, "http2={http2}: {c}");
+        assert_eq!(c["tls"]["count"], 2, "http2={http2}: {c}");
+        let tls = c["tls"]["time"]["max"].as_f64().unwrap();
+        assert!(tls > 0.0 && tls < 1.0, "http2={http2}: {c}");
     }
     // Without -k the self-signed certificate is refused: counted as TLS errors.
     let out = lab

@@ -204,6 +204,16 @@ fn outcomes(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) {
             t(c.time.p99),
             t(c.time.max)
         );
+        if let Some(h) = &c.tls {
+            let _ = writeln!(
+                out,
+                "  TLS handshakes: {}, p50 {}  p99 {}  max {}",
+                h.count,
+                t(h.time.p50),
+                t(h.time.p99),
+                t(h.time.max)
+            );
+        }
     }
 }
 

@@ -483,8 +483,8 @@ pub(super) enum Stream {
     Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
 }
 
-/// Connect to `authority` (and shake hands over TLS when `tls` is given); the TCP handshake's
-/// time goes to `times`.
+/// Connect to `authority` (and shake hands over TLS when `tls` is given); the TCP and TLS
+/// handshakes' times go to `times`.
 pub(super) async fn connect(
     authority: &str,
     tls: Option<&tokio_rustls::TlsConnector>,
@@ -498,7 +498,7 @@ pub(super) async fn connect(
                 ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
                 _ => ErrorKind::Connect,
             })?;
-    times.record(began.elapsed());
+    times.connected(began.elapsed());
     let _ = tcp.set_nodelay(true);
     let Some(connector) = tls else {
         return Ok(Stream::Plain(tcp));
@@ -510,10 +510,12 @@ pub(super) async fn connect(
         .trim_end_matches(']');
     let name =
         rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|_| ErrorKind::Tls)?;
+    let began = Instant::now();
     let stream = connector
         .connect(name, tcp)
         .await
         .map_err(|_| ErrorKind::Tls)?;
+    times.shook_hands(began.elapsed());
     Ok(Stream::Tls(Box::new(stream)))
 }
 

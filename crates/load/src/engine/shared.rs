@@ -28,26 +28,37 @@ pub(super) struct Shared {
     pub(super) connects: ConnectTimes,
 }
 
-/// The connect time of every TCP connection. One lock per connection opened, not per request:
-/// a keep-alive test opens a handful, a `Connection: close` one pays a few nanoseconds beside
-/// a handshake of tens of microseconds.
-pub(super) struct ConnectTimes(std::sync::Mutex<hdrhistogram::Histogram<u64>>);
+/// The connect time of every TCP connection and of every TLS handshake over one. One lock
+/// per connection opened, not per request: a keep-alive test opens a handful, a
+/// `Connection: close` one pays a few nanoseconds beside a handshake of tens of microseconds.
+pub(super) struct ConnectTimes(std::sync::Mutex<[hdrhistogram::Histogram<u64>; 2]>);
 
 impl ConnectTimes {
     pub(super) fn new() -> ConnectTimes {
-        ConnectTimes(std::sync::Mutex::new(crate::record::new_histogram()))
+        let h = crate::record::new_histogram;
+        ConnectTimes(std::sync::Mutex::new([h(), h()]))
     }
 
-    pub(super) fn record(&self, took: Duration) {
+    /// A TCP connect that took `took`.
+    pub(super) fn connected(&self, took: Duration) {
+        self.record(0, took);
+    }
+
+    /// A TLS handshake that took `took`.
+    pub(super) fn shook_hands(&self, took: Duration) {
+        self.record(1, took);
+    }
+
+    fn record(&self, which: usize, took: Duration) {
         if let Ok(mut h) = self.0.lock() {
-            h.saturating_record((took.as_nanos() as u64).max(1));
+            h[which].saturating_record((took.as_nanos() as u64).max(1));
         }
     }
 
     /// What the summary carries; `None` when no connection was opened.
     pub(super) fn summary(&self) -> Option<perflab_model::load::Connects> {
         let h = self.0.lock().ok()?;
-        crate::record::connects_of(&h)
+        crate::record::connects_of(&h[0], &h[1])
     }
 }
 
