@@ -3003,17 +3003,27 @@ status = 200
             url = s.url
         ),
     );
-    let out = lab
-        .cmd()
-        .args([
-            "load",
-            "--scenario-file",
-            file.to_str().unwrap(),
-            "--think-time",
-            "20ms",
-        ])
-        .output()
-        .unwrap();
+    // As a user types it (`perflab`, a file in the project), so the report's command line and
+    // the screenshot in docs/img name no path of this machine.
+    assert!(file.ends_with("load.toml"));
+    let out = {
+        use std::os::unix::process::CommandExt as _;
+        Command::new(env!("CARGO_BIN_EXE_perflab"))
+            .arg0("perflab")
+            .current_dir(lab.path("."))
+            .env("PERFLAB_STORE", lab.path("history.db"))
+            .env_remove("PERFLAB_CONFIG")
+            .env("NO_COLOR", "1")
+            .args([
+                "load",
+                "--scenario-file",
+                "load.toml",
+                "--think-time",
+                "20ms",
+            ])
+            .output()
+            .unwrap()
+    };
     // error_rate and checks fail (a fifth of requests get 503): exit 1, the run is stored.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let html = lab.path("load.html");
@@ -3035,6 +3045,9 @@ status = 200
         "<h3>Checks</h3>",
         "<h3>Status codes and errors</h3>",
         "HTTP 503",
+        "<h3>Connections</h3>",
+        "<td>TCP connect</td>",
+        "perflab load --scenario-file load.toml --think-time 20ms",
     ] {
         assert!(page.contains(section), "{section} missing");
     }
@@ -3060,6 +3073,7 @@ status = 200
         "| HTTP 503 |",
         "| down | status == 200 | 0/",
         "| search |",
+        "connections opened, TCP connect p50 ",
     ] {
         assert!(load.contains(row), "{row} missing in {load}");
     }

@@ -20,6 +20,7 @@ pub fn load_section(load: &LoadSummary) -> String {
     out.push_str(&thresholds(load));
     out.push_str(&checks(load));
     out.push_str(&outcomes(load));
+    out.push_str(&connections(load));
     out.push_str(&over_time(load));
     out.push_str(&distribution(load));
     out.push_str(&target(load));
@@ -223,6 +224,36 @@ fn outcomes(load: &LoadSummary) -> String {
             html(kind),
             *n as f64 * 100.0 / total
         );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+/// The connections opened and their handshakes: TCP connect, and TLS over HTTPS.
+fn connections(load: &LoadSummary) -> String {
+    let Some(c) = &load.connects else {
+        return String::new();
+    };
+    let t = |v: f64| Unit::seconds().format(v);
+    let mut out = String::from(
+        "<h3>Connections</h3><table class=\"connections\"><thead><tr><th>Handshake</th>\
+<th class=\"num\">Count</th><th class=\"num\">p50</th><th class=\"num\">p90</th>\
+<th class=\"num\">p99</th><th class=\"num\">max</th></tr></thead><tbody>",
+    );
+    let mut row = |name: &str, n: u64, p: &perflab_model::load::Percentiles| {
+        let _ = write!(
+            out,
+            "<tr><td>{name}</td><td class=\"num\">{n}</td><td class=\"num\">{}</td>\
+<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            t(p.p50),
+            t(p.p90),
+            t(p.p99),
+            t(p.max)
+        );
+    };
+    row("TCP connect", c.opened, &c.time);
+    if let Some(h) = &c.tls {
+        row("TLS", h.count, &h.time);
     }
     out.push_str("</tbody></table>");
     out

@@ -403,6 +403,22 @@ pub(crate) fn load_markdown(s: &LoadSummary) -> String {
     }
     out.push_str(&table.render_markdown());
     out.push_str("\nLatency of the requests that succeeded; failed ones are counted apart.\n");
+    if let Some(c) = &s.connects {
+        let _ = writeln!(
+            out,
+            "\n{} connections opened, TCP connect p50 {}, p99 {}, max {}{}.",
+            c.opened,
+            t(c.time.p50),
+            t(c.time.p99),
+            t(c.time.max),
+            c.tls.as_ref().map_or(String::new(), |h| format!(
+                "; {} TLS handshakes, p50 {}, p99 {}",
+                h.count,
+                t(h.time.p50),
+                t(h.time.p99)
+            ))
+        );
+    }
     if let Some(hint) = slow_connect_hint(s) {
         let _ = writeln!(out, "\n> ⚠️ {}.", md(&hint));
     }
