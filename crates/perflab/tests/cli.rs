@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{data, json, stderr, Lab};
+use common::{data, have, json, stderr, Lab};
 use predicates::prelude::*;
 
 // ---------- run ----------
@@ -1025,6 +1025,43 @@ fn completions_and_man_page_cover_every_command() {
         .status()
         .unwrap();
     assert!(checked.success(), "bash -n refuses the completion script");
+    // zsh and fish parse theirs without running them (`-n`); a broken script is refused, so
+    // the check can fail.
+    for shell in ["zsh", "fish"] {
+        if !have(shell) {
+            common::skip(
+                shell,
+                &format!("{shell} is not installed (apt-get install {shell})"),
+            );
+            continue;
+        }
+        let out = lab.cmd().args(["completions", shell]).output().unwrap();
+        let script = lab.write(
+            &format!("perflab.{shell}"),
+            &String::from_utf8_lossy(&out.stdout),
+        );
+        let broken = lab.write(
+            &format!("broken.{shell}"),
+            "complete -c x -n \"unclosed\nif [[ \n",
+        );
+        let parses = |file: &std::path::Path| {
+            std::process::Command::new(shell)
+                .arg("-n")
+                .arg(file)
+                .output()
+                .unwrap()
+        };
+        let checked = parses(&script);
+        assert!(
+            checked.status.success(),
+            "{shell} -n refuses the completion script: {}",
+            stderr(&checked)
+        );
+        assert!(
+            !parses(&broken).status.success(),
+            "{shell} -n checks nothing"
+        );
+    }
     let man = lab.cmd().arg("man").output().unwrap();
     assert!(man.status.success());
     let roff = String::from_utf8_lossy(&man.stdout);
@@ -1036,6 +1073,39 @@ fn completions_and_man_page_cover_every_command() {
         roff.contains("checklist") && roff.contains("Exit codes"),
         "{roff}"
     );
+    // man renders it, without a warning from groff: sections, options and the exit codes.
+    if have("man") {
+        let page = lab.write("perflab.1", &roff);
+        let shown = std::process::Command::new("man")
+            .args(["--warnings", "-l"])
+            .arg(&page)
+            .env("MANWIDTH", "100")
+            .env("MAN_KEEP_FORMATTING", "")
+            .output()
+            .unwrap();
+        assert!(shown.status.success(), "man -l: {}", stderr(&shown));
+        assert!(shown.stderr.is_empty(), "groff warns: {}", stderr(&shown));
+        // Justified lines stretch spaces: compare words.
+        let text = String::from_utf8_lossy(&shown.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        for part in [
+            "NAME",
+            "SYNOPSIS",
+            "--store",
+            "perflab-checklist(1)",
+            "Exit codes: 0 ok",
+        ] {
+            assert!(
+                text.contains(part),
+                "{part} missing from the rendered page: {text}"
+            );
+        }
+        assert!(!text.contains(".TH"), "rendered, not shown as roff");
+    } else {
+        common::skip("man", "man is not installed (apt-get install man-db)");
+    }
     let bad = lab.cmd().args(["completions", "nosh"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
