@@ -222,8 +222,8 @@ fn merge_any(parts: &[LoadSummary], first: &LoadSummary) -> Result<LoadSummary, 
     Ok(out)
 }
 
-/// The segments' connections together: their histograms add, so the percentiles are exact.
-/// A segment that opened none has no histogram to add.
+/// The segments' connections together: their histograms add, so the percentiles are exact;
+/// the connects given up add, and so do the slow ones the histograms do not hold.
 fn merge_connects(
     parts: &[Option<&perflab_model::load::Connects>],
 ) -> Result<Option<perflab_model::load::Connects>, LoadError> {
@@ -236,14 +236,22 @@ fn merge_connects(
                 reason: format!("{e:?}"),
             })
     };
-    let (mut tcp, mut tls) = (new_histogram(), new_histogram());
+    let mut all = crate::record::ConnectStats::new();
     for c in parts.iter().flatten() {
-        add(&mut tcp, &c.histogram)?;
+        add(&mut all.tcp, &c.histogram)?;
         if let Some(t) = &c.tls {
-            add(&mut tls, &t.histogram)?;
+            add(&mut all.tls, &t.histogram)?;
         }
+        all.incomplete += c.incomplete;
+        // A part's slow connects are its histogram's slow ones plus its slow given-up ones.
+        let finished_slow = if c.histogram.is_empty() {
+            0
+        } else {
+            crate::record::slow_connects(&decode_histogram(&c.histogram)?)
+        };
+        all.incomplete_slow += c.slow.saturating_sub(finished_slow);
     }
-    Ok(crate::record::connects_of(&tcp, &tls))
+    Ok(all.summary())
 }
 
 /// Check that named segment results make one whole test: the same plan, each segment of the

@@ -371,27 +371,57 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-/// The connections' summary from their connect and TLS handshake times; `None` when none was
-/// opened.
-pub(crate) fn connects_of(
-    h: &Histogram<u64>,
-    tls: &Histogram<u64>,
-) -> Option<perflab_model::load::Connects> {
-    if h.is_empty() {
-        return None;
-    }
+/// The connects of `h` that took [`perflab_model::load::SLOW_CONNECT_SECONDS`] or more.
+pub(crate) fn slow_connects(h: &Histogram<u64>) -> u64 {
     let slow_ns = (perflab_model::load::SLOW_CONNECT_SECONDS * 1e9) as u64;
-    Some(perflab_model::load::Connects {
-        opened: h.len(),
-        slow: h.count_between(slow_ns, MAX_NS),
-        time: percentiles(h),
-        histogram: encode_histogram(h),
-        tls: (!tls.is_empty()).then(|| perflab_model::load::Handshakes {
-            count: tls.len(),
-            time: percentiles(tls),
-            histogram: encode_histogram(tls),
-        }),
-    })
+    h.count_between(slow_ns, MAX_NS)
+}
+
+/// What the connections of a test took: TCP connects, TLS handshakes, and the connects given
+/// up before their handshake finished.
+pub(crate) struct ConnectStats {
+    pub(crate) tcp: Histogram<u64>,
+    pub(crate) tls: Histogram<u64>,
+    pub(crate) incomplete: u64,
+    pub(crate) incomplete_slow: u64,
+}
+
+impl ConnectStats {
+    pub(crate) fn new() -> ConnectStats {
+        ConnectStats {
+            tcp: new_histogram(),
+            tls: new_histogram(),
+            incomplete: 0,
+            incomplete_slow: 0,
+        }
+    }
+
+    /// A connect given up after `waited` (its request's timeout, or the end of the test).
+    pub(crate) fn gave_up(&mut self, waited: std::time::Duration) {
+        self.incomplete += 1;
+        if waited.as_secs_f64() >= perflab_model::load::SLOW_CONNECT_SECONDS {
+            self.incomplete_slow += 1;
+        }
+    }
+
+    /// The summary; `None` when no connect was tried.
+    pub(crate) fn summary(&self) -> Option<perflab_model::load::Connects> {
+        if self.tcp.is_empty() && self.incomplete == 0 {
+            return None;
+        }
+        Some(perflab_model::load::Connects {
+            opened: self.tcp.len(),
+            slow: slow_connects(&self.tcp) + self.incomplete_slow,
+            incomplete: self.incomplete,
+            time: percentiles(&self.tcp),
+            histogram: encode_histogram(&self.tcp),
+            tls: (!self.tls.is_empty()).then(|| perflab_model::load::Handshakes {
+                count: self.tls.len(),
+                time: percentiles(&self.tls),
+                histogram: encode_histogram(&self.tls),
+            }),
+        })
+    }
 }
 
 /// Base64 of the V2-deflate serialisation.

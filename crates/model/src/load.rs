@@ -177,8 +177,13 @@ pub struct ThresholdResult {
 pub struct Connects {
     /// Connections opened, warm-up included.
     pub opened: u64,
-    /// Those that took [`SLOW_CONNECT_SECONDS`] or more: the kernel resent their SYN.
+    /// Connects that took [`SLOW_CONNECT_SECONDS`] or more, finished or given up: the kernel
+    /// resent their SYN.
     pub slow: u64,
+    /// Connects given up before the handshake finished: their request timed out, or the test
+    /// ended (their requests are `timeout` or `unfinished`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incomplete: u64,
     /// Connect time (seconds).
     pub time: Percentiles,
     /// The connect times, HDR-encoded (base64 of V2 + deflate), so segments merge exactly.

@@ -532,6 +532,49 @@ fn connections_the_listen_queue_dropped_are_counted_and_explained() {
     assert!(md.contains("connections took 1 s or more"), "{md}");
 }
 
+/// Connects a listen queue never lets through are given up at the end of the test: counted
+/// apart (`incomplete`) and among the slow ones, so the warning explains their `unfinished`
+/// requests too.
+#[test]
+fn connects_that_never_finish_are_counted_as_given_up() {
+    use std::os::fd::AsRawFd as _;
+    let lab = Lab::new();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: listen(2) on a socket this test owns; no memory is passed.
+    #[allow(unsafe_code)]
+    let relisten = unsafe { libc::listen(l.as_raw_fd(), 1) };
+    assert_eq!(relisten, 0);
+    let url = format!("http://{}/", l.local_addr().unwrap());
+    let out = lab
+        .cmd()
+        .args([
+            "load",
+            &url,
+            "-c",
+            "6",
+            "-d",
+            "1500ms",
+            "--json",
+            "--no-store",
+        ])
+        .output()
+        .unwrap();
+    drop(l);
+    let doc = json(&out.stdout);
+    let c = &doc["load"]["connects"];
+    // Two handshakes complete into the queue (never accepted); four SYNs are dropped for good.
+    assert_eq!(c["opened"], 2, "{c}");
+    assert_eq!(c["incomplete"], 4, "{c}");
+    assert_eq!(c["slow"], 4, "{c}");
+    let unfinished = summary(&doc)["errors"]["unfinished"].as_u64().unwrap();
+    assert_eq!(unfinished, 6, "{}", summary(&doc));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning: 4 of 6 connections took 1 s or more to connect (4 never connected before their timeout or the end)"),
+        "{err}"
+    );
+}
+
 fn read_request(s: &mut std::net::TcpStream) {
     let mut buf = [0u8; 4096];
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));

@@ -255,6 +255,14 @@ fn connections(load: &LoadSummary) -> String {
     if let Some(h) = &c.tls {
         row("TLS", h.count, &h.time);
     }
+    if c.incomplete > 0 {
+        let _ = write!(
+            out,
+            "<tr><td class=\"fail\">given up before the handshake</td><td class=\"num\">{}</td>\
+<td colspan=\"4\"></td></tr>",
+            c.incomplete
+        );
+    }
     out.push_str("</tbody></table>");
     out
 }

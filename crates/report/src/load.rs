@@ -198,8 +198,12 @@ fn outcomes(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) {
     if let Some(c) = &s.connects {
         let _ = writeln!(
             out,
-            "  connections: {} opened, connect p50 {}  p99 {}  max {}",
+            "  connections: {} opened{}, connect p50 {}  p99 {}  max {}",
             c.opened,
+            match c.incomplete {
+                0 => String::new(),
+                n => format!(" ({n} more given up before the handshake)"),
+            },
             t(c.time.p50),
             t(c.time.p99),
             t(c.time.max)
@@ -225,10 +229,15 @@ fn outcomes(out: &mut String, s: &LoadSummary, all: &ScenarioSummary) {
 pub fn slow_connect_hint(s: &LoadSummary) -> Option<String> {
     let c = s.connects.as_ref().filter(|c| c.slow > 0)?;
     Some(format!(
-        "{} of {} connections took 1 s or more to connect: the target's listen queue was full \
+        "{} of {} connections took 1 s or more to connect{}: the target's listen queue was full \
 and dropped their SYN, which the kernel sent again a second later (raise the server's listen \
 backlog and net.core.somaxconn, or open connections gradually with --stages)",
-        c.slow, c.opened
+        c.slow,
+        c.opened + c.incomplete,
+        match c.incomplete {
+            0 => String::new(),
+            n => format!(" ({n} never connected before their timeout or the end)"),
+        }
     ))
 }
 

@@ -490,15 +490,20 @@ pub(super) async fn connect(
     tls: Option<&tokio_rustls::TlsConnector>,
     times: &ConnectTimes,
 ) -> Result<Stream, ErrorKind> {
-    let began = Instant::now();
-    let tcp =
-        tokio::net::TcpStream::connect(authority)
-            .await
-            .map_err(|e| match ErrorKind::of_io(&e) {
+    let attempt = times.attempt();
+    let tcp = match tokio::net::TcpStream::connect(authority).await {
+        Ok(tcp) => {
+            attempt.connected();
+            tcp
+        }
+        Err(e) => {
+            attempt.failed();
+            return Err(match ErrorKind::of_io(&e) {
                 ErrorKind::ConnectRefused => ErrorKind::ConnectRefused,
                 _ => ErrorKind::Connect,
-            })?;
-    times.connected(began.elapsed());
+            });
+        }
+    };
     let _ = tcp.set_nodelay(true);
     let Some(connector) = tls else {
         return Ok(Stream::Plain(tcp));

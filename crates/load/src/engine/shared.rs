@@ -28,37 +28,73 @@ pub(super) struct Shared {
     pub(super) connects: ConnectTimes,
 }
 
-/// The connect time of every TCP connection and of every TLS handshake over one. One lock
-/// per connection opened, not per request: a keep-alive test opens a handful, a
-/// `Connection: close` one pays a few nanoseconds beside a handshake of tens of microseconds.
-pub(super) struct ConnectTimes(std::sync::Mutex<[hdrhistogram::Histogram<u64>; 2]>);
+/// The connect time of every TCP connection and of every TLS handshake over one, and the
+/// connects given up before their handshake finished. One lock per connection opened, not per
+/// request: a keep-alive test opens a handful, a `Connection: close` one pays a few
+/// nanoseconds beside a handshake of tens of microseconds.
+pub(super) struct ConnectTimes(std::sync::Mutex<crate::record::ConnectStats>);
 
 impl ConnectTimes {
     pub(super) fn new() -> ConnectTimes {
-        let h = crate::record::new_histogram;
-        ConnectTimes(std::sync::Mutex::new([h(), h()]))
+        ConnectTimes(std::sync::Mutex::new(crate::record::ConnectStats::new()))
     }
 
-    /// A TCP connect that took `took`.
-    pub(super) fn connected(&self, took: Duration) {
-        self.record(0, took);
+    /// A TCP connect begins: the attempt records itself when it ends, or when it is given up
+    /// (dropped by a request's timeout or the end of the test).
+    pub(super) fn attempt(&self) -> ConnectAttempt<'_> {
+        ConnectAttempt {
+            times: self,
+            began: Instant::now(),
+            ended: false,
+        }
     }
 
     /// A TLS handshake that took `took`.
     pub(super) fn shook_hands(&self, took: Duration) {
-        self.record(1, took);
-    }
-
-    fn record(&self, which: usize, took: Duration) {
-        if let Ok(mut h) = self.0.lock() {
-            h[which].saturating_record((took.as_nanos() as u64).max(1));
+        if let Ok(mut c) = self.0.lock() {
+            c.tls.saturating_record(nanos(took));
         }
     }
 
-    /// What the summary carries; `None` when no connection was opened.
+    /// What the summary carries; `None` when no connect was tried.
     pub(super) fn summary(&self) -> Option<perflab_model::load::Connects> {
-        let h = self.0.lock().ok()?;
-        crate::record::connects_of(&h[0], &h[1])
+        self.0.lock().ok()?.summary()
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    (d.as_nanos() as u64).max(1)
+}
+
+/// One TCP connect in progress.
+pub(super) struct ConnectAttempt<'a> {
+    times: &'a ConnectTimes,
+    began: Instant,
+    ended: bool,
+}
+
+impl ConnectAttempt<'_> {
+    /// The handshake finished: its time is recorded.
+    pub(super) fn connected(mut self) {
+        self.ended = true;
+        if let Ok(mut c) = self.times.0.lock() {
+            c.tcp.saturating_record(nanos(self.began.elapsed()));
+        }
+    }
+
+    /// The connect failed (refused, unreachable): an error of its request, not a time.
+    pub(super) fn failed(mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for ConnectAttempt<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            if let Ok(mut c) = self.times.0.lock() {
+                c.gave_up(self.began.elapsed());
+            }
+        }
     }
 }
 
