@@ -29,8 +29,18 @@ pub const TARGET_METRICS: [&str; 5] = [
     "gc_pause_max",
 ];
 
+/// The whole test's connections a threshold may name (k6's `http_req_connecting`): not one
+/// scenario's, since scenarios share their connections.
+pub const CONNECT_METRICS: [&str; 5] = [
+    "connect_p50",
+    "connect_p95",
+    "connect_p99",
+    "connect_max",
+    "slow_connects",
+];
+
 /// The metrics a threshold may name.
-pub const METRICS: [&str; 18] = [
+pub const METRICS: [&str; 23] = [
     "p50",
     "p90",
     "p95",
@@ -49,6 +59,11 @@ pub const METRICS: [&str; 18] = [
     "memory_per_request",
     "gc_pause_p99",
     "gc_pause_max",
+    "connect_p50",
+    "connect_p95",
+    "connect_p99",
+    "connect_max",
+    "slow_connects",
 ];
 
 impl Threshold {
@@ -95,6 +110,13 @@ impl Threshold {
                 "unknown metric {metric:?} (use {})",
                 METRICS.join(", ")
             )));
+        }
+        if let Some(s) = scenario.as_ref().filter(|s| *s != "all") {
+            if CONNECT_METRICS.contains(&metric.as_str()) {
+                return Err(err(format!(
+                    "{metric} is the whole test's (scenarios share their connections): write it without {s:?}"
+                )));
+            }
         }
         if let Some(s) = &scenario {
             if s != "all" && !scenarios.contains(s) {
@@ -157,6 +179,9 @@ impl Threshold {
     /// Evaluate against a whole load summary: the target's costs from its metrics, the rest
     /// from the threshold's scenario (`all` unless named).
     pub fn evaluate_load(&self, s: &perflab_model::load::LoadSummary) -> ThresholdResult {
+        if CONNECT_METRICS.contains(&self.metric.as_str()) {
+            return self.evaluate_connects(s.connects.as_ref());
+        }
         if !self.is_target_metric() {
             let scenario = s
                 .scenarios
@@ -188,6 +213,37 @@ impl Threshold {
             passed: self.holds(v),
             note: None,
         }
+    }
+
+    /// A connect threshold: `slow_connects` counts (none opened is none slow); a connect time
+    /// with no connection opened fails, as a latency with no successful request does.
+    fn evaluate_connects(&self, c: Option<&perflab_model::load::Connects>) -> ThresholdResult {
+        let result = |observed: f64, passed: bool, note: Option<String>| ThresholdResult {
+            expression: self.expression.clone(),
+            observed,
+            unit: Some(unit_of(&self.metric)),
+            passed,
+            note,
+        };
+        if self.metric == "slow_connects" {
+            let v = c.map_or(0.0, |c| c.slow as f64);
+            return result(v, self.holds(v), None);
+        }
+        let Some(c) = c.filter(|c| c.opened > 0) else {
+            return result(
+                0.0,
+                false,
+                Some("no connection was opened: a connect-time threshold cannot pass".into()),
+            );
+        };
+        let t = &c.time;
+        let v = match self.metric.as_str() {
+            "connect_p50" => t.p50,
+            "connect_p95" => t.p95,
+            "connect_p99" => t.p99,
+            _ => t.max,
+        };
+        result(v, self.holds(v), None)
     }
 
     fn holds(&self, v: f64) -> bool {
@@ -247,7 +303,8 @@ pub fn unit_of(metric: &str) -> perflab_model::Unit {
     match metric {
         "cpu_per_request" | "gc_pause_p99" | "gc_pause_max" => Unit::seconds(),
         "memory_per_request" => Unit::bytes(),
-        "allocs_per_request" | "requests" => Unit::count(),
+        "allocs_per_request" | "requests" | "slow_connects" => Unit::count(),
+        m if m.starts_with("connect_") => Unit::seconds(),
         "error_rate" | "checks" => Unit::ratio(),
         m if m.starts_with('p') || m == "max" || m == "mean" => Unit::seconds(),
         "rps" => Unit::per_sec(),
@@ -290,6 +347,39 @@ mod tests {
         let t = Threshold::parse("error_rate<1%", &names()).unwrap();
         assert_eq!(t.value, 0.01);
         assert!(Threshold::parse("p(99)<5", &names()).is_err());
+    }
+
+    #[test]
+    fn connect_thresholds_are_the_whole_tests() {
+        use perflab_model::load::{Connects, LoadSummary};
+        let t = Threshold::parse("connect_p99<10ms", &names()).unwrap();
+        assert_eq!((t.metric.as_str(), t.value), ("connect_p99", 0.010));
+        let e = Threshold::parse("search.connect_p99<10ms", &names()).unwrap_err();
+        assert!(e.to_string().contains("the whole test's"), "{e}");
+        assert!(
+            Threshold::parse("connect_p99<10", &names()).is_err(),
+            "a time needs a unit"
+        );
+        let mut s = LoadSummary::default();
+        // No connection: a connect time cannot pass, and none was slow.
+        let r = t.evaluate_load(&s);
+        assert!(!r.passed && r.note.is_some(), "{r:?}");
+        let slow = Threshold::parse("slow_connects<1", &names()).unwrap();
+        assert!(slow.evaluate_load(&s).passed);
+        let mut c = Connects {
+            opened: 10,
+            slow: 2,
+            ..Connects::default()
+        };
+        c.time.p99 = 1.02;
+        c.time.max = 1.03;
+        s.connects = Some(c);
+        let r = t.evaluate_load(&s);
+        assert!(!r.passed && r.observed == 1.02, "{r:?}");
+        assert_eq!(r.unit.as_ref().map(|u| u.as_str()), Some("s"));
+        assert!(!slow.evaluate_load(&s).passed);
+        let max = Threshold::parse("connect_max<2s", &names()).unwrap();
+        assert!(max.evaluate_load(&s).passed);
     }
 
     #[test]

@@ -500,9 +500,17 @@ fn connections_the_listen_queue_dropped_are_counted_and_explained() {
     let out = lab
         .cmd()
         .args(["load", &url, "-c", "12", "-d", "2s", "--json"])
+        .args([
+            "--threshold",
+            "connect_p99<100ms",
+            "--threshold",
+            "slow_connects<1",
+        ])
+        .args(["--threshold", "p50<1s"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
+    // The connect thresholds fail (k6's http_req_connecting), the latency one passes.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc = json(&out.stdout);
     let c = &doc["load"]["connects"];
     assert_eq!(c["opened"], 12, "{c}");
@@ -511,6 +519,27 @@ fn connections_the_listen_queue_dropped_are_counted_and_explained() {
     assert!((5..=12).contains(&slow), "{slow} slow: {c}");
     let max = c["time"]["max"].as_f64().unwrap();
     assert!((0.99..2.5).contains(&max), "{c}");
+    let passed: Vec<(&str, bool)> = doc["load"]["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["expression"].as_str().unwrap(),
+                t["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        passed,
+        [
+            ("connect_p99<100ms", false),
+            ("slow_connects<1", false),
+            ("p50<1s", true)
+        ],
+        "{}",
+        doc["load"]["thresholds"]
+    );
     let err = stderr(&out);
     assert!(
         err.contains(&format!("warning: {slow} of 12 connections took 1 s or more to connect: the target's listen queue was full")),
