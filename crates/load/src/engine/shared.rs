@@ -24,7 +24,7 @@ pub(super) struct Shared {
     /// Open model: slots an idle connection woke for more than [`LATE`] after their time (the
     /// generator short of CPU, not the connection busy on the server).
     pub(super) generator_late: AtomicU64,
-    /// How long each TCP connection took to connect.
+    /// How long each TCP connect and TLS handshake took, and the connects given up.
     pub(super) connects: ConnectTimes,
 }
 
