@@ -89,7 +89,8 @@ pub struct LoadRequest {
     /// one request, its latency from the first send to the last response (default: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_redirects: u32,
-    /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms' (repeatable).
+    /// Threshold, e.g. 'p99<5ms', 'error_rate<0.01', 'rps>10000', 'search.p99<5ms',
+    /// 'connect_p99<10ms', 'slow_connects<1' (repeatable).
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<String>,
     /// Stop as soon as a threshold fails.

@@ -127,6 +127,7 @@ the intended send time (coordinated omission corrected). Failed requests are cou
         after_help = "Examples:\n  perflab load http://127.0.0.1:8080/ -c 64 -d 30s\n  \
 perflab load http://127.0.0.1:8080/search --rate 1000/s -d 1m --threshold 'p99<5ms'\n  \
 perflab load http://127.0.0.1:8080/ --stages '30s:50,1m:100,30s:200,30s:0'\n  \
+perflab load http://127.0.0.1:8080/ -c 500 -d 30s --threshold 'slow_connects<1'   # no SYN dropped\n  \
 perflab load --scenario-file load.toml --rate 500/s --warmup 10s\n  \
 perflab load http://127.0.0.1:8080/ -m POST -H 'X-API-Key: k' --body @query.json\n  \
 perflab load /api/v1/faces/search --vus 100   # [load] base_url (and server) in perflab.toml"
