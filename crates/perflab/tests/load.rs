@@ -561,19 +561,25 @@ fn connections_the_listen_queue_dropped_are_counted_and_explained() {
     assert!(md.contains("connections took 1 s or more"), "{md}");
 }
 
-/// Connects a listen queue never lets through are given up at the end of the test: counted
-/// apart (`incomplete`) and among the slow ones, so the warning explains their `unfinished`
-/// requests too.
-#[test]
-fn connects_that_never_finish_are_counted_as_given_up() {
+/// A listener whose queue holds two connections and that never accepts one, and its URL.
+fn never_accepting() -> (TcpListener, String) {
     use std::os::fd::AsRawFd as _;
-    let lab = Lab::new();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    // SAFETY: listen(2) on a socket this test owns; no memory is passed.
+    // SAFETY: listen(2) on a socket this function owns; no memory is passed.
     #[allow(unsafe_code)]
     let relisten = unsafe { libc::listen(l.as_raw_fd(), 1) };
     assert_eq!(relisten, 0);
     let url = format!("http://{}/", l.local_addr().unwrap());
+    (l, url)
+}
+
+/// Connects a listen queue never lets through are given up at the end of the test: counted
+/// apart (`incomplete`) and among the slow ones, so the warning explains their `unfinished`
+/// requests too; Ctrl-C keeps the run and still says it.
+#[test]
+fn connects_that_never_finish_are_counted_as_given_up() {
+    let lab = Lab::new();
+    let (_listener, url) = never_accepting();
     let out = lab
         .cmd()
         .args([
@@ -588,7 +594,6 @@ fn connects_that_never_finish_are_counted_as_given_up() {
         ])
         .output()
         .unwrap();
-    drop(l);
     let doc = json(&out.stdout);
     let c = &doc["load"]["connects"];
     // Two handshakes complete into the queue (never accepted); four SYNs are dropped for good.
@@ -597,9 +602,30 @@ fn connects_that_never_finish_are_counted_as_given_up() {
     assert_eq!(c["slow"], 4, "{c}");
     let unfinished = summary(&doc)["errors"]["unfinished"].as_u64().unwrap();
     assert_eq!(unfinished, 6, "{}", summary(&doc));
+    let warning = "warning: 4 of 6 connections took 1 s or more to connect (4 never connected before their timeout or the end)";
     let err = stderr(&out);
+    assert!(err.contains(warning), "{err}");
+    // Ctrl-C keeps the run (exit 130), and its warnings are still said. A new listener: the
+    // first one's queue still holds the closed connections of the first run.
+    let (_listener, url) = never_accepting();
+    let child = Command::new(env!("CARGO_BIN_EXE_perflab"))
+        .args(["load", &url, "-c", "6", "-d", "60s", "--no-store"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(warning), "{err}");
     assert!(
-        err.contains("warning: 4 of 6 connections took 1 s or more to connect (4 never connected before their timeout or the end)"),
+        err.contains("interrupted: partial results were kept"),
         "{err}"
     );
 }

@@ -213,13 +213,15 @@ pub(crate) fn run(mut args: LoadArgs, store: Option<&Path>, config: &Config) -> 
             super::text(perflab_report::Document::Profile(p))
         ));
     }
-    super::finish_run(run, &args.output, store, |_| text)?;
+    // An interrupted run is kept and then reported as an error: its warnings still come first.
+    let finished = super::finish_run(run, &args.output, store, |_| text);
     if let Some(warning) = &shortfall {
         crate::term::info!("{warning}");
     }
     if let Some(hint) = &slow_connects {
         crate::term::info!("warning: {hint}");
     }
+    finished?;
     Ok(
         if failed_thresholds || (args.fail_on_shortfall && shortfall.is_some()) {
             Outcome::GateFailed
