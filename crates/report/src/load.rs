@@ -495,3 +495,55 @@ pub(crate) fn load_markdown(s: &LoadSummary) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use perflab_model::load::{Connects, Handshakes, LoadSummary};
+    use perflab_model::{Run, RunKind};
+
+    fn with(connects: Option<Connects>) -> Run {
+        let mut run = Run::new(RunKind::Load);
+        run.load = Some(LoadSummary {
+            model: "closed".into(),
+            latency_is: "service_time".into(),
+            connects,
+            ..LoadSummary::default()
+        });
+        run
+    }
+
+    #[test]
+    fn connections_are_a_line_and_slow_ones_a_warning() {
+        assert!(!super::load_text(&with(None)).contains("connections:"));
+        let mut c = Connects {
+            opened: 20,
+            slow: 3,
+            incomplete: 2,
+            tls: Some(Handshakes {
+                count: 20,
+                ..Handshakes::default()
+            }),
+            ..Connects::default()
+        };
+        c.time.p50 = 50e-6;
+        c.time.p99 = 1.02;
+        c.time.max = 1.03;
+        let run = with(Some(c.clone()));
+        let text = super::load_text(&run);
+        assert!(
+            text.contains(
+                "  connections: 20 opened (2 more given up before the handshake), connect p50 50.0µs  p99 1.02s  max 1.03s\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("  TLS handshakes: 20, p50 "), "{text}");
+        let hint = super::slow_connect_hint(run.load.as_ref().unwrap()).unwrap();
+        assert!(
+            hint.starts_with("3 of 22 connections took 1 s or more to connect (2 never connected"),
+            "{hint}"
+        );
+        assert!(super::load_markdown(run.load.as_ref().unwrap()).contains("> ⚠️ 3 of 22"));
+        c.slow = 0;
+        assert!(super::slow_connect_hint(&with(Some(c)).load.unwrap()).is_none());
+    }
+}
