@@ -78,7 +78,7 @@ pub enum LoadError {
     #[error("cannot start the load runtime: {0}")]
     Runtime(String),
     /// A stored HDR histogram is damaged.
-    #[error("latency histogram {reason}")]
+    #[error("HDR histogram {reason}")]
     Histogram {
         /// What is wrong.
         reason: String,

@@ -328,9 +328,41 @@ pub fn merge_files(files: &[std::path::PathBuf]) -> Result<LoadSummary, LoadErro
                 run.kind.as_str()
             )));
         };
+        damaged_histogram(&load).map_or(Ok(()), |e| Err(fail(e)))?;
         parts.push((name, load));
     }
     check_segments(&parts)?;
     let parts: Vec<LoadSummary> = parts.into_iter().map(|(_, p)| p).collect();
     merge(&parts)
+}
+
+/// The first histogram of a segment that does not decode, named: merging it would fail with
+/// no word of which file or histogram is at fault.
+fn damaged_histogram(load: &LoadSummary) -> Option<String> {
+    let mut all: Vec<(String, &str)> = Vec::new();
+    for (name, s) in &load.scenarios {
+        all.push((format!("scenario {name}'s latency"), &s.latency_histogram));
+        all.push((
+            format!("scenario {name}'s service time"),
+            &s.service_time_histogram,
+        ));
+        all.push((
+            format!("scenario {name}'s failed latency"),
+            &s.failed_latency_histogram,
+        ));
+    }
+    if let Some(c) = &load.connects {
+        all.push(("connect time".into(), &c.histogram));
+        if let Some(t) = &c.tls {
+            all.push(("TLS handshake".into(), &t.histogram));
+        }
+    }
+    all.into_iter()
+        .filter(|(_, h)| !h.is_empty())
+        .find_map(|(what, h)| {
+            decode_histogram(h).err().map(|e| match e {
+                LoadError::Histogram { reason } => format!("{what} histogram is damaged: {reason}"),
+                e => format!("{what} histogram: {e}"),
+            })
+        })
 }

@@ -1944,6 +1944,24 @@ fn merge_refuses_a_segment_twice_a_missing_one_and_a_foreign_plan_and_checks_thr
     let out = merge(&[&a, &foreign]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("different plans"), "{}", stderr(&out));
+    // A damaged histogram is named with its file before anything is merged.
+    for (at, what) in [
+        ("/load/connects/histogram", "connect time histogram"),
+        (
+            "/load/scenarios/all/latency_histogram",
+            "scenario all's latency histogram",
+        ),
+    ] {
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&b).unwrap()).unwrap();
+        *doc.pointer_mut(at).expect(at) = "!!".into();
+        let damaged = lab.write("damaged.json", &doc.to_string());
+        let out = merge(&[&a, damaged.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        let expected = format!("damaged.json: {what} is damaged: not base64");
+        assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
     // The whole test: its threshold is checked on the merge (a loopback p99 under 1 ms may
     // hold or not; the exit code follows what the merged document says).
     let out = merge(&[&a, &b]);
