@@ -194,56 +194,33 @@ impl Threshold {
             .target_metrics
             .as_ref()
             .and_then(|t| t.derived.get(&self.metric).copied());
-        let Some(v) = found else {
-            return ThresholdResult {
-                expression: self.expression.clone(),
-                observed: 0.0,
-                unit: Some(unit_of(&self.metric)),
-                passed: false,
-                note: Some(format!(
-                    "the target's metrics have no {} (it exports none of the series it is made from)",
-                    self.metric
-                )),
-            };
-        };
-        ThresholdResult {
-            expression: self.expression.clone(),
-            observed: v,
-            unit: Some(unit_of(&self.metric)),
-            passed: self.holds(v),
-            note: None,
+        match found {
+            Some(v) => self.observed(v),
+            None => self.cannot_pass(format!(
+                "the target's metrics have no {} (it exports none of the series it is made from)",
+                self.metric
+            )),
         }
     }
 
     /// A connect threshold: `slow_connects` counts (none opened is none slow); a connect time
     /// with no connection opened fails, as a latency with no successful request does.
     fn evaluate_connects(&self, c: Option<&perflab_model::load::Connects>) -> ThresholdResult {
-        let result = |observed: f64, passed: bool, note: Option<String>| ThresholdResult {
-            expression: self.expression.clone(),
-            observed,
-            unit: Some(unit_of(&self.metric)),
-            passed,
-            note,
-        };
         if self.metric == "slow_connects" {
-            let v = c.map_or(0.0, |c| c.slow as f64);
-            return result(v, self.holds(v), None);
+            return self.observed(c.map_or(0.0, |c| c.slow as f64));
         }
         let Some(c) = c.filter(|c| c.opened > 0) else {
-            return result(
-                0.0,
-                false,
-                Some("no connection was opened: a connect-time threshold cannot pass".into()),
+            return self.cannot_pass(
+                "no connection was opened: a connect-time threshold cannot pass".into(),
             );
         };
         let t = &c.time;
-        let v = match self.metric.as_str() {
+        self.observed(match self.metric.as_str() {
             "connect_p50" => t.p50,
             "connect_p95" => t.p95,
             "connect_p99" => t.p99,
             _ => t.max,
-        };
-        result(v, self.holds(v), None)
+        })
     }
 
     fn holds(&self, v: f64) -> bool {
@@ -255,22 +232,8 @@ impl Threshold {
         }
     }
 
-    /// Evaluate against a summary. A latency threshold with no successful request fails: a
-    /// dead server has no latency to be fast with.
-    pub fn evaluate(&self, s: &ScenarioSummary) -> ThresholdResult {
-        if self.is_latency() && s.requests.saturating_sub(s.failed) == 0 {
-            return ThresholdResult {
-                expression: self.expression.clone(),
-                observed: 0.0,
-                unit: Some(unit_of(&self.metric)),
-                passed: false,
-                note: Some(format!(
-                    "no successful request (of {}): a latency threshold cannot pass",
-                    s.requests
-                )),
-            };
-        }
-        let v = self.observe(s);
+    /// The result of observing `v`.
+    fn observed(&self, v: f64) -> ThresholdResult {
         ThresholdResult {
             expression: self.expression.clone(),
             observed: v,
@@ -278,6 +241,29 @@ impl Threshold {
             passed: self.holds(v),
             note: None,
         }
+    }
+
+    /// A failed result with no value to observe, and why.
+    fn cannot_pass(&self, why: String) -> ThresholdResult {
+        ThresholdResult {
+            expression: self.expression.clone(),
+            observed: 0.0,
+            unit: Some(unit_of(&self.metric)),
+            passed: false,
+            note: Some(why),
+        }
+    }
+
+    /// Evaluate against a summary. A latency threshold with no successful request fails: a
+    /// dead server has no latency to be fast with.
+    pub fn evaluate(&self, s: &ScenarioSummary) -> ThresholdResult {
+        if self.is_latency() && s.requests.saturating_sub(s.failed) == 0 {
+            return self.cannot_pass(format!(
+                "no successful request (of {}): a latency threshold cannot pass",
+                s.requests
+            ));
+        }
+        self.observed(self.observe(s))
     }
 }
 
