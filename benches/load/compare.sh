@@ -6,8 +6,10 @@
 #
 #   benches/load/compare.sh [CONNECTIONS] [SECONDS] [ROUNDS] [SERVER]
 #
-# SERVER: nginx (one worker, `return 200 "ok"`, no access log), perflab (its own test server,
-# one thread), or auto (the default: nginx when installed). A server that is slower than the
+# SERVER: nginx (one worker, `return 200 "ok"`, no access log), nginx-close (the same, closing
+# each connection after its response: every request pays a TCP handshake, which measures the
+# generators' connect path), perflab (its own test server, one thread), or auto (the default:
+# nginx when installed). A server that is slower than the
 # generators caps every tool at the server's speed and hides their differences; the server's
 # CPU seconds show when that happens (close to SECONDS means saturated).
 #
@@ -36,11 +38,14 @@ case "$server_kind" in
   nginx)
     start_nginx "$work" "$port" "$server_cpu"
     ;;
+  nginx-close)
+    start_nginx "$work" "$port" "$server_cpu" off
+    ;;
   perflab)
     taskset -c "$server_cpu" "$testserver" --addr "127.0.0.1:$port" --threads 1 >/dev/null &
     ;;
   *)
-    echo "unknown server '$server_kind' (nginx, perflab or auto)" >&2
+    echo "unknown server '$server_kind' (nginx, nginx-close, perflab or auto)" >&2
     exit 2
     ;;
 esac

@@ -1868,6 +1868,64 @@ fn criterion_allocations_per_iteration_are_the_routines_own() {
     );
 }
 
+/// A command that execs another (`env`, `taskset`, `nice`, `sh -c 'exec …'`) keeps whole
+/// stacks: perf keeps the first program's mappings in the process after the exec, and its
+/// unwinder took the lower of the two libcs; through `env` 7 runs in 8 were 50-63% complete.
+/// perflab moves the mappings from before the last exec out of the way (`perf_data.rs`).
+#[test]
+fn a_command_started_through_a_program_that_execs_it_keeps_whole_stacks() {
+    need!(perf_works(), "perf");
+    let lab = Lab::new();
+    let exe = lab.path("allocs");
+    let st = Std::new("rustc")
+        .args(["-O", "-o"])
+        .arg(&exe)
+        .arg(data("profile/allocs.rs"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let exe = exe.display().to_string();
+    let exec_in_sh = format!("exec {exe} 2500");
+    let chains: [&[&str]; 3] = [
+        &["env", "PERFLAB_TEST=1", &exe, "2500"],
+        &["sh", "-c", &exec_in_sh],
+        &["env", "nice", "-n", "1", &exe, "2500"],
+    ];
+    let mut completes = Vec::new();
+    for run in 0..6 {
+        let chain = chains[run % chains.len()];
+        let out = format!("r{run}");
+        let mut args = vec!["--json", "--no-store", "-o", &out, "--"];
+        args.extend_from_slice(chain);
+        let doc = profile_json(&lab, &args);
+        let s = summary(&doc);
+        assert_eq!(s["unwinding"], "dwarf", "{s}");
+        let complete = s["complete_stacks"].as_f64().unwrap();
+        // Plain perf on the program alone: 98-100%; the stale mappings gave 50-63%.
+        assert!(
+            complete >= 0.90,
+            "run {run} ({chain:?}): {complete:.3} complete: {}",
+            s["warnings"]
+        );
+        let in_libc: f64 = s["top"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["location"] == "libc.so.6")
+            .filter_map(|r| r["flat_share"].as_f64())
+            .sum();
+        assert!(
+            in_libc >= 0.1,
+            "run {run}: {in_libc:.2} in libc: {}",
+            s["top"]
+        );
+        completes.push(complete);
+    }
+    completes.sort_by(f64::total_cmp);
+    let median = (completes[2] + completes[3]) / 2.0;
+    assert!(median >= 0.95, "median {median:.3}: {completes:?}");
+}
+
 /// Samples inside glibc's allocator keep their callers on every run. perf's DWARF unwinder
 /// takes a library's base from its lowest mapping in the process, and it still counts the
 /// mappings of the usage wrapper that started the command; when the wrapper's libc lay below

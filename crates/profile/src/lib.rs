@@ -23,6 +23,7 @@ pub mod fetch;
 pub mod flame;
 pub mod folded;
 pub mod per_iteration;
+pub mod perf_data;
 pub mod perf_script;
 pub mod pprof;
 mod protobuf;

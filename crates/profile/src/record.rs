@@ -622,6 +622,10 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
             reason: "wrote no perf.data (its messages are above)".into(),
         }));
     }
+    if unwinding == Unwinding::Dwarf {
+        // Best effort: a file it cannot repair is unwound as perf recorded it.
+        let _ = crate::perf_data::forget_mappings_before_exec(&data);
+    }
     let main = elf::resolve_program(&argv[0]);
     let profile = perf_script_of(&data, opts, usage.wrapper_pid, main.as_deref())
         .map_err(PerfUnavailable::Failed)?;
