@@ -185,6 +185,35 @@ fn frame_pointers_are_chosen_and_stacks_reach_main() {
         }
     }
     assert!(with_main as f64 >= 0.9 * all as f64, "{with_main} of {all}");
+    // Through programs that exec it, the program's own frame pointers still decide.
+    let exe = exe.display().to_string();
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "--no-store",
+            "-o",
+            "out2",
+            "--",
+            "nice",
+            "-n",
+            "1",
+            "env",
+            "A=1",
+            &exe,
+            "60000000",
+        ],
+    );
+    let s = summary(&run);
+    assert_eq!(s["unwinding"], "fp", "{s}");
+    assert!(
+        s["backend_note"]
+            .as_str()
+            .unwrap()
+            .contains("keep frame pointers"),
+        "{s}"
+    );
+    assert_eq!(top1(&run), "hot_loop");
 }
 
 #[test]

@@ -34,6 +34,7 @@ pub mod session;
 pub mod summary;
 pub mod symbolize;
 pub mod top;
+pub mod wrappers;
 
 use std::collections::HashMap;
 

@@ -401,7 +401,10 @@ pub fn record_cpu(argv: &[String], opts: &RecordOptions) -> Result<Recording, Re
         CpuMode::Callgrind => record_callgrind(argv, opts, None),
         CpuMode::PySpy => record_pyspy(argv, opts),
         // Python: py-spy's stacks are whole on every CPython; perf's are not.
-        CpuMode::Auto if crate::pyspy::is_python(argv) && tool_available(&opts.pyspy) => {
+        CpuMode::Auto
+            if crate::pyspy::is_python(&crate::wrappers::through_wrappers(argv))
+                && tool_available(&opts.pyspy) =>
+        {
             record_pyspy(argv, opts)
         }
         CpuMode::Auto => match record_perf(argv, opts) {
@@ -536,7 +539,9 @@ enum PerfUnavailable {
 }
 
 fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfUnavailable> {
-    let facts = elf::resolve_program(&argv[0]).and_then(|p| elf::inspect(&p));
+    // What `taskset`, `env` or `sh -c 'exec …'` finally run decides, not the wrapper.
+    let program = main_program(argv);
+    let facts = program.as_deref().and_then(elf::inspect);
     let (unwinding, reason) = match opts.unwinding {
         Some(u) => (u, "chosen with --call-graph".to_string()),
         None => elf::choose(facts.as_ref()),
@@ -566,10 +571,7 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
     // load bottom-up, libraries top-down): both then keep the fixed layout, and the command's
     // mappings fall exactly on the wrapper's, which perf then forgets.
     let fixed = unwinding == Unwinding::Dwarf && perflab_exec::layout::randomized();
-    let same_program = same_file(
-        opts.wrapper.first().map(Path::new),
-        main_program(argv).as_deref(),
-    );
+    let same_program = same_file(opts.wrapper.first().map(Path::new), program.as_deref());
     perf.extend(wrapped(
         opts,
         &opts.scratch.join("usage.json"),
@@ -626,8 +628,7 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
         // Best effort: a file it cannot repair is unwound as perf recorded it.
         let _ = crate::perf_data::forget_mappings_before_exec(&data);
     }
-    let main = elf::resolve_program(&argv[0]);
-    let profile = perf_script_of(&data, opts, usage.wrapper_pid, main.as_deref())
+    let profile = perf_script_of(&data, opts, usage.wrapper_pid, program.as_deref())
         .map_err(PerfUnavailable::Failed)?;
     Ok(Recording {
         profile,
@@ -638,8 +639,10 @@ fn record_perf(argv: &[String], opts: &RecordOptions) -> Result<Recording, PerfU
     })
 }
 
+/// The executable `argv` finally runs, through wrappers that exec it (`taskset`, `env`…).
 fn main_program(argv: &[String]) -> Option<PathBuf> {
-    argv.first().and_then(|p| elf::resolve_program(p))
+    let target = crate::wrappers::through_wrappers(argv);
+    target.first().and_then(|p| elf::resolve_program(p))
 }
 
 /// True when both paths name one file.
@@ -851,14 +854,14 @@ fn record_usage_only(
 /// # Errors
 /// [`RecordError::Options`] saying what to use instead.
 pub fn check_alloc(argv: &[String]) -> Result<(), RecordError> {
-    let go = (argv.first())
-        .and_then(|p| elf::resolve_program(p))
+    let target = crate::wrappers::through_wrappers(argv);
+    let go = main_program(argv)
         .and_then(|p| elf::inspect(&p))
         .is_some_and(|f| f.go);
     if go {
         return Err(RecordError::Options(format!(
             "--alloc uses valgrind's DHAT, which cannot see Go's heap ({} is a Go program): use Go's own figures: `perflab bench --profile --alloc -- go test -bench .` (-benchmem: allocs_per_op, bytes_per_op), a heap profile (`go test -memprofile mem.out`, then `perflab profile --input mem.out`) or a server's --pprof-url http://HOST/debug/pprof/allocs",
-            argv[0]
+            target[0]
         )));
     }
     Ok(())
