@@ -6,8 +6,9 @@
 //! two, as address-space randomization decides.
 //!
 //! The repair moves those stale mappings to a process that never runs: the MMAP records of a
-//! process that fall before its last exec, and the parent named by the FORK record that created
-//! it (whose mappings the child inherits), are rewritten in place to a phantom pid. Nothing
+//! process that fall before its last exec are rewritten in place to a phantom pid, and the
+//! parent named by the FORK record that created it (whose mappings the child inherits) to
+//! another phantom that maps nothing. Nothing
 //! changes size; samples taken before the last exec (a wrapper's few microseconds) lose their
 //! symbols, the rest of the program keeps whole stacks. Written by hand: the records needed are
 //! four fixed layouts, and no crate reads `perf.data`'s side-band records for writing.
@@ -34,6 +35,10 @@ const ATTR_SAMPLE_ID_ALL: u64 = 1 << 18;
 
 /// The pid stale mappings are moved to: above any pid Linux gives (at most 2^22).
 pub const PHANTOM_PID: u32 = 0x7fff_fff0;
+
+/// The parent a new process that later execs is given instead of its own: another phantom,
+/// which never maps anything, so the child inherits nothing (not even the moved mappings).
+pub const PHANTOM_PARENT: u32 = 0x7fff_fff1;
 
 /// What the repair did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -69,15 +74,16 @@ pub fn forget_mappings_before_exec(path: &Path) -> std::io::Result<Repaired> {
     let found = side_band(&file, records, end, time_at)?;
     let plan = plan(&found);
     for &(offset, kind) in &plan {
-        let patch = PHANTOM_PID.to_le_bytes();
         match kind {
             // pid and tid of the mapping.
             RECORD_MMAP | RECORD_MMAP2 => {
+                let patch = PHANTOM_PID.to_le_bytes();
                 file.write_all_at(&patch, offset + 8)?;
                 file.write_all_at(&patch, offset + 12)?;
             }
             // ppid and ptid of the fork.
             _ => {
+                let patch = PHANTOM_PARENT.to_le_bytes();
                 file.write_all_at(&patch, offset + 12)?;
                 file.write_all_at(&patch, offset + 20)?;
             }
