@@ -1496,6 +1496,27 @@ fn python_call_trees_are_whole_and_agree_with_py_spy() {
     if tried == 0 {
         common::skip("python3.11", "no Python 3.11, 3.12 or 3.13 here");
     }
+    // Pinned or reniced, it is still Python: py-spy sees it through the programs that exec it.
+    let run = profile_json(
+        &lab,
+        &[
+            "--json",
+            "--no-store",
+            "--profile-dir",
+            "wrapped",
+            "--",
+            "nice",
+            "-n",
+            "1",
+            "env",
+            "python3",
+            "-S",
+            "tree.py",
+        ],
+    );
+    let s = summary(&run);
+    assert_eq!(s["backend"], "py-spy", "{s}");
+    assert_eq!(s["top"][0]["function"], "hot_loop", "{}", s["top"]);
 }
 
 /// A Rust release binary: its standard library keeps frame pointers, its own code does not, so
