@@ -596,15 +596,21 @@ fn connects_that_never_finish_are_counted_as_given_up() {
         .unwrap();
     let doc = json(&out.stdout);
     let c = &doc["load"]["connects"];
-    // Two handshakes complete into the queue (never accepted); four SYNs are dropped for good.
-    assert_eq!(c["opened"], 2, "{c}");
-    assert_eq!(c["incomplete"], 4, "{c}");
-    assert_eq!(c["slow"], 4, "{c}");
+    // Two handshakes complete into the queue (never accepted), sometimes a third whose SYN
+    // came in while there was room (the server then drops its last ACK, the client does not
+    // know); the other SYNs are dropped for good.
+    let (opened, incomplete) = (
+        c["opened"].as_u64().unwrap(),
+        c["incomplete"].as_u64().unwrap(),
+    );
+    assert_eq!(opened + incomplete, 6, "{c}");
+    assert!(opened >= 2 && incomplete >= 1, "{c}");
+    assert_eq!(c["slow"], incomplete, "{c}");
     let unfinished = summary(&doc)["errors"]["unfinished"].as_u64().unwrap();
     assert_eq!(unfinished, 6, "{}", summary(&doc));
-    let warning = "warning: 4 of 6 connections took 1 s or more to connect (4 never connected before their timeout or the end)";
+    let warning = format!("warning: {incomplete} of 6 connections took 1 s or more to connect ({incomplete} never connected before their timeout or the end)");
     let err = stderr(&out);
-    assert!(err.contains(warning), "{err}");
+    assert!(err.contains(&warning), "{err}");
     // Ctrl-C keeps the run (exit 130), and its warnings are still said. A new listener: the
     // first one's queue still holds the closed connections of the first run.
     let (_listener, url) = never_accepting();
@@ -614,7 +620,8 @@ fn connects_that_never_finish_are_counted_as_given_up() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Long enough for the four to have waited over a second even if perflab starts slowly.
+    std::thread::sleep(Duration::from_millis(2500));
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -623,7 +630,11 @@ fn connects_that_never_finish_are_counted_as_given_up() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains(warning), "{err}");
+    assert!(
+        err.contains(" of 6 connections took 1 s or more to connect (")
+            && err.contains(" never connected before their timeout or the end)"),
+        "{err}"
+    );
     assert!(
         err.contains("interrupted: partial results were kept"),
         "{err}"
